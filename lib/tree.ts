@@ -1,0 +1,315 @@
+/**
+ * Tree utilities: parameters, gradients and state are nested plain objects / arrays of tensors.
+ * Mirrors `optax.tree` (`tree.add`, `tree.vdot`, `tree.norm`, ...) and JAX's
+ * `tree_flatten` / `ravel_pytree`.
+ *
+ * Every function that returns tensors returns fresh ones (never its inputs) and never disposes its
+ * inputs. Object keys are visited in sorted order.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { TreeMismatchError } from './errors';
+import { foldIn } from './random';
+import type { PRNGKey, StateTree, Tree } from './types';
+
+/** The structure of a tree without its tensors: reusable to rebuild trees from leaves. */
+export type TreeDef =
+  | { readonly kind: 'leaf'; readonly shape: readonly number[]; readonly dtype: tf.DataType }
+  | { readonly kind: 'array'; readonly children: readonly TreeDef[] }
+  | { readonly kind: 'object'; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
+
+/** True when `x` is a tfjs tensor (duck-typed, so tensors from any tfjs-core copy qualify). */
+export function isTensor(x: unknown): x is tf.Tensor {
+  return typeof x === 'object' && x !== null && 'dataId' in x && 'shape' in x && 'dtype' in x;
+}
+
+function sortedKeys(obj: object): string[] {
+  return Object.keys(obj).sort();
+}
+
+function childPath(path: string, k: string | number): string {
+  return typeof k === 'number' ? `${path}[${k}]` : `${path}.${k}`;
+}
+
+/** Flattens a tree into its leaves (depth first, sorted keys) and its structure. */
+export function flatten(tree: Tree): { leaves: tf.Tensor[]; def: TreeDef } {
+  const leaves: tf.Tensor[] = [];
+  const walk = (t: Tree): TreeDef => {
+    if (isTensor(t)) {
+      leaves.push(t);
+      return { kind: 'leaf', shape: t.shape, dtype: t.dtype };
+    }
+    if (Array.isArray(t)) return { kind: 'array', children: t.map(walk) };
+    if (typeof t === 'object' && t !== null) {
+      const obj = t as { readonly [key: string]: Tree };
+      const keys = sortedKeys(obj);
+      return { kind: 'object', keys, children: keys.map((k) => walk(obj[k])) };
+    }
+    throw new TreeMismatchError(`not a tree of tensors: found ${String(t)}`);
+  };
+  const def = walk(tree);
+  return { leaves, def };
+}
+
+/** Rebuilds a tree of structure `def` from its leaves, in `flatten` order. */
+export function unflatten(def: TreeDef, leaves: readonly tf.Tensor[]): Tree {
+  let i = 0;
+  const build = (d: TreeDef): Tree => {
+    if (d.kind === 'leaf') {
+      if (i >= leaves.length) throw new TreeMismatchError(`unflatten: too few leaves (${leaves.length})`);
+      return leaves[i++];
+    }
+    if (d.kind === 'array') return d.children.map(build);
+    const out: { [key: string]: Tree } = {};
+    d.keys.forEach((k, j) => (out[k] = build(d.children[j])));
+    return out;
+  };
+  const tree = build(def);
+  if (i !== leaves.length) {
+    throw new TreeMismatchError(`unflatten: structure has ${i} leaves, got ${leaves.length}`);
+  }
+  return tree;
+}
+
+/** The leaves of a tree, in `flatten` order. */
+export function leaves(tree: Tree): tf.Tensor[] {
+  return flatten(tree).leaves;
+}
+
+/** The path of every leaf (`root.layer1.w`, `root[0]`), in `flatten` order. */
+export function paths(tree: Tree, root = 'tree'): string[] {
+  const out: string[] = [];
+  const walk = (t: Tree, path: string): void => {
+    if (isTensor(t)) out.push(path);
+    else if (Array.isArray(t)) t.forEach((c, i) => walk(c, childPath(path, i)));
+    else {
+      const obj = t as { readonly [key: string]: Tree };
+      for (const k of sortedKeys(obj)) walk(obj[k], childPath(path, k));
+    }
+  };
+  walk(tree, root);
+  return out;
+}
+
+function describe(t: Tree): string {
+  if (isTensor(t)) return `a tensor of shape [${t.shape.join(', ')}]`;
+  if (Array.isArray(t)) return `an array of length ${t.length}`;
+  if (typeof t === 'object' && t !== null) return `an object with keys {${sortedKeys(t).join(', ')}}`;
+  return String(t);
+}
+
+/**
+ * Checks that `other` has the structure and leaf shapes of `reference`; throws a
+ * {@link TreeMismatchError} naming the first differing path and both shapes.
+ */
+export function assertSameStructure(
+  reference: Tree,
+  other: Tree,
+  { names = ['expected', 'got'], root = 'tree', checkDtype = false }: {
+    names?: readonly [string, string];
+    root?: string;
+    checkDtype?: boolean;
+  } = {},
+): void {
+  const fail = (path: string, what: string): never => {
+    throw new TreeMismatchError(`${path}: ${what}`);
+  };
+  const walk = (a: Tree, b: Tree, path: string): void => {
+    if (isTensor(a) || isTensor(b)) {
+      if (!isTensor(a) || !isTensor(b)) fail(path, `${names[0]} ${describe(a)}, ${names[1]} ${describe(b)}`);
+      const ta = a as tf.Tensor;
+      const tb = b as tf.Tensor;
+      if (ta.shape.length !== tb.shape.length || ta.shape.some((s, i) => s !== tb.shape[i])) {
+        fail(path, `${names[0]} shape [${ta.shape.join(', ')}], ${names[1]} [${tb.shape.join(', ')}]`);
+      }
+      if (checkDtype && ta.dtype !== tb.dtype) fail(path, `${names[0]} dtype ${ta.dtype}, ${names[1]} ${tb.dtype}`);
+      return;
+    }
+    if (Array.isArray(a) !== Array.isArray(b)) fail(path, `${names[0]} ${describe(a)}, ${names[1]} ${describe(b)}`);
+    if (Array.isArray(a)) {
+      const bb = b as readonly Tree[];
+      if (a.length !== bb.length) fail(path, `${names[0]} ${describe(a)}, ${names[1]} ${describe(b)}`);
+      a.forEach((c, i) => walk(c, bb[i], childPath(path, i)));
+      return;
+    }
+    const oa = a as { readonly [key: string]: Tree };
+    const ob = b as { readonly [key: string]: Tree };
+    const ka = sortedKeys(oa);
+    const kb = sortedKeys(ob);
+    if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) {
+      fail(path, `${names[0]} ${describe(a)}, ${names[1]} ${describe(b)}`);
+    }
+    for (const k of ka) walk(oa[k], ob[k], childPath(path, k));
+  };
+  walk(reference, other, root);
+}
+
+/**
+ * Maps `fn` over the leaves of one or more trees of the same structure and shapes (checked;
+ * a mismatch names the path and both shapes). `fn` gets the leaves and the leaf's path.
+ */
+export function map(fn: (...leavesAndPath: any[]) => tf.Tensor, tree: Tree, ...rest: Tree[]): Tree {
+  rest.forEach((other, i) => assertSameStructure(tree, other, { names: ['first tree has', `tree ${i + 2} has`] }));
+  const flat = flatten(tree);
+  const others = rest.map(leaves);
+  const ps = paths(tree);
+  const out = flat.leaves.map((leaf, i) => fn(leaf, ...others.map((o) => o[i]), ps[i]));
+  return unflatten(flat.def, out);
+}
+
+/** Number of scalar entries in a tree. */
+export function numel(tree: Tree): number {
+  return leaves(tree).reduce((n, t) => n + t.size, 0);
+}
+
+/**
+ * Concatenates every leaf into one float32 vector and returns it with the inverse map.
+ * `unravel(ravel(t).vector)` rebuilds `t` (as fresh tensors).
+ */
+export function ravel(tree: Tree): { vector: tf.Tensor1D; unravel: (v: tf.Tensor) => Tree } {
+  const { leaves: ls, def } = flatten(tree);
+  const vector = ls.length === 0
+    ? tf.zeros([0]) as tf.Tensor1D
+    : tf.tidy(() => tf.concat(ls.map((l) => tf.reshape(tf.cast(l, 'float32'), [-1])), 0) as tf.Tensor1D);
+  return { vector, unravel: (v: tf.Tensor) => unravel(def, v) };
+}
+
+/** Splits a flat vector back into a tree of structure `def` (the inverse of {@link ravel}). */
+export function unravel(def: TreeDef, vector: tf.Tensor): Tree {
+  const shapes: (readonly number[])[] = [];
+  const collect = (d: TreeDef): void => {
+    if (d.kind === 'leaf') shapes.push(d.shape);
+    else d.children.forEach(collect);
+  };
+  collect(def);
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (vector.size !== total) {
+    throw new TreeMismatchError(`unravel: vector has ${vector.size} entries, the tree has ${total}`);
+  }
+  const parts = tf.tidy(() => {
+    const flat = tf.reshape(vector, [-1]);
+    let offset = 0;
+    return shapes.map((shape, i) => {
+      const part = tf.reshape(tf.slice(flat, [offset], [sizes[i]]), shape as number[]);
+      offset += sizes[i];
+      return part;
+    });
+  });
+  return unflatten(def, parts);
+}
+
+/** Leafwise `a + b`. */
+export function add(a: Tree, b: Tree): Tree {
+  return map((x: tf.Tensor, y: tf.Tensor) => tf.add(x, y), a, b);
+}
+
+/** Leafwise `a − b`. */
+export function sub(a: Tree, b: Tree): Tree {
+  return map((x: tf.Tensor, y: tf.Tensor) => tf.sub(x, y), a, b);
+}
+
+/** Leafwise `a ⊙ b`. */
+export function mul(a: Tree, b: Tree): Tree {
+  return map((x: tf.Tensor, y: tf.Tensor) => tf.mul(x, y), a, b);
+}
+
+/** `s · a` for a number or scalar tensor `s`. */
+export function scale(a: Tree, s: number | tf.Scalar): Tree {
+  return map((x: tf.Tensor) => tf.mul(x, s), a);
+}
+
+/** `alpha · x + y` (BLAS axpy; Optax's `tree_add_scale(y, alpha, x)`). */
+export function axpy(alpha: number | tf.Scalar, x: Tree, y: Tree): Tree {
+  return map((xi: tf.Tensor, yi: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(xi, alpha), yi)), x, y);
+}
+
+/** Inner product `Σ ⟨a_i, b_i⟩` over all leaves, as a scalar tensor. */
+export function vdot(a: Tree, b: Tree): tf.Scalar {
+  assertSameStructure(a, b);
+  const la = leaves(a);
+  const lb = leaves(b);
+  return tf.tidy(() => la.reduce<tf.Scalar>((acc, x, i) => tf.add(acc, tf.sum(tf.mul(x, lb[i]))), tf.scalar(0)));
+}
+
+/** Squared Euclidean norm `Σ ‖a_i‖²`, as a scalar tensor. */
+export function squaredNorm(a: Tree): tf.Scalar {
+  return tf.tidy(() => leaves(a).reduce<tf.Scalar>((acc, x) => tf.add(acc, tf.sum(tf.square(x))), tf.scalar(0)));
+}
+
+/** Euclidean norm `sqrt(Σ ‖a_i‖²)`, as a scalar tensor. */
+export function l2Norm(a: Tree): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(squaredNorm(a)));
+}
+
+/** A tree of zeros shaped like `a`. */
+export function zerosLike(a: Tree): Tree {
+  return map((x: tf.Tensor) => tf.zerosLike(x), a);
+}
+
+/** A tree of ones shaped like `a`. */
+export function onesLike(a: Tree): Tree {
+  return map((x: tf.Tensor) => tf.onesLike(x), a);
+}
+
+/** A tree shaped like `a` filled with `value`. */
+export function fullLike(a: Tree, value: number): Tree {
+  return map((x: tf.Tensor) => tf.fill(x.shape, value, x.dtype), a);
+}
+
+/** Standard normal entries shaped like `a`, from `key` (leaf i uses `foldIn(key, i)`). */
+export function randomNormalLike(a: Tree, k: PRNGKey): Tree {
+  const { leaves: ls, def } = flatten(a);
+  return unflatten(def, ls.map((x, i) => tf.randomNormal(x.shape, 0, 1, 'float32', foldIn(k, i))));
+}
+
+/** Rademacher (±1 with equal probability) entries shaped like `a`, from `key`. */
+export function rademacherLike(a: Tree, k: PRNGKey): Tree {
+  const { leaves: ls, def } = flatten(a);
+  return unflatten(
+    def,
+    ls.map((x, i) =>
+      tf.tidy(() => {
+        const u = tf.randomUniform(x.shape, 0, 1, 'float32', foldIn(k, i));
+        return tf.sub(tf.mul(tf.cast(tf.greaterEqual(u, 0.5), 'float32'), 2), 1);
+      }),
+    ),
+  );
+}
+
+/** Fresh copies of every tensor in a tree or state (numbers and other values are kept). */
+export function clone<T extends StateTree>(a: T): T {
+  if (isTensor(a)) return tf.clone(a) as unknown as T;
+  if (Array.isArray(a)) return a.map((c) => clone(c as StateTree)) as unknown as T;
+  if (typeof a === 'object' && a !== null) {
+    const out: { [key: string]: StateTree } = {};
+    for (const k of Object.keys(a)) out[k] = clone((a as { [key: string]: StateTree })[k]);
+    return out as T;
+  }
+  return a;
+}
+
+/** Every tensor inside a tree or state. */
+export function tensors(a: StateTree): tf.Tensor[] {
+  if (isTensor(a)) return [a];
+  if (Array.isArray(a)) return a.flatMap((c) => tensors(c as StateTree));
+  if (typeof a === 'object' && a !== null) {
+    return Object.values(a as { [key: string]: StateTree }).flatMap((c) => tensors(c));
+  }
+  return [];
+}
+
+/** Disposes every tensor inside a tree or state. */
+export function dispose(a: StateTree): void {
+  for (const t of tensors(a)) t.dispose();
+}
+
+/** A boolean scalar: true when every entry of every leaf is finite. */
+export function allFinite(a: Tree): tf.Scalar {
+  return tf.tidy(() =>
+    leaves(a).reduce<tf.Scalar>(
+      (acc, x) => tf.logicalAnd(acc, tf.all(tf.isFinite(x))) as tf.Scalar,
+      tf.scalar(true, 'bool'),
+    ),
+  );
+}
