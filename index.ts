@@ -7,3 +7,4 @@ export * as tree from './lib/tree';
 export * as random from './lib/random';
 export * from './lib/errors';
 export * from './lib/combine';
+export * from './lib/autodiff';
