@@ -1,11 +1,22 @@
 /**
- * Automatic differentiation over parameter trees, built on tfjs's tape autodiff.
+ * Automatic differentiation over parameter trees, built on tfjs's tape autodiff: gradients,
+ * vector-Jacobian and Jacobian-vector products, Hessian- and Gauss-Newton-vector products,
+ * Jacobian rows and their Gram matrix, exact Hessian diagonals, Fisher diagonals.
+ *
+ * Second-order products are nested reverse-mode (reverse-over-reverse) and are exact only with
+ * the second-order-safe gradients of `lib/gradients.ts`; every second-order entry point checks that
+ * they are the registered ones (and re-installs them if another package replaced them).
+ *
+ * Every function returns fresh tensors owned by the caller and disposes its intermediates.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
+import { assertSecondOrderSafe, ensureSecondOrderGradients } from './gradients';
+import { batchSize, checkObjective, checkTargets, predictOn } from './objective';
+import type { Objective, SupervisedBatch } from './objective';
 import * as tree from './tree';
-import type { Tree } from './types';
+import type { PRNGKey, Tree } from './types';
 
 /** Throws unless `value` is a scalar tensor; `what` names the function that produced it. */
 export function assertScalarLoss(value: unknown, what = 'lossFn'): asserts value is tf.Scalar {
@@ -13,6 +24,26 @@ export function assertScalarLoss(value: unknown, what = 'lossFn'): asserts value
   if (value.rank !== 0) {
     throw new InputError(`${what} must return a scalar (rank 0), got shape [${value.shape.join(', ')}]`);
   }
+}
+
+/**
+ * Reverse-mode gradients of `f()` with respect to `xs` (with cotangent `dy` for a non-scalar
+ * output). A leaf that `f` does not depend on gets a zero gradient, as in JAX.
+ */
+function gradientsOf(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor): { value: tf.Tensor; grads: tf.Tensor[] } {
+  const { value, grads } = tf.engine().gradients(f, xs, dy, true);
+  return { value, grads: xs.map((x, i) => grads[i] ?? tf.zerosLike(x)) };
+}
+
+/** Sum over leaves of ⟨aᵢ, bᵢ⟩ for two flat leaf lists. */
+function dotLeaves(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): tf.Scalar {
+  return a.reduce<tf.Scalar>((acc, x, i) => tf.add(acc, tf.sum(tf.mul(x, b[i]))), tf.scalar(0));
+}
+
+/** The leaves of `other`, checked to match `params` in structure and shapes. */
+function leavesLike(params: Tree, other: Tree, name: string): tf.Tensor[] {
+  tree.assertSameStructure(params, other, { names: ['params have', `${name} has`], root: name });
+  return tree.leaves(other);
 }
 
 /**
@@ -28,11 +59,267 @@ export function valueAndGrad<B>(
 ): (params: Tree, batch: B) => { value: tf.Scalar; grads: Tree } {
   return (params, batch) => {
     const { leaves, def } = tree.flatten(params);
-    const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => {
-      const out = lossFn(tree.unflatten(def, ls), batch);
+    const { value, grads } = gradientsOf(() => {
+      const out = lossFn(tree.unflatten(def, leaves), batch);
       assertScalarLoss(out);
       return out;
-    })(leaves);
+    }, leaves);
     return { value: value as tf.Scalar, grads: tree.unflatten(def, grads) };
   };
+}
+
+/**
+ * Vector-Jacobian product `Jᵀu` of `fn` at `params`, with `J = ∂fn(θ)/∂θ`; `u` is shaped like
+ * `fn(params)`. Returns a tree shaped like `params`.
+ */
+export function vjp(fn: (params: Tree) => tf.Tensor, params: Tree, cotangent: tf.Tensor): Tree {
+  const { leaves, def } = tree.flatten(params);
+  const grads = tf.tidy(() => gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, tf.cast(cotangent, 'float32')).grads);
+  return tree.unflatten(def, grads);
+}
+
+/**
+ * Jacobian-vector product `J v` of `fn` at `params` by the double-VJP trick: `u ↦ Jᵀu` is linear,
+ * so `J v = ∇_u ⟨Jᵀu, v⟩` (evaluated at u = 0). Costs about one forward and two backward passes;
+ * pass `outputShape` when the caller already knows it, to save a forward pass.
+ */
+export function jvp(
+  fn: (params: Tree) => tf.Tensor,
+  params: Tree,
+  tangent: Tree,
+  { outputShape }: { outputShape?: readonly number[] } = {},
+): tf.Tensor {
+  ensureSecondOrderGradients();
+  const { leaves, def } = tree.flatten(params);
+  const vs = leavesLike(params, tangent, 'tangent');
+  return tf.tidy(() => {
+    const shape = outputShape ?? fn(params).shape;
+    const u = tf.zeros(shape as number[]);
+    return gradientsOf(() => {
+      const inner = gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, u).grads;
+      assertSecondOrderSafe();
+      return dotLeaves(inner, vs);
+    }, [u]).grads[0];
+  });
+}
+
+/**
+ * Hessian-vector product `∇²L(θ) v` of `lossFn(params, batch)` by reverse-over-reverse autodiff:
+ * `Hv = ∇_θ ⟨∇_θ L(θ), v⟩`. About 2–2.5 gradients of cost. Returns a tree shaped like `params`.
+ *
+ * @example
+ * const hv = hvp((p, b) => loss(p, b), params, v, batch);
+ */
+export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, v: Tree, batch: B): Tree {
+  ensureSecondOrderGradients();
+  const { leaves, def } = tree.flatten(params);
+  const vs = leavesLike(params, v, 'v');
+  const grads = tf.tidy(
+    () =>
+      gradientsOf(() => {
+        const inner = gradientsOf(() => {
+          const out = lossFn(tree.unflatten(def, leaves), batch);
+          assertScalarLoss(out);
+          return out;
+        }, leaves).grads;
+        assertSecondOrderSafe();
+        return dotLeaves(inner, vs);
+      }, leaves).grads,
+  );
+  return tree.unflatten(def, grads);
+}
+
+/**
+ * Gauss-Newton-vector product `G v = (1/B) Jᵀ Q J v` of an objective on a batch, with J the
+ * Jacobian of the model outputs and Q the block-diagonal output Hessian of the loss (I for squared
+ * error, diag(p) − ppᵀ per sample for softmax cross-entropy). One JVP and one VJP.
+ *
+ * @see Schraudolph, "Fast curvature matrix-vector products for second-order gradient descent" (2002).
+ */
+export function ggnvp<X>(objective: Objective<X>, params: Tree, v: Tree, batch: SupervisedBatch<X>): Tree {
+  const loss = checkObjective(objective);
+  const fn = (p: Tree) => predictOn(objective, p, batch);
+  return tree.tidy(() => {
+    const outputs = fn(params);
+    checkTargets(outputs, batch.y);
+    const jv = jvp(fn, params, v, { outputShape: outputs.shape });
+    const qjv = tf.div(loss.hessianProduct(outputs, jv), batchSize(outputs));
+    return vjp(fn, params, qjv);
+  });
+}
+
+/** The i-th sample of a batch input (a tensor sliced along its leading axis, kept rank). */
+function sampleOf(x: unknown, i: number): tf.Tensor {
+  if (!tree.isTensor(x)) throw new InputError('per-sample products need batch.x to be a tensor with samples along axis 0');
+  return tf.slice(x, i, 1);
+}
+
+/**
+ * The Jacobian of the model outputs on a batch, one row per (sample, output) pair in sample-major
+ * order: a `[B·C, P]` tensor whose row `i·C + k` is `∂f_ik/∂θ` raveled like `tree.ravel(params)`.
+ * Costs B·C single-sample backward passes; meant for the small batches of row-space solvers.
+ */
+export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf.Tensor2D {
+  const { leaves, def } = tree.flatten(params);
+  return tf.tidy(() => {
+    const n = batchSize(x as unknown as tf.Tensor);
+    const rows: tf.Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      const xi = sampleOf(x, i) as unknown as X;
+      const fi = objective.predict(params, xi);
+      const c = fi.size;
+      for (let k = 0; k < c; k++) {
+        const e = tf.reshape(tf.oneHot([k], c, 1, 0, 'float32'), fi.shape);
+        const g = gradientsOf(() => objective.predict(tree.unflatten(def, leaves), xi), leaves, e).grads;
+        rows.push(tf.concat(g.map((t) => tf.reshape(t, [-1])), 0));
+      }
+    }
+    return tf.stack(rows) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The row Gram matrix `J Jᵀ` (`m × m`, m = B·C, sample-major) of the model outputs on a batch, in
+ * float64 — the matrix that row-space (Woodbury) solvers factor.
+ */
+export function rowGram<X>(objective: Objective<X>, params: Tree, x: X): Float64Array {
+  const gram = tf.tidy(() => {
+    const j = jacobianRows(objective, params, x);
+    return tf.matMul(j, j, false, true);
+  });
+  const out = Float64Array.from(gram.dataSync());
+  gram.dispose();
+  return out;
+}
+
+/**
+ * Per-sample gradients `∇ℓᵢ(θ)` of an objective, as a `[B, P]` tensor (rows raveled like
+ * `tree.ravel(params)`); `targets` overrides `batch.y` (e.g. sampled labels for a Fisher).
+ */
+export function perSampleGradients<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  targets: tf.Tensor = batch.y,
+): tf.Tensor2D {
+  const loss = checkObjective(objective);
+  const { leaves, def } = tree.flatten(params);
+  return tf.tidy(() => {
+    const n = batchSize(targets);
+    const rows: tf.Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      const xi = sampleOf(batch.x, i) as unknown as X;
+      const yi = tf.slice(targets, i, 1);
+      const g = gradientsOf(() => loss.value(objective.predict(tree.unflatten(def, leaves), xi), yi), leaves).grads;
+      rows.push(tf.concat(g.map((t) => tf.reshape(t, [-1])), 0));
+    }
+    return tf.stack(rows) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Diagonal of the Fisher information, `(1/B) Σᵢ ∇ℓᵢ ⊙ ∇ℓᵢ`: `'empirical'` uses the batch's
+ * targets; `'sampled'` draws targets from the model's predictive distribution with `key` (the
+ * true Fisher in expectation). Returns a tree shaped like `params`.
+ */
+export function fisherDiag<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  { kind = 'empirical', key = 0 }: { kind?: 'empirical' | 'sampled'; key?: PRNGKey } = {},
+): Tree {
+  const loss = checkObjective(objective);
+  const { def } = tree.flatten(params);
+  const diag = tf.tidy(() => {
+    const targets = kind === 'sampled' ? loss.sampleTargets(predictOn(objective, params, batch), key) : batch.y;
+    const g = perSampleGradients(objective, params, batch, targets);
+    return tf.mean(tf.square(g), 0);
+  });
+  const out = tree.unravel(def, diag);
+  diag.dispose();
+  return out;
+}
+
+/** Largest parameter count for which the dense (P×P) helpers run. */
+export const MAX_DENSE_PARAMS = 4096;
+
+function assertDenseSize(params: Tree, what: string): number {
+  const p = tree.numel(params);
+  if (p > MAX_DENSE_PARAMS) {
+    throw new InputError(`${what} builds a dense ${p}×${p} matrix; it is meant for models of at most ${MAX_DENSE_PARAMS} parameters`);
+  }
+  return p;
+}
+
+/** The basis vector e_j shaped like `params`. */
+function basisLike(params: Tree, j: number): Tree {
+  const { def } = tree.flatten(params);
+  const p = tree.numel(params);
+  const e = tf.oneHot([j], p, 1, 0, 'float32');
+  const out = tree.unravel(def, e);
+  e.dispose();
+  return out;
+}
+
+/**
+ * The dense Hessian of `lossFn` (P HVPs with basis vectors), row-major float64 `P×P`, raveled
+ * like `tree.ravel(params)`. Tiny models and tests only (P ≤ {@link MAX_DENSE_PARAMS}).
+ */
+export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Float64Array {
+  const p = assertDenseSize(params, 'denseHessian');
+  const out = new Float64Array(p * p);
+  for (let j = 0; j < p; j++) {
+    const col = tf.tidy(() => tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector);
+    col.dataSync().forEach((value, i) => (out[i * p + j] = value));
+    col.dispose();
+  }
+  return out;
+}
+
+/**
+ * The exact Hessian diagonal of `lossFn` by P Hessian-vector products with basis vectors: tiny
+ * models and tests only (P ≤ {@link MAX_DENSE_PARAMS}). Returns a tree shaped like `params`.
+ */
+export function hessianDiag<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Tree {
+  const p = assertDenseSize(params, 'hessianDiag');
+  const diag = new Float32Array(p);
+  for (let j = 0; j < p; j++) {
+    const hj = tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1));
+    diag[j] = hj.dataSync()[0];
+    hj.dispose();
+  }
+  const { def } = tree.flatten(params);
+  return tree.tidy(() => tree.unravel(def, tf.tensor1d(diag)));
+}
+
+/**
+ * The dense GGN `(1/B) Jᵀ Q J` of an objective on a batch, row-major float64 `P×P` (tiny models
+ * and tests only).
+ */
+export function denseGgn<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Float64Array {
+  const p = assertDenseSize(params, 'denseGgn');
+  const loss = checkObjective(objective);
+  const [jRows, outputs] = tf.tidy(() => [jacobianRows(objective, params, batch.x), predictOn(objective, params, batch)]);
+  const j = jRows.dataSync();
+  const q = loss.hessianBlocks(outputs);
+  const b = batchSize(outputs);
+  const c = outputs.size / b;
+  tf.dispose([jRows, outputs]);
+  const g = new Float64Array(p * p);
+  for (let i = 0; i < b; i++) {
+    for (let k = 0; k < c; k++) {
+      for (let l = 0; l < c; l++) {
+        const qkl = q[i * c * c + k * c + l] / b;
+        if (qkl === 0) continue;
+        const rk = (i * c + k) * p;
+        const rl = (i * c + l) * p;
+        for (let a = 0; a < p; a++) {
+          const ja = j[rk + a] * qkl;
+          if (ja === 0) continue;
+          for (let bb = 0; bb < p; bb++) g[a * p + bb] += ja * j[rl + bb];
+        }
+      }
+    }
+  }
+  return g;
 }

@@ -313,3 +313,11 @@ export function allFinite(a: Tree): tf.Scalar {
     ),
   );
 }
+
+/**
+ * `tf.tidy` for a function returning a tree: disposes every intermediate tensor and keeps the
+ * returned tree's tensors.
+ */
+export function tidy<T extends Tree | StateTree>(fn: () => T): T {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}

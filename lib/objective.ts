@@ -1,0 +1,192 @@
+/**
+ * Objectives of Gauss-Newton methods: a model `predict(params, x)` and an output loss, as somax
+ * builds them. The output loss supplies what curvature products need beyond its value: the
+ * per-sample residual ∂ℓᵢ/∂fᵢ, the per-sample output-Hessian product Qᵢu, its dense blocks (for
+ * row-space solves) and targets sampled from the model (for Fisher / Gauss-Newton-Bartlett).
+ *
+ * Conventions (somax v1): losses are means over the B samples of a batch;
+ * squared error ℓᵢ = ½‖fᵢ − yᵢ‖² (Qᵢ = I), softmax cross-entropy ℓᵢ = −Σₖ yᵢₖ log softmax(fᵢ)ₖ
+ * (Qᵢ = diag(pᵢ) − pᵢpᵢᵀ). The GGN is G = (1/B) Σᵢ Jᵢᵀ Qᵢ Jᵢ.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { HyperparameterError, InputError } from './errors';
+import * as losses from './losses';
+import type { PRNGKey, Tree } from './types';
+
+/** A batch of inputs and targets for an {@link Objective}. */
+export interface SupervisedBatch<X = tf.Tensor> {
+  readonly x: X;
+  readonly y: tf.Tensor;
+}
+
+/** An output loss: the loss of the model's outputs, with the pieces curvature products need. */
+export interface OutputLoss {
+  /** A name for messages and telemetry. */
+  readonly name: string;
+  /** Mean over samples of ℓᵢ(fᵢ, yᵢ); twice differentiable in `outputs`. */
+  value(outputs: tf.Tensor, targets: tf.Tensor): tf.Scalar;
+  /** Per-sample residuals rᵢ = ∂ℓᵢ/∂fᵢ, shaped like `outputs` (no 1/B factor). */
+  residual(outputs: tf.Tensor, targets: tf.Tensor): tf.Tensor;
+  /** Per-sample output-Hessian products Qᵢuᵢ, shaped like `outputs` (no 1/B factor). */
+  hessianProduct(outputs: tf.Tensor, u: tf.Tensor): tf.Tensor;
+  /** The per-sample output Hessians Qᵢ as float64 blocks, `B·C·C` entries, row-major. */
+  hessianBlocks(outputs: tf.Tensor): Float64Array;
+  /** Targets drawn from the model's predictive distribution at `outputs` (Fisher, GNB). */
+  sampleTargets(outputs: tf.Tensor, key: PRNGKey): tf.Tensor;
+}
+
+/** The names of the built-in output losses. */
+export type OutputLossName = 'meanSquaredError' | 'softmaxCrossEntropy';
+
+/** A model and its output loss, as Gauss-Newton methods take them. */
+export interface Objective<X = tf.Tensor> {
+  /** The model: outputs of shape `[B, C]` (or `[B]` for one output) for a batch of inputs. */
+  predict(params: Tree, x: X): tf.Tensor;
+  /** The output loss: a built-in name or a user's {@link OutputLoss}. */
+  readonly loss: OutputLossName | OutputLoss;
+}
+
+/** Number of samples in a batch of outputs (the leading dimension). */
+export function batchSize(outputs: tf.Tensor): number {
+  return outputs.rank === 0 ? 1 : outputs.shape[0];
+}
+
+/** Outputs per sample (the product of the non-leading dimensions). */
+export function outputsPerSample(outputs: tf.Tensor): number {
+  return outputs.size / batchSize(outputs);
+}
+
+/**
+ * Squared error, ℓᵢ = ½‖fᵢ − yᵢ‖², L = mean over samples. Qᵢ = I. Sampled targets are
+ * fᵢ + ε with ε ~ N(0, I) (the Gaussian likelihood whose Fisher is the GGN).
+ */
+export const meanSquaredError: OutputLoss = {
+  name: 'meanSquaredError',
+  value: (f, y) =>
+    tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(f, y)))), batchSize(f)) as tf.Scalar),
+  residual: (f, y) => tf.sub(f, y),
+  hessianProduct: (_f, u) => tf.clone(u),
+  hessianBlocks: (f) => {
+    const b = batchSize(f);
+    const c = outputsPerSample(f);
+    const out = new Float64Array(b * c * c);
+    for (let i = 0; i < b; i++) for (let k = 0; k < c; k++) out[i * c * c + k * c + k] = 1;
+    return out;
+  },
+  sampleTargets: (f, key) => tf.tidy(() => tf.add(f, tf.randomNormal(f.shape, 0, 1, 'float32', key))),
+};
+
+/** One-hot float targets from integer labels `[B]` or float one-hot / soft labels `[B, C]`. */
+export function oneHotTargets(targets: tf.Tensor, numClasses: number): tf.Tensor {
+  if (targets.dtype === 'int32' && targets.rank === 1) return tf.oneHot(targets as tf.Tensor1D, numClasses, 1, 0, 'float32');
+  if (targets.rank === 2 && targets.shape[1] === numClasses) return tf.cast(targets, 'float32');
+  throw new InputError(
+    `softmaxCrossEntropy targets must be int32 labels of shape [B] or one-hot of shape [B, ${numClasses}], ` +
+      `got ${targets.dtype} [${targets.shape.join(', ')}]`,
+  );
+}
+
+/**
+ * Softmax cross-entropy, ℓᵢ = −Σₖ yᵢₖ log softmax(fᵢ)ₖ, with one-hot (or soft) `[B, C]` or
+ * integer `[B]` targets; L = mean over samples. rᵢ = pᵢ − yᵢ, Qᵢ = diag(pᵢ) − pᵢpᵢᵀ.
+ * Sampled targets are one-hot draws ŷᵢ ~ Categorical(pᵢ).
+ */
+export const softmaxCrossEntropy: OutputLoss = {
+  name: 'softmaxCrossEntropy',
+  value: (f, y) =>
+    tf.tidy(() => {
+      const logp = losses.logSoftmax(f);
+      return tf.div(tf.neg(tf.sum(tf.mul(oneHotTargets(y, f.shape[1] as number), logp))), batchSize(f)) as tf.Scalar;
+    }),
+  residual: (f, y) => tf.tidy(() => tf.sub(tf.softmax(f), oneHotTargets(y, f.shape[1] as number))),
+  hessianProduct: (f, u) =>
+    tf.tidy(() => {
+      const p = tf.softmax(f);
+      const pu = tf.mul(p, u);
+      return tf.sub(pu, tf.mul(p, tf.sum(pu, -1, true)));
+    }),
+  hessianBlocks: (f) => {
+    const [b, c] = f.shape as [number, number];
+    const p = tf.tidy(() => tf.softmax(f)).dataSync();
+    const out = new Float64Array(b * c * c);
+    for (let i = 0; i < b; i++) {
+      for (let k = 0; k < c; k++) {
+        for (let l = 0; l < c; l++) {
+          out[i * c * c + k * c + l] = (k === l ? p[i * c + k] : 0) - p[i * c + k] * p[i * c + l];
+        }
+      }
+    }
+    return out;
+  },
+  sampleTargets: (f, key) =>
+    tf.tidy(() => {
+      const draws = tf.reshape(tf.multinomial(f as tf.Tensor2D, 1, key), [-1]);
+      return tf.oneHot(tf.cast(draws, 'int32') as tf.Tensor1D, f.shape[1] as number, 1, 0, 'float32');
+    }),
+};
+
+const OUTPUT_LOSSES: Record<OutputLossName, OutputLoss> = { meanSquaredError, softmaxCrossEntropy };
+
+/** Resolves a loss name or object to an {@link OutputLoss}; unknown names list the known ones. */
+export function resolveOutputLoss(loss: OutputLossName | OutputLoss): OutputLoss {
+  if (typeof loss === 'string') {
+    const found = OUTPUT_LOSSES[loss as OutputLossName];
+    if (found === undefined) {
+      throw new HyperparameterError(
+        `unknown loss '${loss}': use one of ${Object.keys(OUTPUT_LOSSES).map((k) => `'${k}'`).join(', ')} or an OutputLoss object`,
+      );
+    }
+    return found;
+  }
+  const needed = ['value', 'residual', 'hessianProduct', 'hessianBlocks', 'sampleTargets'] as const;
+  const missing = needed.filter((k) => typeof (loss as unknown as Record<string, unknown>)?.[k] !== 'function');
+  if (missing.length > 0) throw new HyperparameterError(`the loss object lacks ${missing.join(', ')}`);
+  return loss;
+}
+
+/** Checks an objective when a transform is built: `predict` is a function, the loss is known. */
+export function checkObjective<X>(objective: Objective<X>): OutputLoss {
+  if (typeof objective?.predict !== 'function') {
+    throw new HyperparameterError('objective.predict must be a function (params, x) => outputs');
+  }
+  return resolveOutputLoss(objective.loss);
+}
+
+/**
+ * Runs `predict` on a batch, turning a shape error deep in tfjs into one that names the batch.
+ */
+export function predictOn<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): tf.Tensor {
+  if (batch === undefined || batch === null || !('x' in batch)) {
+    throw new InputError('a Gauss-Newton objective needs a batch { x, y }, got ' + String(batch));
+  }
+  try {
+    return objective.predict(params, batch.x);
+  } catch (err) {
+    const shape = (batch.x as unknown as tf.Tensor)?.shape;
+    throw new InputError(
+      `predict(params, batch.x) failed${shape ? ` for batch.x of shape [${shape.join(', ')}]` : ''}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** The objective's scalar loss as a `lossFn(params, batch)`: L(θ) = loss(predict(θ, x), y). */
+export function objectiveLoss<X>(objective: Objective<X>): (params: Tree, batch: SupervisedBatch<X>) => tf.Scalar {
+  const loss = checkObjective(objective);
+  return (params, batch) =>
+    tf.tidy(() => {
+      const outputs = predictOn(objective, params, batch);
+      checkTargets(outputs, batch.y);
+      return loss.value(outputs, batch.y);
+    });
+}
+
+/** Checks that targets have as many samples as the outputs. */
+export function checkTargets(outputs: tf.Tensor, targets: tf.Tensor): void {
+  if (batchSize(targets) !== batchSize(outputs)) {
+    throw new InputError(
+      `batch.y has ${batchSize(targets)} samples but predict returned ${batchSize(outputs)} ` +
+        `(outputs [${outputs.shape.join(', ')}], targets [${targets.shape.join(', ')}])`,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { scaleByBacktrackingLinesearch, tree, valueAndGrad } from '../../index';
+
+// Rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)².
+const rosenbrock = (p: any) =>
+  tf.tidy(() => {
+    const [x, y] = tf.split(p.z, 2) as tf.Tensor[];
+    return tf.sum(tf.add(tf.square(tf.sub(1, x)), tf.mul(100, tf.square(tf.sub(y, tf.square(x)))))) as tf.Scalar;
+  });
+
+describe('scaleByBacktrackingLinesearch', () => {
+  test('every accepted step satisfies the Armijo condition on Rosenbrock, and the loss falls', () => {
+    const c = 1e-4;
+    const ls = scaleByBacktrackingLinesearch(rosenbrock, { slopeRtol: c, maxLearningRate: 1, maxBacktrackingSteps: 60 });
+    let params: any = { z: tf.tensor1d([-1.2, 1]) };
+    let state = ls.init(params);
+    let last = Infinity;
+    for (let i = 0; i < 200; i++) {
+      const { value, grads } = valueAndGrad(rosenbrock)(params, null);
+      const direction = tree.scale(grads, -1);
+      const [u, next] = ls.update(direction, state, params, { batch: null, value, grad: grads });
+      const f0 = value.dataSync()[0];
+      const slope = tree.vdot(direction, grads);
+      const newParams = tree.add(params, u);
+      const f1 = rosenbrock(newParams).dataSync()[0];
+      expect(next.info.accepted).toBe(true);
+      expect(f1).toBeLessThanOrEqual(f0 + next.learningRate * c * slope.dataSync()[0] + 1e-6);
+      expect(f1).toBeLessThanOrEqual(last);
+      last = f1;
+      tree.dispose([value, grads, direction, u, state, params, slope] as any);
+      params = newParams;
+      state = next;
+    }
+    expect(last).toBeLessThan(0.5 * 24.2);
+    tree.dispose([params, state] as any);
+  });
+
+  test('without extra value/grad it computes them; step size grows back by increaseFactor', () => {
+    const quad = (p: any) => tf.sum(tf.square(p.z)) as tf.Scalar;
+    const ls = scaleByBacktrackingLinesearch(quad, { maxLearningRate: 1, increaseFactor: 2 });
+    const params = { z: tf.tensor1d([1, -2]) };
+    const direction = { z: tf.tensor1d([-1, 2]) };
+    const s0 = ls.init(params);
+    const [u, s1] = ls.update(direction, s0, params, { batch: null });
+    // f(θ + η u) = (1 − η)² · 5: η = 1 gives 0 ≤ 5 − η c 10: accepted at once.
+    expect(s1.learningRate).toBe(1);
+    expect(Array.from((u as any).z.dataSync())).toEqual([-1, 2]);
+    tree.dispose([params, direction, s0, u, s1] as any);
+  });
+});

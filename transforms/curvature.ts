@@ -1,0 +1,90 @@
+/**
+ * Curvature operators: the matrix C of a second-order method as a matvec closure on one batch,
+ * built once per step and shared by every piece that needs it (solver, estimator, damping ratio).
+ *
+ * - {@link hessianCurvature}: C = ∇²L(θ), by reverse-over-reverse HVPs;
+ * - {@link ggnCurvature}: C = (1/B) Jᵀ Q J (Gauss-Newton), by one JVP and one VJP per product,
+ *   with the model outputs computed once per operator;
+ * - {@link fisherCurvature}: C = (1/B) Σᵢ gᵢgᵢᵀ, the Fisher of per-sample gradients gᵢ at the batch's
+ *   targets (empirical) or at targets sampled from the model (sampled), kept as a `[B, P]` matrix.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { hvp, jvp, perSampleGradients, vjp } from '../lib/autodiff';
+import { batchSize, checkObjective, checkTargets, predictOn } from '../lib/objective';
+import type { Objective, SupervisedBatch } from '../lib/objective';
+import * as tree from '../lib/tree';
+import type { LossFn, PRNGKey, Tree } from '../lib/types';
+
+/** A curvature matrix at fixed params on a fixed batch, as a linear operator on parameter trees. */
+export interface CurvatureOperator {
+  /** `C v`, a fresh tree shaped like the params. */
+  matvec(v: Tree): Tree;
+  /** Releases what the operator cached (model outputs, per-sample gradients). */
+  dispose(): void;
+}
+
+/** Builds the curvature operator of a model at `params` on `batch`. */
+export type Curvature = (params: Tree, batch: unknown, key?: PRNGKey) => CurvatureOperator;
+
+/** The Hessian of `lossFn`: `C v = ∇²L(θ) v` (Pearlmutter 1994, by nested reverse mode). */
+export function hessianCurvature<B>(lossFn: LossFn<B>): Curvature {
+  return (params, batch) => ({
+    matvec: (v) => hvp(lossFn, params, v, batch as B),
+    dispose: () => undefined,
+  });
+}
+
+/**
+ * The generalized Gauss-Newton matrix of an objective, `C = (1/B) Jᵀ Q J` (Schraudolph 2002).
+ * The operator computes the model outputs once and reuses them in every product.
+ */
+export function ggnCurvature<X>(objective: Objective<X>): Curvature {
+  const loss = checkObjective(objective);
+  return (params, batch) => {
+    const b = batch as SupervisedBatch<X>;
+    const fn = (p: Tree) => predictOn(objective, p, b);
+    const outputs = tf.tidy(() => fn(params));
+    checkTargets(outputs, b.y);
+    return {
+      matvec: (v) =>
+        tree.tidy(() => {
+          const jv = jvp(fn, params, v, { outputShape: outputs.shape });
+          return vjp(fn, params, tf.div(loss.hessianProduct(outputs, jv), batchSize(outputs)));
+        }),
+      dispose: () => outputs.dispose(),
+    };
+  };
+}
+
+/**
+ * The Fisher matrix of per-sample gradients, `C = (1/B) Σᵢ gᵢgᵢᵀ` (Amari 1998; the empirical
+ * Fisher with `kind: 'empirical'`, the true Fisher in expectation with `kind: 'sampled'`).
+ */
+export function fisherCurvature<X>(
+  objective: Objective<X>,
+  { kind = 'empirical' }: { kind?: 'empirical' | 'sampled' } = {},
+): Curvature {
+  const loss = checkObjective(objective);
+  return (params, batch, key = 0) => {
+    const b = batch as SupervisedBatch<X>;
+    const { def } = tree.flatten(params);
+    const grads = tf.tidy(() => {
+      const targets = kind === 'sampled' ? loss.sampleTargets(predictOn(objective, params, b), key) : b.y;
+      return perSampleGradients(objective, params, b, targets);
+    });
+    return {
+      matvec: (v) => {
+        const out = tf.tidy(() => {
+          const gv = tf.matMul(grads, tf.reshape(tree.ravel(v).vector, [-1, 1]));
+          return tf.reshape(tf.div(tf.matMul(grads, gv, true, false), grads.shape[0]), [-1]);
+        });
+        const result = tree.unravel(def, out);
+        out.dispose();
+        return result;
+      },
+      dispose: () => grads.dispose(),
+    };
+  };
+}
+
