@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { TreeMismatchError } from './errors';
+import { InputError, TreeMismatchError } from './errors';
 import { foldIn } from './random';
 import type { PRNGKey, StateTree, Tree } from './types';
 
@@ -318,6 +318,16 @@ export function allFinite(a: Tree): tf.Scalar {
  * `tf.tidy` for a function returning a tree: disposes every intermediate tensor and keeps the
  * returned tree's tensors.
  */
-export function tidy<T extends Tree | StateTree>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}
+
+/** Throws an InputError naming the first leaf whose dtype is not float32 (updates must be float). */
+export function assertFloat(a: Tree, root = 'updates'): void {
+  const ps = paths(a, root);
+  leaves(a).forEach((t, i) => {
+    if (t.dtype !== 'float32') {
+      throw new InputError(`${ps[i]}: expected float32 values, got ${t.dtype}`);
+    }
+  });
 }
