@@ -24,3 +24,4 @@ export * from './transforms/weightDecay';
 export * from './transforms/misc';
 export * from './transforms/schedules';
 export * from './chains/firstOrder';
+export * from './lib/tfOptimizer';
