@@ -37,7 +37,7 @@ describe('combinators', () => {
 
   test('multiTransform uses one transform per label, labels by tree or function', () => {
     const p = params(); const g = grads();
-    const tx = multiTransform({ fast: scale(10), slow: scale(0.1) }, (q: any) => ({ w: 'fast', b: 'slow' }));
+    const tx = multiTransform({ fast: scale(10), slow: scale(0.1) }, () => ({ w: 'fast', b: 'slow' }));
     const [u, s] = tx.update(g, tx.init(p), p);
     expect(vals((u as any).w)).toEqual([5, -10]);
     expect(vals((u as any).b)[0]).toBeCloseTo(0.2, 6);
@@ -101,7 +101,7 @@ describe('combinators', () => {
     for (let i = 0; i < 4; i++) {
       const [u, next] = tx.update(micro[i], s, p);
       if (i < 3) {
-        expect(vals(u.w)).toEqual([0, 0]);
+        expect(vals((u as any).w)).toEqual([0, 0]);
         expect(hasUpdated(next)).toBe(false);
       }
       tree.dispose([s as any, last]);
