@@ -1,5 +1,235 @@
 /**
- * `somax/testing`: fast-check arbitraries and law checkers for gradient transformations.
+ * `somax/testing`: fast-check arbitraries of parameter trees and law checkers for gradient
+ * transformations — the kit somax runs on every transform it exports, for your own transforms.
+ *
+ * Every checker throws an `Error` describing the first violation, and disposes what it creates.
+ *
+ * @example
+ * import fc from 'fast-check';
+ * import { checkTransformLaws } from 'somax/testing';
+ * checkTransformLaws(myTransform, { numRuns: 20 });
  * @packageDocumentation
  */
-export {};
+import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
+import { chain, identity } from './lib/combine';
+import { foldIn } from './lib/random';
+import * as tree from './lib/tree';
+import type { Extra, GradientTransformation, StateTree, Tree } from './lib/types';
+
+/** The structure of a parameter tree, as plain data (shapes only). */
+export type TreeSpec =
+  | { readonly kind: 'leaf'; readonly shape: readonly number[] }
+  | { readonly kind: 'array'; readonly children: readonly TreeSpec[] }
+  | { readonly kind: 'object'; readonly children: Readonly<Record<string, TreeSpec>> };
+
+/** A random shape of rank 0..`maxRank` with dimensions 1..`maxDim`. */
+export function arbShape({ maxRank = 3, maxDim = 4 }: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: 0, maxLength: maxRank });
+}
+
+/** A random tree structure: an object of 1–3 entries, each a tensor or an array of 1–2 tensors. */
+export function arbTreeSpec(options: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<TreeSpec> {
+  const leaf = arbShape(options).map((shape): TreeSpec => ({ kind: 'leaf', shape }));
+  const arr = fc.array(leaf, { minLength: 1, maxLength: 2 }).map((children): TreeSpec => ({ kind: 'array', children }));
+  return fc
+    .dictionary(fc.constantFrom('w', 'b', 'kernel', 'bias', 'scale'), fc.oneof(leaf, arr), { minKeys: 1, maxKeys: 3 })
+    .map((children): TreeSpec => ({ kind: 'object', children }));
+}
+
+/** Builds a tree of standard-normal tensors (times `scale`) of structure `spec`, from `seed`. */
+export function buildTree(spec: TreeSpec, seed: number, scale = 1): Tree {
+  let i = 0;
+  const build = (s: TreeSpec): Tree => {
+    if (s.kind === 'leaf') return tf.tidy(() => tf.mul(tf.randomNormal(s.shape as number[], 0, 1, 'float32', foldIn(seed, i++)), scale));
+    if (s.kind === 'array') return s.children.map(build);
+    return Object.fromEntries(Object.entries(s.children).map(([k, c]) => [k, build(c)]));
+  };
+  return build(spec);
+}
+
+/** A random tree structure with seeds for params and gradients (build them with {@link buildTree}). */
+export function arbParamsAndGrads(options: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<{ spec: TreeSpec; paramSeed: number; gradSeed: number }> {
+  return fc.record({ spec: arbTreeSpec(options), paramSeed: fc.integer({ min: 0, max: 2 ** 30 }), gradSeed: fc.integer({ min: 0, max: 2 ** 30 }) });
+}
+
+function fail(what: string): never {
+  throw new Error(`transform law violated: ${what}`);
+}
+
+/** Runs `steps` updates from a fresh state; returns the updates of each step (the caller disposes). */
+function run(tx: GradientTransformation<any>, params: Tree, grads: Tree, steps: number, extra?: Extra): Tree[] {
+  let state = tx.init(params);
+  const outs: Tree[] = [];
+  for (let i = 0; i < steps; i++) {
+    const [u, next] = tx.update(grads, state, params, extra);
+    tree.dispose(state as StateTree);
+    state = next;
+    outs.push(u);
+  }
+  tree.dispose(state as StateTree);
+  return outs;
+}
+
+function assertClose(a: Tree, b: Tree, what: string, tol: number): void {
+  tree.assertSameStructure(a, b);
+  const la = tree.leaves(a);
+  const lb = tree.leaves(b);
+  const ps = tree.paths(a, 'updates');
+  la.forEach((t, i) => {
+    const x = t.dataSync();
+    const y = lb[i].dataSync();
+    x.forEach((v, k) => {
+      const same = Object.is(v, y[k]) || Math.abs(v - y[k]) <= tol * Math.max(1, Math.abs(y[k]));
+      if (!same) fail(`${what}: ${ps[i]}[${k}] is ${v} vs ${y[k]}`);
+    });
+  });
+}
+
+/** Updates and state match the params' structure and shapes, step after step. */
+export function checkStructure(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra }: { steps?: number; extra?: Extra } = {}): void {
+  let state = tx.init(params);
+  const stateShape = JSON.stringify(describeState(state));
+  for (let i = 0; i < steps; i++) {
+    const [u, next] = tx.update(grads, state, params, extra);
+    try {
+      tree.assertSameStructure(params, u, { names: ['params have', 'updates have'], root: 'updates' });
+    } catch (e) {
+      tree.dispose([u, next, state] as StateTree);
+      fail((e as Error).message);
+    }
+    if (JSON.stringify(describeState(next)) !== stateShape) {
+      tree.dispose([u, next, state] as StateTree);
+      fail(`the state changed structure at step ${i + 1}`);
+    }
+    tree.dispose([u, state] as StateTree);
+    state = next;
+  }
+  tree.dispose(state as StateTree);
+}
+
+/** The structure of a state with tensor shapes (numbers, booleans, strings only typed). */
+function describeState(s: unknown): unknown {
+  if (tree.isTensor(s)) return `tensor[${s.shape.join(',')}]:${s.dtype}`;
+  if (Array.isArray(s)) return s.map(describeState);
+  if (s !== null && typeof s === 'object') return Object.fromEntries(Object.keys(s).sort().map((k) => [k, describeState((s as Record<string, unknown>)[k])]));
+  return s === null ? null : typeof s;
+}
+
+/** `update` neither mutates nor disposes its inputs, and its outputs are fresh tensors. */
+export function checkNoMutationOrDisposal(tx: GradientTransformation<any>, params: Tree, grads: Tree, { extra }: { extra?: Extra } = {}): void {
+  const state = tx.init(params);
+  const inputs = [...tree.leaves(params), ...tree.leaves(grads), ...tree.tensors(state as StateTree)];
+  const before = inputs.map((t) => Array.from(t.dataSync()));
+  const [u, next] = tx.update(grads, state, params, extra);
+  try {
+    inputs.forEach((t, i) => {
+      if (t.isDisposed) fail(`update disposed one of its inputs (shape [${t.shape.join(', ')}])`);
+      const now = t.dataSync();
+      if (now.some((v, k) => !Object.is(v, before[i][k]))) fail(`update mutated one of its inputs (shape [${t.shape.join(', ')}])`);
+    });
+    const inputSet = new Set(inputs);
+    for (const t of [...tree.leaves(u), ...tree.tensors(next as StateTree)]) {
+      if (inputSet.has(t)) fail(`update returned one of its input tensors (shape [${t.shape.join(', ')}]) instead of a fresh one`);
+    }
+  } finally {
+    tree.dispose([u, next, state] as StateTree);
+  }
+}
+
+/** `tf.memory().numTensors` is flat over `steps` steps (old state and updates disposed each step). */
+export function checkNoLeaks(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 100, extra }: { steps?: number; extra?: Extra } = {}): void {
+  let state = tx.init(params);
+  let reference = -1;
+  for (let i = 0; i < steps; i++) {
+    const [u, next] = tx.update(grads, state, params, extra);
+    tree.dispose([u, state] as StateTree);
+    state = next;
+    if (i === 1) reference = tf.memory().numTensors;
+  }
+  const end = tf.memory().numTensors;
+  tree.dispose(state as StateTree);
+  if (steps > 2 && end !== reference) fail(`${end - reference} tensors leaked over ${steps - 2} steps`);
+}
+
+/** Two runs from fresh states on the same inputs (and `extra.key`) give the same updates. */
+export function checkDeterminism(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra }: { steps?: number; extra?: Extra } = {}): void {
+  const a = run(tx, params, grads, steps, extra);
+  const b = run(tx, params, grads, steps, extra);
+  try {
+    a.forEach((u, i) => assertClose(u, b[i], `step ${i + 1} differs between two identical runs`, 0));
+  } finally {
+    tree.dispose([a, b] as StateTree);
+  }
+}
+
+/** `chain(identity(), t) ≡ t ≡ chain(t, identity())`. */
+export function checkChainIdentity(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {}): void {
+  const plain = run(tx, params, grads, steps, extra);
+  const left = run(chain(identity(), tx), params, grads, steps, extra);
+  const right = run(chain(tx, identity()), params, grads, steps, extra);
+  try {
+    plain.forEach((u, i) => {
+      assertClose(left[i], u, `chain(identity(), t) differs from t at step ${i + 1}`, tol);
+      assertClose(right[i], u, `chain(t, identity()) differs from t at step ${i + 1}`, tol);
+    });
+  } finally {
+    tree.dispose([plain, left, right] as StateTree);
+  }
+}
+
+/** `chain(chain(a, b), c) ≡ chain(a, chain(b, c))`. */
+export function checkChainAssociativity(
+  a: GradientTransformation<any>,
+  b: GradientTransformation<any>,
+  c: GradientTransformation<any>,
+  params: Tree,
+  grads: Tree,
+  { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {},
+): void {
+  const l = run(chain(chain(a, b), c), params, grads, steps, extra);
+  const r = run(chain(a, chain(b, c)), params, grads, steps, extra);
+  try {
+    l.forEach((u, i) => assertClose(u, r[i], `chain is not associative at step ${i + 1}`, tol));
+  } finally {
+    tree.dispose([l, r] as StateTree);
+  }
+}
+
+/** Options of {@link checkTransformLaws}. */
+export interface LawOptions {
+  /** fast-check runs (random trees). */
+  numRuns?: number;
+  /** Steps of the leak check. */
+  leakSteps?: number;
+  /** What `update` receives besides updates, state and params (a function of the params allowed). */
+  extra?: Extra | ((params: Tree) => Extra);
+  /** Scale of the random gradients. */
+  gradScale?: number;
+  /** fast-check seed, for reproducible runs. */
+  seed?: number;
+}
+
+/**
+ * Runs every law above as a fast-check property over random parameter trees: structure, no
+ * mutation or disposal, fresh outputs, no leaks, determinism, chain identity.
+ */
+export function checkTransformLaws(tx: GradientTransformation<any>, { numRuns = 20, leakSteps = 20, extra, gradScale = 1, seed }: LawOptions = {}): void {
+  fc.assert(
+    fc.property(arbParamsAndGrads(), ({ spec, paramSeed, gradSeed }) => {
+      const params = buildTree(spec, paramSeed);
+      const grads = buildTree(spec, gradSeed, gradScale);
+      const ex = typeof extra === 'function' ? extra(params) : extra;
+      try {
+        checkStructure(tx, params, grads, { extra: ex });
+        checkNoMutationOrDisposal(tx, params, grads, { extra: ex });
+        checkNoLeaks(tx, params, grads, { steps: leakSteps, extra: ex });
+        checkDeterminism(tx, params, grads, { extra: ex });
+        checkChainIdentity(tx, params, grads, { extra: ex });
+      } finally {
+        tree.dispose([params, grads] as StateTree);
+      }
+    }),
+    { numRuns, seed },
+  );
+}

@@ -183,13 +183,10 @@ export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf
  * float64 — the matrix that row-space (Woodbury) solvers factor.
  */
 export function rowGram<X>(objective: Objective<X>, params: Tree, x: X): Float64Array {
-  const gram = tf.tidy(() => {
+  return Float64Array.from(tree.readValues(() => {
     const j = jacobianRows(objective, params, x);
     return tf.matMul(j, j, false, true);
-  });
-  const out = Float64Array.from(gram.dataSync());
-  gram.dispose();
-  return out;
+  }));
 }
 
 /**
@@ -253,12 +250,9 @@ function assertDenseSize(params: Tree, what: string): number {
 
 /** The basis vector e_j shaped like `params`. */
 function basisLike(params: Tree, j: number): Tree {
-  const { def } = tree.flatten(params);
-  const p = tree.numel(params);
-  const e = tf.oneHot([j], p, 1, 0, 'float32');
-  const out = tree.unravel(def, e);
-  e.dispose();
-  return out;
+  const values = new Float32Array(tree.numel(params));
+  values[j] = 1;
+  return tree.tidy(() => tree.unravel(tree.flatten(params).def, tf.tensor1d(values)));
 }
 
 /**
@@ -269,9 +263,7 @@ export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, p
   const p = assertDenseSize(params, 'denseHessian');
   const out = new Float64Array(p * p);
   for (let j = 0; j < p; j++) {
-    const col = tf.tidy(() => tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector);
-    col.dataSync().forEach((value, i) => (out[i * p + j] = value));
-    col.dispose();
+    tree.readValues(() => tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector).forEach((value, i) => (out[i * p + j] = value));
   }
   return out;
 }
@@ -284,9 +276,7 @@ export function hessianDiag<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, pa
   const p = assertDenseSize(params, 'hessianDiag');
   const diag = new Float32Array(p);
   for (let j = 0; j < p; j++) {
-    const hj = tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1));
-    diag[j] = hj.dataSync()[0];
-    hj.dispose();
+    diag[j] = tree.readScalar(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1));
   }
   const { def } = tree.flatten(params);
   return tree.tidy(() => tree.unravel(def, tf.tensor1d(diag)));

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { HyperparameterError, InputError } from './errors';
 import * as losses from './losses';
+import * as tree from './tree';
 import type { PRNGKey, Tree } from './types';
 
 /** A batch of inputs and targets for an {@link Objective}. */
@@ -108,7 +109,7 @@ export const softmaxCrossEntropy: OutputLoss = {
     }),
   hessianBlocks: (f) => {
     const [b, c] = f.shape as [number, number];
-    const p = tf.tidy(() => tf.softmax(f)).dataSync();
+    const p = tree.readValues(() => tf.softmax(f));
     const out = new Float64Array(b * c * c);
     for (let i = 0; i < b; i++) {
       for (let k = 0; k < c; k++) {

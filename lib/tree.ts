@@ -331,3 +331,18 @@ export function assertFloat(a: Tree, root = 'updates'): void {
     }
   });
 }
+
+/** Runs `fn` in a tidy scope, reads the values of the tensor it returns, and disposes it. */
+export function readValues(fn: () => tf.Tensor): tf.TypedArray {
+  const t = tf.tidy(fn);
+  try {
+    return t.dataSync();
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Runs `fn` in a tidy scope and returns the first value of the tensor it returns, as a number. */
+export function readScalar(fn: () => tf.Tensor): number {
+  return readValues(fn)[0];
+}

@@ -78,11 +78,11 @@ export function scaleByBacktrackingLinesearch<B>(
       let slope: number;
       if (extra.value !== undefined && extra.grad !== undefined) {
         value = toNumber(extra.value);
-        slope = tf.tidy(() => tree.vdot(updates, extra.grad as Tree)).dataSync()[0];
+        slope = tree.readScalar(() => tree.vdot(updates, extra.grad as Tree));
       } else {
         const vg = valueAndGrad(lossFn)(params, batch);
         value = vg.value.dataSync()[0];
-        slope = tf.tidy(() => tree.vdot(updates, vg.grads)).dataSync()[0];
+        slope = tree.readScalar(() => tree.vdot(updates, vg.grads));
         tree.dispose([vg.value, vg.grads]);
       }
       let eta = Math.min(state.learningRate * increaseFactor, maxLearningRate);
@@ -90,7 +90,7 @@ export function scaleByBacktrackingLinesearch<B>(
       let accepted = false;
       let newValue = NaN;
       for (;;) {
-        newValue = tf.tidy(() => lossFn(tree.axpy(eta, updates, params), batch)).dataSync()[0];
+        newValue = tree.readScalar(() => lossFn(tree.axpy(eta, updates, params), batch));
         accepted = newValue <= (1 + rtol) * value + eta * slopeRtol * slope + atol;
         if (accepted || numBacktracks >= maxBacktrackingSteps) break;
         eta *= decreaseFactor;
