@@ -29,11 +29,12 @@ export function applyUpdates<T extends Tree>(params: T, updates: Tree): T {
   const { leaves, def } = tree.flatten(params);
   const us = tree.leaves(updates);
   const out = leaves.map((p, i) => {
+    const sum = () => (p.dtype === us[i].dtype ? tf.add(p, us[i]) : tf.cast(tf.add(p, us[i]), p.dtype));
     if (isVariable(p)) {
-      tf.tidy(() => p.assign(tf.cast(tf.add(p, us[i]), p.dtype)));
+      tf.tidy(() => p.assign(sum()));
       return p;
     }
-    return tf.tidy(() => tf.cast(tf.add(p, us[i]), p.dtype));
+    return tf.tidy(sum);
   });
   return tree.unflatten(def, out) as T;
 }

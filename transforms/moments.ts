@@ -138,7 +138,7 @@ export function scaleByAdam({
           nuMax = tree.map((a: tf.Tensor, b: tf.Tensor) => tf.maximum(a, b), state.nuMax, nuHat);
           nuHat = nuMax;
         }
-        const out = tree.map((m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(tf.add(v, epsRoot)), eps)), muHat, nuHat);
+        const out = tree.map((m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRoot)), eps)), muHat, nuHat);
         return [out, { count, mu, nu, nuMax }] as [Tree, ScaleByAdamState];
       });
     },

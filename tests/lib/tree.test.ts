@@ -13,3 +13,86 @@ describe('tree', () => {
     expect(() => tree.add(a, bad)).toThrow('tree.w: first tree has shape [2], tree 2 has [3]');
   });
 });
+
+import fc from 'fast-check';
+import { arbParamsAndGrads, buildTree } from '../../testing';
+import { random } from '../../index';
+
+const values = (t: any) => tree.leaves(t).flatMap((l) => Array.from(l.dataSync() as Float32Array));
+
+describe('tree properties (fast-check over random nested trees)', () => {
+  const run = (prop: (a: any, b: any, spec: any) => void) =>
+    fc.assert(
+      fc.property(arbParamsAndGrads(), ({ spec, paramSeed, gradSeed }) => {
+        const a = buildTree(spec, paramSeed);
+        const b = buildTree(spec, gradSeed);
+        try { prop(a, b, spec); } finally { tree.dispose([a, b] as any); }
+      }),
+      { numRuns: 25, seed: 7 },
+    );
+
+  test('flatten/unflatten and ravel/unravel are inverse; paths and numel agree', () => {
+    run((a) => {
+      const { leaves, def } = tree.flatten(a);
+      const back = tree.unflatten(def, leaves);
+      tree.assertSameStructure(a, back);
+      expect(tree.leaves(back)).toEqual(leaves);
+      const { vector, unravel } = tree.ravel(a);
+      expect(vector.size).toBe(tree.numel(a));
+      const again = unravel(vector);
+      expect(values(again)).toEqual(values(a));
+      expect(tree.paths(a).length).toBe(leaves.length);
+      tree.dispose([vector, again] as any);
+    });
+  });
+
+  test('linearity: add, sub, scale, axpy', () => {
+    run((a, b) => {
+      const lhs = tree.axpy(2, a, b);
+      const rhs = tree.add(tree.scale(a, 2), b);
+      values(lhs).forEach((v, i) => expect(v).toBeCloseTo(values(rhs)[i], 4));
+      const zero = tree.sub(tree.add(a, b), tree.add(b, a));
+      values(zero).forEach((v) => expect(v).toBe(0));
+      tree.dispose([lhs, rhs, zero] as any);
+    });
+  });
+
+  test('vdot is symmetric, bilinear, and ‖a‖² = ⟨a, a⟩', () => {
+    run((a, b) => {
+      const ab = tree.vdot(a, b).dataSync()[0];
+      const ba = tree.vdot(b, a).dataSync()[0];
+      expect(ab).toBeCloseTo(ba, 4);
+      const a3 = tree.scale(a, 3);
+      expect(tree.vdot(a3, b).dataSync()[0]).toBeCloseTo(3 * ab, 3);
+      const n = tree.l2Norm(a).dataSync()[0];
+      expect(n * n).toBeCloseTo(tree.vdot(a, a).dataSync()[0], 3);
+      tree.dispose(a3);
+    });
+  });
+
+  test('random trees are reproducible from their key; Rademacher entries are ±1', () => {
+    run((a) => {
+      const k = random.key(11);
+      const r1 = tree.rademacherLike(a, k);
+      const r2 = tree.rademacherLike(a, k);
+      expect(values(r1)).toEqual(values(r2));
+      expect(values(r1).every((v) => v === 1 || v === -1)).toBe(true);
+      const n1 = tree.randomNormalLike(a, random.split(k)[0]);
+      const n2 = tree.randomNormalLike(a, random.split(k)[0]);
+      expect(values(n1)).toEqual(values(n2));
+      tree.dispose([r1, r2, n1, n2] as any);
+    });
+  });
+
+  test('operations never dispose or mutate their inputs', () => {
+    run((a, b) => {
+      const before = values(a);
+      const outs = [tree.add(a, b), tree.sub(a, b), tree.mul(a, b), tree.scale(a, 2), tree.zerosLike(a), tree.onesLike(a), tree.clone(a)];
+      expect(values(a)).toEqual(before);
+      tree.leaves(a).forEach((t) => expect(t.isDisposed).toBe(false));
+      const inputs = new Set(tree.leaves(a));
+      outs.forEach((o) => tree.leaves(o).forEach((t) => expect(inputs.has(t)).toBe(false)));
+      tree.dispose(outs as any);
+    });
+  });
+});
