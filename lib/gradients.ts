@@ -49,7 +49,8 @@ function zero(kernelName: string, inputs: string[]): GradConfig {
   return {
     kernelName,
     inputsToSave: inputs,
-    gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => tf.zerosLike(saved[i])])),
+    // Gradients are float32 whatever the input dtype (bool for logical ops).
+    gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => tf.zeros(saved[i].shape)])),
   };
 }
 
@@ -166,10 +167,10 @@ export const SECOND_ORDER_KERNELS: readonly string[] = [
   ...SAFE_GRADIENTS.map((g) => g.kernelName),
   'Add', 'AddN', 'Sub', 'Multiply', 'RealDiv', 'Neg', 'Square', 'SquaredDifference', 'Sqrt', 'Rsqrt',
   'Reciprocal', 'Log', 'Log1p', 'Abs', 'Relu', 'Relu6', 'LeakyRelu', 'Softplus', 'Max', 'Min', 'Maximum',
-  'Minimum', 'Sum', 'Mean', 'Prod', 'BatchMatMul', 'Reshape', 'Transpose', 'Concat', 'Slice', 'GatherV2',
+  'Minimum', 'Sum', 'Mean', 'BatchMatMul', 'Reshape', 'Transpose', 'Concat', 'Slice', 'GatherV2',
   'Tile', 'PadV2', 'BroadcastTo', 'ExpandDims', 'Pack', 'Unpack', 'SplitV', 'Identity', 'Cast', 'Select',
   'ClipByValue', 'Conv2D', 'Conv2DBackpropInput', 'AvgPool', 'MaxPool', 'Step', 'Sign', 'OnesLike',
-  'ZerosLike', 'Fill', 'OneHot', 'Erf', 'Sin', 'Cos', 'Atan', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan',
+  'ZerosLike', 'Fill', 'OneHot', 'UnsortedSegmentSum', 'Erf', 'Sin', 'Cos', 'Atan', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan',
 ];
 
 const SAFE_SET = new Set(SECOND_ORDER_KERNELS);
@@ -182,12 +183,14 @@ const ALTERNATIVES: Record<string, string> = {
   logSigmoid: 'tf.neg(tf.softplus(tf.neg(x)))',
   meanSquaredError: "losses.squaredError from somax, or an objective with loss 'meanSquaredError'",
   computeWeightedLoss: 'the losses of somax',
+  Prod: 'tf.exp(tf.sum(tf.log(x))) for positive x (the gradient of Prod uses Cumprod, which has none)',
 };
 
 /** Explains why `kernelName` cannot take part in a second-order product. */
 function explain(kernelName: string): string {
   const base = kernelName.replace(/__op$/, '').replace(/_\d+$/, '');
   const alt = Object.entries(ALTERNATIVES).find(([k]) => base.toLowerCase().includes(k.toLowerCase()));
+  if (alt && base === alt[0]) return `'${base}' cannot be differentiated twice: use ${alt[1]}`;
   if (alt) return `'${base}' is built with tf.customGrad and cannot be differentiated twice: use ${alt[1]}`;
   if (base.startsWith('_Fused') || base.startsWith('fused')) return `'${base}' (a fused op) cannot be differentiated twice: use tf.matMul / tf.conv2d followed by the activation`;
   return `the kernel '${base}' has no second-order-safe gradient in somax (see docs/second-order-ops.md)`;
@@ -253,7 +256,7 @@ export function assertSecondOrderSafe(): void {
   const tape = (tf.engine() as unknown as { state: { activeTape: TapeNode[] | null } }).state.activeTape;
   if (!tape) return;
   for (const node of tape) {
-    if (isCloneNode(node)) continue;
+    if (isCloneNode(node) || Object.keys(node.inputs).length === 0) continue; // copies and constants
     if (!SAFE_SET.has(node.kernelName)) throw new UnsupportedOpError(`second-order product: ${explain(node.kernelName)}`);
     if (tf.getGradient(node.kernelName) == null && !SAFE_GRADIENTS.some((g) => g.kernelName === node.kernelName)) {
       throw new UnsupportedOpError(
