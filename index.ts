@@ -25,3 +25,7 @@ export * from './transforms/misc';
 export * from './transforms/schedules';
 export * from './chains/firstOrder';
 export * from './lib/tfOptimizer';
+export * as linalg from './lib/linalg';
+export * from './transforms/damping';
+export * from './transforms/solvers';
+export * from './transforms/secondOrder';

@@ -169,7 +169,9 @@ export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf
       const fi = objective.predict(params, xi);
       const c = fi.size;
       for (let k = 0; k < c; k++) {
-        const e = tf.reshape(tf.oneHot([k], c, 1, 0, 'float32'), fi.shape);
+        const unit = new Float32Array(c);
+        unit[k] = 1;
+        const e = tf.tensor(unit, fi.shape);
         const g = gradientsOf(() => objective.predict(tree.unflatten(def, leaves), xi), leaves, e).grads;
         rows.push(tf.concat(g.map((t) => tf.reshape(t, [-1])), 0));
       }

@@ -4,9 +4,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, HyperparameterError, TreeMismatchError } from './errors';
+import { assertInteger, HyperparameterError, InputError, TreeMismatchError } from './errors';
 import * as tree from './tree';
-import type { Extra, GradientTransformation, ScalarOrSchedule, StateTree, Tree } from './types';
+import type { Extra, GradientTransformation, ScalarOrSchedule, Schedule, StateTree, Tree } from './types';
 
 /** The state of a transformation that keeps none. */
 export type EmptyState = Readonly<Record<string, never>>;
@@ -51,19 +51,37 @@ export function chain<S extends readonly unknown[]>(
   };
 }
 
+/** State of {@link namedChain}: each member's state under its name. */
+export type NamedChainState = Readonly<Record<string, unknown>>;
+
 /**
- * Like {@link chain}, with each member named: the state is an object keyed by the names.
+ * Like {@link chain}, with each member named: `namedChain([n₁, a], [n₂, b]).update = b.update ∘
+ * a.update`, and the state is an object keyed by the names (`state.adam.mu`, ...), which is easier
+ * to inspect than {@link chain}'s array.
  *
+ * @param named `[name, transform]` pairs; names must be distinct.
  * @example
  * const tx = namedChain(['clip', clipByGlobalNorm(1)], ['adam', scaleByAdam()], ['lr', scaleByLearningRate(1e-3)]);
+ * const state = tx.init(params);   // { clip: {...}, adam: {...}, lr: {...} }
  */
-export function namedChain(...named: readonly (readonly [string, GradientTransformation<any>])[]): GradientTransformation<Record<string, unknown>> {
+export function namedChain(...named: readonly (readonly [string, GradientTransformation<any>])[]): GradientTransformation<NamedChainState> {
+  named.forEach((entry, i) => {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1]?.update !== 'function') {
+      throw new HyperparameterError(`namedChain: argument ${i} must be a [name, transform] pair`);
+    }
+  });
   const names = named.map(([n]) => n);
-  if (new Set(names).size !== names.length) throw new HyperparameterError(`namedChain: duplicate names in ${names.join(', ')}`);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw new HyperparameterError(`namedChain: duplicate name '${duplicate}' in ${names.join(', ')}`);
   const inner = chain(...named.map(([, t]) => t));
   return {
     init: (params) => Object.fromEntries((inner.init(params) as unknown[]).map((s, i) => [names[i], s])),
     update: (updates, state, params, extra) => {
+      for (const n of names) {
+        if (state === null || typeof state !== 'object' || !(n in state)) {
+          throw new InputError(`namedChain: the state has no entry '${n}' (expected keys: ${names.join(', ')})`);
+        }
+      }
       const [out, states] = inner.update(updates, names.map((n) => state[n]), params, extra);
       return [out, Object.fromEntries((states as unknown[]).map((s, i) => [names[i], s]))];
     },
@@ -78,26 +96,36 @@ export type Mask = LabelTree<boolean> | ((params: Tree) => LabelTree<boolean>);
 
 /**
  * One label per leaf of `params` (in `tree.leaves` order) from a label tree or a function of the
- * params; a mismatch names the path.
+ * params. A label (string or boolean) may stand for a whole subtree (Optax's tree prefix); any
+ * other mismatch throws a {@link TreeMismatchError} naming the path.
+ *
+ * @example
+ * leafLabels({ enc: 'slow', head: { w: 'fast', b: 'slow' } }, params)   // ['slow', 'slow', 'fast', ...]
  */
 export function leafLabels<L extends string | boolean>(labels: LabelTree<L> | ((params: Tree) => LabelTree<L>), params: Tree, name = 'labels'): L[] {
   const lt = typeof labels === 'function' ? (labels as (p: Tree) => LabelTree<L>)(params) : labels;
   const out: L[] = [];
+  const show = (l: unknown) => JSON.stringify(l) ?? String(l);
   const walk = (p: Tree, l: LabelTree<L>, path: string): void => {
     if (typeof l === 'string' || typeof l === 'boolean') {
       tree.leaves(p).forEach(() => out.push(l as L));
       return;
     }
-    if (tree.isTensor(p)) throw new TreeMismatchError(`${path}: expected a label for a parameter tensor, got ${JSON.stringify(l)}`);
+    if (tree.isTensor(p)) throw new TreeMismatchError(`${path}: expected a label for a parameter tensor, got ${show(l)}`);
     if (Array.isArray(p)) {
-      if (!Array.isArray(l) || l.length !== p.length) throw new TreeMismatchError(`${path}: expected an array of ${p.length} labels`);
+      if (!Array.isArray(l) || l.length !== p.length) throw new TreeMismatchError(`${path}: expected an array of ${p.length} labels, got ${show(l)}`);
       p.forEach((c, i) => walk(c, (l as readonly LabelTree<L>[])[i], `${path}[${i}]`));
       return;
     }
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) {
+      throw new TreeMismatchError(`${path}: expected labels for an object, got ${show(l)}`);
+    }
     const po = p as { readonly [key: string]: Tree };
     const lo = l as { readonly [key: string]: LabelTree<L> };
+    const extraKey = Object.keys(lo).find((k) => !(k in po));
+    if (extraKey !== undefined) throw new TreeMismatchError(`${path}.${extraKey}: a label for a parameter that does not exist`);
     for (const k of Object.keys(po).sort()) {
-      if (lo === null || typeof lo !== 'object' || !(k in lo)) throw new TreeMismatchError(`${path}.${k}: missing`);
+      if (!(k in lo)) throw new TreeMismatchError(`${path}.${k}: missing`);
       walk(po[k], lo[k], `${path}.${k}`);
     }
   };
@@ -105,124 +133,209 @@ export function leafLabels<L extends string | boolean>(labels: LabelTree<L> | ((
   return out;
 }
 
-/** The mask as one boolean per leaf of `params`. */
+/**
+ * The mask as one boolean per leaf of `params` (see {@link leafLabels}).
+ *
+ * @example
+ * maskLeaves({ w: true, b: false }, { w, b })   // [false, true]  (leaves in sorted key order: b, w)
+ */
 export function maskLeaves(mask: Mask, params: Tree): boolean[] {
-  return leafLabels<boolean>(mask, params, 'mask');
-}
-
-/** Runs `inner` on the leaves at `indices` (as an array tree); other leaves come from `rest`. */
-function onSubset<S>(
-  inner: GradientTransformation<S>,
-  indices: readonly number[],
-  updates: Tree,
-  state: S,
-  params: Tree | undefined,
-  extra: Extra | undefined,
-): [tf.Tensor[], S] {
-  const us = tree.leaves(updates);
-  const ps = params === undefined ? undefined : tree.leaves(params);
-  const [out, s] = inner.update(indices.map((i) => us[i]), state, ps && indices.map((i) => ps[i]), extra);
-  return [tree.leaves(out), s];
+  const out = leafLabels<boolean>(mask, params, 'mask');
+  out.forEach((m) => {
+    if (typeof m !== 'boolean') throw new TreeMismatchError(`mask: expected booleans, got ${JSON.stringify(m)}`);
+  });
+  return out;
 }
 
 /**
- * Applies `inner` only to the leaves selected by `mask`; the others pass through unchanged. The
- * inner transform sees the selected leaves as an array (and its state is over that array).
+ * Runs `inner` on the leaves at `indices` of `us` / `ps`, passed as an array tree; checks that it
+ * returns as many leaves.
+ */
+function onLeaves<S>(
+  who: string,
+  inner: GradientTransformation<S>,
+  indices: readonly number[],
+  us: readonly tf.Tensor[],
+  ps: readonly tf.Tensor[] | undefined,
+  state: S,
+  extra: Extra | undefined,
+): [tf.Tensor[], S] {
+  const [out, s] = inner.update(indices.map((i) => us[i]), state, ps && indices.map((i) => ps[i]), extra);
+  const outLeaves = tree.leaves(out);
+  if (outLeaves.length !== indices.length) {
+    tree.dispose(out);
+    tree.dispose(s as StateTree);
+    throw new TreeMismatchError(`${who}: the inner transform returned ${outLeaves.length} leaves for ${indices.length}`);
+  }
+  return [outLeaves, s];
+}
+
+/** The leaves of `updates` and (checked to match) of `params`. */
+function leavesOf(updates: Tree, params: Tree | undefined): { us: tf.Tensor[]; ps: tf.Tensor[] | undefined; def: tree.TreeDef } {
+  if (params !== undefined) tree.assertSameStructure(params, updates, { names: ['params have', 'updates have'], root: 'updates' });
+  const { leaves: us, def } = tree.flatten(updates);
+  return { us, ps: params === undefined ? undefined : tree.leaves(params), def };
+}
+
+/**
+ * Applies `inner` only to the leaves selected by `mask`; the other updates pass through unchanged
+ * (as fresh copies): `u′ᵢ = inner(u_sel)ᵢ` where `maskᵢ`, `u′ᵢ = uᵢ` elsewhere (Optax's `masked`).
  *
+ * State layout: `inner`'s own state, built over the ARRAY of the selected leaves (in `tree.leaves`
+ * order of the params), so e.g. `masked(scaleByAdam(), mask)` has `mu` as an array with one tensor
+ * per selected leaf. A function mask is called with the params (with the updates when `update`
+ * gets no params).
+ *
+ * @param inner the transform to apply on the selected leaves.
+ * @param mask a tree of booleans with the params' structure (a boolean may cover a subtree), or a
+ *   function `params → mask`.
  * @example
  * const tx = masked(addDecayedWeights(1e-4), (p) => ({ w: true, b: false }));
  */
 export function masked<S>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<S> {
-  const selectedIndices = (params: Tree) => maskLeaves(mask, params).flatMap((m, i) => (m ? [i] : []));
+  if (typeof inner?.update !== 'function') throw new HyperparameterError('masked: inner must be a GradientTransformation');
+  const selected = (params: Tree) => maskLeaves(mask, params).flatMap((m, i) => (m ? [i] : []));
   return {
     init: (params) => {
       const ps = tree.leaves(params);
-      return inner.init(selectedIndices(params).map((i) => ps[i]));
+      return inner.init(selected(params).map((i) => ps[i]));
     },
     update: (updates, state, params, extra) => {
-      const ref = params ?? updates;
-      const idx = selectedIndices(ref);
-      const { leaves: us, def } = tree.flatten(updates);
-      const [inner_, s] = onSubset(inner, idx, updates, state, params, extra);
-      const out = us.map((u) => u) as tf.Tensor[];
-      const taken = new Set(idx);
-      us.forEach((u, i) => (out[i] = taken.has(i) ? inner_[idx.indexOf(i)] : tf.clone(u)));
-      return [tree.unflatten(def, out), s];
+      const { us, ps, def } = leavesOf(updates, params);
+      const idx = selected(params ?? updates);
+      const [res, s] = onLeaves('masked', inner, idx, us, ps, state, extra);
+      const out: (tf.Tensor | undefined)[] = us.map(() => undefined);
+      idx.forEach((leaf, j) => (out[leaf] = res[j]));
+      return [tree.unflatten(def, out.map((t, i) => t ?? tf.clone(us[i]))), s];
     },
   };
 }
 
+/** State of {@link multiTransform}: each label's inner state, built over the array of its leaves. */
+export type MultiTransformState = Readonly<Record<string, unknown>>;
+
 /**
  * Applies a different transform to each labelled part of the params (Optax's `partition`, formerly
- * `multi_transform`). `paramLabels` is a tree of labels with the params' structure, or a function
- * of the params that returns one; each label must have a transform.
+ * `multi_transform`): `u′ᵢ = transforms[labelᵢ](u_label)ᵢ`.
  *
+ * State layout: `{ [label]: state }`, where each label's transform sees the ARRAY of the leaves
+ * with that label (in `tree.leaves` order), and its state is built over that array. Every label
+ * used must have a transform (the error names the label); a transform with no leaves gets `[]`.
+ *
+ * @param transforms one transform per label.
+ * @param paramLabels a tree of labels with the params' structure (a label may cover a subtree), or
+ *   a function `params → labels`.
  * @example
  * const tx = multiTransform({ fast: adam(1e-2), slow: sgd(1e-3) }, { encoder: 'slow', head: 'fast' });
  */
 export function multiTransform(
   transforms: Readonly<Record<string, GradientTransformation<any>>>,
   paramLabels: LabelTree<string> | ((params: Tree) => LabelTree<string>),
-): GradientTransformation<Record<string, unknown>> {
-  const groups = (params: Tree) => {
+): GradientTransformation<MultiTransformState> {
+  const known = Object.keys(transforms);
+  known.forEach((l) => {
+    if (typeof transforms[l]?.update !== 'function') throw new HyperparameterError(`multiTransform: transforms['${l}'] is not a GradientTransformation`);
+  });
+  const groups = (params: Tree): Record<string, number[]> => {
     const labels = leafLabels<string>(paramLabels, params, 'paramLabels');
-    labels.forEach((l) => {
-      if (!(l in transforms)) {
-        throw new HyperparameterError(`multiTransform: no transform for label '${l}' (known: ${Object.keys(transforms).join(', ')})`);
+    const out: Record<string, number[]> = Object.fromEntries(known.map((l) => [l, []]));
+    labels.forEach((l, i) => {
+      if (!Object.prototype.hasOwnProperty.call(transforms, String(l))) {
+        throw new HyperparameterError(`multiTransform: no transform for label '${String(l)}' (known: ${known.join(', ')})`);
       }
+      out[l].push(i);
     });
-    return Object.fromEntries(Object.keys(transforms).map((l) => [l, labels.flatMap((x, i) => (x === l ? [i] : []))]));
+    return out;
   };
   return {
     init: (params) => {
       const ps = tree.leaves(params);
       const g = groups(params);
-      return Object.fromEntries(Object.entries(transforms).map(([l, t]) => [l, t.init(g[l].map((i) => ps[i]))]));
+      return Object.fromEntries(known.map((l) => [l, transforms[l].init(g[l].map((i) => ps[i]))]));
     },
     update: (updates, state, params, extra) => {
+      const { us, ps, def } = leavesOf(updates, params);
       const g = groups(params ?? updates);
-      const { leaves: us, def } = tree.flatten(updates);
       const out: tf.Tensor[] = new Array(us.length);
       const states: Record<string, unknown> = {};
-      for (const [l, t] of Object.entries(transforms)) {
-        const [res, s] = onSubset(t, g[l], updates, state[l], params, extra);
-        g[l].forEach((leafIndex, j) => (out[leafIndex] = res[j]));
-        states[l] = s;
+      try {
+        for (const l of known) {
+          if (!(l in state)) throw new InputError(`multiTransform: the state has no entry for label '${l}'`);
+          const [res, s] = onLeaves(`multiTransform['${l}']`, transforms[l], g[l], us, ps, state[l], extra);
+          g[l].forEach((leaf, j) => (out[leaf] = res[j]));
+          states[l] = s;
+        }
+      } catch (e) {
+        out.forEach((t) => t?.dispose());
+        tree.dispose(states as StateTree);
+        throw e;
       }
       return [tree.unflatten(def, out), states];
     },
   };
 }
 
+/**
+ * Optax's current name for {@link multiTransform}.
+ *
+ * @example
+ * const tx = partition({ decay: adamw(1e-3), plain: adam(1e-3) }, (p) => labelsOf(p));
+ */
+export const partition = multiTransform;
+
 /** State of {@link injectHyperparams}. */
 export interface InjectHyperparamsState<S> {
+  /** Updates made so far; schedules are evaluated at this count. */
   readonly count: number;
   /** The hyperparameter values used at the last step (change numeric ones between steps with {@link setHyperparams}). */
   readonly hyperparams: Readonly<Record<string, number>>;
   readonly innerState: S;
 }
 
+function assertFiniteNumber(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new HyperparameterError(`${what} must be a finite number, got ${String(v)}`);
+  return v;
+}
+
 /**
  * Lifts numeric hyperparameters into the state, so that they can be scheduled or changed between
- * steps: `factory(hyperparams)` builds the inner transform (cheaply) at every step, with each
- * scheduled hyperparameter evaluated at the step count.
+ * steps (Optax's `inject_hyperparams`). At every update the inner transform is rebuilt as
+ * `factory(hp)`, with
  *
+ *   `hp[k] = schedule_k(count)` for a scheduled `k`, `hp[k] = state.hyperparams[k]` otherwise,
+ *
+ * and the new state records the values used. A numeric hyperparameter changed with
+ * {@link setHyperparams} takes effect at the next update (a scheduled one is overwritten by its
+ * schedule). The factory must be cheap (a closure) and keep its state structure for every value.
+ *
+ * @param factory builds the inner transform from hyperparameter values; called once at construction
+ *   to validate the initial values.
+ * @param hyperparams each a finite number or a schedule `step → number`.
  * @example
- * const tx = injectHyperparams((hp) => adam(hp.learningRate, { b1: hp.b1 }), { learningRate: cosineDecaySchedule({...}), b1: 0.9 });
+ * const tx = injectHyperparams((hp) => sgd(hp.learningRate, { momentum: hp.momentum }), {
+ *   learningRate: cosineDecaySchedule({ initValue: 0.1, decaySteps: 1000 }),
+ *   momentum: 0.9,
+ * });
  * let state = tx.init(params);
- * state = setHyperparams(state, { b1: 0.95 });
+ * state = setHyperparams(state, { momentum: 0.95 });
  */
 export function injectHyperparams<S>(
   factory: (hyperparams: Record<string, number>) => GradientTransformation<S>,
   hyperparams: Readonly<Record<string, ScalarOrSchedule>>,
 ): GradientTransformation<InjectHyperparamsState<S>> {
-  const scheduled = Object.entries(hyperparams).filter(([, v]) => typeof v === 'function') as [string, (t: number) => number][];
-  const valuesAt = (count: number, current: Readonly<Record<string, number>>) => ({
-    ...current,
-    ...Object.fromEntries(scheduled.map(([k, f]) => [k, f(count)])),
-  });
-  const initial = Object.fromEntries(Object.entries(hyperparams).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
-  factory(valuesAt(0, initial)); // validates the hyperparameters when built
+  if (typeof factory !== 'function') throw new HyperparameterError('injectHyperparams: factory must be a function hyperparams → transform');
+  const scheduled: [string, Schedule][] = [];
+  const initial: Record<string, number> = {};
+  for (const [k, v] of Object.entries(hyperparams)) {
+    if (typeof v === 'function') scheduled.push([k, v]);
+    else initial[k] = assertFiniteNumber(`injectHyperparams: hyperparameter '${k}'`, v);
+  }
+  const valuesAt = (count: number, current: Readonly<Record<string, number>>): Record<string, number> => {
+    const hp = { ...current };
+    for (const [k, f] of scheduled) hp[k] = assertFiniteNumber(`injectHyperparams: schedule '${k}' at step ${count}`, f(count));
+    return hp;
+  };
+  factory(valuesAt(0, initial)); // validates the initial hyperparameters
   return {
     init: (params) => {
       const hp = valuesAt(0, initial);
@@ -236,46 +349,61 @@ export function injectHyperparams<S>(
   };
 }
 
-/** A copy of an {@link injectHyperparams} state with some hyperparameters changed (for the next step). */
+/**
+ * A copy of an {@link injectHyperparams} state with some hyperparameters changed, used from the
+ * next update on. The tensors are shared with `state` (not copied): pass the result to `update`
+ * in place of `state`, and dispose only one of the two.
+ *
+ * @example
+ * state = setHyperparams(state, { learningRate: 1e-4 });
+ */
 export function setHyperparams<S>(state: InjectHyperparamsState<S>, values: Readonly<Record<string, number>>): InjectHyperparamsState<S> {
-  for (const k of Object.keys(values)) {
+  for (const [k, v] of Object.entries(values)) {
     if (!(k in state.hyperparams)) throw new HyperparameterError(`unknown hyperparameter '${k}' (known: ${Object.keys(state.hyperparams).join(', ')})`);
+    assertFiniteNumber(`hyperparameter '${k}'`, v);
   }
   return { ...state, hyperparams: { ...state.hyperparams, ...values } };
 }
 
 /** State of {@link applyIfFinite}. */
 export interface ApplyIfFiniteState<S> {
-  /** Consecutive non-finite steps so far. */
+  /** Consecutive non-finite steps so far (reset to 0 by a finite step). */
   readonly notfiniteCount: number;
   /** Whether the last step's updates were finite. */
   readonly lastFinite: boolean;
-  /** Non-finite steps in total. */
+  /** Non-finite steps in total (never reset). */
   readonly totalNotfinite: number;
   readonly innerState: S;
 }
 
 /**
- * Skips steps whose updates are not finite: the updates become zeros and the inner state is kept,
- * unless more than `maxConsecutiveErrors` steps in a row were non-finite (then the update goes
- * through, as Optax does). Reads one boolean from the device per step.
+ * Makes a transform robust to a few NaN / Inf updates (Optax's `apply_if_finite`). When the
+ * INCOMING updates (gradients) contain a NaN or an Inf, the step is skipped: the output is zeros
+ * and the inner state is kept (the inner transform is not called). After more than
+ * `maxConsecutiveErrors` non-finite steps in a row it gives up and applies the inner update anyway:
+ *
+ *   `notfiniteCount ← finite(u) ? 0 : notfiniteCount + 1`,
+ *   `apply = finite(u) ∨ notfiniteCount > maxConsecutiveErrors`.
+ *
+ * Reads one boolean from the device per step.
+ *
+ * @param maxConsecutiveErrors how many consecutive non-finite steps are skipped (integer ≥ 0).
+ * @example
+ * const tx = applyIfFinite(adam(1e-3), 5);
  */
 export function applyIfFinite<S>(inner: GradientTransformation<S>, maxConsecutiveErrors: number): GradientTransformation<ApplyIfFiniteState<S>> {
   assertInteger('maxConsecutiveErrors', maxConsecutiveErrors, 0);
   return {
     init: (params) => ({ notfiniteCount: 0, lastFinite: true, totalNotfinite: 0, innerState: inner.init(params) }),
     update: (updates, state, params, extra) => {
-      const [out, innerState] = inner.update(updates, state.innerState, params, extra);
-      const flag = tree.allFinite(out);
-      const finite = flag.dataSync()[0] === 1;
-      flag.dispose();
+      const finite = !skipNotFinite(updates);
       const notfiniteCount = finite ? 0 : state.notfiniteCount + 1;
-      const base = { notfiniteCount, lastFinite: finite, totalNotfinite: state.totalNotfinite + (finite ? 0 : 1) };
-      if (finite || notfiniteCount > maxConsecutiveErrors) return [out, { ...base, innerState }];
-      const zeros = tree.zerosLike(out);
-      tree.dispose(out);
-      tree.dispose(innerState as StateTree);
-      return [zeros, { ...base, innerState: tree.clone(state.innerState as StateTree) as S }];
+      const counts = { notfiniteCount, lastFinite: finite, totalNotfinite: state.totalNotfinite + (finite ? 0 : 1) };
+      if (finite || notfiniteCount > maxConsecutiveErrors) {
+        const [out, innerState] = inner.update(updates, state.innerState, params, extra);
+        return [out, { ...counts, innerState }];
+      }
+      return [tree.zerosLike(updates), { ...counts, innerState: tree.clone(state.innerState as StateTree) as S }];
     },
   };
 }
@@ -286,47 +414,168 @@ export interface MultiStepsState<S> {
   readonly miniStep: number;
   /** Inner updates made so far. */
   readonly gradientStep: number;
+  /** The running mean (or sum) of this cycle's gradients, float32, shaped like the params. */
   readonly accGrads: Tree;
   readonly innerState: S;
 }
 
+/** Options of {@link multiSteps}. */
+export interface MultiStepsOptions {
+  /** Average the accumulated gradients (default) rather than sum them. */
+  useGradMean?: boolean;
+  /**
+   * Called on every micro-step's updates; when it returns true, the micro-step is ignored (zero
+   * updates, state unchanged), as if it never happened. See {@link skipNotFinite}.
+   */
+  shouldSkipUpdateFn?: (updates: Tree, gradientStep: number, params?: Tree) => boolean;
+}
+
 /**
- * Gradient accumulation: zero updates on each of `everyK − 1` micro-steps, then the inner update on
- * the mean (or, with `useGradMean: false`, the sum) of the `everyK` accumulated gradients.
+ * Gradient accumulation (Optax's `MultiSteps`): each call adds the gradient to a running mean
+ * (Welford: `ā ← ā + (g − ā)/(n + 1)`) or sum; the first `k − 1` micro-steps return zero updates
+ * and keep the inner state, and the `k`-th calls `inner` on the accumulated gradient and resets the
+ * accumulator. With the mean, k equal micro-batches give the big-batch gradient.
  *
+ * @param everyK micro-steps per inner update: an integer ≥ 1, or a function of the gradient step
+ *   (Optax's `every_k_schedule`).
  * @example
  * const tx = multiSteps(adam(1e-3), 4);   // one Adam step per 4 micro-batches
+ * // hasUpdated(state) tells whether the last update moved the params.
  */
 export function multiSteps<S>(
   inner: GradientTransformation<S>,
-  everyK: number,
-  { useGradMean = true }: { useGradMean?: boolean } = {},
+  everyK: number | ((gradientStep: number) => number),
+  { useGradMean = true, shouldSkipUpdateFn }: MultiStepsOptions = {},
 ): GradientTransformation<MultiStepsState<S>> {
-  assertInteger('everyK', everyK);
+  if (typeof everyK !== 'function') assertInteger('everyK', everyK);
+  const kAt = (g: number): number => {
+    const k = typeof everyK === 'function' ? everyK(g) : everyK;
+    if (!Number.isInteger(k) || k < 1) throw new HyperparameterError(`everyK must be an integer >= 1, got ${String(k)} at gradient step ${g}`);
+    return k;
+  };
   return {
-    init: (params) => ({ miniStep: 0, gradientStep: 0, accGrads: tree.zerosLike(params), innerState: inner.init(params) }),
+    init: (params) => ({
+      miniStep: 0,
+      gradientStep: 0,
+      accGrads: tree.map((p: tf.Tensor) => tf.zeros(p.shape, 'float32'), params),
+      innerState: inner.init(params),
+    }),
     update: (updates, state, params, extra) => {
-      const acc = tree.tidy(() =>
-        useGradMean
-          ? tree.map((a: tf.Tensor, g: tf.Tensor) => tf.div(tf.add(tf.mul(a, state.miniStep), g), state.miniStep + 1), state.accGrads, updates)
-          : tree.add(state.accGrads, updates),
-      );
-      if (state.miniStep + 1 < everyK) {
-        return [tree.zerosLike(updates), { miniStep: state.miniStep + 1, gradientStep: state.gradientStep, accGrads: acc, innerState: tree.clone(state.innerState as StateTree) as S }];
+      if (shouldSkipUpdateFn?.(updates, state.gradientStep, params)) {
+        return [tree.zerosLike(updates), tree.clone(state as unknown as StateTree) as unknown as MultiStepsState<S>];
       }
-      const [out, innerState] = inner.update(acc, state.innerState, params, extra);
-      tree.dispose(acc);
-      return [out, { miniStep: 0, gradientStep: state.gradientStep + 1, accGrads: tree.zerosLike(updates), innerState }];
+      const k = kAt(state.gradientStep);
+      const n = state.miniStep;
+      const acc = useGradMean
+        ? tree.map((a: tf.Tensor, g: tf.Tensor) => tf.tidy(() => tf.add(a, tf.div(tf.sub(tf.cast(g, 'float32'), a), n + 1))), state.accGrads, updates)
+        : tree.map((a: tf.Tensor, g: tf.Tensor) => tf.tidy(() => tf.add(a, tf.cast(g, 'float32'))), state.accGrads, updates);
+      if (n + 1 < k) {
+        const innerState = tree.clone(state.innerState as StateTree) as S;
+        return [tree.zerosLike(updates), { miniStep: n + 1, gradientStep: state.gradientStep, accGrads: acc, innerState }];
+      }
+      let result: [Tree, S];
+      try {
+        result = inner.update(acc, state.innerState, params, extra);
+      } finally {
+        tree.dispose(acc);
+      }
+      const [out, innerState] = result;
+      return [out, { miniStep: 0, gradientStep: state.gradientStep + 1, accGrads: tree.zerosLike(state.accGrads), innerState }];
     },
   };
 }
 
-/** True when the last {@link multiSteps} call made an inner update. */
+/**
+ * True when the last {@link multiSteps} update called the inner transform (the params moved).
+ *
+ * @example
+ * if (hasUpdated(state)) log(loss);
+ */
 export function hasUpdated(state: MultiStepsState<unknown>): boolean {
   return state.miniStep === 0 && state.gradientStep > 0;
 }
 
-/** Disposes every tensor in a state (or any tree); a convenience for the caller's side of ownership. */
+/**
+ * True when `updates` contain a NaN or an Inf: a {@link MultiStepsOptions.shouldSkipUpdateFn}
+ * (Optax's `skip_not_finite`). Reads one boolean from the device.
+ *
+ * @example
+ * const tx = multiSteps(adam(1e-3), 4, { shouldSkipUpdateFn: skipNotFinite });
+ */
+export function skipNotFinite(updates: Tree): boolean {
+  const flag = tree.allFinite(updates);
+  const finite = flag.dataSync()[0] === 1;
+  flag.dispose();
+  return !finite;
+}
+
+/** State of {@link conditionallyTransform} and {@link conditionallyMask}. */
+export interface ConditionallyTransformState<S> {
+  /** Calls of `update` so far (the argument of the condition). */
+  readonly step: number;
+  readonly innerState: S;
+}
+
+/** The condition of {@link conditionallyTransform}: step count (and, if asked, the extra args) → apply? */
+export type ConditionFn = (step: number, extra?: Extra) => boolean;
+
+function conditionally<S>(
+  inner: GradientTransformation<S>,
+  shouldTransformFn: ConditionFn,
+  forwardExtraArgs: boolean,
+  rejected: (updates: Tree) => Tree,
+): GradientTransformation<ConditionallyTransformState<S>> {
+  if (typeof shouldTransformFn !== 'function') throw new HyperparameterError('shouldTransformFn must be a function step → boolean');
+  return {
+    init: (params) => ({ step: 0, innerState: inner.init(params) }),
+    update: (updates, state, params, extra) => {
+      const go = forwardExtraArgs ? shouldTransformFn(state.step, extra ?? {}) : shouldTransformFn(state.step);
+      if (go) {
+        const [out, innerState] = inner.update(updates, state.innerState, params, extra);
+        return [out, { step: state.step + 1, innerState }];
+      }
+      return [rejected(updates), { step: state.step + 1, innerState: tree.clone(state.innerState as StateTree) as S }];
+    },
+  };
+}
+
+/**
+ * Calls `inner` only at the steps where `shouldTransformFn(step)` is true; at other steps the
+ * updates pass through unchanged and the inner state is kept (Optax's `conditionally_transform`).
+ *
+ * @param forwardExtraArgs also pass the step's `extra` to the condition.
+ * @example
+ * const tx = conditionallyTransform(clipByGlobalNorm(1), (step) => step < 100);   // clip during the first 100 steps
+ */
+export function conditionallyTransform<S>(
+  inner: GradientTransformation<S>,
+  shouldTransformFn: ConditionFn,
+  { forwardExtraArgs = false }: { forwardExtraArgs?: boolean } = {},
+): GradientTransformation<ConditionallyTransformState<S>> {
+  return conditionally(inner, shouldTransformFn, forwardExtraArgs, (u) => tree.clone(u));
+}
+
+/**
+ * Like {@link conditionallyTransform}, but the updates become zeros at the steps where the
+ * condition is false (Optax's `conditionally_mask`).
+ *
+ * @example
+ * const tx = conditionallyMask(adam(1e-3), (step) => step % 2 === 0);   // move every other step
+ */
+export function conditionallyMask<S>(
+  inner: GradientTransformation<S>,
+  shouldTransformFn: ConditionFn,
+  { forwardExtraArgs = false }: { forwardExtraArgs?: boolean } = {},
+): GradientTransformation<ConditionallyTransformState<S>> {
+  return conditionally(inner, shouldTransformFn, forwardExtraArgs, (u) => tree.zerosLike(u));
+}
+
+/**
+ * Disposes every tensor in a state (or any tree); a convenience for the caller's side of ownership.
+ *
+ * @example
+ * disposeState(oldState);
+ */
 export function disposeState(state: unknown): void {
   tree.dispose(state as StateTree);
 }

@@ -1,28 +1,39 @@
 /**
- * Applying updates, and the common training step in one call.
+ * Applying updates (Optax's `update.py`: `apply_updates`, `incremental_update`, `periodic_update`),
+ * and the common training step in one call (`makeStep`).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
-import { assertInRange, assertInteger } from './errors';
+import { assertInRange, assertInteger, HyperparameterError } from './errors';
 import * as tree from './tree';
 import type { GradientTransformation, LossFn, PRNGKey, StateTree, Tree } from './types';
 
-/** True when `t` is a `tf.Variable` (duck-typed: it can be assigned in place). */
+/**
+ * True when `t` is a `tf.Variable`, which is updated in place (duck-typed: an `assign` method and
+ * a `trainable` field, so variables from any tfjs-core copy qualify).
+ *
+ * @example
+ * isVariable(tf.variable(tf.zeros([2])))   // true
+ */
 export function isVariable(t: tf.Tensor): t is tf.Variable {
   return typeof (t as unknown as { assign?: unknown }).assign === 'function' && 'trainable' in t;
 }
 
 /**
- * Applies updates to params: `θ ← θ + u` leafwise, keeping each param's dtype.
+ * Applies updates to params: `θ ← θ + u` leafwise, keeping each param's dtype (Optax's
+ * `apply_updates`).
  *
- * - Params that are plain tensors: returns a NEW tree; the old params are untouched (the caller
- *   disposes them when no longer needed).
- * - Params that are `tf.Variable`s: assigns `θ + u` in place (the tfjs way) and returns the same
- *   variables.
+ * - Params that are plain tensors: returns a NEW tree of fresh tensors; the old params are
+ *   neither disposed nor changed (the caller disposes them when no longer needed).
+ * - Params that are `tf.Variable`s: assigns `θ + u` to each variable in place (the tfjs way) and
+ *   returns the SAME variables (in a tree of the same structure).
+ *
+ * A tree may mix both. `updates` is never disposed.
  *
  * @example
- * const newParams = applyUpdates(params, updates);
+ * const newParams = applyUpdates(params, updates);   // plain tensors: a new tree
+ * applyUpdates({ w: tf.variable(w0) }, updates);     // variables: assigned in place
  */
 export function applyUpdates<T extends Tree>(params: T, updates: Tree): T {
   tree.assertSameStructure(params, updates, { names: ['params have', 'updates have'], root: 'updates' });
@@ -40,41 +51,72 @@ export function applyUpdates<T extends Tree>(params: T, updates: Tree): T {
 }
 
 /**
- * Polyak / EMA averaging of two trees: `stepSize · new + (1 − stepSize) · old` (fresh tensors).
+ * Polyak / EMA averaging of two trees (Optax's `incremental_update`), as fresh tensors:
+ * `stepSize · new + (1 − stepSize) · old`.
+ *
+ * @param stepSize in [0, 1]; 1 takes `newTensors`, 0 keeps `oldTensors`.
+ * @example
+ * const target = incrementalUpdate(online, target, 0.01);   // slow-moving target network
  */
 export function incrementalUpdate(newTensors: Tree, oldTensors: Tree, stepSize: number): Tree {
   assertInRange('stepSize', stepSize, 0, 1);
   return tree.map((n: tf.Tensor, o: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(n, stepSize), tf.mul(o, 1 - stepSize))), newTensors, oldTensors);
 }
 
-/** `newTensors` when `steps` is a multiple of `updatePeriod`, else `oldTensors` (fresh copies). */
+/**
+ * Periodic copy (Optax's `periodic_update`), as fresh tensors: `newTensors` when
+ * `steps % updatePeriod == 0`, else `oldTensors`.
+ *
+ * @param steps the current step count (an integer ≥ 0).
+ * @param updatePeriod an integer ≥ 1.
+ * @example
+ * const target = periodicUpdate(online, target, step, 100);   // copy every 100 steps
+ */
 export function periodicUpdate(newTensors: Tree, oldTensors: Tree, steps: number, updatePeriod: number): Tree {
   assertInteger('updatePeriod', updatePeriod);
-  tree.assertSameStructure(newTensors, oldTensors);
+  assertInteger('steps', steps, 0);
+  tree.assertSameStructure(newTensors, oldTensors, { names: ['new tensors have', 'old tensors have'] });
   return tree.clone(steps % updatePeriod === 0 ? newTensors : oldTensors);
 }
 
-/** Telemetry gathered from a transform's state: every `info` object found in it. */
-export type StepInfo = Readonly<Record<string, number | boolean>>;
+/** Telemetry gathered from a transform's state: the JS values of every `info` object found in it. */
+export type StepInfo = Readonly<Record<string, number | boolean | string>>;
 
 /** What one training step returns. */
 export interface StepResult<S> {
+  /** The new params: fresh tensors (plain tensor params) or the same variables (`tf.Variable`s). */
   readonly params: Tree;
+  /** The new state, owned by the caller (pass it to the next step, which disposes it). */
   readonly state: S;
-  /** The loss at the params before the step (a scalar tensor the caller owns). */
+  /** The loss at the params before the step: a scalar tensor the caller owns and disposes. */
   readonly loss: tf.Scalar;
+  /** Telemetry the transform exposes in its state under `info` keys (see {@link makeStep}). */
   readonly info: StepInfo;
 }
 
-/** Merges the `info` objects found in a state (chains hold their members' states in arrays). */
+/** Options of a step made by {@link makeStep}. */
+export interface StepOptions {
+  /** The batch for curvature quantities (defaults to the step's batch). */
+  curvatureBatch?: unknown;
+  /** Randomness for this step (e.g. Hutchinson probes). */
+  key?: PRNGKey;
+}
+
+/**
+ * Merges the `info` objects found in a state (chains hold their members' states in arrays, so
+ * the walk goes down the whole state); keeps numbers, booleans and strings, never tensors.
+ */
 function collectInfo(state: unknown): StepInfo {
-  const out: Record<string, number | boolean> = {};
+  const out: Record<string, number | boolean | string> = {};
   const walk = (s: unknown): void => {
     if (s === null || typeof s !== 'object' || tree.isTensor(s)) return;
     if (Array.isArray(s)) return s.forEach(walk);
     for (const [k, v] of Object.entries(s)) {
-      if (k === 'info' && v !== null && typeof v === 'object') Object.assign(out, v);
-      else walk(v);
+      if (k === 'info' && v !== null && typeof v === 'object' && !tree.isTensor(v)) {
+        for (const [ik, iv] of Object.entries(v)) {
+          if (typeof iv === 'number' || typeof iv === 'boolean' || typeof iv === 'string') out[ik] = iv;
+        }
+      } else walk(v);
     }
   };
   walk(state);
@@ -82,20 +124,38 @@ function collectInfo(state: unknown): StepInfo {
 }
 
 /**
- * The common training loop in one call: value and gradient of `lossFn` on the batch, the
- * transform's update (with `extra = { batch, curvatureBatch, value, grad, key }`), and the update
- * applied. It CONSUMES the old state and, when the params are plain tensors, the old params (both
- * are disposed); `tf.Variable` params are updated in place. The returned `loss` is the caller's.
+ * The common training step in one call:
+ *
+ *   `(loss, g) = valueAndGrad(lossFn)(θ, batch)`,
+ *   `(u, s′) = tx.update(g, s, θ, { batch, curvatureBatch, value: loss, grad: g, key })`,
+ *   `θ′ = applyUpdates(θ, u)`.
+ *
+ * Ownership: the step CONSUMES its inputs `params` (when they are plain tensors) and `state`: it
+ * disposes them, together with the gradients and the updates, once the new params and state
+ * exist. `tf.Variable` params are updated in place and never disposed. The batch is never
+ * disposed. The caller owns everything returned: the new params, the new state and `loss`
+ * (dispose it after reading it). A tensor still referenced by the result (for instance one a
+ * transform returned as-is in breach of the contract) is never disposed.
+ *
+ * `info` merges the numbers / booleans / strings found under every `info` key of the new state
+ * (e.g. a line search's `{ stepSize, trials }`); `{}` when there are none.
  *
  * @example
- * const step = makeStep(adam(1e-3), lossFn);
+ * const step = makeStep(adam(1e-3), (p, b) => losses.meanSquaredError(predict(p, b.x), b.y));
  * let state = tx.init(params);
- * ({ params, state } = step(params, state, batch));
+ * for (const batch of batches) {
+ *   const out = step(params, state, batch);
+ *   ({ params, state } = out);
+ *   console.log((await out.loss.data())[0]);
+ *   out.loss.dispose();
+ * }
  */
 export function makeStep<S, B>(
   tx: GradientTransformation<S>,
   lossFn: LossFn<B>,
-): (params: Tree, state: S, batch: B, options?: { curvatureBatch?: unknown; key?: PRNGKey }) => StepResult<S> {
+): (params: Tree, state: S, batch: B, options?: StepOptions) => StepResult<S> {
+  if (typeof tx?.update !== 'function') throw new HyperparameterError('makeStep: tx must be a GradientTransformation');
+  if (typeof lossFn !== 'function') throw new HyperparameterError('makeStep: lossFn must be a function (params, batch) → tf.Scalar');
   const vg = valueAndGrad(lossFn);
   return (params, state, batch, { curvatureBatch, key } = {}) => {
     const { value, grads } = vg(params, batch);
@@ -103,15 +163,24 @@ export function makeStep<S, B>(
     let newState: S;
     try {
       [updates, newState] = tx.update(grads, state, params, { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key });
-    } finally {
+    } catch (e) {
       tree.dispose(grads);
+      value.dispose();
+      throw e;
     }
-    const newParams = applyUpdates(params, updates);
-    tree.dispose(updates);
-    tree.dispose(state as StateTree);
-    tree.leaves(params).forEach((p) => {
-      if (!isVariable(p)) p.dispose();
-    });
+    let newParams: Tree;
+    try {
+      newParams = applyUpdates(params, updates);
+    } catch (e) {
+      tree.dispose(grads);
+      tree.dispose(updates);
+      value.dispose();
+      throw e;
+    }
+    const keep = new Set<tf.Tensor>([...tree.tensors(newParams), ...tree.tensors(newState as StateTree), value]);
+    const oldParams = tree.leaves(params).filter((p) => !isVariable(p));
+    const done = new Set<tf.Tensor>([...tree.leaves(grads), ...tree.leaves(updates), ...tree.tensors(state as StateTree), ...oldParams]);
+    for (const t of done) if (!keep.has(t) && !t.isDisposed) t.dispose();
     return { params: newParams, state: newState, loss: value, info: collectInfo(newState) };
   };
 }

@@ -1,32 +1,69 @@
 /**
  * Learning-rate (and hyperparameter) schedules: plain functions `step → value`, Optax's
- * `optax.schedules` with camelCase names and options objects. Arguments are checked when the
- * schedule is built.
+ * `optax.schedules` with camelCase names and options objects, and the same values. Arguments are
+ * checked when the schedule is built (a `HyperparameterError` naming the argument).
  * @module
  */
-import { assertFinite, assertInRange, assertInteger, assertNonNegative, assertPositive, HyperparameterError } from '../lib/errors';
+import { assertFinite, assertInRange, assertNonNegative, assertPositive, HyperparameterError } from '../lib/errors';
 import type { Schedule } from '../lib/types';
 
-/** A constant schedule: `s(t) = value`. */
+/** Boundaries (steps) and scales, as `{ [step]: scale }` or `[step, scale]` pairs. */
+export type BoundariesAndScales = Readonly<Record<number, number>> | readonly (readonly [number, number])[];
+
+/** The entries sorted by boundary (later duplicates win, as in a dict), each checked. */
+function sortedEntries(what: string, boundariesAndScales: BoundariesAndScales | undefined): [number, number][] {
+  if (boundariesAndScales === undefined || boundariesAndScales === null) return [];
+  const raw: [number, number][] = Array.isArray(boundariesAndScales)
+    ? boundariesAndScales.map(([b, s]) => [Number(b), s])
+    : Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s as number]);
+  const byBoundary = new Map<number, number>();
+  for (const [b, s] of raw) {
+    assertFinite(`${what}: boundary`, b);
+    assertNonNegative(`${what}: scale at boundary ${b}`, s);
+    byBoundary.set(b, s);
+  }
+  return [...byBoundary.entries()].sort((x, y) => x[0] - y[0]);
+}
+
+/**
+ * A constant schedule: `s(t) = value`.
+ *
+ * @example
+ * constantSchedule(1e-3)(100)   // 1e-3
+ */
 export function constantSchedule(value: number): Schedule {
   assertFinite('value', value);
   return () => value;
 }
 
+/** Options of {@link polynomialSchedule}. */
+export interface PolynomialScheduleOptions {
+  initValue: number;
+  endValue: number;
+  power: number;
+  /** Steps of the transition; ≤ 0 gives the constant `initValue` (as in Optax). */
+  transitionSteps: number;
+  /** Steps before the transition starts (≥ 0; default 0). */
+  transitionBegin?: number;
+}
+
 /**
  * Polynomial transition from `initValue` to `endValue` over `transitionSteps` steps starting at
- * `transitionBegin`: `s(t) = (init − end)(1 − k/T)^power + end`, `k = clip(t − begin, 0, T)`.
+ * `transitionBegin` (Optax's `polynomial_schedule`):
+ *
+ *   `s(t) = (init − end)·(1 − k/T)^power + end`,  `k = clip(t − begin, 0, T)`.
+ *
+ * `transitionSteps ≤ 0` gives the constant `initValue` (as in Optax); a negative `transitionBegin`
+ * is rejected (Optax silently uses 0).
+ *
+ * @example
+ * polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: 100 })(50)   // 0.2575
  */
-export function polynomialSchedule({
-  initValue,
-  endValue,
-  power,
-  transitionSteps,
-  transitionBegin = 0,
-}: { initValue: number; endValue: number; power: number; transitionSteps: number; transitionBegin?: number }): Schedule {
+export function polynomialSchedule({ initValue, endValue, power, transitionSteps, transitionBegin = 0 }: PolynomialScheduleOptions): Schedule {
   assertFinite('initValue', initValue);
   assertFinite('endValue', endValue);
   assertFinite('power', power);
+  assertFinite('transitionSteps', transitionSteps);
   assertNonNegative('transitionBegin', transitionBegin);
   if (transitionSteps <= 0) return () => initValue;
   return (t) => {
@@ -35,30 +72,54 @@ export function polynomialSchedule({
   };
 }
 
-/** Linear transition from `initValue` to `endValue` (a {@link polynomialSchedule} of power 1). */
+/**
+ * Linear transition from `initValue` to `endValue` over `transitionSteps` steps starting at
+ * `transitionBegin`: a {@link polynomialSchedule} of power 1,
+ * `s(t) = init + (end − init)·clip(t − begin, 0, T)/T`.
+ *
+ * @example
+ * linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })(5)   // 0.5
+ */
 export function linearSchedule(options: { initValue: number; endValue: number; transitionSteps: number; transitionBegin?: number }): Schedule {
   return polynomialSchedule({ ...options, power: 1 });
 }
 
 /**
- * Piecewise constant: `initValue` times the product of the scales of every boundary ≤ t.
+ * Piecewise constant (Optax's `piecewise_constant_schedule`): `initValue` times the product of the
+ * scales of every boundary ≤ t (scales multiply cumulatively). Scales must be ≥ 0.
  *
  * @example
  * piecewiseConstantSchedule(1, { 100: 0.1, 200: 0.1 })   // 1, then 0.1 from step 100, 0.01 from 200
  */
-export function piecewiseConstantSchedule(initValue: number, boundariesAndScales: Record<number, number> = {}): Schedule {
+export function piecewiseConstantSchedule(initValue: number, boundariesAndScales?: BoundariesAndScales): Schedule {
   assertFinite('initValue', initValue);
-  const entries = Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s] as const).sort((a, b) => a[0] - b[0]);
-  entries.forEach(([b, s]) => {
-    assertNonNegative('boundary', b);
-    assertFinite(`scale at ${b}`, s);
-  });
+  const entries = sortedEntries('piecewiseConstantSchedule', boundariesAndScales);
   return (t) => entries.reduce((v, [b, s]) => (t >= b ? v * s : v), initValue);
 }
 
+/** Options of {@link exponentialDecay}. */
+export interface ExponentialDecayOptions {
+  initValue: number;
+  /** Steps per factor of `decayRate`; ≤ 0 gives the constant `initValue` (as in Optax). */
+  transitionSteps: number;
+  /** Factor per `transitionSteps` steps (≥ 0; 0 gives the constant `initValue`, as in Optax). */
+  decayRate: number;
+  /** Steps before the decay starts (≥ 0; default 0). */
+  transitionBegin?: number;
+  /** Decay at whole multiples of `transitionSteps` only (default false). */
+  staircase?: boolean;
+  /** Bound of the decay: a lower bound when `decayRate < 1`, an upper bound otherwise. */
+  endValue?: number;
+}
+
 /**
- * Exponential decay: `s(t) = init · rate^((t − begin)/T)` (the exponent floored with `staircase`),
- * `init` before `transitionBegin`, bounded by `endValue` (below when rate < 1, above otherwise).
+ * Exponential decay (Optax's `exponential_decay`):
+ *
+ *   `s(t) = init` for `t ≤ begin`, `init · rate^p` after, `p = (t − begin)/T` (floored with
+ *   `staircase`), then clipped by `endValue` (`max` when rate < 1, `min` otherwise) at every step.
+ *
+ * @example
+ * exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 0.5 })(20)   // 0.25
  */
 export function exponentialDecay({
   initValue,
@@ -67,59 +128,71 @@ export function exponentialDecay({
   transitionBegin = 0,
   staircase = false,
   endValue,
-}: {
-  initValue: number;
-  transitionSteps: number;
-  decayRate: number;
-  transitionBegin?: number;
-  staircase?: boolean;
-  endValue?: number;
-}): Schedule {
+}: ExponentialDecayOptions): Schedule {
   assertFinite('initValue', initValue);
-  assertFinite('decayRate', decayRate);
+  assertFinite('transitionSteps', transitionSteps);
+  assertNonNegative('decayRate', decayRate);
   assertNonNegative('transitionBegin', transitionBegin);
-  if (transitionSteps <= 0) return () => initValue;
-  if (decayRate === 0) throw new HyperparameterError('decayRate must not be 0');
+  if (endValue !== undefined) assertFinite('endValue', endValue);
+  if (transitionSteps <= 0 || decayRate === 0) return () => initValue;
+  const clip = endValue === undefined ? (v: number) => v : decayRate < 1 ? (v: number) => Math.max(v, endValue) : (v: number) => Math.min(v, endValue);
   return (t) => {
     const k = t - transitionBegin;
-    if (k <= 0) return initValue;
     const p = staircase ? Math.floor(k / transitionSteps) : k / transitionSteps;
-    const v = initValue * decayRate ** p;
-    if (endValue === undefined) return v;
-    return decayRate < 1 ? Math.max(v, endValue) : Math.min(v, endValue);
+    return clip(k <= 0 ? initValue : initValue * decayRate ** p);
   };
 }
 
+/** Options of {@link cosineDecaySchedule}. */
+export interface CosineDecayOptions {
+  initValue: number;
+  /** Length of the decay (> 0). */
+  decaySteps: number;
+  /** The final value as a fraction of `initValue` (default 0). */
+  alpha?: number;
+  /** Power of the cosine factor (default 1). */
+  exponent?: number;
+}
+
 /**
- * Cosine decay: `s(t) = init · ((1 − α)·(½(1 + cos(π k / T)))^exponent + α)`, `k = min(t, T)`.
+ * Cosine decay (Optax's `cosine_decay_schedule`):
  *
- * @see Loshchilov & Hutter, "SGDR" (2017), arXiv 1608.03983.
+ *   `s(t) = init · ((1 − α)·(½(1 + cos(π k / T)))^exponent + α)`,  `k = min(t, T)`.
+ *
+ * @see Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017), https://arxiv.org/abs/1608.03983
+ * @example
+ * cosineDecaySchedule({ initValue: 1, decaySteps: 100, alpha: 0.1 })(50)   // 0.55
  */
-export function cosineDecaySchedule({
-  initValue,
-  decaySteps,
-  alpha = 0,
-  exponent = 1,
-}: { initValue: number; decaySteps: number; alpha?: number; exponent?: number }): Schedule {
+export function cosineDecaySchedule({ initValue, decaySteps, alpha = 0, exponent = 1 }: CosineDecayOptions): Schedule {
   assertFinite('initValue', initValue);
   assertPositive('decaySteps', decaySteps);
+  assertFinite('decaySteps', decaySteps);
   assertFinite('alpha', alpha);
   assertFinite('exponent', exponent);
   return (t) => {
-    const k = Math.min(Math.max(t, 0), decaySteps);
+    const k = Math.min(t, decaySteps);
     const cosine = 0.5 * (1 + Math.cos((Math.PI * k) / decaySteps));
     return initValue * ((1 - alpha) * cosine ** exponent + alpha);
   };
 }
 
 /**
- * Sequentially applies schedules: `schedules[i + 1]` takes over at `boundaries[i]` and sees
- * `t − boundaries[i]`.
+ * Sequentially applies schedules (Optax's `join_schedules`): `schedules[i + 1]` takes over at
+ * `boundaries[i]` and sees `t − boundaries[i]`:
+ *
+ *   `s(t) = schedules[i](t − b_{i−1})` for the last `i` with `t ≥ b_{i−1}` (`b_{−1} = 0`).
+ *
+ * @example
+ * joinSchedules([constantSchedule(1), linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })], [100])
  */
 export function joinSchedules(schedules: readonly Schedule[], boundaries: readonly number[]): Schedule {
-  if (schedules.length !== boundaries.length + 1) {
+  if (schedules.length === 0 || schedules.length !== boundaries.length + 1) {
     throw new HyperparameterError(`joinSchedules needs one more schedule than boundaries, got ${schedules.length} and ${boundaries.length}`);
   }
+  schedules.forEach((s, i) => {
+    if (typeof s !== 'function') throw new HyperparameterError(`joinSchedules: schedules[${i}] is not a function`);
+  });
+  boundaries.forEach((b, i) => assertFinite(`boundaries[${i}]`, b));
   return (t) => {
     let out = schedules[0](t);
     boundaries.forEach((b, i) => {
@@ -129,25 +202,49 @@ export function joinSchedules(schedules: readonly Schedule[], boundaries: readon
   };
 }
 
-/** Linear warmup from `initValue` to `peakValue` over `warmupSteps`, then constant. */
+/**
+ * Linear warmup from `initValue` to `peakValue` over `warmupSteps`, then constant (Optax's
+ * `warmup_constant_schedule`): `s(t) = init + (peak − init)·min(t, W)/W`.
+ *
+ * @example
+ * warmupConstantSchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100 })
+ */
 export function warmupConstantSchedule({ initValue, peakValue, warmupSteps }: { initValue: number; peakValue: number; warmupSteps: number }): Schedule {
-  return joinSchedules([linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps }), constantSchedule(peakValue)], [warmupSteps]);
+  return linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps });
+}
+
+/** Options of {@link warmupCosineDecaySchedule}. */
+export interface WarmupCosineDecayOptions {
+  initValue: number;
+  peakValue: number;
+  /** Length of the linear warmup (≥ 0). */
+  warmupSteps: number;
+  /** Length of the whole schedule, warmup INCLUDED (> warmupSteps). */
+  decaySteps: number;
+  /** Value at the end of the decay (default 0). */
+  endValue?: number;
+  /** Power of the cosine factor (default 1). */
+  exponent?: number;
 }
 
 /**
- * Linear warmup to `peakValue`, then cosine decay to `endValue`; `decaySteps` counts the warmup
- * (the cosine lasts `decaySteps − warmupSteps`).
+ * Linear warmup to `peakValue`, then cosine decay to `endValue` (Optax's
+ * `warmup_cosine_decay_schedule`); `decaySteps` counts the warmup, so the cosine lasts
+ * `decaySteps − warmupSteps`:
+ *
+ *   `s(t) = init + (peak − init)·t/W` for `t < W`, then
+ *   `end + (peak − end)·(½(1 + cos(π·min(t − W, D − W)/(D − W))))^exponent`.
+ *
+ * @see Loshchilov & Hutter, "SGDR" (2017), https://arxiv.org/abs/1608.03983
+ * @example
+ * warmupCosineDecaySchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100, decaySteps: 10_000, endValue: 1e-5 })
  */
-export function warmupCosineDecaySchedule({
-  initValue,
-  peakValue,
-  warmupSteps,
-  decaySteps,
-  endValue = 0,
-  exponent = 1,
-}: { initValue: number; peakValue: number; warmupSteps: number; decaySteps: number; endValue?: number; exponent?: number }): Schedule {
-  assertInteger('warmupSteps', warmupSteps, 0);
-  if (!(decaySteps > warmupSteps)) throw new HyperparameterError(`decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps})`);
+export function warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, decaySteps, endValue = 0, exponent = 1 }: WarmupCosineDecayOptions): Schedule {
+  assertFinite('peakValue', peakValue);
+  assertFinite('endValue', endValue);
+  assertNonNegative('warmupSteps', warmupSteps);
+  assertFinite('decaySteps', decaySteps);
+  if (!(decaySteps > warmupSteps)) throw new HyperparameterError(`decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps}): it includes the warmup`);
   const alpha = peakValue === 0 ? 0 : endValue / peakValue;
   return joinSchedules(
     [
@@ -158,7 +255,27 @@ export function warmupCosineDecaySchedule({
   );
 }
 
-/** Linear warmup to `peakValue`, then {@link exponentialDecay} from it. */
+/** Options of {@link warmupExponentialDecaySchedule}. */
+export interface WarmupExponentialDecayOptions {
+  initValue: number;
+  peakValue: number;
+  /** Length of the linear warmup (≥ 0). */
+  warmupSteps: number;
+  transitionSteps: number;
+  decayRate: number;
+  /** Steps after the warmup before the decay starts (default 0). */
+  transitionBegin?: number;
+  staircase?: boolean;
+  endValue?: number;
+}
+
+/**
+ * Linear warmup to `peakValue` over `warmupSteps`, then {@link exponentialDecay} from `peakValue`
+ * seeing `t − warmupSteps` (Optax's `warmup_exponential_decay_schedule`).
+ *
+ * @example
+ * warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100, transitionSteps: 1000, decayRate: 0.5 })
+ */
 export function warmupExponentialDecaySchedule({
   initValue,
   peakValue,
@@ -168,16 +285,8 @@ export function warmupExponentialDecaySchedule({
   transitionBegin = 0,
   staircase = false,
   endValue,
-}: {
-  initValue: number;
-  peakValue: number;
-  warmupSteps: number;
-  transitionSteps: number;
-  decayRate: number;
-  transitionBegin?: number;
-  staircase?: boolean;
-  endValue?: number;
-}): Schedule {
+}: WarmupExponentialDecayOptions): Schedule {
+  assertNonNegative('warmupSteps', warmupSteps);
   return joinSchedules(
     [
       linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps }),
@@ -188,39 +297,60 @@ export function warmupExponentialDecaySchedule({
 }
 
 /**
- * Piecewise interpolation: the values `initValue · Π scales` at the boundaries (starting from step
- * 0) joined linearly or by half cosines; constant after the last boundary.
+ * Piecewise interpolation (Optax's `piecewise_interpolate_schedule`): the values
+ * `v₀ = initValue`, `v_i = v_{i−1}·scale_i` at the boundaries `b₀ = 0 < b₁ < ...`, joined
+ * linearly (`v_i + (v_{i+1} − v_i)·p`) or by half cosines (`v_{i+1} + (v_i − v_{i+1})(1 + cos πp)/2`),
+ * `p = (t − b_i)/max(b_{i+1} − b_i, 1)`; the last value from the last boundary on. As in Optax, a
+ * negative step gives 0. Scales must be ≥ 0.
+ *
+ * @example
+ * piecewiseInterpolateSchedule('linear', 1, { 4: 0.1, 8: 0.01 })(2)   // 0.55
  */
-export function piecewiseInterpolateSchedule(
-  interpolateType: 'linear' | 'cosine',
-  initValue: number,
-  boundariesAndScales: Record<number, number> = {},
-): Schedule {
+export function piecewiseInterpolateSchedule(interpolateType: 'linear' | 'cosine', initValue: number, boundariesAndScales?: BoundariesAndScales): Schedule {
   if (interpolateType !== 'linear' && interpolateType !== 'cosine') {
     throw new HyperparameterError(`interpolateType must be 'linear' or 'cosine', got '${String(interpolateType)}'`);
   }
   assertFinite('initValue', initValue);
-  const entries = Object.entries(boundariesAndScales).map(([b, s]) => [Number(b), s] as const).sort((a, b) => a[0] - b[0]);
-  entries.forEach(([, s]) => assertNonNegative('scale', s));
+  const entries = sortedEntries('piecewiseInterpolateSchedule', boundariesAndScales);
   const bounds = [0, ...entries.map(([b]) => b)];
   const values = [initValue];
   entries.forEach(([, s]) => values.push(values[values.length - 1] * s));
   const interpolate = interpolateType === 'linear'
     ? (a: number, b: number, pct: number) => (b - a) * pct + a
     : (a: number, b: number, pct: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * pct) + 1);
+  const last = bounds.length - 1;
   return (t) => {
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      if (bounds[i] <= t && t < bounds[i + 1]) return interpolate(values[i], values[i + 1], (t - bounds[i]) / (bounds[i + 1] - bounds[i]));
+    if (t >= bounds[last]) return values[last];
+    for (let i = 0; i < last; i++) {
+      if (bounds[i] <= t && t < bounds[i + 1]) return interpolate(values[i], values[i + 1], (t - bounds[i]) / Math.max(bounds[i + 1] - bounds[i], 1));
     }
-    return t >= bounds[bounds.length - 1] ? values[values.length - 1] : values[0];
+    return 0;
   };
 }
 
+/** Options of {@link linearOnecycleSchedule}. */
+export interface LinearOnecycleOptions {
+  /** Length of the cycle (> 0). */
+  transitionSteps: number;
+  peakValue: number;
+  /** Fraction of the cycle spent rising (default 0.3). */
+  pctStart?: number;
+  /** Fraction of the cycle at which the value is back at `peak/divFactor` (default 0.85). */
+  pctFinal?: number;
+  /** Initial value = `peakValue / divFactor` (default 25). */
+  divFactor?: number;
+  /** Final value = `peakValue / (divFactor · finalDivFactor)` (default 1e4). */
+  finalDivFactor?: number;
+}
+
 /**
- * One-cycle with linear annealing: from `peak/divFactor` up to `peakValue` at `pctStart`, back down
- * at `pctFinal`, then to `peak/(divFactor·finalDivFactor)` at `transitionSteps`.
+ * One-cycle with linear annealing (Optax's `linear_onecycle_schedule`): a
+ * {@link piecewiseInterpolateSchedule} from `peak/div` up to `peak` at `⌊pctStart·T⌋`, back to
+ * `peak/div` at `⌊pctFinal·T⌋`, then to `peak/(div·finalDiv)` at `T`.
  *
- * @see Smith & Topin, "Super-Convergence" (2017), arXiv 1708.07120.
+ * @see Smith & Topin, "Super-Convergence" (2017), https://arxiv.org/abs/1708.07120
+ * @example
+ * linearOnecycleSchedule({ transitionSteps: 1000, peakValue: 0.1 })
  */
 export function linearOnecycleSchedule({
   transitionSteps,
@@ -229,50 +359,75 @@ export function linearOnecycleSchedule({
   pctFinal = 0.85,
   divFactor = 25,
   finalDivFactor = 1e4,
-}: { transitionSteps: number; peakValue: number; pctStart?: number; pctFinal?: number; divFactor?: number; finalDivFactor?: number }): Schedule {
+}: LinearOnecycleOptions): Schedule {
   assertPositive('transitionSteps', transitionSteps);
+  assertFinite('transitionSteps', transitionSteps);
+  assertFinite('peakValue', peakValue);
   assertInRange('pctStart', pctStart, 0, 1);
   assertInRange('pctFinal', pctFinal, pctStart, 1);
   assertPositive('divFactor', divFactor);
   assertPositive('finalDivFactor', finalDivFactor);
-  return piecewiseInterpolateSchedule('linear', peakValue / divFactor, {
-    [Math.floor(pctStart * transitionSteps)]: divFactor,
-    [Math.floor(pctFinal * transitionSteps)]: 1 / divFactor,
-    [transitionSteps]: 1 / finalDivFactor,
-  });
+  return piecewiseInterpolateSchedule('linear', peakValue / divFactor, [
+    [Math.trunc(pctStart * transitionSteps), divFactor],
+    [Math.trunc(pctFinal * transitionSteps), 1 / divFactor],
+    [transitionSteps, 1 / finalDivFactor],
+  ]);
 }
 
-/** One-cycle with cosine annealing (see {@link linearOnecycleSchedule}). */
-export function cosineOnecycleSchedule({
-  transitionSteps,
-  peakValue,
-  pctStart = 0.3,
-  divFactor = 25,
-  finalDivFactor = 1e4,
-}: { transitionSteps: number; peakValue: number; pctStart?: number; divFactor?: number; finalDivFactor?: number }): Schedule {
-  assertPositive('transitionSteps', transitionSteps);
-  assertInRange('pctStart', pctStart, 0, 1);
-  assertPositive('divFactor', divFactor);
-  assertPositive('finalDivFactor', finalDivFactor);
-  return piecewiseInterpolateSchedule('cosine', peakValue / divFactor, {
-    [Math.floor(pctStart * transitionSteps)]: divFactor,
-    [transitionSteps]: 1 / (divFactor * finalDivFactor),
-  });
+/** Options of {@link cosineOnecycleSchedule}. */
+export interface CosineOnecycleOptions {
+  /** Length of the cycle (> 0). */
+  transitionSteps: number;
+  peakValue: number;
+  /** Fraction of the cycle spent rising (default 0.3). */
+  pctStart?: number;
+  /** Initial value = `peakValue / divFactor` (default 25). */
+  divFactor?: number;
+  /** Final value = `peakValue / (divFactor · finalDivFactor)` (default 1e4). */
+  finalDivFactor?: number;
 }
 
 /**
- * SGD with warm restarts: joined {@link warmupCosineDecaySchedule} cycles, each lasting its
- * `decaySteps`.
+ * One-cycle with cosine annealing (Optax's `cosine_onecycle_schedule`): half cosines from
+ * `peak/div` up to `peak` at `⌊pctStart·T⌋`, then down to `peak/(div·finalDiv)` at `T`.
  *
- * @see Loshchilov & Hutter, "SGDR" (2017), arXiv 1608.03983.
+ * @see Smith & Topin, "Super-Convergence" (2017), https://arxiv.org/abs/1708.07120
+ * @example
+ * cosineOnecycleSchedule({ transitionSteps: 1000, peakValue: 0.1 })
  */
-export function sgdrSchedule(cosineKwargs: readonly Parameters<typeof warmupCosineDecaySchedule>[0][]): Schedule {
+export function cosineOnecycleSchedule({ transitionSteps, peakValue, pctStart = 0.3, divFactor = 25, finalDivFactor = 1e4 }: CosineOnecycleOptions): Schedule {
+  assertPositive('transitionSteps', transitionSteps);
+  assertFinite('transitionSteps', transitionSteps);
+  assertFinite('peakValue', peakValue);
+  assertInRange('pctStart', pctStart, 0, 1);
+  assertPositive('divFactor', divFactor);
+  assertPositive('finalDivFactor', finalDivFactor);
+  return piecewiseInterpolateSchedule('cosine', peakValue / divFactor, [
+    [Math.trunc(pctStart * transitionSteps), divFactor],
+    [Math.trunc(transitionSteps), 1 / (divFactor * finalDivFactor)],
+  ]);
+}
+
+/**
+ * SGD with warm restarts (Optax's `sgdr_schedule`): {@link warmupCosineDecaySchedule} cycles
+ * joined end to end, cycle i lasting its `decaySteps` (warmup included).
+ *
+ * @see Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017), https://arxiv.org/abs/1608.03983
+ * @example
+ * sgdrSchedule([
+ *   { initValue: 0, peakValue: 0.1, warmupSteps: 10, decaySteps: 1000 },
+ *   { initValue: 0, peakValue: 0.05, warmupSteps: 10, decaySteps: 2000 },
+ * ])
+ */
+export function sgdrSchedule(cosineKwargs: readonly WarmupCosineDecayOptions[]): Schedule {
+  if (!Array.isArray(cosineKwargs) || cosineKwargs.length === 0) throw new HyperparameterError('sgdrSchedule needs at least one cycle');
   const boundaries: number[] = [];
   let step = 0;
   const schedules = cosineKwargs.map((kw) => {
+    const s = warmupCosineDecaySchedule(kw);
     step += kw.decaySteps;
     boundaries.push(step);
-    return warmupCosineDecaySchedule(kw);
+    return s;
   });
   return joinSchedules(schedules, boundaries.slice(0, -1));
 }

@@ -1,0 +1,216 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  cgSolver, conjugateGradient, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature,
+  linalg, makeStep, objectiveLoss, rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection, rowSpaceSolver, scale,
+  scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, predictedDecrease, valueAndGrad, HyperparameterError,
+} from '../../index';
+import * as ref from '../helpers/mlp64';
+
+const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).vector));
+
+/** A random SPD matrix A = MᵀM + δI (n×n) and a tree-structured operator for it. */
+function spd(n: number, seed: number, shift = 0.5) {
+  const m = ref.rand(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j]; a[i * n + j] = s + (i === j ? shift : 0); }
+  return a;
+}
+function operatorOf(a: Float64Array, n: number, like: any) {
+  const at = tf.tensor2d(Array.from(a), [n, n]);
+  const { def } = tree.flatten(like);
+  const matvec = (v: any) => tree.tidy(() => tree.unravel(def, tf.reshape(tf.matMul(at, tf.reshape(tree.ravel(v).vector, [n, 1])), [n])));
+  return { matvec, dispose: () => at.dispose() };
+}
+const like20 = () => ({ a: tf.zeros([4, 3]), b: [tf.zeros([5]), tf.zeros([3])] });
+
+describe('conjugate gradient on trees', () => {
+  test('equals the dense solve on an SPD system; warm start from the solution takes 0 iterations; leak-free', () => {
+    const n = 20;
+    const a = spd(n, 3);
+    const like = like20();
+    const op = operatorOf(a, n, like);
+    const b64 = ref.rand(n, 4);
+    const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(b64)));
+    const exact = linalg.solveSymmetric(a, b64, n);
+    const res = conjugateGradient(op.matvec, b, { maxiter: 200, tol: 1e-7 });
+    expect(res.converged).toBe(true);
+    expect(ref.relErr(flat(res.x), exact)).toBeLessThan(1e-4);
+    const warm = conjugateGradient(op.matvec, b, { x0: res.x, tol: 1e-3 });
+    expect(warm.iterations).toBe(0);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 200; i++) tree.dispose(conjugateGradient(op.matvec, b, { maxiter: 5 }).x);
+    expect(tf.memory().numTensors).toBe(before);
+    tree.dispose([like, b, res.x, warm.x] as any);
+    op.dispose();
+  });
+
+  test('a diagonal preconditioner cuts the iterations on a badly scaled system', () => {
+    const n = 20;
+    const a = spd(n, 5, 0.1);
+    const scales = Float64Array.from({ length: n }, (_, i) => 10 ** ((i % 5) - 1));
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] *= Math.sqrt(scales[i] * scales[j]);
+    for (let i = 0; i < n; i++) a[i * n + i] += 5 * scales[i];
+    const like = like20();
+    const op = operatorOf(a, n, like);
+    const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 8))));
+    const diag = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from({ length: n }, (_, i) => a[i * n + i])));
+    const plain = conjugateGradient(op.matvec, b, { maxiter: 500, tol: 1e-6 });
+    const pre = conjugateGradient(op.matvec, b, { maxiter: 500, tol: 1e-6, preconditioner: (r) => tree.map((x: tf.Tensor, d: tf.Tensor) => tf.div(x, d), r, diag) });
+    expect(pre.converged).toBe(true);
+    expect(pre.iterations).toBeLessThan(plain.iterations);
+    expect(ref.relErr(flat(pre.x), linalg.solveSymmetric(a, flat(b), n))).toBeLessThan(1e-4);
+    tree.dispose([like, b, diag, plain.x, pre.x] as any);
+    op.dispose();
+  });
+
+  test('an indefinite operator neither diverges nor returns NaN, and reports negative curvature', () => {
+    const d = tf.tensor1d([1, -1, 2, -3, 0.5]);
+    const b = tf.tensor1d([1, 1, 1, 1, 1]);
+    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxiter: 50 });
+    const x = flat(res.x);
+    expect(x.every(Number.isFinite)).toBe(true);
+    expect(res.negativeCurvature).toBe(true);
+    expect(Math.max(...x.map(Math.abs))).toBeLessThan(10);
+    const first = conjugateGradient((v: any) => tf.neg(v), b, {});
+    expect(Array.from(flat(first.x))).toEqual([1, 1, 1, 1, 1]); // no iterate yet: the gradient itself
+    tf.dispose([d, b]);
+    tree.dispose([res.x, first.x]);
+  });
+});
+
+describe('row-space and direct solves', () => {
+  test('row Cholesky and row CG solve (G + μI)u = r to 1e-10; λ → 0 interpolates an under-determined least squares', () => {
+    const m = 4; const p = 10;
+    const A = ref.rand(m * p, 12);
+    const gram = new Float64Array(m * m);
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) { let s = 0; for (let k = 0; k < p; k++) s += A[i * p + k] * A[j * p + k]; gram[i * m + j] = s; }
+    const r = ref.rand(m, 13);
+    for (const u of [rowSpaceCholeskySolve(gram, r, m, 0.3), rowSpaceCgSolve(gram, r, m, 0.3)]) {
+      const res = ref.matVec(gram, u, m, m).map((v, i) => v + 0.3 * u[i] - r[i]);
+      expect(Math.max(...res.map(Math.abs))).toBeLessThan(1e-10);
+    }
+    const u = rowSpaceCholeskySolve(gram, r, m, 1e-10);
+    const s = new Float64Array(p);
+    for (let i = 0; i < m; i++) for (let k = 0; k < p; k++) s[k] += A[i * p + k] * u[i];
+    const as = ref.matVec(A, s, m, p);
+    expect(Math.max(...as.map((v, i) => Math.abs(v - r[i])))).toBeLessThan(1e-4);
+  });
+
+  test('denseSolve equals the exact inverse on an SPD operator, with damping', () => {
+    const n = 6;
+    const a = spd(n, 21);
+    const like = tf.zeros([n]);
+    const op = operatorOf(a, n, like);
+    const b64 = ref.rand(n, 22);
+    const x = denseSolve(op.matvec, tf.tensor1d(Array.from(b64)), { damping: 0.7 });
+    for (let i = 0; i < n; i++) a[i * n + i] += 0.7;
+    expect(ref.relErr(flat(x), linalg.solveSymmetric(a, b64, n))).toBeLessThan(1e-5);
+    tree.dispose([like, x] as any);
+    op.dispose();
+  });
+
+  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)('row-space direction equals the dense (G + λI)⁻¹ g on a small MLP (%s)', (lossName) => {
+    const prob = ref.makeProblem('tanh', lossName);
+    const objective = { predict: prob.predict, loss: lossName };
+    const params = prob.params();
+    const batch = prob.batch();
+    const p = ref.numParams(prob.m);
+    const lam = 0.5;
+    const G = denseGgn(objective, params, batch);
+    for (let i = 0; i < p; i++) G[i * p + i] += lam;
+    const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
+    const want = linalg.solveSymmetric(G, flat(grads), p);
+    for (const method of ['cholesky', 'cg'] as const) {
+      const s = rowSpaceDirection(objective, params, batch, lam, { method });
+      expect(ref.relErr(flat(s), want)).toBeLessThan(1e-4);
+      const sg = rowSpaceDirection(objective, params, batch, lam, { method, grads });
+      expect(ref.relErr(flat(sg), want)).toBeLessThan(1e-4);
+      tree.dispose([s, sg]);
+    }
+    tree.dispose([params, batch, value, grads] as any);
+  });
+});
+
+describe('damping', () => {
+  test('trust region follows the rule on a scripted sequence of ratios', () => {
+    const d = trustRegionDamping({ lam0: 1, everyK: 1, minLam: 0.3, maxLam: 3 });
+    let s = d.init();
+    const lams: number[] = [];
+    for (const [actual, predicted] of [[0.1, 1], [0.9, 1], [0.5, 1], [1, 0], [NaN, 1], [0, 1], [0, 1], [0, 1], [0, 1], [10, 1], [10, 1], [10, 1], [10, 1]]) {
+      const out = d.update(s, { actualDecrease: actual, predictedDecrease: predicted });
+      s = out.state;
+      lams.push(+s.lam.toFixed(6));
+    }
+    expect(lams).toEqual([1.5, 0.75, 0.75, 0.75, 0.75, 1.125, 1.6875, 2.53125, 3, 1.5, 0.75, 0.375, 0.3]);
+    const every2 = trustRegionDamping({ everyK: 2 });
+    let t = every2.init();
+    const seen = [0.1, 0.1, 0.1].map(() => { const o = every2.update(t, { actualDecrease: 0.1, predictedDecrease: 1 }); t = o.state; return [o.valid, t.lam]; });
+    expect(seen).toEqual([[true, 1.5], [false, 1.5], [true, 2.25]]);
+    const k = kirosDamping();
+    expect(k.update(k.init(), { actualDecrease: 0, predictedDecrease: 1 }).state.lam).toBeCloseTo(1.01, 12);
+    expect(predictedDecrease(-4, 2, 2)).toBe(2);
+    expect(() => trustRegionDamping({ lower: 0.8, upper: 0.2 })).toThrow(HyperparameterError);
+    expect(constantDamping(2).update(constantDamping(2).init(), { actualDecrease: 1, predictedDecrease: 1 }).state.lam).toBe(2);
+  });
+});
+
+describe('scaleBySecondOrder', () => {
+  // A strictly convex quadratic L(θ) = ½ θᵀAθ − bᵀθ over a tree; its minimizer is A⁻¹b.
+  const n = 6;
+  const A = spd(n, 31);
+  const b64 = ref.rand(n, 32);
+  const At = tf.tensor2d(Array.from(A), [n, n]);
+  const bt = tf.tensor1d(Array.from(b64));
+  const quad = (p: any) => tf.tidy(() => {
+    const th = tf.concat([p.u, p.v]);
+    return tf.sub(tf.mul(0.5, tf.sum(tf.mul(th, tf.reshape(tf.matMul(At, tf.reshape(th, [n, 1])), [n])))), tf.sum(tf.mul(bt, th))) as tf.Scalar;
+  });
+  const start = () => ({ u: tf.tensor1d([1, -1, 0.5]), v: tf.tensor1d([0, 2, -0.5]) });
+
+  test.each([
+    ['direct', () => directSolver()],
+    ['CG', () => cgSolver({ maxiter: 50, tol: 1e-8 })],
+  ])('Newton with the %s solver and λ → 0, learning rate 1, solves the quadratic in one step', (_n, make) => {
+    const tx = scaleBySecondOrder({ curvature: hessianCurvature(quad), solver: make(), damping: constantDamping(1e-9), tx: scale(-1) });
+    const step = makeStep(tx, quad);
+    const out = step(start(), tx.init(start()), null);
+    expect(ref.relErr(flat(out.params), linalg.solveSymmetric(A, b64, n))).toBeLessThan(1e-4);
+    tree.dispose([out.params, out.state, out.loss] as any);
+  });
+
+  test('trust-region damping moves λ from the gain ratio and reports it; leak-free over 50 steps', () => {
+    const tx = scaleBySecondOrder({ curvature: hessianCurvature(quad), solver: cgSolver(), damping: trustRegionDamping({ lam0: 10 }), tx: scale(-1), lossFn: quad });
+    const step = makeStep(tx, quad);
+    let params: any = start();
+    let state = tx.init(params);
+    const out0 = step(params, state, null);
+    // On an exact quadratic the model (with its ½λ‖δ‖² term) underestimates the decrease: ρ > 0.75, λ halves.
+    expect(out0.info.rho).toBeGreaterThan(1);
+    expect(out0.info.rhoValid).toBe(true);
+    expect(out0.info.lamNext).toBeCloseTo(5, 10);
+    params = out0.params; state = out0.state; out0.loss.dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) {
+      const out = step(params, state, null);
+      out.loss.dispose();
+      params = out.params; state = out.state;
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(ref.relErr(flat(params), linalg.solveSymmetric(A, b64, n))).toBeLessThan(1e-3);
+    tree.dispose([params, state] as any);
+  });
+
+  test('EGN-style row-space step with λ → 0 interpolates an under-determined linear least-squares batch', () => {
+    // f(x) = x W (4 samples, 10 features → 1 output), MSE; one step with lr 1 fits the batch exactly.
+    const x = tf.tensor2d(Array.from(ref.rand(40, 41)), [4, 10]);
+    const y = tf.tensor2d(Array.from(ref.rand(4, 42)), [4, 1]);
+    const objective = { predict: (p: any, xs: tf.Tensor) => tf.matMul(xs as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
+    const lossFn = objectiveLoss(objective);
+    const tx = scaleBySecondOrder({ solver: rowSpaceSolver(objective), damping: constantDamping(1e-10), tx: scale(-1) });
+    const step = makeStep(tx, lossFn);
+    const out = step({ w: tf.zeros([10, 1]) }, tx.init({ w: tf.zeros([10, 1]) }), { x, y });
+    const resid = tree.readValues(() => tf.sub(objective.predict(out.params, x), y));
+    expect(Math.max(...Array.from(resid).map(Math.abs))).toBeLessThan(1e-4);
+    tree.dispose([x, y, out.params, out.state, out.loss] as any);
+  });
+});

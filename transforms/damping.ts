@@ -1,0 +1,119 @@
+/**
+ * Damping λ of second-order steps, `(C + λI) s = g`: constant, or adapted from the gain ratio of
+ * the last step (Levenberg-Marquardt / trust region). Small pure objects; the second-order core
+ * keeps their state.
+ * @module
+ */
+import { assertFinite, assertInRange, assertInteger, assertPositive, HyperparameterError } from '../lib/errors';
+
+/** Damping state: λ and how many ratios it has been offered. */
+export interface DampingState {
+  readonly lam: number;
+  readonly step: number;
+}
+
+/** What a damping rule decided from one step's decrease. */
+export interface DampingUpdate {
+  readonly state: DampingState;
+  /** The (clipped) gain ratio, NaN when invalid. */
+  readonly rho: number;
+  /** Whether ρ was valid (finite, positive predicted decrease) and on cadence. */
+  readonly valid: boolean;
+}
+
+/** A damping rule. */
+export interface Damping {
+  /** Whether λ adapts (the step then measures actual and predicted decrease). */
+  readonly adaptive: boolean;
+  init(): DampingState;
+  update(state: DampingState, decrease: { actualDecrease: number; predictedDecrease: number }): DampingUpdate;
+}
+
+/**
+ * The decrease the quadratic model predicts for an update δ: `−(gᵀδ + ½(δᵀCδ + λ‖δ‖²))`, from the
+ * three inner products `gᵀδ`, `δᵀCδ`, `λ‖δ‖²`.
+ */
+export function predictedDecrease(gDotDelta: number, deltaCDelta: number, lamDeltaSq: number): number {
+  return -(gDotDelta + 0.5 * (deltaCDelta + lamDeltaSq));
+}
+
+/** Constant damping λ = `lam0` (somax v1 `constant`, default 1.0). */
+export function constantDamping(lam0 = 1.0): Damping {
+  assertInRange('lam0', lam0, 0, Infinity);
+  return {
+    adaptive: false,
+    init: () => ({ lam: lam0, step: 0 }),
+    update: (state) => ({ state: { lam: state.lam, step: state.step + 1 }, rho: NaN, valid: false }),
+  };
+}
+
+/** Options of {@link trustRegionDamping}. */
+export interface TrustRegionOptions {
+  lam0?: number;
+  /** ρ below this grows λ. */
+  lower?: number;
+  /** ρ above this shrinks λ. */
+  upper?: number;
+  increaseFactor?: number;
+  decreaseFactor?: number;
+  /** Adapt every k offered ratios (the first, step 0, adapts). */
+  everyK?: number;
+  minLam?: number;
+  maxLam?: number;
+  /** ρ is clipped to [−rhoClip, rhoClip]. */
+  rhoClip?: number;
+}
+
+/**
+ * Levenberg-Marquardt / trust-region damping (somax v1 `trust_region`): with
+ * ρ = actual decrease / predicted decrease, valid only when finite and predicted > 1e-16, clipped
+ * to [−rhoClip, rhoClip]: ρ < lower → λ ← λ·increaseFactor; ρ > upper → λ ← λ·decreaseFactor;
+ * λ clamped to [minLam, maxLam]; unchanged when ρ is invalid or the step is off cadence.
+ *
+ * @see Levenberg (1944); Marquardt (1963); Martens, "Deep learning via Hessian-free optimization" (2010).
+ */
+export function trustRegionDamping({
+  lam0 = 1.0,
+  lower = 0.25,
+  upper = 0.75,
+  increaseFactor = 1.5,
+  decreaseFactor = 0.5,
+  everyK = 1,
+  minLam = 1e-12,
+  maxLam = 1e6,
+  rhoClip = 5,
+}: TrustRegionOptions = {}): Damping {
+  assertPositive('lam0', lam0);
+  assertFinite('lower', lower);
+  assertFinite('upper', upper);
+  if (!(lower <= upper)) throw new HyperparameterError(`lower (${lower}) must not exceed upper (${upper})`);
+  assertInRange('increaseFactor', increaseFactor, 1, Infinity);
+  assertInRange('decreaseFactor', decreaseFactor, 0, 1, { loOpen: true });
+  assertInteger('everyK', everyK);
+  assertPositive('minLam', minLam);
+  if (!(maxLam >= minLam)) throw new HyperparameterError(`maxLam (${maxLam}) must be at least minLam (${minLam})`);
+  assertPositive('rhoClip', rhoClip);
+  return {
+    adaptive: true,
+    init: () => ({ lam: Math.min(Math.max(lam0, minLam), maxLam), step: 0 }),
+    update: (state, { actualDecrease, predictedDecrease: predicted }) => {
+      const step = state.step + 1;
+      const raw = actualDecrease / predicted;
+      const valid = Number.isFinite(raw) && predicted > 1e-16 && state.step % everyK === 0;
+      if (!valid) return { state: { lam: state.lam, step }, rho: Number.isFinite(raw) ? raw : NaN, valid: false };
+      const rho = Math.min(Math.max(raw, -rhoClip), rhoClip);
+      let lam = state.lam;
+      if (rho < lower) lam *= increaseFactor;
+      else if (rho > upper) lam *= decreaseFactor;
+      return { state: { lam: Math.min(Math.max(lam, minLam), maxLam), step }, rho, valid: true };
+    },
+  };
+}
+
+/**
+ * The adaptive rule of somax's 2024 Newton-CG and SWM-NG (recommended by Kiros 2013):
+ * λ ← 1.01 λ when ρ < 0.25, 0.99 λ when ρ > 0.75 — {@link trustRegionDamping} with those factors.
+ */
+export function kirosDamping({ lam0 = 1.0, ...rest }: TrustRegionOptions = {}): Damping {
+  return trustRegionDamping({ lam0, increaseFactor: 1.01, decreaseFactor: 0.99, ...rest });
+}

@@ -1,0 +1,153 @@
+/**
+ * The composable core of the second-order methods (somax v1's assembler): a curvature operator on
+ * the curvature batch, a damped linear solve for the direction, an optional post-direction chain,
+ * and damping that adapts from the gain ratio of the final update.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../lib/errors';
+import { foldIn, key as makeKey } from '../lib/random';
+import * as tree from '../lib/tree';
+import type { Extra, GradientTransformation, LossFn, PRNGKey, StateTree, Tree } from '../lib/types';
+import type { Curvature, CurvatureOperator } from './curvature';
+import { constantDamping, predictedDecrease } from './damping';
+import type { Damping, DampingState } from './damping';
+
+/** What a direction solver is given at one step. */
+export interface SolveProblem {
+  readonly params: Tree;
+  /** The gradient g (right-hand side of (C + λI) s = g). */
+  readonly grads: Tree;
+  /** The curvature batch. */
+  readonly batch: unknown;
+  readonly key: PRNGKey;
+  /** The curvature operator on the curvature batch (absent for solvers that build their own). */
+  readonly op: CurvatureOperator | null;
+  /** The damping λ of this step. */
+  readonly lam: number;
+  /** Whether the gradient was computed on the curvature batch (row-space solvers then use residuals). */
+  readonly sameBatch: boolean;
+}
+
+/** What a direction solver returns: the direction s ≈ (C + λI)⁻¹ g, telemetry, its next state. */
+export interface SolveResult<S> {
+  readonly direction: Tree;
+  readonly info: Readonly<Record<string, number | boolean>>;
+  readonly state: S;
+}
+
+/** A direction solver: `(C + λI) s = g` by some method, with its own state (e.g. a warm start). */
+export interface DirectionSolver<S extends StateTree = StateTree> {
+  /** Whether the solver uses the parameter-space curvature operator (row-space solvers don't). */
+  readonly needsOperator: boolean;
+  init(params: Tree): S;
+  solve(problem: SolveProblem, state: S): SolveResult<S>;
+}
+
+/** State of {@link scaleBySecondOrder}. */
+export interface ScaleBySecondOrderState {
+  readonly step: number;
+  readonly key: PRNGKey;
+  readonly solver: StateTree;
+  readonly damping: DampingState;
+  readonly tx: unknown;
+  /** Telemetry of the last step: λ used and next, solver figures, ρ when damping adapts. */
+  readonly info: Readonly<Record<string, number | boolean>>;
+}
+
+/** Options of {@link scaleBySecondOrder}. */
+export interface SecondOrderOptions {
+  /** The curvature C (parameter space); optional for row-space solvers. */
+  curvature?: Curvature;
+  /** How (C + λI) s = g is solved. */
+  solver: DirectionSolver;
+  /** Damping λ (default constant λ = 1). */
+  damping?: Damping;
+  /** The post-direction chain turning s into the final update δ (default: δ = s). */
+  tx?: GradientTransformation<any>;
+  /** The loss, needed when the damping adapts (ρ = actual / predicted decrease on the batch). */
+  lossFn?: LossFn<any>;
+  /** Seed of the step keys when `extra.key` is absent. */
+  seed?: number;
+}
+
+/**
+ * Second-order step (somax v1 assembler): on the curvature batch, build C, solve
+ * (C + λI) s = g for the direction s, turn it into the update δ = tx(s), and when the damping
+ * adapts (Levenberg-Marquardt) compute the gain ratio
+ *
+ *   ρ = (L(θ) − L(θ + δ)) / −(gᵀδ + ½(δᵀCδ + λ‖δ‖²))
+ *
+ * with the losses on the gradient batch (`extra.batch`) and C on the curvature batch, then move λ.
+ * Without `tx` the output is s itself (no sign): descent comes from a negative learning rate in `tx`.
+ * Adaptive damping costs one more curvature product, one loss evaluation and one device sync.
+ *
+ * @see Martens, "Deep learning via Hessian-free optimization" (ICML 2010); somax v1,
+ *   "Second-Order, First-Class" (arXiv 2603.25976).
+ */
+export function scaleBySecondOrder({
+  curvature,
+  solver,
+  damping = constantDamping(1.0),
+  tx,
+  lossFn,
+  seed = 0,
+}: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
+  if (solver.needsOperator && curvature === undefined) {
+    throw new InputError('this solver needs a curvature operator: pass `curvature`');
+  }
+  if (damping.adaptive && lossFn === undefined) {
+    throw new InputError('adaptive damping needs `lossFn` to measure the actual decrease');
+  }
+  return {
+    init: (params) => ({
+      step: 0,
+      key: makeKey(seed),
+      solver: solver.init(params),
+      damping: damping.init(),
+      tx: tx?.init(params) ?? null,
+      info: {},
+    }),
+    update: (grads, state, params, extra: Extra = {}) => {
+      if (params === undefined) throw new InputError('second-order transforms need params');
+      const batch = extra.curvatureBatch ?? extra.batch;
+      const key = extra.key ?? foldIn(state.key, state.step);
+      const lam = state.damping.lam;
+      const op = solver.needsOperator && curvature ? curvature(params, batch, key) : null;
+      try {
+        const sameBatch = extra.curvatureBatch === undefined || extra.curvatureBatch === extra.batch;
+        const solved = solver.solve({ params, grads, batch, key, op, lam, sameBatch }, state.solver);
+        let delta: Tree = solved.direction;
+        let txState: unknown = null;
+        if (tx) {
+          [delta, txState] = tx.update(solved.direction, state.tx, params, extra);
+          tree.dispose(solved.direction);
+        }
+        let nextDamping = state.damping;
+        let info: Record<string, number | boolean> = { ...solved.info, lam };
+        if (damping.adaptive && lossFn) {
+          const rhoOp = op ?? (curvature ? curvature(params, batch, key) : null);
+          const [gd, dcd, dd, after] = tf.tidy(() => {
+            const cd = rhoOp ? rhoOp.matvec(delta) : tree.zerosLike(delta);
+            return [tree.vdot(grads, delta), tree.vdot(delta, cd), tree.vdot(delta, delta),
+              lossFn(tree.add(params, delta), extra.batch)];
+          });
+          if (rhoOp !== op) rhoOp?.dispose();
+          const before = extra.value !== undefined
+            ? (typeof extra.value === 'number' ? extra.value : extra.value.dataSync()[0])
+            : tree.readScalar(() => lossFn(params, extra.batch));
+          const [g1, c1, d1, l1] = tree.readValues(() => tf.stack([gd, dcd, dd, after]));
+          tf.dispose([gd, dcd, dd, after]);
+          const predicted = predictedDecrease(g1, c1, lam * d1);
+          const res = damping.update(state.damping, { actualDecrease: before - l1, predictedDecrease: predicted });
+          nextDamping = res.state;
+          info = { ...info, rho: res.rho, rhoValid: res.valid, lossBefore: before, lossAfter: l1 };
+        }
+        info.lamNext = nextDamping.lam;
+        return [delta, { step: state.step + 1, key: state.key, solver: solved.state, damping: nextDamping, tx: txState, info }];
+      } finally {
+        op?.dispose();
+      }
+    },
+  };
+}

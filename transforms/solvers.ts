@@ -1,0 +1,326 @@
+/**
+ * Linear solvers for second-order directions `(C + λI) s = g`: conjugate gradient on parameter
+ * trees (matrix-free), row-space (Woodbury) Cholesky and CG for Gauss-Newton curvatures, and a
+ * dense direct solve for tiny models. Each is offered as a plain function and as a
+ * {@link DirectionSolver} for `scaleBySecondOrder`.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { jacobianRows, MAX_DENSE_PARAMS } from '../lib/autodiff';
+import { assertInteger, assertNonNegative, assertPositive, InputError } from '../lib/errors';
+import { cholesky, choleskySolve, matVec, solveLowerTriangular, solveSymmetric, symmetrize } from '../lib/linalg';
+import { batchSize, checkObjective, predictOn } from '../lib/objective';
+import type { Objective, SupervisedBatch } from '../lib/objective';
+import * as tree from '../lib/tree';
+import type { Tree } from '../lib/types';
+import type { DirectionSolver, SolveProblem } from './secondOrder';
+
+/** Options of {@link conjugateGradient}. */
+export interface CgOptions {
+  /** Starting point (warm start); zero when absent. */
+  x0?: Tree | null;
+  maxiter?: number;
+  /** Stop when ‖r‖ ≤ tol ‖b‖. */
+  tol?: number;
+  /** Applies M⁻¹ (preconditioned CG). */
+  preconditioner?: (r: Tree) => Tree;
+  /** Recompute the true residual b − A x every this many iterations. */
+  stabiliseEvery?: number;
+}
+
+/** What {@link conjugateGradient} returns (`x` is fresh, owned by the caller). */
+export interface CgResult {
+  readonly x: Tree;
+  readonly iterations: number;
+  /** ‖b − A x‖ / ‖b‖ at the end (of the recurrence residual). */
+  readonly relativeResidual: number;
+  /** Stopped on a direction of non-positive curvature pᵀAp ≤ 0. */
+  readonly negativeCurvature: boolean;
+  readonly converged: boolean;
+}
+
+/**
+ * (Preconditioned) conjugate gradient for `A x = b` on parameter trees, matrix-free.
+ *
+ * Stops when ‖r‖ ≤ tol‖b‖, after `maxiter` iterations, or on non-positive curvature pᵀAp ≤
+ * 1e-12·‖p‖² — then it returns the last iterate, or `b` itself when there is none (the gradient
+ * direction, as if A = I), so an indefinite Hessian never yields NaN or a divergent step. Reads two
+ * scalars from the device per iteration.
+ *
+ * @see Hestenes & Stiefel (1952); Nocedal & Wright, Numerical Optimization, Alg. 5.3 and 7.1.
+ */
+export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = null, maxiter = 20, tol = 1e-5, preconditioner, stabiliseEvery = 10 }: CgOptions = {}): CgResult {
+  assertInteger('maxiter', maxiter, 0);
+  assertNonNegative('tol', tol);
+  assertInteger('stabiliseEvery', stabiliseEvery);
+  const bb = tree.readScalar(() => tree.squaredNorm(b));
+  let x: Tree = x0 ? tree.clone(x0) : tree.zerosLike(b);
+  if (bb === 0) return { x, iterations: 0, relativeResidual: 0, negativeCurvature: false, converged: true };
+  let r: Tree = x0 ? tree.tidy(() => tree.sub(b, matvec(x))) : tree.clone(b);
+  const precondition = (v: Tree) => (preconditioner ? preconditioner(v) : tree.clone(v));
+  let z = precondition(r);
+  let p = tree.clone(z);
+  let [rz, rr] = tree.readValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
+  let iterations = 0;
+  let negativeCurvature = false;
+  let converged = rr <= tol * tol * bb;
+  const replace = (old: Tree, next: Tree) => {
+    tree.dispose(old);
+    return next;
+  };
+  while (!converged && iterations < maxiter) {
+    const ap = matvec(p);
+    const [pap, pp] = tree.readValues(() => tf.stack([tree.vdot(p, ap), tree.squaredNorm(p)]));
+    if (!(pap > 1e-12 * pp)) {
+      negativeCurvature = true;
+      tree.dispose(ap);
+      if (iterations === 0 && !x0) x = replace(x, tree.clone(b));
+      break;
+    }
+    const alpha = rz / pap;
+    x = replace(x, tree.axpy(alpha, p, x));
+    iterations += 1;
+    r = replace(r, iterations % stabiliseEvery === 0 ? tree.tidy(() => tree.sub(b, matvec(x))) : tree.axpy(-alpha, ap, r));
+    tree.dispose(ap);
+    z = replace(z, precondition(r));
+    const [rzNew, rrNew] = tree.readValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
+    rr = rrNew;
+    converged = rr <= tol * tol * bb;
+    p = replace(p, tree.axpy(rzNew / rz, p, z));
+    rz = rzNew;
+  }
+  tree.dispose([r, z, p]);
+  return { x, iterations, relativeResidual: Math.sqrt(rr / bb), negativeCurvature, converged };
+}
+
+/** `v ↦ C v + λ v` from a curvature operator. */
+function dampedMatvec(problem: SolveProblem): (v: Tree) => Tree {
+  const op = problem.op;
+  if (op === null) throw new InputError('this solver needs a curvature operator');
+  return (v) => tree.tidy(() => tree.axpy(problem.lam, v, op.matvec(v)));
+}
+
+/**
+ * CG on `(C + λI) s = g` as a direction solver (Newton-CG, SGN), warm-started from the previous
+ * solution when `warmStart` (somax v1 defaults: maxiter 20, tol 1e-5, warm start on).
+ */
+export function cgSolver({
+  maxiter = 20,
+  tol = 1e-5,
+  warmStart = true,
+  preconditioner,
+  stabiliseEvery = 10,
+}: { maxiter?: number; tol?: number; warmStart?: boolean; preconditioner?: (r: Tree) => Tree; stabiliseEvery?: number } = {}): DirectionSolver<{ previous: Tree | null }> {
+  assertInteger('maxiter', maxiter);
+  assertPositive('tol', tol);
+  return {
+    needsOperator: true,
+    init: () => ({ previous: null }),
+    solve: (problem, state) => {
+      const res = conjugateGradient(dampedMatvec(problem), problem.grads, {
+        x0: warmStart ? state.previous : null,
+        maxiter,
+        tol,
+        preconditioner,
+        stabiliseEvery,
+      });
+      return {
+        direction: res.x,
+        info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },
+        state: { previous: warmStart ? tree.clone(res.x) : null },
+      };
+    },
+  };
+}
+
+/**
+ * The dense matrix of a linear operator on trees (P matvecs with basis vectors), row-major
+ * float64 P×P. Tiny models only (P ≤ {@link MAX_DENSE_PARAMS}).
+ */
+export function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
+  const p = tree.numel(like);
+  if (p > MAX_DENSE_PARAMS) throw new InputError(`a dense ${p}×${p} matrix is too large (at most ${MAX_DENSE_PARAMS} parameters)`);
+  const { def } = tree.flatten(like);
+  const out = new Float64Array(p * p);
+  for (let j = 0; j < p; j++) {
+    const e = new Float32Array(p);
+    e[j] = 1;
+    const col = tree.readValues(() => tree.ravel(matvec(tree.unravel(def, tf.tensor1d(e)))).vector);
+    col.forEach((v, i) => (out[i * p + j] = v));
+  }
+  return out;
+}
+
+/**
+ * Direct solve of `(C + λI) s = g` with the dense C (P matvecs), in float64: Cholesky, or pivoted
+ * elimination when C + λI is indefinite. Tiny models and tests.
+ */
+export function denseSolve(matvec: (v: Tree) => Tree, b: Tree, { damping = 0 }: { damping?: number } = {}): Tree {
+  const p = tree.numel(b);
+  const a = denseMatrix(matvec, b);
+  for (let i = 0; i < p; i++) a[i * p + i] += damping;
+  const rhs = tree.readValues(() => tree.ravel(b).vector);
+  const x = solveSymmetric(a, rhs, p);
+  return tree.tidy(() => tree.unravel(tree.flatten(b).def, tf.tensor1d(Float32Array.from(x))));
+}
+
+/** {@link denseSolve} as a direction solver (newtonDirect, ggnDirect). */
+export function directSolver(): DirectionSolver<null> {
+  return {
+    needsOperator: true,
+    init: () => null,
+    solve: (problem) => {
+      const op = problem.op;
+      if (op === null) throw new InputError('directSolver needs a curvature operator');
+      return { direction: denseSolve((v) => op.matvec(v), problem.grads, { damping: problem.lam }), info: {}, state: null };
+    },
+  };
+}
+
+/**
+ * Solves `(G + μI) u = r` in float64 by Cholesky after symmetrizing G (optional `jitter` on the
+ * diagonal): the row-space system of Gauss-Newton methods.
+ */
+export function rowSpaceCholeskySolve(gram: Float64Array, rhs: ArrayLike<number>, m: number, mu: number, { jitter = 0 }: { jitter?: number } = {}): Float64Array {
+  const a = symmetrize(gram, m);
+  for (let i = 0; i < m; i++) a[i * m + i] += mu;
+  return choleskySolve(cholesky(a, m, { jitter }), rhs, m);
+}
+
+/** Solves `(G + μI) u = r` in float64 by conjugate gradient (tol relative to ‖r‖). */
+export function rowSpaceCgSolve(gram: Float64Array, rhs: ArrayLike<number>, m: number, mu: number, { maxiter = 100, tol = 1e-10 }: { maxiter?: number; tol?: number } = {}): Float64Array {
+  const a = (v: Float64Array) => matVec(gram, v, m, m).map((x, i) => x + mu * v[i]);
+  const dot = (u: Float64Array, v: Float64Array) => u.reduce((s, x, i) => s + x * v[i], 0);
+  const x = new Float64Array(m);
+  const r = Float64Array.from(rhs);
+  const p = Float64Array.from(rhs);
+  const bb = dot(r, r);
+  let rr = bb;
+  for (let k = 0; k < maxiter && rr > tol * tol * bb; k++) {
+    const ap = a(p);
+    const alpha = rr / dot(p, ap);
+    for (let i = 0; i < m; i++) {
+      x[i] += alpha * p[i];
+      r[i] -= alpha * ap[i];
+    }
+    const rrNew = dot(r, r);
+    for (let i = 0; i < m; i++) p[i] = r[i] + (rrNew / rr) * p[i];
+    rr = rrNew;
+  }
+  return x;
+}
+
+/**
+ * Row-space (Woodbury) Gauss-Newton direction on a batch, exact for the GGN G = (1/B) Jᵀ Q J:
+ *
+ *   s = (G + λI)⁻¹ g = J̃ᵀ (J̃ J̃ᵀ + BλI)⁻¹ r̃,   J̃ = blockdiag(Lᵢᵀ) J,  r̃ᵢ = Lᵢ⁻¹ rᵢ,  Qᵢ + εI = LᵢLᵢᵀ,
+ *
+ * with rᵢ the per-sample output residual (g = Jᵀ r / B); squared error has Lᵢ = I. When the
+ * gradient comes from another batch, `grads` is used instead:
+ * s = (g − J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ J̃ g) / λ.
+ * The m×m system (m = B·C) is solved in float64 by Cholesky (`method: 'cholesky'`) or CG.
+ *
+ * Note: somax v1 uses J̃ = Lᵢ J (curvature Jᵀ LᵀL J ≠ JᵀQJ); this uses Lᵢᵀ, as the dense GGN requires.
+ *
+ * @see Ren & Goldfarb, "Efficient subsampled Gauss-Newton and natural gradient methods" (2019);
+ *   Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
+ */
+export function rowSpaceDirection<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  lam: number,
+  { grads, method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { grads?: Tree; method?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
+): Tree {
+  const loss = checkObjective(objective);
+  const { def } = tree.flatten(params);
+  const [jRows, outputs, resid] = tf.tidy(() => {
+    const f = predictOn(objective, params, batch);
+    return [jacobianRows(objective, params, batch.x), f, loss.residual(f, batch.y)];
+  });
+  try {
+    const b = batchSize(outputs);
+    const c = outputs.size / b;
+    const m = b * c;
+    const p = jRows.shape[1];
+    const q = loss.hessianBlocks(outputs);
+    // Per-sample factors Qᵢ + εI = LᵢLᵢᵀ (identity for squared error).
+    const factors = Array.from({ length: b }, (_, i) => {
+      const qi = q.slice(i * c * c, (i + 1) * c * c);
+      return cholesky(qi, c, { jitter: eps });
+    });
+    const blockMul = (v: ArrayLike<number>, transpose: boolean) => {
+      const out = new Float64Array(m);
+      for (let i = 0; i < b; i++) {
+        const l = factors[i];
+        for (let k = 0; k < c; k++) {
+          let s = 0;
+          for (let t = 0; t < c; t++) s += (transpose ? l[t * c + k] : l[k * c + t]) * v[i * c + t];
+          out[i * c + k] = s;
+        }
+      }
+      return out;
+    };
+    const gram = tree.readValues(() => tf.matMul(jRows, jRows, false, true));
+    // J̃J̃ᵀ = L̃ᵀ (J Jᵀ) L̃, column by column.
+    const tilde = new Float64Array(m * m);
+    for (let col = 0; col < m; col++) {
+      const e = new Float64Array(m);
+      e[col] = 1;
+      const gl = matVec(Float64Array.from(gram), blockMul(e, false), m, m);
+      blockMul(gl, true).forEach((v, row) => (tilde[row * m + col] = v));
+    }
+    const mu = b * lam;
+    const solve = (rhs: Float64Array) =>
+      method === 'cholesky' ? rowSpaceCholeskySolve(tilde, rhs, m, mu) : rowSpaceCgSolve(symmetrize(tilde, m), rhs, m, mu, { maxiter, tol });
+    let weights: Float64Array; // s = Jᵀ weights
+    let plusG = false;
+    if (grads === undefined) {
+      const r = tree.readValues(() => tf.reshape(resid, [-1]));
+      const rt = new Float64Array(m);
+      for (let i = 0; i < b; i++) solveLowerTriangular(factors[i], r.subarray(i * c, (i + 1) * c), c).forEach((v, k) => (rt[i * c + k] = v));
+      weights = blockMul(solve(rt), false);
+    } else {
+      // J̃ g = L̃ᵀ J g.
+      const jg = tree.readValues(() => tf.reshape(tf.matMul(jRows, tf.reshape(tree.ravel(grads).vector, [-1, 1])), [-1]));
+      weights = blockMul(solve(blockMul(jg, true)), false).map((w) => -w / lam);
+      plusG = true;
+    }
+    const s = tf.tidy(() => {
+      const jtw = tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(weights), [1, m]), jRows), [p]);
+      return plusG ? tf.add(jtw, tf.div(tree.ravel(grads as Tree).vector, lam)) : jtw;
+    });
+    const out = tree.unravel(def, s);
+    s.dispose();
+    return out;
+  } finally {
+    tf.dispose([jRows, outputs, resid]);
+  }
+}
+
+/**
+ * {@link rowSpaceDirection} as a direction solver (EGN): the residual form when the gradient and
+ * curvature batches are the same, the gradient form otherwise.
+ */
+export function rowSpaceSolver<X>(
+  objective: Objective<X>,
+  { method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { method?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
+): DirectionSolver<null> {
+  checkObjective(objective);
+  return {
+    needsOperator: false,
+    init: () => null,
+    solve: (problem) => ({
+      direction: rowSpaceDirection(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, {
+        grads: problem.sameBatch ? undefined : problem.grads,
+        method,
+        eps,
+        maxiter,
+        tol,
+      }),
+      info: {},
+      state: null,
+    }),
+  };
+}
+
