@@ -29,3 +29,4 @@ export * as linalg from './lib/linalg';
 export * from './transforms/damping';
 export * from './transforms/solvers';
 export * from './transforms/secondOrder';
+export * from './transforms/lbfgs';

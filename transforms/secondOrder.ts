@@ -40,6 +40,8 @@ export interface SolveResult<S> {
 export interface DirectionSolver<S extends StateTree = StateTree> {
   /** Whether the solver uses the parameter-space curvature operator (row-space solvers don't). */
   readonly needsOperator: boolean;
+  /** The telemetry keys the solver reports, with their values before the first step. */
+  readonly initInfo: Readonly<Record<string, number | boolean>>;
   init(params: Tree): S;
   solve(problem: SolveProblem, state: S): SolveResult<S>;
 }
@@ -106,7 +108,12 @@ export function scaleBySecondOrder({
       solver: solver.init(params),
       damping: damping.init(),
       tx: tx?.init(params) ?? null,
-      info: {},
+      info: {
+        ...solver.initInfo,
+        lam: damping.init().lam,
+        ...(damping.adaptive ? { rho: NaN, rhoValid: false, lossBefore: NaN, lossAfter: NaN } : {}),
+        lamNext: damping.init().lam,
+      },
     }),
     update: (grads, state, params, extra: Extra = {}) => {
       if (params === undefined) throw new InputError('second-order transforms need params');

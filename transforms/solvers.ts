@@ -110,15 +110,16 @@ export function cgSolver({
   warmStart = true,
   preconditioner,
   stabiliseEvery = 10,
-}: { maxiter?: number; tol?: number; warmStart?: boolean; preconditioner?: (r: Tree) => Tree; stabiliseEvery?: number } = {}): DirectionSolver<{ previous: Tree | null }> {
+}: { maxiter?: number; tol?: number; warmStart?: boolean; preconditioner?: (r: Tree) => Tree; stabiliseEvery?: number } = {}): DirectionSolver<{ previous: Tree; hasPrevious: boolean }> {
   assertInteger('maxiter', maxiter);
   assertPositive('tol', tol);
   return {
     needsOperator: true,
-    init: () => ({ previous: null }),
+    initInfo: { cgIterations: 0, cgResidual: NaN, negativeCurvature: false },
+    init: (params) => ({ previous: tree.zerosLike(params), hasPrevious: false }),
     solve: (problem, state) => {
       const res = conjugateGradient(dampedMatvec(problem), problem.grads, {
-        x0: warmStart ? state.previous : null,
+        x0: warmStart && state.hasPrevious ? state.previous : null,
         maxiter,
         tol,
         preconditioner,
@@ -127,7 +128,7 @@ export function cgSolver({
       return {
         direction: res.x,
         info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },
-        state: { previous: warmStart ? tree.clone(res.x) : null },
+        state: { previous: tree.clone(res.x), hasPrevious: warmStart },
       };
     },
   };
@@ -168,6 +169,7 @@ export function denseSolve(matvec: (v: Tree) => Tree, b: Tree, { damping = 0 }: 
 export function directSolver(): DirectionSolver<null> {
   return {
     needsOperator: true,
+    initInfo: {},
     init: () => null,
     solve: (problem) => {
       const op = problem.op;
@@ -309,6 +311,7 @@ export function rowSpaceSolver<X>(
   checkObjective(objective);
   return {
     needsOperator: false,
+    initInfo: {},
     init: () => null,
     solve: (problem) => ({
       direction: rowSpaceDirection(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, {

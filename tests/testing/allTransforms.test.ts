@@ -40,6 +40,9 @@ const transforms: [string, () => GradientTransformation<any>][] = [
   ['scaleByDiagonalCurvature (adahessian, Hutchinson)', () => somax.scaleByDiagonalCurvature(somax.hutchinsonEstimator(somax.hessianCurvature(anyLoss)), { mode: 'adahessian', seed: 1 })],
   ['scaleByDiagonalCurvature (sophia, exact)', () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(anyLoss), { mode: 'sophia', evalEveryK: 2 })],
   ['scaleByBacktrackingLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByBacktrackingLinesearch(anyLoss))],
+  ['scaleByLbfgs', () => somax.scaleByLbfgs({ memorySize: 3 })],
+  ['scaleBySecondOrder (Hessian, CG, trust region)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.cgSolver({ maxiter: 5 }), damping: somax.trustRegionDamping(), tx: somax.scale(-1), lossFn: anyLoss })],
+  ['scaleBySecondOrder (Hessian, direct)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.directSolver(), tx: somax.scale(-1) })],
 ];
 
 const optimizers: [string, () => GradientTransformation<any>][] = [
