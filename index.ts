@@ -30,3 +30,4 @@ export * from './transforms/damping';
 export * from './transforms/solvers';
 export * from './transforms/secondOrder';
 export * from './transforms/lbfgs';
+export * from './chains/lbfgs';

@@ -100,3 +100,149 @@ export function scaleByBacktrackingLinesearch<B>(
     },
   };
 }
+
+/** State of {@link scaleByZoomLinesearch}. */
+export interface ZoomLinesearchState {
+  /** The step size accepted at the last step. */
+  readonly learningRate: number;
+  /** Telemetry of the last search. */
+  readonly info: {
+    readonly numEvaluations: number;
+    /** Whether the accepted step satisfies both strong Wolfe conditions. */
+    readonly wolfe: boolean;
+    readonly value: number;
+    readonly newValue: number;
+  };
+}
+
+/** Options of {@link scaleByZoomLinesearch} (Optax's names and defaults). */
+export interface ZoomLinesearchOptions {
+  maxLinesearchSteps?: number;
+  /** Largest step size tried (unbounded by default). */
+  maxLearningRate?: number;
+  /** c₁ of the sufficient-decrease condition. */
+  slopeRtol?: number;
+  /** c₂ of the curvature condition. */
+  curvRtol?: number;
+  /** Growth of the trial step while bracketing. */
+  increaseFactor?: number;
+  /** First trial: the last accepted step (`'keep'`) or 1 (`'one'`). */
+  initialGuessStrategy?: 'keep' | 'one';
+}
+
+/**
+ * Line search for the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5 bracketing + 3.6 zoom,
+ * with safeguarded quadratic interpolation): finds η with
+ *
+ *   φ(η) ≤ φ(0) + c₁ η φ'(0)   and   |φ'(η)| ≤ c₂ |φ'(0)|,   φ(η) = L(θ + η u),
+ *
+ * on `extra.batch`. Each trial evaluates the loss and its gradient (one device sync). If no step
+ * satisfies both within `maxLinesearchSteps` evaluations, the best sufficient-decrease step found
+ * is taken (or the smallest tried). Meant for deterministic (full-batch) problems, as in Optax.
+ *
+ * @see Nocedal & Wright, Numerical Optimization (2006), §3.5; Optax `scale_by_zoom_linesearch`.
+ */
+export function scaleByZoomLinesearch<B>(
+  lossFn: LossFn<B>,
+  {
+    maxLinesearchSteps = 15,
+    maxLearningRate = Infinity,
+    slopeRtol = 1e-4,
+    curvRtol = 0.9,
+    increaseFactor = 2,
+    initialGuessStrategy = 'keep',
+  }: ZoomLinesearchOptions = {},
+): GradientTransformation<ZoomLinesearchState> {
+  assertInteger('maxLinesearchSteps', maxLinesearchSteps);
+  if (maxLearningRate !== Infinity) assertPositive('maxLearningRate', maxLearningRate);
+  assertInRange('slopeRtol', slopeRtol, 0, 1, { loOpen: true, hiOpen: true });
+  assertInRange('curvRtol', curvRtol, slopeRtol, 1, { loOpen: true, hiOpen: true });
+  assertInRange('increaseFactor', increaseFactor, 1, Infinity, { loOpen: true });
+  const vg = valueAndGrad(lossFn);
+  return {
+    init: () => ({ learningRate: 1, info: { numEvaluations: 0, wolfe: true, value: NaN, newValue: NaN } }),
+    update: (updates, state, params, extra: Extra = {}) => {
+      if (params === undefined) throw new InputError('scaleByZoomLinesearch needs params');
+      const batch = extra.batch as B;
+      /** φ(η) and φ'(η) = ⟨∇L(θ + ηu), u⟩. */
+      const phi = (eta: number): [number, number] => {
+        const at = tree.axpy(eta, updates, params);
+        const { value, grads } = vg(at, batch);
+        const out = tree.readValues(() => tf.stack([value, tree.vdot(grads, updates)]));
+        tree.dispose([at, value, grads]);
+        return [out[0], out[1]];
+      };
+      let f0: number;
+      let d0: number;
+      if (extra.value !== undefined && extra.grad !== undefined) {
+        f0 = toNumber(extra.value);
+        d0 = tree.readScalar(() => tree.vdot(updates, extra.grad as Tree));
+      } else {
+        [f0, d0] = phi(0);
+      }
+      let evaluations = 0;
+      const armijo = (eta: number, f: number) => f <= f0 + slopeRtol * eta * d0;
+      const curvature = (d: number) => Math.abs(d) <= curvRtol * Math.abs(d0);
+      let best = { eta: 0, f: f0 };
+      const consider = (eta: number, f: number) => {
+        if (armijo(eta, f) && f < best.f) best = { eta, f };
+      };
+      const zoom = (lo: [number, number, number], hi: [number, number, number]): [number, number, boolean] => {
+        while (evaluations < maxLinesearchSteps) {
+          const [aLo, fLo, dLo] = lo;
+          const [aHi, fHi] = hi;
+          const width = aHi - aLo;
+          // Minimizer of the quadratic through (aLo, fLo, dLo) and (aHi, fHi), kept inside the bracket.
+          const denom = 2 * (fHi - fLo - dLo * width);
+          let a = denom !== 0 ? aLo - (dLo * width * width) / denom : NaN;
+          const lower = Math.min(aLo, aHi) + 0.1 * Math.abs(width);
+          const upper = Math.max(aLo, aHi) - 0.1 * Math.abs(width);
+          if (!(a >= lower && a <= upper)) a = aLo + width / 2;
+          const [f, d] = phi(a);
+          evaluations++;
+          consider(a, f);
+          if (!armijo(a, f) || f >= fLo) {
+            hi = [a, f, d];
+          } else {
+            if (curvature(d)) return [a, f, true];
+            if (d * width >= 0) hi = lo;
+            lo = [a, f, d];
+          }
+        }
+        return [best.eta, best.f, false];
+      };
+      let prev: [number, number, number] = [0, f0, d0];
+      let eta = Math.min(initialGuessStrategy === 'one' ? 1 : state.learningRate, maxLearningRate);
+      let result: [number, number, boolean] = [best.eta, best.f, false];
+      while (evaluations < maxLinesearchSteps) {
+        const [f, d] = phi(eta);
+        evaluations++;
+        consider(eta, f);
+        if (!armijo(eta, f) || (prev[0] > 0 && f >= prev[1])) {
+          result = zoom(prev, [eta, f, d]);
+          break;
+        }
+        if (curvature(d)) {
+          result = [eta, f, true];
+          break;
+        }
+        if (d >= 0) {
+          result = zoom([eta, f, d], prev);
+          break;
+        }
+        prev = [eta, f, d];
+        if (eta >= maxLearningRate) {
+          result = [eta, f, false];
+          break;
+        }
+        eta = Math.min(eta * increaseFactor, maxLearningRate);
+        result = [best.eta, best.f, false];
+      }
+      const [accepted, newValue] = result;
+      // No step decreased the loss enough (e.g. u is not a descent direction): do not move, and
+      // start the next search afresh.
+      const next = accepted > 0 ? accepted : 1;
+      return [tree.scale(updates, accepted), { learningRate: next, info: { numEvaluations: evaluations, wolfe: result[2], value: f0, newValue } }];
+    },
+  };
+}

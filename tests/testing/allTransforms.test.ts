@@ -41,6 +41,7 @@ const transforms: [string, () => GradientTransformation<any>][] = [
   ['scaleByDiagonalCurvature (sophia, exact)', () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(anyLoss), { mode: 'sophia', evalEveryK: 2 })],
   ['scaleByBacktrackingLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByBacktrackingLinesearch(anyLoss))],
   ['scaleByLbfgs', () => somax.scaleByLbfgs({ memorySize: 3 })],
+  ['scaleByZoomLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByZoomLinesearch(anyLoss))],
   ['scaleBySecondOrder (Hessian, CG, trust region)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.cgSolver({ maxiter: 5 }), damping: somax.trustRegionDamping(), tx: somax.scale(-1), lossFn: anyLoss })],
   ['scaleBySecondOrder (Hessian, direct)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.directSolver(), tx: somax.scale(-1) })],
 ];
@@ -55,6 +56,7 @@ const optimizers: [string, () => GradientTransformation<any>][] = [
   ['adagrad', () => somax.adagrad(1e-2)],
   ['lion', () => somax.lion(1e-3)],
   ['noisySgd', () => somax.noisySgd(1e-2)],
+  ['lbfgs', () => somax.lbfgs(anyLoss)],
 ];
 
 describe.each([...transforms, ...optimizers])('laws of %s', (_name, make) => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scaleByBacktrackingLinesearch, tree, valueAndGrad } from '../../index';
+import { lbfgs, makeStep, scaleByBacktrackingLinesearch, scaleByZoomLinesearch as zoom, tree, valueAndGrad } from '../../index';
 
 // Rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)².
 const rosenbrock = (p: any) =>
@@ -46,5 +46,44 @@ describe('scaleByBacktrackingLinesearch', () => {
     expect(s1.learningRate).toBe(1);
     expect(Array.from((u as any).z.dataSync())).toEqual([-1, 2]);
     tree.dispose([params, direction, s0, u, s1] as any);
+  });
+});
+
+describe('scaleByZoomLinesearch and lbfgs', () => {
+  test('every accepted step satisfies the strong Wolfe conditions on Rosenbrock (steepest descent)', () => {
+    const c1 = 1e-4; const c2 = 0.9;
+    const ls = zoom(rosenbrock, { slopeRtol: c1, curvRtol: c2, maxLinesearchSteps: 30 });
+    let params: any = { z: tf.tensor1d([-1.2, 1]) };
+    let state = ls.init(params);
+    for (let i = 0; i < 30; i++) {
+      const { value, grads } = valueAndGrad(rosenbrock)(params, null);
+      const u = tree.scale(grads, -1);
+      const [step, next] = ls.update(u, state, params, { batch: null, value, grad: grads });
+      const eta = next.learningRate;
+      const np = tree.add(params, step);
+      const g1 = valueAndGrad(rosenbrock)(np, null);
+      const f0 = value.dataSync()[0]; const f1 = g1.value.dataSync()[0];
+      const d0 = tree.vdot(u, grads).dataSync()[0]; const d1 = tree.vdot(u, g1.grads).dataSync()[0];
+      expect(next.info.wolfe).toBe(true);
+      expect(f1).toBeLessThanOrEqual(f0 + c1 * eta * d0 + 1e-6);
+      expect(Math.abs(d1)).toBeLessThanOrEqual(c2 * Math.abs(d0) + 1e-6);
+      tree.dispose([value, grads, u, step, state, params, g1.value, g1.grads] as any);
+      params = np; state = next;
+    }
+    tree.dispose([params, state] as any);
+  });
+
+  test('lbfgs (two-loop + zoom line search) finds the Rosenbrock minimum (1, 1)', () => {
+    const tx = lbfgs(rosenbrock);
+    const step = makeStep(tx, rosenbrock);
+    let params: any = { z: tf.tensor1d([-1.2, 1]) };
+    let state = tx.init(params);
+    for (let i = 0; i < 60; i++) {
+      const out = step(params, state, null);
+      out.loss.dispose();
+      params = out.params; state = out.state;
+    }
+    Array.from(params.z.dataSync() as Float32Array).forEach((v) => expect(v).toBeCloseTo(1, 3));
+    tree.dispose([params, state] as any);
   });
 });
