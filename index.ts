@@ -31,3 +31,8 @@ export * from './transforms/solvers';
 export * from './transforms/secondOrder';
 export * from './transforms/lbfgs';
 export * from './chains/lbfgs';
+export * from './chains/common';
+export * from './chains/diagonal';
+export * from './chains/newton';
+export * from './chains/gaussNewton';
+export * from './chains/registry';

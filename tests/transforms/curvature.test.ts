@@ -104,10 +104,10 @@ describe('diagonal estimators', () => {
     tree.dispose([params, batch, est, logits, yHat] as any);
   });
 
-  test('spatial averaging means over the last axis (rank 2-3) and last two axes (rank 4)', () => {
-    const d = { v: tf.tensor1d([1, 2]), m: tf.tensor2d([[1, 3], [2, 6]]), k: tf.ones([1, 1, 2, 2]) };
+  test('spatial averaging means |d| over the last axis (rank 2-3) and last two axes (rank 4)', () => {
+    const d = { v: tf.tensor1d([1, -2]), m: tf.tensor2d([[1, -3], [2, 6]]), k: tf.ones([1, 1, 2, 2]) };
     const avg = spatialAverage(d) as any;
-    expect(Array.from(avg.v.dataSync())).toEqual([1, 2]);
+    expect(Array.from(avg.v.dataSync())).toEqual([1, -2]);
     expect(Array.from(avg.m.dataSync())).toEqual([2, 2, 4, 4]);
     expect(Array.from(avg.k.dataSync())).toEqual([1, 1, 1, 1]);
     tree.dispose([d, avg]);

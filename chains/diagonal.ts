@@ -1,0 +1,108 @@
+/**
+ * The diagonal methods of somax: AdaHessian, Sophia-H, Sophia-G — a diagonal curvature estimate
+ * kept as an EMA, dividing a gradient momentum (see `scaleByDiagonalCurvature`). The estimate uses
+ * `extra.curvatureBatch` (default: the gradient batch); the momentum uses the gradient.
+ * @module
+ */
+import { chain } from '../lib/combine';
+import type { Mask } from '../lib/combine';
+import type { Objective } from '../lib/objective';
+import type { GradientTransformation, LossFn, ScalarOrSchedule } from '../lib/types';
+import { clip } from '../transforms/clipping';
+import { hessianCurvature } from '../transforms/curvature';
+import { gaussNewtonBartlettEstimator, hutchinsonEstimator, scaleByDiagonalCurvature } from '../transforms/preconditioners';
+import { scaleByLearningRate } from '../transforms/scale';
+import { addDecayedWeights } from '../transforms/weightDecay';
+import { postDirection } from './common';
+import type { PostDirectionOptions } from './common';
+
+/** Options of {@link adahessian} (somax v1 defaults). */
+export interface AdahessianOptions extends PostDirectionOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  hessianPower?: number;
+  nProbes?: number;
+  spatialAveraging?: boolean;
+  evalEveryK?: number;
+  seed?: number;
+}
+
+/**
+ * AdaHessian: s = m̂ / (v̂^(k/2) + ε) with v the EMA of the squared Hutchinson diagonal
+ * (z ⊙ Hz)², spatially averaged for conv kernels; then the post-direction chain
+ * (learning rate 1.0 by default, as somax v1 — set yours).
+ *
+ * @example
+ * const tx = adahessian(lossFn, { learningRate: 0.15 });
+ * @see Yao et al., "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning" (AAAI 2021), arXiv 2006.00719.
+ */
+export function adahessian<B>(
+  lossFn: LossFn<B>,
+  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, ...post }: AdahessianOptions = {},
+): GradientTransformation<any> {
+  return chain(
+    scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
+      mode: 'adahessian', beta1, beta2, eps, hessianPower, evalEveryK, spatialAveraging, seed,
+    }),
+    postDirection(post),
+  );
+}
+
+/** Options shared by the Sophia variants (somax v1 defaults). */
+export interface SophiaOptions {
+  learningRate?: ScalarOrSchedule;
+  beta1?: number;
+  beta2?: number;
+  gamma?: number;
+  eps?: number;
+  evalEveryK?: number;
+  /** Decoupled weight decay (v1: 0.2). */
+  weightDecay?: number;
+  mask?: Mask;
+  /** Element-wise clip of the preconditioned direction (v1: 1.0). */
+  clipValue?: number;
+  seed?: number;
+}
+
+/** Sophia's chain after the direction: clip(clipValue) → addDecayedWeights → −lr. */
+function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1.0 }: SophiaOptions): GradientTransformation<any>[] {
+  return [clip(clipValue), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate)];
+}
+
+/**
+ * Sophia-H: u = clip(m̂ / max(γ ĥ, ε), ±1) with ĥ the bias-corrected EMA of Hutchinson's Hessian
+ * diagonal refreshed every `evalEveryK` steps, then decoupled weight decay and −lr. somax v1
+ * defaults the learning rate to 1.0: set yours (the paper uses ~1e-4 to 1e-3).
+ *
+ * @see Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training" (2023), arXiv 2305.14342.
+ */
+export function sophiaH<B>(
+  lossFn: LossFn<B>,
+  { beta1 = 0.965, beta2 = 0.99, gamma = 0.01, eps = 1e-8, evalEveryK = 10, seed = 0, nProbes = 1, ...tail }: SophiaOptions & { nProbes?: number } = {},
+): GradientTransformation<any> {
+  return chain(
+    scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
+      mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
+    }),
+    ...sophiaTail(tail),
+  );
+}
+
+/**
+ * Sophia-G: Sophia with the Gauss-Newton-Bartlett estimate of the GGN diagonal (labels sampled from
+ * the model's softmax; softmax cross-entropy objectives), γ = 0.05.
+ *
+ * @see Liu et al. (2023), arXiv 2305.14342.
+ */
+export function sophiaG<X>(
+  objective: Objective<X>,
+  { beta1 = 0.965, beta2 = 0.99, gamma = 0.05, eps = 1e-8, evalEveryK = 10, seed = 0, nSamples = 1, ...tail }: SophiaOptions & { nSamples?: number } = {},
+): GradientTransformation<any> {
+  return chain(
+    scaleByDiagonalCurvature(gaussNewtonBartlettEstimator(objective, { nSamples }), {
+      mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
+    }),
+    ...sophiaTail(tail),
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * Gauss-Newton methods on the GGN G = (1/B) Jᵀ Q J of an objective (`predict` + output loss):
+ * SGN (CG in parameter space), EGN (exact solve in row space), and the direct GGN step.
+ * G uses `extra.curvatureBatch` (default: the gradient batch); the gradient uses `extra.batch`.
+ * @module
+ */
+import { objectiveLoss } from '../lib/objective';
+import type { Objective } from '../lib/objective';
+import type { GradientTransformation } from '../lib/types';
+import { ggnCurvature } from '../transforms/curvature';
+import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
+import { scaleBySecondOrder } from '../transforms/secondOrder';
+import { dampingFrom, postDirection } from './common';
+import type { DampingOptions, PostDirectionOptions } from './common';
+import type { NewtonCgOptions } from './newton';
+
+/**
+ * SGN: (G + λI) s = g by CG with Gauss-Newton-vector products, then the post-direction chain
+ * (somax v1 defaults as Newton-CG).
+ *
+ * @see Schraudolph (2002); Martens (2010); Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
+ */
+export function sgn<X>(
+  objective: Objective<X>,
+  { tol = 1e-5, maxiter = 20, warmStart = true, lam0, lamPolicy, lamKwargs, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions = {},
+): GradientTransformation<any> {
+  return scaleBySecondOrder({
+    curvature: ggnCurvature(objective),
+    solver: cgSolver({ tol, maxiter, warmStart }),
+    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
+    tx: postDirection(post),
+    lossFn: objectiveLoss(objective),
+  });
+}
+
+/**
+ * EGN: the exact regularized Gauss-Newton direction s = (G + λI)⁻¹ g computed in row space,
+ * s = J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ r̃ (Woodbury), by Cholesky or (`rowSolver: 'cg'`) CG in float64 on the
+ * B·C × B·C system; then the post-direction chain. For cross-entropy J̃ = blockdiag(Lᵢᵀ) J with
+ * Qᵢ + εI = LᵢLᵢᵀ (not somax v1's Lᵢ J, which is not the GGN).
+ *
+ * @see Korbit, Adeoye, Bemporad & Zanon, "Exact Gauss-Newton Optimization for Training Deep Neural Networks" (2024), arXiv 2405.14402.
+ */
+export function egn<X>(
+  objective: Objective<X>,
+  { rowSolver = 'cholesky', lam0, lamPolicy, lamKwargs, ...post }: { rowSolver?: 'cholesky' | 'cg' } & DampingOptions & PostDirectionOptions = {},
+): GradientTransformation<any> {
+  const adaptive = lamPolicy === 'trustRegion';
+  return scaleBySecondOrder({
+    curvature: adaptive ? ggnCurvature(objective) : undefined,
+    solver: rowSpaceSolver(objective, { method: rowSolver }),
+    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
+    tx: postDirection(post),
+    lossFn: objectiveLoss(objective),
+  });
+}
+
+/** The direct GGN step (G + λI) s = g with the dense GGN (tiny models and tests). */
+export function ggnDirect<X>(
+  objective: Objective<X>,
+  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions = {},
+): GradientTransformation<any> {
+  return scaleBySecondOrder({
+    curvature: ggnCurvature(objective),
+    solver: directSolver(),
+    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
+    tx: postDirection(post),
+    lossFn: objectiveLoss(objective),
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Newton methods on the exact Hessian: Newton-CG (matrix-free) and the direct Newton step.
+ * The Hessian-vector products use `extra.curvatureBatch` (default: the gradient batch); the
+ * gradient, and the losses of the trust-region ratio, use `extra.batch`.
+ * @module
+ */
+import type { GradientTransformation, LossFn } from '../lib/types';
+import { hessianCurvature } from '../transforms/curvature';
+import { cgSolver, directSolver } from '../transforms/solvers';
+import { scaleBySecondOrder } from '../transforms/secondOrder';
+import { dampingFrom, postDirection } from './common';
+import type { DampingOptions, PostDirectionOptions } from './common';
+
+/** CG knobs (somax v1 preset defaults: tol 1e-5, maxiter 20, warm start). */
+export interface NewtonCgOptions {
+  tol?: number;
+  maxiter?: number;
+  warmStart?: boolean;
+}
+
+/**
+ * Newton-CG (Hessian-free): solve (H + λI) s = g by conjugate gradient with Hessian-vector products
+ * (stopping at negative curvature), then the post-direction chain. somax v1 defaults: λ = 1
+ * constant, 20 CG iterations, tol 1e-5, warm start; `lamPolicy: 'trustRegion'` adapts λ.
+ *
+ * @example
+ * const tx = newtonCg(lossFn, { learningRate: 1, lam0: 1e-2, lamPolicy: 'trustRegion' });
+ * @see Martens, "Deep learning via Hessian-free optimization" (ICML 2010).
+ */
+export function newtonCg<B>(
+  lossFn: LossFn<B>,
+  { tol = 1e-5, maxiter = 20, warmStart = true, lam0, lamPolicy, lamKwargs, seed = 0, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
+): GradientTransformation<any> {
+  return scaleBySecondOrder({
+    curvature: hessianCurvature(lossFn),
+    solver: cgSolver({ tol, maxiter, warmStart }),
+    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
+    tx: postDirection(post),
+    lossFn,
+    seed,
+  });
+}
+
+/**
+ * The direct Newton step (H + λI) s = g with the dense Hessian (P HVPs; tiny models and tests).
+ */
+export function newtonDirect<B>(
+  lossFn: LossFn<B>,
+  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions = {},
+): GradientTransformation<any> {
+  return scaleBySecondOrder({
+    curvature: hessianCurvature(lossFn),
+    solver: directSolver(),
+    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
+    tx: postDirection(post),
+    lossFn,
+  });
+}
