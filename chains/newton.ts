@@ -6,6 +6,7 @@
  */
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { hessianCurvature } from '../transforms/curvature';
+import { hutchinsonEstimator } from '../transforms/preconditioners';
 import { cgSolver, directSolver } from '../transforms/solvers';
 import { scaleBySecondOrder } from '../transforms/secondOrder';
 import { dampingFrom, postDirection } from './common';
@@ -16,12 +17,15 @@ export interface NewtonCgOptions {
   tol?: number;
   maxiter?: number;
   warmStart?: boolean;
+  /** Precondition CG by a Hutchinson estimate of the curvature diagonal with this many probes. */
+  diagonalProbes?: number;
 }
 
 /**
  * Newton-CG (Hessian-free): solve (H + λI) s = g by conjugate gradient with Hessian-vector products
  * (stopping at negative curvature), then the post-direction chain. somax v1 defaults: λ = 1
- * constant, 20 CG iterations, tol 1e-5, warm start; `lamPolicy: 'trustRegion'` adapts λ.
+ * constant, 20 CG iterations, tol 1e-5, warm start; `lamPolicy: 'trustRegion'` adapts λ;
+ * `diagonalProbes` preconditions CG with a Hutchinson diagonal (extra products per step).
  *
  * @example
  * const tx = newtonCg(lossFn, { learningRate: 1, lam0: 1e-2, lamPolicy: 'trustRegion' });
@@ -29,11 +33,13 @@ export interface NewtonCgOptions {
  */
 export function newtonCg<B>(
   lossFn: LossFn<B>,
-  { tol = 1e-5, maxiter = 20, warmStart = true, lam0, lamPolicy, lamKwargs, seed = 0, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
+  { tol = 1e-5, maxiter = 20, warmStart = true, diagonalProbes, lam0, lamPolicy, lamKwargs, seed = 0, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
 ): GradientTransformation<any> {
+  const curvature = hessianCurvature(lossFn);
+  const diagonal = diagonalProbes === undefined ? undefined : hutchinsonEstimator(curvature, { nProbes: diagonalProbes });
   return scaleBySecondOrder({
-    curvature: hessianCurvature(lossFn),
-    solver: cgSolver({ tol, maxiter, warmStart }),
+    curvature,
+    solver: cgSolver({ tol, maxiter, warmStart, diagonal }),
     damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
     tx: postDirection(post),
     lossFn,

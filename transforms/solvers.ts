@@ -13,6 +13,7 @@ import { batchSize, checkObjective, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import * as tree from '../lib/tree';
 import type { Tree } from '../lib/types';
+import type { DiagonalEstimator } from './preconditioners';
 import type { DirectionSolver, SolveProblem } from './secondOrder';
 
 /** Options of {@link conjugateGradient}. */
@@ -100,17 +101,32 @@ function dampedMatvec(problem: SolveProblem): (v: Tree) => Tree {
   return (v) => tree.tidy(() => tree.axpy(problem.lam, v, op.matvec(v)));
 }
 
+/** `r ↦ r / (|d| + λ + 1e-8)`: the Jacobi preconditioner of C + λI from a diagonal estimate d. */
+export function diagonalPreconditioner(diag: Tree, lam: number): (r: Tree) => Tree {
+  return (r) => tree.map((ri: tf.Tensor, di: tf.Tensor) => tf.tidy(() => tf.div(ri, tf.add(tf.abs(di), lam + 1e-8))), r, diag);
+}
+
 /**
  * CG on `(C + λI) s = g` as a direction solver (Newton-CG, SGN), warm-started from the previous
- * solution when `warmStart` (somax v1 defaults: maxiter 20, tol 1e-5, warm start on).
+ * solution when `warmStart` (somax v1 defaults: maxiter 20, tol 1e-5, warm start on). With
+ * `diagonal`, each solve is preconditioned by the diagonal estimated on the curvature batch
+ * (see {@link diagonalPreconditioner}); `preconditioner` sets a fixed one instead.
  */
 export function cgSolver({
   maxiter = 20,
   tol = 1e-5,
   warmStart = true,
   preconditioner,
+  diagonal,
   stabiliseEvery = 10,
-}: { maxiter?: number; tol?: number; warmStart?: boolean; preconditioner?: (r: Tree) => Tree; stabiliseEvery?: number } = {}): DirectionSolver<{ previous: Tree; hasPrevious: boolean }> {
+}: {
+  maxiter?: number;
+  tol?: number;
+  warmStart?: boolean;
+  preconditioner?: (r: Tree) => Tree;
+  diagonal?: DiagonalEstimator;
+  stabiliseEvery?: number;
+} = {}): DirectionSolver<{ previous: Tree; hasPrevious: boolean }> {
   assertInteger('maxiter', maxiter);
   assertPositive('tol', tol);
   return {
@@ -118,13 +134,15 @@ export function cgSolver({
     initInfo: { cgIterations: 0, cgResidual: NaN, negativeCurvature: false },
     init: (params) => ({ previous: tree.zerosLike(params), hasPrevious: false }),
     solve: (problem, state) => {
+      const diag = diagonal ? diagonal(problem.params, problem.batch, problem.key) : null;
       const res = conjugateGradient(dampedMatvec(problem), problem.grads, {
         x0: warmStart && state.hasPrevious ? state.previous : null,
         maxiter,
         tol,
-        preconditioner,
+        preconditioner: diag ? diagonalPreconditioner(diag, problem.lam) : preconditioner,
         stabiliseEvery,
       });
+      if (diag) tree.dispose(diag);
       return {
         direction: res.x,
         info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },

@@ -100,6 +100,26 @@ describe('methods against exact math', () => {
   });
 });
 
+describe('preconditioned Newton-CG', () => {
+  test('a Hutchinson-diagonal preconditioner leaves the converged direction (H + λI)⁻¹ g unchanged', () => {
+    const prob = ref.makeProblem('tanh', 'meanSquaredError');
+    const lossFn = objectiveLoss({ predict: prob.predict, loss: 'meanSquaredError' as const });
+    const params = prob.params();
+    const batch = prob.batch();
+    const p = ref.numParams(prob.m);
+    const H = denseHessian(lossFn, params, batch);
+    for (let i = 0; i < p; i++) H[i * p + i] += 3; // H + 3I is positive definite here
+    const { value, grads } = valueAndGrad(lossFn)(params, batch);
+    const want = linalg.solveSymmetric(H, flat(grads), p);
+    const before = flat(params);
+    const out = oneStep(newtonCg(lossFn, { lam0: 3, maxiter: 200, tol: 1e-9, warmStart: false, diagonalProbes: 4 }), lossFn, prob.params(), batch, { key: 1 });
+    expect(ref.relErr(flat(out.params).map((v, i) => before[i] - v), want)).toBeLessThan(1e-3);
+    expect(out.info.cgIterations).toBeGreaterThan(0);
+    expect(out.info.negativeCurvature).toBe(false);
+    tree.dispose([params, batch, value, grads, out.params, out.state, out.loss] as any);
+  });
+});
+
 describe('diagonal methods', () => {
   test('sophiaH and sophiaG clip the preconditioned direction to ±1 before weight decay and −lr', () => {
     const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy');
