@@ -36,3 +36,6 @@ export * from './chains/diagonal';
 export * from './chains/newton';
 export * from './chains/gaussNewton';
 export * from './chains/registry';
+export * from './transforms/naturalGradient';
+export * from './chains/quasiNewton';
+export * from './chains/naturalGradient';

@@ -4,10 +4,12 @@
  * G uses `extra.curvatureBatch` (default: the gradient batch); the gradient uses `extra.batch`.
  * @module
  */
+import { chain } from '../lib/combine';
 import { objectiveLoss } from '../lib/objective';
 import type { Objective } from '../lib/objective';
 import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
+import { scaleByIgnd } from '../transforms/naturalGradient';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
 import { scaleBySecondOrder } from '../transforms/secondOrder';
 import { dampingFrom, postDirection } from './common';
@@ -67,4 +69,16 @@ export function ggnDirect<X>(
     tx: postDirection(post),
     lossFn: objectiveLoss(objective),
   });
+}
+
+/**
+ * IGND (somax 2024, regression): the per-sample normalized Gauss-Newton direction
+ * s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖² with optional moments, then the post-direction chain (learning rate
+ * 0.1 by default, as somax 2024).
+ */
+export function ignd<X>(
+  objective: Objective<X>,
+  { beta1 = 0, beta2 = 0, eps = 1e-7, learningRate = 0.1, ...post }: { beta1?: number; beta2?: number; eps?: number } & PostDirectionOptions = {},
+): GradientTransformation<any> {
+  return chain(scaleByIgnd(objective, { beta1, beta2, eps }), postDirection({ learningRate, ...post }));
 }

@@ -7,7 +7,9 @@ import { HyperparameterError } from '../lib/errors';
 import type { Objective } from '../lib/objective';
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { adahessian, sophiaG, sophiaH } from './diagonal';
-import { egn, ggnDirect, sgn } from './gaussNewton';
+import { egn, ggnDirect, ignd, sgn } from './gaussNewton';
+import { swmng } from './naturalGradient';
+import { sgdArmijo, sqn } from './quasiNewton';
 import { lbfgs } from './lbfgs';
 import { newtonCg, newtonDirect } from './newton';
 
@@ -29,6 +31,10 @@ const METHODS: Readonly<Record<string, Entry>> = {
   sgn: { needs: 'objective', description: 'curvature: GGN · solver: CG in parameter space · damping: constant or trust region · estimator: none', build: sgn },
   egn: { needs: 'objective', description: 'curvature: GGN · solver: row-space Cholesky (or CG) · damping: constant or trust region · estimator: none', build: egn },
   ggnDirect: { needs: 'objective', description: 'curvature: GGN · solver: dense direct (tiny models) · damping: constant or trust region · estimator: none', build: ggnDirect },
+  sqn: { needs: 'lossFn', description: 'curvature: L-BFGS pairs from gradient differences on the (curvature) batch · solver: two-loop recursion · damping: none · estimator: none · optional stochastic Armijo', build: sqn },
+  swmng: { needs: 'objective', description: 'curvature: empirical Fisher · solver: Woodbury in sample space · damping: constant or Kiros-adaptive · estimator: per-sample gradients', build: swmng },
+  ignd: { needs: 'objective', description: 'curvature: per-sample Gauss-Newton (scalar regression) · solver: closed form in row space · damping: none · estimator: none · Adam-like moments', build: ignd },
+  sgdArmijo: { needs: 'lossFn', description: 'curvature: none · solver: none (gradient) · damping: none · estimator: none · stochastic Armijo line search', build: sgdArmijo },
   lbfgs: { needs: 'lossFn', description: 'curvature: L-BFGS (secant pairs) · solver: two-loop recursion · damping: none · estimator: none · strong-Wolfe line search', build: lbfgs },
 };
 

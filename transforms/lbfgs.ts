@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertNonNegative, InputError } from '../lib/errors';
 import * as tree from '../lib/tree';
-import type { GradientTransformation, Tree } from '../lib/types';
+import { valueAndGrad } from '../lib/autodiff';
+import type { Extra, GradientTransformation, LossFn, Tree } from '../lib/types';
 
 /** A curvature-pair history, oldest first: sᵢ = θᵢ₊₁ − θᵢ, yᵢ = gᵢ₊₁ − gᵢ, ρᵢ = 1 / sᵢᵀyᵢ. */
 export interface LbfgsHistory {
@@ -44,19 +45,78 @@ export function lbfgsTwoLoop(g: Tree, history: LbfgsHistory, { gamma = 1 }: { ga
   });
 }
 
-/** State of {@link scaleByLbfgs}: the last params and gradients and a fixed-size pair memory. */
+/**
+ * A fixed-size L-BFGS pair memory: slots of s and y (zeros until filled), ρ = 1/sᵀy (0 for an
+ * empty slot), the order of the filled slots (oldest first), and the initial scaling γ.
+ */
+export interface LbfgsMemory {
+  readonly s: readonly Tree[];
+  readonly y: readonly Tree[];
+  readonly rho: readonly number[];
+  /** When each slot was filled (1, 2, ...; 0 = empty): a fixed-size record of the pair order. */
+  readonly stamp: readonly number[];
+  readonly gamma: number;
+}
+
+/** The filled slots of a memory, oldest first. */
+export function memoryOrder(memory: LbfgsMemory): number[] {
+  return memory.stamp.flatMap((t, i) => (t > 0 ? [i] : [])).sort((a, b) => memory.stamp[a] - memory.stamp[b]);
+}
+
+/** An empty memory of `memorySize` slots shaped like `params`. */
+export function initLbfgsMemory(params: Tree, memorySize: number): LbfgsMemory {
+  return {
+    s: Array.from({ length: memorySize }, () => tree.zerosLike(params)),
+    y: Array.from({ length: memorySize }, () => tree.zerosLike(params)),
+    rho: new Array(memorySize).fill(0),
+    stamp: new Array(memorySize).fill(0),
+    gamma: 1,
+  };
+}
+
+/**
+ * A new memory with the pair (s, y) stored in the oldest slot when it satisfies the curvature
+ * condition sᵀy > curvatureEps·‖s‖‖y‖ (else skipped, keeping H positive definite), and γ = sᵀy/yᵀy
+ * when `updateGamma`. Takes ownership of `ds` and `dy`; every tensor of the result is fresh.
+ * Reads three scalars from the device.
+ */
+export function pushPair(
+  memory: LbfgsMemory,
+  ds: Tree,
+  dy: Tree,
+  { curvatureEps = 1e-10, updateGamma = true }: { curvatureEps?: number; updateGamma?: boolean } = {},
+): { memory: LbfgsMemory; accepted: boolean } {
+  const [sy, ss, yy] = tree.readValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
+  const accepted = sy > 0 && sy > curvatureEps * Math.sqrt(ss * yy);
+  if (!accepted) {
+    tree.dispose([ds, dy]);
+    return { memory: { ...memory, s: memory.s.map((t) => tree.clone(t)), y: memory.y.map((t) => tree.clone(t)) }, accepted };
+  }
+  // The oldest slot (an empty one has stamp 0, so it is taken first).
+  const slot = memory.stamp.reduce((best, t, i) => (t < memory.stamp[best] ? i : best), 0);
+  const replace = (slots: readonly Tree[], fresh: Tree) => slots.map((t, i) => (i === slot ? fresh : tree.clone(t)));
+  const rho = memory.rho.slice();
+  rho[slot] = 1 / sy;
+  const stamp = memory.stamp.slice();
+  stamp[slot] = Math.max(...memory.stamp) + 1;
+  return {
+    memory: { s: replace(memory.s, ds), y: replace(memory.y, dy), rho, stamp, gamma: updateGamma ? sy / yy : memory.gamma },
+    accepted,
+  };
+}
+
+/** `H g` from a memory (the two-loop recursion over its filled slots, oldest first). */
+export function memoryDirection(memory: LbfgsMemory, g: Tree): Tree {
+  const o = memoryOrder(memory);
+  return lbfgsTwoLoop(g, { s: o.map((i) => memory.s[i]), y: o.map((i) => memory.y[i]), rho: o.map((i) => memory.rho[i]) }, { gamma: memory.gamma });
+}
+
+/** State of {@link scaleByLbfgs}: the last params and gradients and the pair memory. */
 export interface ScaleByLbfgsState {
   readonly count: number;
   readonly params: Tree;
   readonly grads: Tree;
-  /** Memory slots (zeros until filled); slot `i` is valid when `rho[i] > 0`. */
-  readonly s: readonly Tree[];
-  readonly y: readonly Tree[];
-  readonly rho: readonly number[];
-  /** Order of the valid slots, oldest first. */
-  readonly order: readonly number[];
-  /** Initial scaling γ of the last step. */
-  readonly gamma: number;
+  readonly memory: LbfgsMemory;
 }
 
 /**
@@ -65,7 +125,7 @@ export interface ScaleByLbfgsState {
  * `scaleInitPrecond`, H₀ = γI with γ = sᵀy / yᵀy of the newest pair, and on the first step
  * γ = min(1, 1/‖g‖) (a capped reciprocal of the gradient norm). Unlike Optax, pairs with
  * sᵀy ≤ curvatureEps·‖s‖‖y‖ are skipped, which keeps H positive definite on non-convex losses.
- * Reads one scalar per step. Needs params. Best on deterministic (full-batch) problems.
+ * Reads a few scalars per step. Needs params. Best on deterministic (full-batch) problems.
  *
  * @see Nocedal & Wright, Numerical Optimization (2006), §7.2.
  */
@@ -77,47 +137,74 @@ export function scaleByLbfgs({
   assertInteger('memorySize', memorySize);
   assertNonNegative('curvatureEps', curvatureEps);
   return {
-    init: (params) => ({
-      count: 0,
-      params: tree.zerosLike(params),
-      grads: tree.zerosLike(params),
-      s: Array.from({ length: memorySize }, () => tree.zerosLike(params)),
-      y: Array.from({ length: memorySize }, () => tree.zerosLike(params)),
-      rho: new Array(memorySize).fill(0),
-      order: [],
-      gamma: 1,
-    }),
+    init: (params) => ({ count: 0, params: tree.zerosLike(params), grads: tree.zerosLike(params), memory: initLbfgsMemory(params, memorySize) }),
     update: (updates, state, params) => {
       if (params === undefined) throw new InputError('scaleByLbfgs needs params');
-      const s = state.s.slice();
-      const y = state.y.slice();
-      const rho = state.rho.slice();
-      let order = state.order.slice();
-      let gamma = state.gamma;
-      const fresh = new Set<Tree>();
+      let memory: LbfgsMemory;
       if (state.count > 0) {
-        const ds = tree.sub(params, state.params);
-        const dy = tree.sub(updates, state.grads);
-        const [sy, ss, yy] = tree.readValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
-        if (sy > curvatureEps * Math.sqrt(ss * yy) && sy > 0) {
-          const slot = order.length < memorySize ? order.length : order[0];
-          if (order.length === memorySize) order = order.slice(1);
-          order.push(slot);
-          s[slot] = ds;
-          y[slot] = dy;
-          rho[slot] = 1 / sy;
-          fresh.add(ds).add(dy);
-          if (scaleInitPrecond) gamma = sy / yy;
-        } else {
-          tree.dispose([ds, dy]);
-        }
-      } else if (scaleInitPrecond) {
-        gamma = Math.min(1, 1 / Math.sqrt(tree.readScalar(() => tree.squaredNorm(updates))));
+        memory = pushPair(state.memory, tree.sub(params, state.params), tree.sub(updates, state.grads), { curvatureEps, updateGamma: scaleInitPrecond }).memory;
+      } else {
+        const gamma = scaleInitPrecond ? Math.min(1, 1 / Math.sqrt(tree.readScalar(() => tree.squaredNorm(updates)))) : 1;
+        memory = { ...state.memory, s: state.memory.s.map((t) => tree.clone(t)), y: state.memory.y.map((t) => tree.clone(t)), gamma };
       }
-      const out = lbfgsTwoLoop(updates, { s: order.map((i) => s[i]), y: order.map((i) => y[i]), rho: order.map((i) => rho[i]) }, { gamma });
-      // New state: fresh tensors everywhere (clones of the slots kept from the old state).
-      const keep = (t: Tree) => (fresh.has(t) ? t : tree.clone(t));
-      return [out, { count: state.count + 1, params: tree.clone(params), grads: tree.clone(updates), s: s.map(keep), y: y.map(keep), rho, order, gamma }];
+      return [memoryDirection(memory, updates), { count: state.count + 1, params: tree.clone(params), grads: tree.clone(updates), memory }];
+    },
+  };
+}
+
+/** State of {@link scaleBySqn}. */
+export interface ScaleBySqnState {
+  readonly memory: LbfgsMemory;
+  /** The line search's state (when it is on), else null. */
+  readonly linesearch: unknown;
+}
+
+/**
+ * Online (stochastic) L-BFGS, Bottou, Curtis & Nocedal (2018) Alg. 6.2 as somax 2024's SQN: the
+ * step is δ = −η H g by the two-loop recursion, then the pair s = δ, y = ∇L(θ + δ) − ∇L(θ) is
+ * formed on the curvature batch (`extra.curvatureBatch`, default the gradient batch — then ∇L(θ) is
+ * the incoming gradient and each step costs two gradients) and stored when sᵀy > eps‖s‖‖y‖.
+ * η is `learningRate`, or found by `linesearch` (a backtracking transform, e.g. the stochastic Armijo
+ * search that somax 2024 declared but never ran). Outputs the final update δ (with its sign).
+ *
+ * @see Bottou, Curtis & Nocedal, "Optimization Methods for Large-Scale Machine Learning" (2018), §6.2.
+ */
+export function scaleBySqn<B>(
+  lossFn: LossFn<B>,
+  {
+    learningRate = 1.0,
+    memorySize = 10,
+    curvatureEps = 1e-10,
+    linesearch,
+  }: { learningRate?: number; memorySize?: number; curvatureEps?: number; linesearch?: GradientTransformation<any> } = {},
+): GradientTransformation<ScaleBySqnState> {
+  assertInteger('memorySize', memorySize);
+  assertNonNegative('learningRate', learningRate);
+  const vg = valueAndGrad(lossFn);
+  return {
+    init: (params) => ({ memory: initLbfgsMemory(params, memorySize), linesearch: linesearch ? linesearch.init(params) : null }),
+    update: (updates, state, params, extra: Extra = {}) => {
+      if (params === undefined) throw new InputError('scaleBySqn needs params');
+      const direction = tree.tidy(() => tree.scale(memoryDirection(state.memory, updates), -1));
+      let delta: Tree;
+      let lsState: unknown = null;
+      if (linesearch) {
+        [delta, lsState] = linesearch.update(direction, state.linesearch, params, extra);
+        tree.dispose(direction);
+      } else {
+        delta = tree.tidy(() => tree.scale(direction, learningRate));
+        tree.dispose(direction);
+      }
+      const curvatureBatch = (extra.curvatureBatch ?? extra.batch) as B;
+      const sameBatch = extra.curvatureBatch === undefined || extra.curvatureBatch === extra.batch;
+      const next = tree.add(params, delta);
+      const after = vg(next, curvatureBatch);
+      const before = sameBatch ? null : vg(params, curvatureBatch);
+      const dy = tree.sub(after.grads, before ? before.grads : updates);
+      tree.dispose([next, after.value, after.grads]);
+      if (before) tree.dispose([before.value, before.grads]);
+      const { memory } = pushPair(state.memory, tree.clone(delta), dy, { curvatureEps });
+      return [delta, { memory, linesearch: lsState }];
     },
   };
 }

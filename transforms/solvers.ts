@@ -55,8 +55,8 @@ export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = nul
   assertNonNegative('tol', tol);
   assertInteger('stabiliseEvery', stabiliseEvery);
   const bb = tree.readScalar(() => tree.squaredNorm(b));
+  if (bb === 0) return { x: tree.zerosLike(b), iterations: 0, relativeResidual: 0, negativeCurvature: false, converged: true };
   let x: Tree = x0 ? tree.clone(x0) : tree.zerosLike(b);
-  if (bb === 0) return { x, iterations: 0, relativeResidual: 0, negativeCurvature: false, converged: true };
   let r: Tree = x0 ? tree.tidy(() => tree.sub(b, matvec(x))) : tree.clone(b);
   const precondition = (v: Tree) => (preconditioner ? preconditioner(v) : tree.clone(v));
   let z = precondition(r);

@@ -42,6 +42,7 @@ const transforms: [string, () => GradientTransformation<any>][] = [
   ['scaleByBacktrackingLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByBacktrackingLinesearch(anyLoss))],
   ['scaleByLbfgs', () => somax.scaleByLbfgs({ memorySize: 3 })],
   ['scaleByZoomLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByZoomLinesearch(anyLoss))],
+  ['scaleBySqn', () => somax.scaleBySqn(anyLoss, { learningRate: 0.1, memorySize: 3 })],
   ['scaleBySecondOrder (Hessian, CG, trust region)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.cgSolver({ maxiter: 5 }), damping: somax.trustRegionDamping(), tx: somax.scale(-1), lossFn: anyLoss })],
   ['scaleBySecondOrder (Hessian, direct)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.directSolver(), tx: somax.scale(-1) })],
 ];
@@ -57,6 +58,10 @@ const optimizers: [string, () => GradientTransformation<any>][] = [
   ['lion', () => somax.lion(1e-3)],
   ['noisySgd', () => somax.noisySgd(1e-2)],
   ['lbfgs', () => somax.lbfgs(anyLoss)],
+  ['sgdArmijo', () => somax.sgdArmijo(anyLoss)],
+  ['newtonCg', () => somax.newtonCg(anyLoss, { maxiter: 5 })],
+  ['adahessian', () => somax.adahessian(anyLoss, { learningRate: 0.1 })],
+  ['sophiaH', () => somax.sophiaH(anyLoss, { learningRate: 0.1 })],
 ];
 
 describe.each([...transforms, ...optimizers])('laws of %s', (_name, make) => {

@@ -71,6 +71,9 @@ describe('conjugate gradient on trees', () => {
     expect(x.every(Number.isFinite)).toBe(true);
     expect(res.negativeCurvature).toBe(true);
     expect(Math.max(...x.map(Math.abs))).toBeLessThan(10);
+    const zero = conjugateGradient((v: any) => tf.mul(d, v), tf.zeros([5]), { x0: b });
+    expect(Array.from(flat(zero.x))).toEqual([0, 0, 0, 0, 0]); // b = 0: the solution is 0, whatever the warm start
+    tree.dispose(zero.x);
     const first = conjugateGradient((v: any) => tf.neg(v), b, {});
     expect(Array.from(flat(first.x))).toEqual([1, 1, 1, 1, 1]); // no iterate yet: the gradient itself
     tf.dispose([d, b]);
