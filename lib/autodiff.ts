@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
-import { assertSecondOrderSafe, ensureSecondOrderGradients } from './gradients';
+import { assertSecondOrderSafe, ensureSecondOrderGradients, withSecondOrder } from './gradients';
 import { batchSize, checkObjective, checkTargets, predictOn } from './objective';
 import type { Objective, SupervisedBatch } from './objective';
 import * as tree from './tree';
@@ -92,15 +92,17 @@ export function jvp(
   ensureSecondOrderGradients();
   const { leaves, def } = tree.flatten(params);
   const vs = leavesLike(params, tangent, 'tangent');
-  return tf.tidy(() => {
-    const shape = outputShape ?? fn(params).shape;
-    const u = tf.zeros(shape as number[]);
-    return gradientsOf(() => {
-      const inner = gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, u).grads;
-      assertSecondOrderSafe();
-      return dotLeaves(inner, vs);
-    }, [u]).grads[0];
-  });
+  return withSecondOrder(() =>
+    tf.tidy(() => {
+      const shape = outputShape ?? fn(params).shape;
+      const u = tf.zeros(shape as number[]);
+      return gradientsOf(() => {
+        const inner = gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, u).grads;
+        assertSecondOrderSafe();
+        return dotLeaves(inner, vs);
+      }, [u]).grads[0];
+    }),
+  );
 }
 
 /**
@@ -114,7 +116,7 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
   ensureSecondOrderGradients();
   const { leaves, def } = tree.flatten(params);
   const vs = leavesLike(params, v, 'v');
-  const grads = tf.tidy(
+  const grads = withSecondOrder(() => tf.tidy(
     () =>
       gradientsOf(() => {
         const inner = gradientsOf(() => {
@@ -125,7 +127,7 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
         assertSecondOrderSafe();
         return dotLeaves(inner, vs);
       }, leaves).grads,
-  );
+  ));
   return tree.unflatten(def, grads);
 }
 

@@ -170,7 +170,7 @@ export const SECOND_ORDER_KERNELS: readonly string[] = [
   'Minimum', 'Sum', 'Mean', 'BatchMatMul', 'Reshape', 'Transpose', 'Concat', 'Slice', 'GatherV2',
   'Tile', 'PadV2', 'BroadcastTo', 'ExpandDims', 'Pack', 'Unpack', 'SplitV', 'Identity', 'Cast', 'Select',
   'ClipByValue', 'Conv2D', 'Conv2DBackpropInput', 'AvgPool', 'MaxPool', 'Step', 'Sign', 'OnesLike',
-  'ZerosLike', 'Fill', 'OneHot', 'UnsortedSegmentSum', 'Erf', 'Sin', 'Cos', 'Atan', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan',
+  'ZerosLike', 'Fill', 'OneHot', 'UnsortedSegmentSum', 'Prelu', 'Erf', 'Sin', 'Cos', 'Atan', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan',
 ];
 
 const SAFE_SET = new Set(SECOND_ORDER_KERNELS);
@@ -198,6 +198,50 @@ function explain(kernelName: string): string {
 
 let installed: GradConfig[] = [];
 
+/** Nesting depth of somax second-order products in progress (fused ops are unfused inside them). */
+let secondOrderDepth = 0;
+
+/** Runs `fn` as a second-order product: `tf.fused.matMul` runs unfused inside, so it is differentiable twice. */
+export function withSecondOrder<T>(fn: () => T): T {
+  secondOrderDepth += 1;
+  try {
+    return fn();
+  } finally {
+    secondOrderDepth -= 1;
+  }
+}
+
+type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
+
+/** `tf.fused.matMul` as plain ops: matMul, bias, activation (all second-order safe). */
+function unfusedMatMul({ a, b, transposeA = false, transposeB = false, bias, activation = 'linear', preluActivationWeights, leakyreluAlpha = 0.2 }: FusedMatMulArgs): tf.Tensor {
+  let y = tf.matMul(a, b, transposeA, transposeB);
+  if (bias) y = tf.add(y, bias);
+  switch (activation) {
+    case 'linear': return y;
+    case 'relu': return tf.relu(y);
+    case 'relu6': return tf.relu6(y);
+    case 'elu': return tf.elu(y);
+    case 'sigmoid': return tf.sigmoid(y);
+    case 'leakyrelu': return tf.leakyRelu(y, leakyreluAlpha);
+    case 'prelu': return tf.prelu(y, preluActivationWeights as tf.Tensor);
+    default: throw new UnsupportedOpError(`fused activation '${String(activation)}' in a second-order product`);
+  }
+}
+
+const fused = tf.fused as unknown as { matMul: (args: FusedMatMulArgs) => tf.Tensor; __somaxOriginal?: (args: FusedMatMulArgs) => tf.Tensor };
+
+/**
+ * Routes `tf.fused.matMul` (used by tfjs-layers' Dense) through plain ops while a somax
+ * second-order product runs; outside them the fused kernel runs as before.
+ */
+function installUnfusing(): void {
+  if (fused.__somaxOriginal) return;
+  const original = fused.matMul;
+  fused.__somaxOriginal = original;
+  fused.matMul = (args) => (secondOrderDepth > 0 ? unfusedMatMul(args) : original(args));
+}
+
 function quietly<T>(fn: () => T): T {
   const warn = console.warn;
   console.warn = () => undefined;
@@ -213,6 +257,7 @@ function quietly<T>(fn: () => T): T {
  * call it again only if you re-register tfjs's gradients yourself.
  */
 export function installSecondOrderGradients(): void {
+  installUnfusing();
   quietly(() => SAFE_GRADIENTS.forEach((g) => tf.registerGradient(g as unknown as tf.GradConfig)));
   installed = SAFE_GRADIENTS.map((g) => tf.getGradient(g.kernelName) as unknown as GradConfig);
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from './errors';
 import { applyUpdates } from './update';
 import * as tree from './tree';
 import type { GradientTransformation, StateTree, Tree } from './types';
@@ -18,8 +19,9 @@ type VariableGradients = Parameters<tf.Optimizer['applyGradients']>[0];
  * `minimize(f)` passes the transform `extra = { value, lossFn }`: `value` is the loss of the
  * current batch, `lossFn(params)` evaluates `f` at other params (by assigning them to the
  * variables, evaluating, and restoring; when given the variables themselves it calls `f` directly,
- * so curvature products differentiate through the model — this is how Hessian-based methods run
- * inside `model.fit`). `applyGradients` alone passes no extra.
+ * so curvature products differentiate through the model), and passes that closure as
+ * `extra.batch` too: build a Hessian-based method with {@link minimizeLoss} and it runs inside
+ * `model.fit`. `applyGradients` alone passes no extra.
  */
 export class SomaxOptimizer extends tf.Optimizer {
   /** The class name tfjs serializes. */
@@ -59,8 +61,11 @@ export class SomaxOptimizer extends tf.Optimizer {
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     const { value, grads } = this.computeGradients(f, varList);
-    const variables = Object.keys(grads).map((name) => tf.engine().registeredVariables[name]);
-    this.extra = { value, lossFn: (p: Tree) => evaluateAt(f, variables, p) };
+    const variables = Object.fromEntries(Object.keys(grads).map((name) => [name, tf.engine().registeredVariables[name]]));
+    const lossFn = (p: Tree) => evaluateAt(f, variables, p);
+    // The batch of a tfjs minimize step is its loss closure: methods built with `minimizeLoss` use it.
+    const batch: MinimizeBatch = { lossFn };
+    this.extra = { value, grad: grads as unknown as Tree, lossFn, batch, curvatureBatch: batch };
     try {
       this.applyGradients(grads);
     } finally {
@@ -97,18 +102,43 @@ function keepAll<S>(state: S): S {
   return state;
 }
 
-/** `f` evaluated with `variables` set to the leaves of `params` (restored afterwards). */
-function evaluateAt(f: () => tf.Scalar, variables: tf.Variable[], params: Tree): tf.Scalar {
-  const leaves = tree.leaves(params);
-  if (leaves.length === variables.length && leaves.every((l, i) => l === variables[i])) return f();
-  const saved = variables.map((v) => tf.clone(v));
+/**
+ * `f` evaluated at params `p` (a tree keyed by variable name): `f()` itself when `p` holds the
+ * variables, else with the variables temporarily assigned the values of `p` (restored afterwards).
+ */
+function evaluateAt(f: () => tf.Scalar, variables: Record<string, tf.Variable>, p: Tree): tf.Scalar {
+  const values = p as Record<string, tf.Tensor>;
+  const names = Object.keys(variables);
+  if (names.every((n) => values[n] === variables[n])) return f();
+  const saved = names.map((n) => tf.clone(variables[n]));
   try {
-    variables.forEach((v, i) => v.assign(leaves[i]));
+    names.forEach((n) => variables[n].assign(values[n]));
     return f();
   } finally {
-    variables.forEach((v, i) => v.assign(saved[i]));
+    names.forEach((n, i) => variables[n].assign(saved[i]));
     tf.dispose(saved);
   }
+}
+
+/** The "batch" a `tf.Optimizer.minimize` step hands to the transform: the loss closure of that step. */
+export interface MinimizeBatch {
+  readonly lossFn: (params: Tree) => tf.Scalar;
+}
+
+/**
+ * The loss to build a Hessian-based method with when it runs inside `model.fit` or
+ * `optimizer.minimize` through {@link asTfOptimizer}: it evaluates the step's own loss closure.
+ * Curvature products then differentiate through the model's variables.
+ *
+ * @example
+ * model.compile({ optimizer: asTfOptimizer(adahessian(minimizeLoss, { learningRate: 0.1 })), loss: 'meanSquaredError' });
+ */
+export function minimizeLoss(params: Tree, batch: unknown): tf.Scalar {
+  const b = batch as MinimizeBatch | undefined;
+  if (typeof b?.lossFn !== 'function') {
+    throw new InputError('minimizeLoss works inside asTfOptimizer(...).minimize / model.fit, whose batch is the loss closure');
+  }
+  return b.lossFn(params);
 }
 
 /**

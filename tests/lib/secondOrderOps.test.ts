@@ -206,6 +206,19 @@ const CASES: Record<string, Case> = {
       return sumW(out);
     },
   },
+  fusedMatMul: {
+    kernels: ['BatchMatMul', 'Add', 'Sigmoid'],
+    shapes: [[2, 3], [3, 2], [2]],
+    tfFn: (a, b, c) => tf.sum(tf.mul(wt([2, 2]), tf.square(tf.fused.matMul({ a, b, bias: c, activation: 'sigmoid' })))),
+    jsFn: (x) => {
+      const out: number[] = [];
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
+        let s = x[12 + j]; for (let k = 0; k < 3; k++) s += x[i * 3 + k] * x[6 + k * 2 + j];
+        out.push(sq(1 / (1 + Math.exp(-s))));
+      }
+      return sumW(out);
+    },
+  },
   pools: {
     kernels: ['AvgPool', 'AvgPoolGrad', 'MaxPool', 'MaxPoolGrad'],
     shapes: [[1, 4, 4, 1]],

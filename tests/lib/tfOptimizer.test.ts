@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { adam, adamw, asTfOptimizer, sgd } from '../../index';
+import { adahessian, adam, adamw, asTfOptimizer, minimizeLoss, newtonCg, sgd, sophiaH } from '../../index';
 
 describe('asTfOptimizer', () => {
   test('minimize follows tf.train.sgd step for step', () => {
@@ -72,5 +72,34 @@ describe('asTfOptimizer', () => {
     expect(v.dataSync()[0]).toBe(2); // restored after the probe evaluation
     v.dispose();
     opt.dispose();
+  });
+});
+
+describe('Hessian-based methods inside model.fit', () => {
+
+  test.each([
+    ['adahessian', () => adahessian(minimizeLoss, { learningRate: 0.05, spatialAveraging: false })],
+    ['sophiaH', () => sophiaH(minimizeLoss, { learningRate: 0.02, weightDecay: 0, evalEveryK: 2 })],
+    ['newtonCg (trust region)', () => newtonCg(minimizeLoss, { lam0: 1, maxiter: 5, lamPolicy: 'trustRegion' })],
+  ])('%s trains a tfjs-layers model by model.fit, tensors flat', async (_name, make) => {
+    const xs = tf.randomNormal([64, 3], 0, 1, 'float32', 11);
+    const ys = tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5])), 1, true);
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ units: 8, inputShape: [3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) }),
+        tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 6 }) }),
+      ],
+    });
+    const optimizer = asTfOptimizer(make());
+    model.compile({ optimizer, loss: 'meanSquaredError' });
+    await model.fit(xs, ys, { epochs: 2, batchSize: 16, shuffle: false, verbose: 0 });
+    const before = tf.memory().numTensors;
+    const h = await model.fit(xs, ys, { epochs: 20, batchSize: 16, shuffle: false, verbose: 0 });
+    const loss = h.history.loss as number[];
+    expect(tf.memory().numTensors).toBe(before);
+    expect(loss[loss.length - 1]).toBeLessThan(0.5 * loss[0]);
+    model.dispose();
+    optimizer.dispose();
+    tf.dispose([xs, ys]);
   });
 });
