@@ -125,7 +125,7 @@ describe('Fisher diagonal', () => {
 });
 
 describe('products are leak-free and reject bad input', () => {
-  test('numTensors is flat over 500 hvp and ggnvp calls', () => {
+  test('numTensors is flat over 500 hvp and ggnvp calls, and 100 calls of every other product', () => {
     const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { d: 3, h: 4, c: 3, b: 4 });
     const objective = { predict: prob.predict, loss: 'softmaxCrossEntropy' as const };
     const lossFn = objectiveLoss(objective);
@@ -140,7 +140,16 @@ describe('products are leak-free and reject bad input', () => {
       tree.dispose(ggnvp(objective, params, v, batch));
     }
     expect(tf.memory().numTensors).toBe(before);
-    tree.dispose([params, batch, v] as any);
+    // The other products: 100 calls each.
+    const fn = (q: any) => prob.predict(q, batch.x);
+    const u = tf.ones([4, 3]);
+    const again = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) {
+      tree.dispose([jvp(fn, params, v), vjp(fn, params, u), fisherDiag(objective, params, batch), jacobianRows(objective, params, batch.x)] as any);
+      rowGram(objective, params, batch.x);
+    }
+    expect(tf.memory().numTensors).toBe(again);
+    tree.dispose([params, batch, v, u] as any);
   });
 
   test('a non-scalar loss, a mismatched batch and an unknown loss name are clear errors', () => {
