@@ -25,16 +25,13 @@ function oneStep(tx: GradientTransformation<any>, lossFn: any, params: Tree, bat
 describe('methods against exact math', () => {
   test('newtonDirect with λ → 0 and learning rate 1 solves a strictly convex quadratic in one step', () => {
     const n = 5;
-    const m = ref.rand(n * n, 61);
-    const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j]; A[i * n + j] = s + (i === j ? 0.2 : 0); }
+    const A = ref.randomSpd(n, 61, 0.2);
     const b = ref.rand(n, 62);
-    const At = tf.tensor2d(Array.from(A), [n, n]);
-    const bt = tf.tensor1d(Array.from(b));
-    const quad = (p: any) => tf.tidy(() => tf.sub(tf.mul(0.5, tf.sum(tf.mul(p.x, tf.reshape(tf.matMul(At, tf.reshape(p.x, [n, 1])), [n])))), tf.sum(tf.mul(bt, p.x))) as tf.Scalar);
+    const { lossFn: quad, dispose } = ref.quadratic(A, b);
     const out = oneStep(newtonDirect(quad, { lam0: 1e-10, learningRate: 1 }), quad, { x: tf.ones([n]) }, null);
     expect(ref.relErr(flat(out.params), linalg.solveSymmetric(A, b, n))).toBeLessThan(1e-4);
-    tree.dispose([out.params, out.state, out.loss, At, bt] as any);
+    tree.dispose([out.params, out.state, out.loss] as any);
+    dispose();
   });
 
   test.each([

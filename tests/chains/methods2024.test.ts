@@ -48,13 +48,9 @@ describe('somax 2024 methods against exact math', () => {
 
   test('sqn stores exact secant pairs (y = A s) and minimizes a convex quadratic', () => {
     const n = 6;
-    const m = ref.rand(n * n, 81);
-    const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j]; A[i * n + j] = s + (i === j ? 0.5 : 0); }
+    const A = ref.randomSpd(n, 81);
     const b = ref.rand(n, 82);
-    const At = tf.tensor2d(Array.from(A), [n, n]);
-    const bt = tf.tensor1d(Array.from(b));
-    const quad = (p: any) => tf.tidy(() => tf.sub(tf.mul(0.5, tf.sum(tf.mul(p.x, tf.reshape(tf.matMul(At, tf.reshape(p.x, [n, 1])), [n])))), tf.sum(tf.mul(bt, p.x))) as tf.Scalar);
+    const { lossFn: quad, dispose } = ref.quadratic(A, b);
     const tx = sqn(quad, { learningRate: 1, lineSearch: true });
     const step = makeStep(tx, quad);
     let params: any = { x: tf.zeros([n]) };
@@ -72,7 +68,8 @@ describe('somax 2024 methods against exact math', () => {
       }
     }
     expect(ref.relErr(flat(params), linalg.solveSymmetric(A, b, n))).toBeLessThan(1e-3);
-    tree.dispose([params, state, At, bt] as any);
+    tree.dispose([params, state] as any);
+    dispose();
   });
 });
 

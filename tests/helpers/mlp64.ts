@@ -200,3 +200,25 @@ export function makeProblem(act: Act, lossName: LossName, { d = 4, h = 5, c = 3,
   };
   return { m, theta, params, batch, predict, labels };
 }
+
+/** A random symmetric positive-definite matrix MᵀM + shift·I (n×n, row-major). */
+export function randomSpd(n: number, seed: number, shift = 0.5): Float64Array {
+  const m = rand(n * n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j];
+    a[i * n + j] = s + (i === j ? shift : 0);
+  }
+  return a;
+}
+
+/** The quadratic L(θ) = ½ xᵀAx − bᵀx over params `{ x: [n] }`, with its tensors to dispose. */
+export function quadratic(a: Float64Array, b: Float64Array) {
+  const n = b.length;
+  const at = tf.tensor2d(Array.from(a), [n, n]);
+  const bt = tf.tensor1d(Array.from(b));
+  const lossFn = (p: any) =>
+    tf.tidy(() => tf.sub(tf.mul(0.5, tf.sum(tf.mul(p.x, tf.reshape(tf.matMul(at, tf.reshape(p.x, [n, 1])), [n])))), tf.sum(tf.mul(bt, p.x))) as tf.Scalar);
+  return { lossFn, dispose: () => tf.dispose([at, bt]) };
+}

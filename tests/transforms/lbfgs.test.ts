@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { chain, lbfgsTwoLoop, linalg, makeStep, scale, scaleByBacktrackingLinesearch, scaleByLbfgs, tree } from '../../index';
-import { matVec, rand, relErr } from '../helpers/mlp64';
+import { matVec, quadratic, rand, randomSpd, relErr } from '../helpers/mlp64';
 
 const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).vector));
 
@@ -39,13 +39,9 @@ describe('L-BFGS', () => {
 
   test('scaleByLbfgs with a backtracking line search reaches the minimizer of an ill-conditioned quadratic (8-D) within 30 steps', () => {
     const n = 8;
-    const m = rand(n * n, 5);
-    const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let q = 0; q < n; q++) s += m[q * n + i] * m[q * n + j]; A[i * n + j] = s + (i === j ? 0.1 : 0); }
+    const A = randomSpd(n, 5, 0.1);
     const b64 = rand(n, 6);
-    const At = tf.tensor2d(Array.from(A), [n, n]);
-    const bt = tf.tensor1d(Array.from(b64));
-    const quad = (p: any) => tf.tidy(() => tf.sub(tf.mul(0.5, tf.sum(tf.mul(p.x, tf.reshape(tf.matMul(At, tf.reshape(p.x, [n, 1])), [n])))), tf.sum(tf.mul(bt, p.x))) as tf.Scalar);
+    const { lossFn: quad, dispose } = quadratic(A, b64);
     const tx = chain(scaleByLbfgs(), scale(-1), scaleByBacktrackingLinesearch(quad, { maxLearningRate: 1 }));
     const step = makeStep(tx, quad);
     let params: any = { x: tf.zeros([n]) };
@@ -56,6 +52,7 @@ describe('L-BFGS', () => {
       params = out.params; state = out.state;
     }
     expect(relErr(flat(params), linalg.solveSymmetric(A, b64, n))).toBeLessThan(1e-3);
-    tree.dispose([params, state, At, bt] as any);
+    tree.dispose([params, state] as any);
+    dispose();
   });
 });
