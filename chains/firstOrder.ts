@@ -75,10 +75,11 @@ export function rmsprop(
     nesterov = false,
   }: { decay?: number; eps?: number; initialScale?: number; centered?: boolean; momentum?: number; nesterov?: boolean } = {},
 ): Tx {
+  // Optax's order: the learning rate before the momentum trace (they differ under a schedule).
   return chain(
     centered ? scaleByStddev({ decay, eps, initialScale }) : scaleByRms({ decay, eps, initialScale }),
-    momentum === undefined ? identity() : trace(momentum, { nesterov }),
     scaleByLearningRate(learningRate),
+    momentum === undefined ? identity() : trace(momentum, { nesterov }),
   );
 }
 

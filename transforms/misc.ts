@@ -27,6 +27,7 @@ export function addNoise(eta: number, gamma: number, seed: number): GradientTran
   return {
     init: () => ({ count: 0, key: makeKey(seed) }),
     update: (updates, state) => {
+      tree.assertFloat(updates);
       const std = Math.sqrt(eta / (1 + state.count) ** gamma);
       const out = tree.tidy(() => tree.axpy(std, tree.randomNormalLike(updates, foldIn(state.key, state.count)), updates));
       return [out, { count: state.count + 1, key: state.key }];

@@ -29,7 +29,7 @@ export function scale(step: number): GradientTransformation<EmptyState> {
 }
 
 /** Evaluates a number-or-schedule at a step, rejecting a non-finite value. */
-export function evaluate(name: string, value: ScalarOrSchedule, count: number): number {
+function evaluate(name: string, value: ScalarOrSchedule, count: number): number {
   const v = typeof value === 'function' ? value(count) : value;
   if (!Number.isFinite(v)) throw new HyperparameterError(`${name} evaluated to ${v} at step ${count}`);
   return v;
