@@ -57,17 +57,42 @@ function fail(what: string): never {
   throw new Error(`transform law violated: ${what}`);
 }
 
+/**
+ * Disposes every tensor of `outputs` except the caller's inputs (`params`, `grads`, `extra`): a
+ * transform that breaks the contract by returning an input must not make the checker dispose the
+ * user's tensors.
+ */
+function disposeOutputs(outputs: unknown, ...inputs: unknown[]): void {
+  const keep = new Set(inputs.flatMap(reachableTensors));
+  for (const t of tree.tensors(outputs as StateTree)) if (!keep.has(t) && !t.isDisposed) t.dispose();
+}
+
+/** The tensors inside plain objects / arrays of `x` (class instances other than tensors and cycles skipped). */
+function reachableTensors(x: unknown): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  const seen = new Set<unknown>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (tree.isTensor(v)) out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) Object.values(v).forEach(walk);
+  };
+  walk(x);
+  return out;
+}
+
 /** Runs `steps` updates from a fresh state; returns the updates of each step (the caller disposes). */
 function run(tx: GradientTransformation<any>, params: Tree, grads: Tree, steps: number, extra?: Extra): Tree[] {
   let state = tx.init(params);
   const outs: Tree[] = [];
   for (let i = 0; i < steps; i++) {
     const [u, next] = tx.update(grads, state, params, extra);
-    tree.dispose(state as StateTree);
+    disposeOutputs(state, params, grads, extra, next);
     state = next;
     outs.push(u);
   }
-  tree.dispose(state as StateTree);
+  disposeOutputs(state, params, grads, extra);
   return outs;
 }
 
@@ -95,17 +120,18 @@ export function checkStructure(tx: GradientTransformation<any>, params: Tree, gr
     try {
       tree.assertSameStructure(params, u, { names: ['params have', 'updates have'], root: 'updates' });
     } catch (e) {
-      tree.dispose([u, next, state] as StateTree);
+      disposeOutputs([u, next, state], params, grads, extra);
       fail((e as Error).message);
     }
-    if (JSON.stringify(describeState(next)) !== stateShape) {
-      tree.dispose([u, next, state] as StateTree);
-      fail(`the state changed structure at step ${i + 1}`);
+    const now = JSON.stringify(describeState(next));
+    if (now !== stateShape) {
+      disposeOutputs([u, next, state], params, grads, extra);
+      fail(`the state changed structure at step ${i + 1}: ${stateShape} became ${now}`);
     }
-    tree.dispose([u, state] as StateTree);
+    disposeOutputs([u, state], params, grads, extra, next);
     state = next;
   }
-  tree.dispose(state as StateTree);
+  disposeOutputs(state, params, grads, extra);
 }
 
 /** The structure of a state with tensor shapes (numbers, booleans, strings only typed). */
@@ -116,10 +142,13 @@ function describeState(s: unknown): unknown {
   return s === null ? null : typeof s;
 }
 
-/** `update` neither mutates nor disposes its inputs, and its outputs are fresh tensors. */
+/**
+ * `update` neither mutates nor disposes its inputs (params, updates, state, the tensors of `extra`),
+ * and its outputs (updates and new state) are fresh tensors, none of them an input.
+ */
 export function checkNoMutationOrDisposal(tx: GradientTransformation<any>, params: Tree, grads: Tree, { extra }: { extra?: Extra } = {}): void {
   const state = tx.init(params);
-  const inputs = [...tree.leaves(params), ...tree.leaves(grads), ...tree.tensors(state as StateTree)];
+  const inputs = [...new Set([...tree.leaves(params), ...tree.leaves(grads), ...tree.tensors(state as StateTree), ...reachableTensors(extra)])];
   const before = inputs.map((t) => Array.from(t.dataSync()));
   const [u, next] = tx.update(grads, state, params, extra);
   try {
@@ -133,7 +162,7 @@ export function checkNoMutationOrDisposal(tx: GradientTransformation<any>, param
       if (inputSet.has(t)) fail(`update returned one of its input tensors (shape [${t.shape.join(', ')}]) instead of a fresh one`);
     }
   } finally {
-    tree.dispose([u, next, state] as StateTree);
+    disposeOutputs([u, next, state], params, grads, extra);
   }
 }
 
@@ -143,12 +172,12 @@ export function checkNoLeaks(tx: GradientTransformation<any>, params: Tree, grad
   let reference = -1;
   for (let i = 0; i < steps; i++) {
     const [u, next] = tx.update(grads, state, params, extra);
-    tree.dispose([u, state] as StateTree);
+    disposeOutputs([u, state], params, grads, extra, next);
     state = next;
     if (i === 1) reference = tf.memory().numTensors;
   }
   const end = tf.memory().numTensors;
-  tree.dispose(state as StateTree);
+  disposeOutputs(state, params, grads, extra);
   if (steps > 2 && end !== reference) fail(`${end - reference} tensors leaked over ${steps - 2} steps`);
 }
 
@@ -159,7 +188,7 @@ export function checkDeterminism(tx: GradientTransformation<any>, params: Tree, 
   try {
     a.forEach((u, i) => assertClose(u, b[i], `step ${i + 1} differs between two identical runs`, 0));
   } finally {
-    tree.dispose([a, b] as StateTree);
+    disposeOutputs([a, b], params, grads, extra);
   }
 }
 
@@ -174,7 +203,7 @@ export function checkChainIdentity(tx: GradientTransformation<any>, params: Tree
       assertClose(right[i], u, `chain(t, identity()) differs from t at step ${i + 1}`, tol);
     });
   } finally {
-    tree.dispose([plain, left, right] as StateTree);
+    disposeOutputs([plain, left, right], params, grads, extra);
   }
 }
 
@@ -192,7 +221,7 @@ export function checkChainAssociativity(
   try {
     l.forEach((u, i) => assertClose(u, r[i], `chain is not associative at step ${i + 1}`, tol));
   } finally {
-    tree.dispose([l, r] as StateTree);
+    disposeOutputs([l, r], params, grads, extra);
   }
 }
 
@@ -211,18 +240,20 @@ export interface LawOptions {
 }
 
 /**
- * Runs every law above as a fast-check property over random parameter trees: structure, no
- * mutation or disposal, fresh outputs, no leaks, determinism, chain identity.
+ * Runs every law above as a fast-check property over random parameter trees: no mutation or
+ * disposal and fresh outputs, structure, no leaks, determinism, chain identity. On a violation it
+ * throws an `Error` whose message is the law's (shrunk by fast-check to a small tree) followed by
+ * the counterexample and the seed to replay it with.
  */
 export function checkTransformLaws(tx: GradientTransformation<any>, { numRuns = 20, leakSteps = 20, extra, gradScale = 1, seed }: LawOptions = {}): void {
-  fc.assert(
+  const details = fc.check(
     fc.property(arbParamsAndGrads(), ({ spec, paramSeed, gradSeed }) => {
       const params = buildTree(spec, paramSeed);
       const grads = buildTree(spec, gradSeed, gradScale);
       const ex = typeof extra === 'function' ? extra(params) : extra;
       try {
-        checkStructure(tx, params, grads, { extra: ex });
         checkNoMutationOrDisposal(tx, params, grads, { extra: ex });
+        checkStructure(tx, params, grads, { extra: ex });
         checkNoLeaks(tx, params, grads, { steps: leakSteps, extra: ex });
         checkDeterminism(tx, params, grads, { extra: ex });
         checkChainIdentity(tx, params, grads, { extra: ex });
@@ -232,4 +263,13 @@ export function checkTransformLaws(tx: GradientTransformation<any>, { numRuns = 
     }),
     { numRuns, seed },
   );
+  if (details.failed) {
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const error = new Error(
+      `${cause}\n  on params/grads built from ${JSON.stringify(details.counterexample?.[0])}` +
+        ` (fast-check seed ${details.seed}, path "${details.counterexamplePath}", after ${details.numRuns} run(s))`,
+    );
+    (error as Error & { cause?: unknown }).cause = details.errorInstance;
+    throw error;
+  }
 }

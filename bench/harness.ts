@@ -49,29 +49,47 @@ export interface Row {
   goal?: string;
 }
 
-/** Writes bench/results/latest.json and bench/results/README.md (a markdown table). */
-export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}): void {
+/**
+ * Writes bench/results/latest.json and bench/results/README.md (a markdown table). With `merge`,
+ * rows of a partial run replace the rows of the same backend and name in the existing results and
+ * the others are kept (their machine line says when the file was last written in full).
+ */
+export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}, { merge = false, notes = [] }: { merge?: boolean; notes?: string[] } = {}): void {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'latest.json');
+  let all = rows;
+  if (merge && fs.existsSync(file)) {
+    const old = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Row[] };
+    const key = (r: Row) => `${r.backend}\u0000${r.name}`;
+    const fresh = new Map(rows.map((r) => [key(r), r]));
+    all = old.rows.map((r) => fresh.get(key(r)) ?? r);
+    const seen = new Set(old.rows.map(key));
+    all.push(...rows.filter((r) => !seen.has(key(r))));
+  }
   const machine = {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: String(os.cpus().length),
     node: process.version,
     tfjs: tf.version.tfjs,
     date: new Date().toISOString(),
+    ...(merge ? { note: `partial run merged into earlier results (${rows.length} rows updated)` } : {}),
     ...extraInfo,
   };
-  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ machine, rows }, null, 2) + '\n');
+  fs.writeFileSync(file, JSON.stringify({ machine, rows: all }, null, 2) + '\n');
   const lines = [
     '# Benchmark results',
     '',
-    'Written by `npm run bench` (bench/run.ts); every ratio is measured within one run, medians of interleaved repetitions.',
+    'Written by `npm run bench` (bench/run.ts, suites in bench/suites.ts); every ratio is measured within one run, medians of interleaved repetitions.',
     '',
     Object.entries(machine).map(([k, v]) => `- ${k}: ${v}`).join('\n'),
     '',
     '| backend | measurement | median ms | ratio | goal |',
     '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.backend} | ${r.name} | ${r.ms.toFixed(2)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} (${r.ratioOf})`} | ${r.goal ?? ''} |`),
+    ...all.map((r) => `| ${r.backend} | ${r.name} | ${r.ms.toFixed(2)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} (${r.ratioOf})`} | ${r.goal ?? ''} |`),
+    '',
+    ...(notes.length > 0 ? ['## Notes', '', ...notes.flatMap((n) => [n, '']), ''] : []),
+    'The machine is shared (2 cores): ratios of a few percent either way are within run-to-run noise.',
     '',
   ];
   fs.writeFileSync(path.join(dir, 'README.md'), lines.join('\n'));

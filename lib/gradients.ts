@@ -6,15 +6,25 @@
  * Softmax, Elu, Pow, ...), the engine records the copy of that output on the tape before the kernel
  * itself, so the backward sweep of a second differentiation drops every term that flows through
  * it. Comparison ops (Equal, Greater, ...) used as masks inside gradients have no gradient at all,
- * and the backprop kernels of Conv2D's filter and of pooling are not differentiable.
+ * Prod's gradient uses Cumprod (no gradient), and the backprop kernels of Conv2D's filter and of
+ * pooling are not differentiable.
  *
- * This module registers gradients that save only *inputs* and recompute what they need, zero
- * gradients for piecewise-constant ops, and gradients for the backprop kernels. They are installed
- * when somax is imported; they give the same first-order results as the stock ones. Every
- * second-order entry point calls {@link ensureSecondOrderGradients} (a cheap identity check) and
- * re-installs them if another package (e.g. `@tensorflow/tfjs` loaded after somax) replaced them,
- * and {@link assertSecondOrderSafe} rejects a computation that went through a kernel not known to
- * be safe, naming it, instead of returning a wrong number.
+ * This module registers, for every kernel of {@link SECOND_ORDER_KERNELS}, a gradient that saves
+ * only *inputs* and recomputes what it needs from primitive ops that are themselves in the list,
+ * so the gradient can be differentiated again (to any order):
+ * - kernels whose stock gradient is wrong or missing at second order ({@link REPLACED_KERNELS})
+ *   always get somax's gradient;
+ * - the others keep a stock gradient when one is registered (stock is correct for them, tested),
+ *   and get somax's own (first-order identical, tested) when none is: the `@tensorflow/tfjs-core`
+ *   CommonJS bundle registers no gradients at all, so a somax user with only tfjs-core and a
+ *   backend still gets working first- and second-order gradients for these kernels.
+ *
+ * They are installed when somax is imported. Every second-order entry point calls
+ * {@link ensureSecondOrderGradients} (a cheap identity check) and re-installs them if another
+ * package replaced them (loading `@tensorflow/tfjs` after somax does, silently), and
+ * {@link assertSecondOrderSafe} rejects a computation that went through a kernel not in the list,
+ * naming it and what to use instead, rather than return a wrong number;
+ * {@link explainSecondOrderFailure} turns tfjs's own autodiff errors into the same explanation.
  *
  * See docs/second-order-ops.md for the table of covered kernels.
  * @module
@@ -22,168 +32,550 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from './errors';
 
-type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: Record<string, any>) => Record<string, () => tf.Tensor>;
-interface GradConfig {
-  kernelName: string;
-  inputsToSave?: string[];
-  gradFunc: GradFunc;
+type Attrs = Record<string, any>;
+type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
+type GradFunc = (dy: any, saved: tf.Tensor[], attrs: Attrs) => GradMap;
+
+/** A gradient somax registers for one kernel. */
+interface SomaxGradConfig {
+  readonly kernelName: string;
+  readonly inputsToSave?: string[];
+  readonly saveAllInputs?: boolean;
+  readonly gradFunc: GradFunc;
+  /** What stock tfjs gets wrong for this kernel; absent when its stock gradient is correct and kept. */
+  readonly replaces?: string;
 }
 
-/** Sums a broadcast gradient back to `shape`. */
-function unbroadcast(g: tf.Tensor, shape: number[]): tf.Tensor {
-  const axes = tf.backend_util.getReductionAxes(shape, g.shape);
-  return tf.reshape(axes.length > 0 ? tf.sum(g, axes) : g, shape);
+// ---------------------------------------------------------------------------------------------
+// Helpers (every op used inside a gradient is itself in SECOND_ORDER_KERNELS).
+
+const f32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
+
+/** Sums a broadcast gradient back to `shape` (leading and size-1 axes). */
+function unbroadcast(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  const axes = tf.backend_util.getReductionAxes(shape as number[], g.shape);
+  return tf.reshape(axes.length > 0 ? tf.sum(g, axes) : g, shape as number[]);
 }
 
-/** A unary gradient dy ⊙ f'(x) with f' recomputed from the saved input. */
-function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor): GradConfig {
+/** The float32 zeros shaped like `t` (the gradient of a piecewise-constant input). */
+const zerosOf = (t: tf.Tensor): tf.Tensor => tf.zeros(t.shape, 'float32');
+
+/** A unary gradient `dy ⊙ f'(x)`, f' recomputed from the saved input. */
+function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, replaces?: string): SomaxGradConfig {
   return {
     kernelName,
     inputsToSave: ['x'],
-    gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy as tf.Tensor, derivative(tf.cast(x, 'float32'))) }),
+    gradFunc: (dy: tf.Tensor, [x]) => ({ x: () => tf.mul(dy, derivative(f32(x))) }),
+    replaces,
   };
 }
 
-/** A zero gradient for a piecewise-constant op with the given inputs. */
-function zero(kernelName: string, inputs: string[]): GradConfig {
+/** A zero gradient for each input of a piecewise-constant kernel. */
+function zero(kernelName: string, inputs: string[], replaces?: string): SomaxGradConfig {
   return {
     kernelName,
     inputsToSave: inputs,
-    // Gradients are float32 whatever the input dtype (bool for logical ops).
-    gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => tf.zeros(saved[i].shape)])),
+    gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => zerosOf(saved[i])])),
+    replaces,
   };
+}
+
+/** A binary elementwise gradient with broadcasting: `{a: dy ⊙ ∂a, b: dy ⊙ ∂b}` summed back. */
+function binary(
+  kernelName: string,
+  da: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  db: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  replaces?: string,
+): SomaxGradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy: tf.Tensor, [a, b]) => ({
+      a: () => unbroadcast(da(dy, f32(a), f32(b)), a.shape),
+      b: () => unbroadcast(db(dy, f32(a), f32(b)), b.shape),
+    }),
+    replaces,
+  };
+}
+
+/** The shape of `x` with the reduced `axes` kept as size 1. */
+function keptShape(shape: readonly number[], axes: number[]): number[] {
+  const out = shape.slice();
+  axes.forEach((a) => (out[a] = 1));
+  return out;
+}
+
+const axesOf = (axis: number | number[] | null | undefined, shape: number[]): number[] =>
+  tf.util.parseAxisParam(axis ?? null as unknown as number[], shape);
+
+/** Gradient of Max/Min: dy routed to every position equal to the extremum (mask constant). */
+function extremumGrad(kernelName: 'Max' | 'Min', axisAttr: string): SomaxGradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], attrs) => ({
+      x: () => {
+        const axes = axesOf(attrs[axisAttr], x.shape);
+        const shape = keptShape(x.shape, axes);
+        const y = kernelName === 'Max' ? tf.max(x, axes, true) : tf.min(x, axes, true);
+        return tf.mul(tf.reshape(dy, shape), tf.cast(tf.equal(x, y), 'float32'));
+      },
+    }),
+  };
+}
+
+/**
+ * Exclusive products along the last axis, `e_i = Π_{j≠i} x_j`, from prefix and suffix products
+ * built with slices and multiplications (differentiable again; Cumprod has no gradient). Costs
+ * about 3n small ops for an axis of length n.
+ */
+function exclusiveProducts(x: tf.Tensor): tf.Tensor {
+  const n = x.shape[x.rank - 1];
+  const lead = x.shape.slice(0, -1);
+  const col = (i: number) => tf.slice(x, [...lead.map(() => 0), i], [...lead, 1]);
+  const ones = tf.ones([...lead, 1]);
+  const prefix: tf.Tensor[] = [ones];
+  for (let i = 1; i < n; i++) prefix.push(tf.mul(prefix[i - 1], col(i - 1)));
+  const suffix: tf.Tensor[] = new Array(n);
+  suffix[n - 1] = ones;
+  for (let i = n - 2; i >= 0; i--) suffix[i] = tf.mul(suffix[i + 1], col(i + 1));
+  return tf.concat(prefix.map((p, i) => tf.mul(p, suffix[i])), x.rank - 1);
+}
+
+/** `x` padded so that windows of a pool with `info` fit, with strided subsampling at offsets. */
+function poolWindows(info: tf.backend_util.Conv2DInfo) {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
+  const padded = (t: tf.Tensor, value: number) => {
+    const bottom = Math.max(0, filterHeight - 1 + outHeight * strideHeight - inHeight - padInfo.top);
+    const right = Math.max(0, filterWidth - 1 + outWidth * strideWidth - inWidth - padInfo.left);
+    return tf.pad(t, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]], value);
+  };
+  /** The elements at window offset (u, v) of every output position: `[B, outH, outW, C]`. */
+  const at = (p: tf.Tensor, u: number, v: number) => {
+    const block = tf.slice(p, [0, u, v, 0], [batchSize, outHeight * strideHeight, outWidth * strideWidth, inChannels]);
+    const split = tf.reshape(block, [batchSize, outHeight, strideHeight, outWidth, strideWidth, inChannels]);
+    const picked = tf.slice(split, [0, 0, 0, 0, 0, 0], [batchSize, outHeight, 1, outWidth, 1, inChannels]);
+    return tf.reshape(picked, [batchSize, outHeight, outWidth, inChannels]);
+  };
+  return { padded, at, filterHeight, filterWidth };
+}
+
+/**
+ * `M g` for the selection matrix M of a max pool (each output picks the first maximum of its
+ * window in row-major order, as tfjs's kernels do): the transpose of MaxPoolGrad. The mask is
+ * computed from the input and treated as a constant.
+ */
+function maxPoolSelect(x: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { filterSize, strides, pad, dimRoundingMode } = attrs;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const w = poolWindows(info);
+  const xp = w.padded(x, -Infinity);
+  const gp = w.padded(g, 0);
+  const y = tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode);
+  let found: tf.Tensor = tf.zerosLike(y);
+  let out: tf.Tensor = tf.zerosLike(y);
+  for (let u = 0; u < w.filterHeight; u++) {
+    for (let v = 0; v < w.filterWidth; v++) {
+      const hit = tf.mul(tf.cast(tf.equal(w.at(xp, u, v), y), 'float32'), tf.sub(1, found));
+      found = tf.add(found, hit);
+      out = tf.add(out, tf.mul(hit, w.at(gp, u, v)));
+    }
+  }
+  return out;
+}
+
+/**
+ * The transpose of tfjs's AvgPoolGrad kernel (which spreads `dy / (filterHeight·filterWidth)`
+ * over every window, padded positions included): window sums of the zero-padded incoming
+ * gradient over the full window size, i.e. `avgPool` with padding counted.
+ */
+function avgPoolGradTranspose(input: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { filterSize, strides, pad, dimRoundingMode } = attrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const w = poolWindows(info);
+  const gp = w.padded(g, 0);
+  let out: tf.Tensor | null = null;
+  for (let u = 0; u < w.filterHeight; u++) {
+    for (let v = 0; v < w.filterWidth; v++) out = out ? tf.add(out, w.at(gp, u, v)) : w.at(gp, u, v);
+  }
+  return tf.div(out as tf.Tensor, w.filterHeight * w.filterWidth);
+}
+
+const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Attrs): tf.Tensor =>
+  tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs) as tf.Tensor;
+
+function conv2dBackpropInput(inputShape: number[], dy: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+  return runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape });
+}
+
+function conv2dBackpropFilter(x: tf.Tensor, dy: tf.Tensor, filterShape: number[], attrs: Attrs): tf.Tensor {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+  return runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape });
+}
+
+function conv2d(x: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+  return tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, strides, pad, dataFormat, 1, dimRoundingMode);
+}
+
+function assertUnitDilations(attrs: Attrs): void {
+  const d = attrs.dilations ?? 1;
+  if (!(Array.isArray(d) ? d : [d]).every((v: number) => v === 1)) {
+    throw new UnsupportedOpError(`the gradient of conv2d with dilations [${String(d)}] is not supported (tfjs has none either); use dilations 1`);
+  }
+}
+
+/** The gradient of GatherV2 w.r.t. its params for batchDims = 0 (unsortedSegmentSum of dy). */
+function gatherParamsGrad(x: tf.Tensor, indices: tf.Tensor, dy: tf.Tensor, axis: number): tf.Tensor {
+  const outer = x.shape.slice(0, axis);
+  const inner = x.shape.slice(axis + 1);
+  const n = indices.size;
+  const values = tf.reshape(dy, [...outer, n, ...inner]);
+  const perm = [outer.length, ...outer.map((_, i) => i), ...inner.map((_, i) => outer.length + 1 + i)];
+  const moved = tf.transpose(values, perm);
+  const summed = tf.unsortedSegmentSum(moved, tf.reshape(indices, [n]) as tf.Tensor1D, x.shape[axis]);
+  return tf.transpose(summed, tf.backend_util.getUndoAxesPermutation(perm));
 }
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 
-function softmaxOf(logits: tf.Tensor, dim: number): tf.Tensor {
-  return tf.softmax(logits, dim);
-}
+// ---------------------------------------------------------------------------------------------
+// The gradients.
 
-/** The gradients somax installs (input-saving, differentiable again). */
-const SAFE_GRADIENTS: GradConfig[] = [
-  unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x)))),
+const BROADCAST = 'stock gradient does not sum over broadcast dimensions: a shape error whenever the inputs broadcast, even at first order';
+const NO_MASK_GRADIENT = 'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, or a tf.where condition that depends on the input, even at first order)';
+const SAVED_OUTPUT = 'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong HVP or throws)';
+
+const GRADIENTS: readonly SomaxGradConfig[] = [
+  // Elementwise arithmetic.
+  binary('Add', (dy) => dy, (dy) => dy),
+  {
+    kernelName: 'AddN',
+    saveAllInputs: true,
+    gradFunc: (dy: tf.Tensor, saved) => saved.map(() => () => tf.clone(dy)),
+  },
+  binary('Sub', (dy) => dy, (dy) => tf.neg(dy)),
+  binary('Multiply', (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
+  binary('RealDiv', (dy, _a, b) => tf.div(dy, b), (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b)))),
+  binary('SquaredDifference', (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(a, b))), (dy, a, b) => tf.mul(dy, tf.mul(-2, tf.sub(a, b))), BROADCAST),
+  binary(
+    'Pow',
+    (dy, a, b) => tf.mul(dy, tf.mul(b, tf.pow(a, tf.sub(b, 1)))),
+    // d(a^b)/db = a^b log a, recomputed (stock multiplies by the saved output); 0 where a ≤ 0.
+    (dy, a, b) => tf.mul(dy, tf.mul(tf.pow(a, b), tf.where(tf.greater(a, 0), tf.log(tf.maximum(a, 1e-37)), tf.zerosLike(a)))),
+    SAVED_OUTPUT + ' (the exponent gradient)',
+  ),
+  binary('Maximum', (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')), (dy, a, b) => tf.mul(dy, tf.cast(tf.less(a, b), 'float32')), BROADCAST),
+  binary('Minimum', (dy, a, b) => tf.mul(dy, tf.cast(tf.lessEqual(a, b), 'float32')), (dy, a, b) => tf.mul(dy, tf.cast(tf.greater(a, b), 'float32')), BROADCAST),
+  {
+    kernelName: 'Prelu',
+    inputsToSave: ['x', 'alpha'],
+    gradFunc: (dy: tf.Tensor, [x, alpha]) => ({
+      x: () => tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha)),
+      alpha: () => unbroadcast(tf.where(tf.greater(x, 0), tf.zerosLike(dy), tf.mul(dy, x)), alpha.shape),
+    }),
+  },
+
+  // Elementwise unary.
+  { kernelName: 'Neg', gradFunc: (dy: tf.Tensor) => ({ x: () => tf.neg(dy) }) },
+  unary('Square', (x) => tf.mul(x, 2)),
+  unary('Sqrt', (x) => tf.div(0.5, tf.sqrt(x))),
+  unary('Rsqrt', (x) => tf.div(tf.mul(-0.5, tf.rsqrt(x)), x)),
+  unary('Reciprocal', (x) => tf.neg(tf.reciprocal(tf.square(x)))),
+  unary('Exp', (x) => tf.exp(x), SAVED_OUTPUT),
+  unary('Log', (x) => tf.reciprocal(x)),
+  unary('Log1p', (x) => tf.reciprocal(tf.add(x, 1))),
+  unary('Abs', (x) => tf.step(x, -1)),
+  unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x))), SAVED_OUTPUT),
   unary('Sigmoid', (x) => {
     const s = tf.sigmoid(x);
     return tf.mul(s, tf.sub(1, s));
-  }),
-  unary('Exp', (x) => tf.exp(x)),
-  unary('Elu', (x) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.exp(x))),
-  unary('Selu', (x) => tf.where(tf.greater(x, 0), tf.fill(x.shape, SELU_SCALE), tf.mul(SELU_SCALE * SELU_ALPHA, tf.exp(x)))),
+  }, SAVED_OUTPUT),
+  unary('Relu', (x) => tf.step(x)),
+  unary('Relu6', (x) => tf.mul(tf.cast(tf.lessEqual(x, 6), 'float32'), tf.step(x))),
+  {
+    kernelName: 'LeakyRelu',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { alpha }) => ({ x: () => tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha)) }),
+  },
+  unary('Elu', (x) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.exp(x)), SAVED_OUTPUT + ' (through EluGrad, which has no gradient)'),
+  unary('Selu', (x) => tf.where(tf.greater(x, 0), tf.fill(x.shape, SELU_SCALE), tf.mul(tf.exp(x), SELU_SCALE * SELU_ALPHA))),
+  unary('Softplus', (x) => tf.sigmoid(x)),
+  unary('Erf', (x) => tf.mul(2 / Math.sqrt(Math.PI), tf.exp(tf.neg(tf.square(x))))),
+  unary('Sin', (x) => tf.cos(x)),
+  unary('Cos', (x) => tf.neg(tf.sin(x))),
+  unary('Atan', (x) => tf.reciprocal(tf.add(tf.square(x), 1))),
   {
     kernelName: 'Softmax',
     inputsToSave: ['logits'],
-    gradFunc: (dy, [logits], { dim }) => ({
+    gradFunc: (dy: tf.Tensor, [logits], { dim }) => ({
       logits: () => {
-        const y = softmaxOf(logits, dim);
-        const dyy = tf.mul(dy as tf.Tensor, y);
+        const y = tf.softmax(logits, dim);
+        const dyy = tf.mul(dy, y);
         return tf.sub(dyy, tf.mul(tf.sum(dyy, [dim], true), y));
       },
     }),
+    replaces: SAVED_OUTPUT,
   },
   {
-    kernelName: 'LogSoftmax',
-    inputsToSave: ['logits'],
-    gradFunc: (dy, [logits], { axis }) => ({
-      logits: () => tf.sub(dy as tf.Tensor, tf.mul(tf.sum(dy as tf.Tensor, axis, true), softmaxOf(logits, axis))),
+    kernelName: 'ClipByValue',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { clipValueMin, clipValueMax }) => ({
+      x: () => tf.where(tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax)), dy, tf.zerosLike(dy)),
     }),
   },
   {
-    kernelName: 'Pow',
+    kernelName: 'Select',
+    inputsToSave: ['condition'],
+    gradFunc: (dy: tf.Tensor, [condition]) => ({
+      condition: () => zerosOf(condition),
+      t: () => tf.mul(dy, tf.cast(condition, 'float32')),
+      e: () => tf.mul(dy, tf.cast(tf.logicalNot(condition), 'float32')),
+    }),
+  },
+  { kernelName: 'Cast', gradFunc: (dy: tf.Tensor) => ({ x: () => tf.clone(dy) }) },
+  { kernelName: 'Identity', gradFunc: (dy: tf.Tensor) => ({ x: () => f32(dy) }) },
+
+  // Piecewise-constant kernels: zero gradients (stock has none for the comparisons and logical
+  // ops, which the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, ... use as masks).
+  ...['Equal', 'NotEqual', 'Greater', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'].map((k) => zero(k, ['a', 'b'], NO_MASK_GRADIENT)),
+  zero('GreaterEqual', ['a', 'b']),
+  zero('LogicalNot', ['x'], NO_MASK_GRADIENT),
+  ...['Step', 'Sign', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan', 'OnesLike', 'ZerosLike', 'ArgMax', 'ArgMin'].map((k) => zero(k, ['x'])),
+  zero('OneHot', ['indices']),
+
+  // Reductions.
+  {
+    kernelName: 'Sum',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
+      x: () => tf.broadcastTo(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
+    }),
+  },
+  {
+    kernelName: 'Mean',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
+      x: () => {
+        const axes = axesOf(axis, x.shape);
+        const count = axes.reduce((n, a) => n * x.shape[a], 1);
+        return tf.div(tf.broadcastTo(tf.reshape(dy, keptShape(x.shape, axes)), x.shape), count);
+      },
+    }),
+  },
+  extremumGrad('Max', 'reductionIndices'),
+  extremumGrad('Min', 'axis'),
+  {
+    kernelName: 'Prod',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
+      x: () => {
+        const axes = axesOf(axis, x.shape);
+        const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+        const perm = [...rest, ...axes];
+        const moved = tf.transpose(f32(x), perm);
+        const n = axes.reduce((m, a) => m * x.shape[a], 1);
+        const flat = tf.reshape(moved, [...rest.map((i) => x.shape[i]), n]);
+        const excl = tf.reshape(exclusiveProducts(flat), moved.shape);
+        const back = tf.transpose(excl, tf.backend_util.getUndoAxesPermutation(perm));
+        return tf.mul(tf.reshape(dy, keptShape(x.shape, axes)), back);
+      },
+    }),
+    replaces: 'stock gradient uses Cumprod, which has no gradient: throws at second order',
+  },
+
+  // Linear algebra and convolutions (bilinear: their gradients are the same kernels).
+  {
+    kernelName: 'BatchMatMul',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]) => {
+    gradFunc: (dy: tf.Tensor, [a, b], { transposeA, transposeB }) => {
+      const [ga, gb] = !transposeA && !transposeB
+        ? [() => tf.matMul(dy, b, false, true), () => tf.matMul(a, dy, true, false)]
+        : !transposeA && transposeB
+          ? [() => tf.matMul(dy, b), () => tf.matMul(dy, a, true, false)]
+          : transposeA && !transposeB
+            ? [() => tf.matMul(b, dy, false, true), () => tf.matMul(a, dy)]
+            : [() => tf.matMul(b, dy, true, true), () => tf.matMul(dy, a, true, true)];
+      return { a: () => unbroadcast(ga(), a.shape), b: () => unbroadcast(gb(), b.shape) };
+    },
+    replaces: BROADCAST + ' (batch dimensions)',
+  },
+  {
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy: tf.Tensor, [x, filter], attrs) => {
+      assertUnitDilations(attrs);
       return {
-        a: () => unbroadcast(tf.mul(dy as tf.Tensor, tf.mul(b, tf.pow(a, tf.sub(b, 1)))), a.shape),
-        b: () => {
-          const logA = tf.where(tf.greater(a, 0), tf.log(tf.maximum(a, 1e-30)), tf.zerosLike(a));
-          return unbroadcast(tf.mul(dy as tf.Tensor, tf.mul(tf.pow(a, b), logA)), b.shape);
-        },
+        x: () => conv2dBackpropInput(x.shape, dy, filter, attrs),
+        filter: () => conv2dBackpropFilter(x, dy, filter.shape, attrs),
       };
     },
+  },
+  {
+    kernelName: 'Conv2DBackpropInput',
+    inputsToSave: ['dy', 'filter'],
+    gradFunc: (ddx: tf.Tensor, [dy, filter], attrs) => ({
+      dy: () => conv2d(ddx, filter, attrs),
+      filter: () => conv2dBackpropFilter(ddx, dy, filter.shape, attrs),
+    }),
   },
   {
     // dw = Conv2DBackpropFilter(x, dy) is bilinear: its gradient is two convolutions.
     kernelName: 'Conv2DBackpropFilter',
     inputsToSave: ['x', 'dy'],
-    gradFunc: (ddw, [x, dy], { strides, pad, dataFormat, dimRoundingMode }) => ({
-      x: () =>
-        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: ddw as tf.Tensor }, {
-          strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape,
-        }) as tf.Tensor,
-      dy: () => tf.conv2d(x as tf.Tensor4D, ddw as tf.Tensor4D, strides, pad, dataFormat, 1, dimRoundingMode),
+    gradFunc: (ddw: tf.Tensor, [x, dy], attrs) => ({
+      x: () => conv2dBackpropInput(x.shape, dy, ddw, attrs),
+      dy: () => conv2d(x, ddw, attrs),
+    }),
+    replaces: 'no gradient: the second derivative of conv2d w.r.t. its filter throws',
+  },
+  {
+    kernelName: 'AvgPool',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { filterSize, strides, pad }) => ({
+      x: () => runKernel('AvgPoolGrad', { dy, input: x }, { filterSize, strides, pad }),
     }),
   },
   {
-    // dx = AvgPoolGrad(dy) = Aᵀ dy is linear in dy: its gradient is A g = avgPool(g).
+    // dx = AvgPoolGrad(dy) = Aᵀ dy is linear in dy: its gradient is A g.
     kernelName: 'AvgPoolGrad',
     inputsToSave: ['dy', 'input'],
-    gradFunc: (g, [, input], { filterSize, strides, pad }) => ({
-      dy: () => tf.avgPool(g as tf.Tensor4D, filterSize, strides, pad),
-      input: () => tf.zerosLike(input),
+    gradFunc: (g: tf.Tensor, [, input], attrs) => ({
+      dy: () => avgPoolGradTranspose(input, g, attrs),
+      input: () => zerosOf(input),
+    }),
+    replaces: 'no gradient: the second derivative of avgPool throws',
+  },
+  {
+    // Recomputes the output instead of saving it (the output only enters MaxPoolGrad's mask).
+    kernelName: 'MaxPool',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { filterSize, strides, pad, dimRoundingMode }) => ({
+      x: () => runKernel('MaxPoolGrad', { dy, input: x, output: tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode) }, { filterSize, strides, pad, dimRoundingMode }),
     }),
   },
   {
-    // dx = MaxPoolGrad(dy) = Mᵀ dy selects the argmax of each window: its gradient is M g, the
-    // upstream picked at each argmax (windows must not overlap).
+    // dx = MaxPoolGrad(dy) = Mᵀ dy is linear in dy (M selects each window's argmax; piecewise
+    // constant in the input): its gradient is M g, zero w.r.t. input and output.
     kernelName: 'MaxPoolGrad',
     inputsToSave: ['dy', 'input', 'output'],
-    gradFunc: (g, [dy, input, output], { filterSize, strides, pad }) => {
-      const [fh, fw] = Array.isArray(filterSize) ? filterSize : [filterSize, filterSize];
-      const [sh, sw] = Array.isArray(strides) ? strides : [strides, strides];
-      if (fh !== sh || fw !== sw) {
-        throw new UnsupportedOpError(
-          'the second derivative of maxPool is supported for non-overlapping windows (strides equal to filterSize); ' +
-            'use avgPool or strided convolutions instead',
-        );
-      }
-      return {
-        dy: () => {
-          const mask = tf.engine().runKernel('MaxPoolGrad', { dy: tf.onesLike(output), input, output }, { filterSize, strides, pad }) as tf.Tensor;
-          return tf.mul(tf.avgPool(tf.mul(mask, g as tf.Tensor) as tf.Tensor4D, filterSize, strides, pad), fh * fw);
-        },
-        input: () => tf.zerosLike(input),
-        output: () => tf.zerosLike(dy),
-      };
+    gradFunc: (g: tf.Tensor, [dy, input, output], attrs) => ({
+      dy: () => (dy.size === 0 ? zerosOf(dy) : maxPoolSelect(input, g, attrs)),
+      input: () => zerosOf(input),
+      output: () => zerosOf(output),
+    }),
+    replaces: 'no gradient: the second derivative of maxPool throws',
+  },
+
+  // Shape and indexing kernels (linear: their gradients are shape kernels of this list).
+  // (tf.broadcastTo runs the Tile kernel; no backend implements the BroadcastTo kernel.)
+  { kernelName: 'Reshape', inputsToSave: ['x'], gradFunc: (dy: tf.Tensor, [x]) => ({ x: () => tf.reshape(dy, x.shape) }) },
+  { kernelName: 'ExpandDims', inputsToSave: ['input'], gradFunc: (dy: tf.Tensor, [input]) => ({ input: () => tf.reshape(dy, input.shape) }) },
+  {
+    kernelName: 'Transpose',
+    gradFunc: (dy: tf.Tensor, _s, { perm }) => ({ x: () => tf.transpose(dy, tf.backend_util.getUndoAxesPermutation(perm)) }),
+  },
+  {
+    kernelName: 'Concat',
+    saveAllInputs: true,
+    gradFunc: (dy: tf.Tensor, saved, { axis }) => {
+      const ax = axesOf(axis, saved[0].shape)[0];
+      const parts = tf.split(dy, saved.map((t) => t.shape[ax]), ax);
+      return parts.map((p) => () => p);
     },
   },
-  zero('Equal', ['a', 'b']),
-  zero('NotEqual', ['a', 'b']),
-  zero('Greater', ['a', 'b']),
-  zero('GreaterEqual', ['a', 'b']),
-  zero('Less', ['a', 'b']),
-  zero('LessEqual', ['a', 'b']),
-  zero('LogicalAnd', ['a', 'b']),
-  zero('LogicalOr', ['a', 'b']),
-  zero('LogicalNot', ['x']),
+  {
+    kernelName: 'SplitV',
+    gradFunc: (dys: tf.Tensor | tf.Tensor[], _s, { axis }) => ({ x: () => (Array.isArray(dys) ? tf.concat(dys, axis) : tf.clone(dys)) }),
+  },
+  {
+    kernelName: 'Pack',
+    saveAllInputs: true,
+    gradFunc: (dy: tf.Tensor, _s, { axis }) => tf.unstack(dy, axis).map((t) => () => t),
+  },
+  {
+    kernelName: 'Unpack',
+    gradFunc: (dys: tf.Tensor | tf.Tensor[], _s, { axis }) => ({ value: () => tf.stack(Array.isArray(dys) ? dys : [dys], axis) }),
+  },
+  {
+    kernelName: 'Slice',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { begin, size }) => {
+      const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
+      return { x: () => tf.pad(dy, x.shape.map((n, i) => [b[i], n - b[i] - s[i]] as [number, number])) };
+    },
+  },
+  {
+    kernelName: 'PadV2',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { paddings }) => ({ x: () => tf.slice(dy, paddings.map((p: number[]) => p[0]), x.shape) }),
+  },
+  {
+    kernelName: 'Tile',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor, [x], { reps }) => ({
+      x: () => {
+        // dy is [r0·s0, r1·s1, ...]: view it as [r0, s0, r1, s1, ...] and sum the r axes.
+        const split = tf.reshape(dy, x.shape.flatMap((s, i) => [reps[i], s]));
+        return tf.reshape(tf.sum(split, x.shape.map((_, i) => 2 * i)), x.shape);
+      },
+    }),
+  },
+  {
+    kernelName: 'GatherV2',
+    inputsToSave: ['x', 'indices'],
+    gradFunc: (dy: tf.Tensor, [x, indices], { axis, batchDims }) => {
+      const ax = axesOf(axis, x.shape)[0];
+      const params = () => {
+        if (!batchDims) return gatherParamsGrad(x, indices, dy, ax);
+        if (batchDims !== 1) throw new UnsupportedOpError(`the gradient of gather with batchDims ${batchDims} is not supported; use batchDims 0 or 1`);
+        const n = x.shape[0];
+        const rows = Array.from({ length: n }, (_, i) =>
+          gatherParamsGrad(tf.slice(x, i, 1), tf.slice(indices, i, 1), tf.slice(dy, i, 1), ax));
+        return tf.reshape(tf.stack(rows), x.shape);
+      };
+      return { x: params, indices: () => zerosOf(indices) };
+    },
+  },
+  {
+    kernelName: 'UnsortedSegmentSum',
+    inputsToSave: ['segmentIds'],
+    gradFunc: (dy: tf.Tensor, [segmentIds]) => ({
+      x: () => {
+        const gathered = tf.gather(dy, tf.maximum(segmentIds, tf.zerosLike(segmentIds)));
+        const valid = tf.reshape(tf.cast(tf.greaterEqual(segmentIds, 0), 'float32'), [...segmentIds.shape, ...gathered.shape.slice(segmentIds.rank).map(() => 1)]);
+        return tf.mul(gathered, valid);
+      },
+      segmentIds: () => zerosOf(segmentIds),
+    }),
+  },
 ];
 
 /**
- * Kernels whose gradients are known to be correct when differentiated again: those above plus
- * stock tfjs gradients that save only inputs, each checked by an HVP test against a float64
- * reference (tests/lib/gradients.test.ts).
+ * The kernels whose gradients somax provides and has tested to be correct when differentiated
+ * again (an HVP test per kernel against a float64 reference, tests/lib/gradients.test.ts).
  */
-export const SECOND_ORDER_KERNELS: readonly string[] = [
-  ...SAFE_GRADIENTS.map((g) => g.kernelName),
-  'Add', 'AddN', 'Sub', 'Multiply', 'RealDiv', 'Neg', 'Square', 'SquaredDifference', 'Sqrt', 'Rsqrt',
-  'Reciprocal', 'Log', 'Log1p', 'Abs', 'Relu', 'Relu6', 'LeakyRelu', 'Softplus', 'Max', 'Min', 'Maximum',
-  'Minimum', 'Sum', 'Mean', 'BatchMatMul', 'Reshape', 'Transpose', 'Concat', 'Slice', 'GatherV2',
-  'Tile', 'PadV2', 'BroadcastTo', 'ExpandDims', 'Pack', 'Unpack', 'SplitV', 'Identity', 'Cast', 'Select',
-  'ClipByValue', 'Conv2D', 'Conv2DBackpropInput', 'AvgPool', 'MaxPool', 'Step', 'Sign', 'OnesLike',
-  'ZerosLike', 'Fill', 'OneHot', 'UnsortedSegmentSum', 'Prelu', 'Erf', 'Sin', 'Cos', 'Atan', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan',
-];
+export const SECOND_ORDER_KERNELS: readonly string[] = GRADIENTS.map((g) => g.kernelName);
 
+/**
+ * The kernels whose stock tfjs gradient is wrong or missing at second order, with what is wrong:
+ * somax's gradient always replaces them (the others keep a registered stock gradient).
+ */
+export const REPLACED_KERNELS: Readonly<Record<string, string>> = Object.fromEntries(
+  GRADIENTS.filter((g) => g.replaces).map((g) => [g.kernelName, g.replaces as string]),
+);
+
+const REPLACED = GRADIENTS.filter((g) => g.replaces);
 const SAFE_SET = new Set(SECOND_ORDER_KERNELS);
 
 /** What to use instead of ops that cannot be differentiated twice. */
 const ALTERNATIVES: Record<string, string> = {
   logSoftmax: 'losses.logSoftmax from somax',
   softmaxCrossEntropy: "losses.softmaxCrossEntropy from somax, or an objective with loss 'softmaxCrossEntropy'",
-  sigmoidCrossEntropy: 'losses.sigmoidBinaryCrossEntropy from somax',
-  logSigmoid: 'tf.neg(tf.softplus(tf.neg(x)))',
-  meanSquaredError: "losses.squaredError from somax, or an objective with loss 'meanSquaredError'",
-  computeWeightedLoss: 'the losses of somax',
-  Prod: 'tf.exp(tf.sum(tf.log(x))) for positive x (the gradient of Prod uses Cumprod, which has none)',
+  logSigmoid: 'losses.logSigmoid from somax (−softplus(−x))',
+  LRN: 'a normalization written with primitive ops (tf.div, tf.pow, ...)',
 };
 
 /** Explains why `kernelName` cannot take part in a second-order product. */
@@ -192,11 +584,49 @@ function explain(kernelName: string): string {
   const alt = Object.entries(ALTERNATIVES).find(([k]) => base.toLowerCase().includes(k.toLowerCase()));
   if (alt && base === alt[0]) return `'${base}' cannot be differentiated twice: use ${alt[1]}`;
   if (alt) return `'${base}' is built with tf.customGrad and cannot be differentiated twice: use ${alt[1]}`;
-  if (base.startsWith('_Fused') || base.startsWith('fused')) return `'${base}' (a fused op) cannot be differentiated twice: use tf.matMul / tf.conv2d followed by the activation`;
-  return `the kernel '${base}' has no second-order-safe gradient in somax (see docs/second-order-ops.md)`;
+  if (base.startsWith('_Fused') || base.startsWith('Fused') || base.startsWith('fused')) {
+    return `'${base}' (a fused op) cannot be differentiated twice: use tf.matMul / tf.conv2d followed by the bias and the activation`;
+  }
+  return `the kernel '${base}' has no second-order-safe gradient in somax (supported kernels: docs/second-order-ops.md)`;
 }
 
-let installed: GradConfig[] = [];
+/**
+ * Turns an error thrown by tfjs's autodiff during a second-order product into an
+ * {@link UnsupportedOpError} that names the op and what to use instead; other errors are
+ * returned unchanged. Use it as `catch (e) { throw explainSecondOrderFailure(e); }`.
+ *
+ * - "gradient function not found for K": K has no gradient (somax covers the kernels of
+ *   {@link SECOND_ORDER_KERNELS}; for others, rewrite the op with covered ones).
+ * - "Cannot compute gradient of y=f(x)": the second differentiation met a tensor the tape lost,
+ *   the mark of an op built with `tf.customGrad` (`tf.logSoftmax`, `tf.losses.*`, `tf.logSigmoid`,
+ *   fused ops) or of a stock gradient that uses its saved output (somax's gradients not installed).
+ *
+ * @example
+ * try { hv = tf.grad(...nested...) } catch (e) { throw explainSecondOrderFailure(e); }
+ */
+export function explainSecondOrderFailure(err: unknown): unknown {
+  if (err instanceof UnsupportedOpError || !(err instanceof Error)) return err;
+  const missing = /gradient function not found for ([\w.]+?)\.?$/m.exec(err.message);
+  if (missing) {
+    const kernel = missing[1];
+    const why = SAFE_SET.has(kernel)
+      ? `no gradient is registered for '${kernel}': call installSecondOrderGradients() (somax's gradients were unregistered)`
+      : explain(kernel);
+    return new UnsupportedOpError(`second-order product: ${why}`);
+  }
+  if (/Cannot compute gradient of y=f\(x\)/.test(err.message)) {
+    return new UnsupportedOpError(
+      'second-order product: the second differentiation lost its path through an op that cannot be ' +
+        'differentiated twice, an op built with tf.customGrad: tf.logSoftmax (use losses.logSoftmax), ' +
+        'tf.losses.* (use the losses of somax), tf.logSigmoid (use losses.logSigmoid), tf.fused.* with an ' +
+        'activation (use the plain op, then the bias and activation); or tfjs\'s stock gradients replaced ' +
+        "somax's (call ensureSecondOrderGradients()). Original error: " + err.message.split('\n')[0],
+    );
+  }
+  return err;
+}
+
+let installedReplaced: unknown[] = [];
 
 /** Nesting depth of somax second-order products in progress (fused ops are unfused inside them). */
 let secondOrderDepth = 0;
@@ -253,23 +683,44 @@ function quietly<T>(fn: () => T): T {
 }
 
 /**
- * Registers somax's second-order-safe gradients (idempotent). Called when somax is imported;
- * call it again only if you re-register tfjs's gradients yourself.
+ * Registers somax's second-order-safe gradients (idempotent): always for the kernels of
+ * {@link REPLACED_KERNELS}, and for every other kernel of {@link SECOND_ORDER_KERNELS} that has
+ * no gradient registered (tfjs-core alone registers none). Called when somax is imported; call it
+ * again only after re-registering or unregistering tfjs's gradients yourself.
+ *
+ * @example
+ * import '@tensorflow/tfjs'; // registers tfjs's stock gradients over somax's
+ * installSecondOrderGradients();
  */
 export function installSecondOrderGradients(): void {
   installUnfusing();
-  quietly(() => SAFE_GRADIENTS.forEach((g) => tf.registerGradient(g as unknown as tf.GradConfig)));
-  installed = SAFE_GRADIENTS.map((g) => tf.getGradient(g.kernelName) as unknown as GradConfig);
+  quietly(() => {
+    for (const g of GRADIENTS) {
+      if (g.replaces || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
+    }
+  });
+  installedReplaced = REPLACED.map((g) => tf.getGradient(g.kernelName));
 }
 
 /**
- * Makes sure somax's gradients are the registered ones, re-installing them if another package
- * replaced them (loading `@tensorflow/tfjs` after somax does, silently). A cheap identity check;
- * every second-order entry point calls it.
+ * Makes sure somax's gradients are in place, re-installing them if another package replaced or
+ * removed them (loading `@tensorflow/tfjs` after somax does, silently). Cheap: one registry
+ * lookup per covered kernel (an identity check for the replaced ones); every second-order entry
+ * point of somax calls it.
+ *
+ * @example
+ * ensureSecondOrderGradients();
+ * const hv = hvp(lossFn, params, v, batch);
  */
 export function ensureSecondOrderGradients(): void {
-  for (let i = 0; i < SAFE_GRADIENTS.length; i++) {
-    if ((tf.getGradient(SAFE_GRADIENTS[i].kernelName) as unknown) !== installed[i]) {
+  for (let i = 0; i < REPLACED.length; i++) {
+    if (tf.getGradient(REPLACED[i].kernelName) !== installedReplaced[i]) {
+      installSecondOrderGradients();
+      return;
+    }
+  }
+  for (const g of GRADIENTS) {
+    if (tf.getGradient(g.kernelName) == null) {
       installSecondOrderGradients();
       return;
     }
@@ -303,12 +754,6 @@ export function assertSecondOrderSafe(): void {
   for (const node of tape) {
     if (isCloneNode(node) || Object.keys(node.inputs).length === 0) continue; // copies and constants
     if (!SAFE_SET.has(node.kernelName)) throw new UnsupportedOpError(`second-order product: ${explain(node.kernelName)}`);
-    if (tf.getGradient(node.kernelName) == null && !SAFE_GRADIENTS.some((g) => g.kernelName === node.kernelName)) {
-      throw new UnsupportedOpError(
-        `no gradient is registered for '${node.kernelName}': import '@tensorflow/tfjs' (or ` +
-          `'@tensorflow/tfjs-core/dist/register_all_gradients') before somax`,
-      );
-    }
   }
 }
 

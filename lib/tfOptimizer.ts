@@ -16,12 +16,18 @@ type VariableGradients = Parameters<tf.Optimizer['applyGradients']>[0];
  * here, keyed by variable name (params and gradients reach the transform as an object
  * `{ [variableName]: tensor }`), and initialised on the first step.
  *
- * `minimize(f)` passes the transform `extra = { value, lossFn }`: `value` is the loss of the
- * current batch, `lossFn(params)` evaluates `f` at other params (by assigning them to the
- * variables, evaluating, and restoring; when given the variables themselves it calls `f` directly,
- * so curvature products differentiate through the model), and passes that closure as
- * `extra.batch` too: build a Hessian-based method with {@link minimizeLoss} and it runs inside
- * `model.fit`. `applyGradients` alone passes no extra.
+ * `minimize(f)` passes the transform `extra = { value, grad, lossFn, batch, curvatureBatch }`:
+ * `value` is the loss of the current batch, `grad` its gradients, and `lossFn(params)` evaluates
+ * `f` (which closes over the model's variables) at a params tree keyed by variable name:
+ * - given the variables themselves, it calls `f()` directly, so gradients and curvature products
+ *   (HVPs, Hutchinson probes) taken w.r.t. those params differentiate through the model;
+ * - given other tensors (a line search's candidate point), it assigns them to the variables,
+ *   evaluates `f()`, and restores the variables. That value is exact, but it is NOT differentiable
+ *   w.r.t. the candidate tensors (`assign` cuts the tape): differentiate at the variables.
+ * The closure is also `extra.batch` (and `curvatureBatch`): build a Hessian-based method with
+ * {@link minimizeLoss} and it runs inside `model.fit`. Nothing is computed until a transform calls
+ * `lossFn`, so first-order transforms cost what `tf.Optimizer.minimize` costs.
+ * `applyGradients` alone passes no extra.
  */
 export class SomaxOptimizer extends tf.Optimizer {
   /** The class name tfjs serializes. */
@@ -42,7 +48,11 @@ export class SomaxOptimizer extends tf.Optimizer {
     const grads: Record<string, tf.Tensor> = {};
     for (const { name, tensor } of list) {
       if (tensor == null) continue;
-      params[name] = tf.engine().registeredVariables[name];
+      const variable = tf.engine().registeredVariables[name];
+      if (variable === undefined) {
+        throw new InputError(`${this.name}: no registered tf.Variable named '${name}' (applyGradients takes gradients keyed by variable name)`);
+      }
+      params[name] = variable;
       grads[name] = tensor;
     }
     // model.fit runs each step inside tf.tidy: the state must be kept beyond it.
@@ -77,9 +87,35 @@ export class SomaxOptimizer extends tf.Optimizer {
     return null;
   }
 
-  /** The transform state (for inspection or `saveState`). */
+  /**
+   * The transform state (`null` before the first step), owned by the optimizer: inspect it or save
+   * it with `saveState`, do not dispose it.
+   */
   getState(): unknown {
     return this.state;
+  }
+
+  /**
+   * Replaces the transform state (e.g. with `loadState(json)` of a state saved with `saveState`);
+   * the optimizer takes ownership of its tensors and disposes the previous state. The state must
+   * match the transform and the variables (keyed by variable name); `null` re-initialises lazily.
+   *
+   * @example
+   * const json = JSON.stringify(saveState(opt.getState()));
+   * fresh.setState(loadState(JSON.parse(json)));
+   */
+  setState(state: unknown): void {
+    if (state === this.state) return;
+    tree.dispose(this.state as StateTree);
+    this.state = state === null ? null : keepAll(state);
+  }
+
+  /**
+   * Not supported: tfjs-layers' `model.save(..., { includeOptimizer: true })` cannot rebuild a
+   * transform (it is code). Save the state with `saveState(optimizer.getState())` instead.
+   */
+  override getWeights(): ReturnType<tf.Optimizer['getWeights']> {
+    return Promise.reject(new InputError(`${this.name}: tfjs-layers cannot save a somax optimizer (includeOptimizer); save its state with saveState(optimizer.getState()) and restore it with setState(loadState(json))`));
   }
 
   /** Releases the transform state. */
@@ -93,8 +129,17 @@ export class SomaxOptimizer extends tf.Optimizer {
   getConfig(): tf.serialization.ConfigDict {
     return { name: this.name };
   }
+
+  /** Not supported (tfjs would call `new SomaxOptimizer(config)`): the transform is code, not config. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    _cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    throw new InputError(`a SomaxOptimizer ('${String(config?.name)}') cannot be rebuilt from its config (the transform is code): compile the loaded model with asTfOptimizer(tx) again`);
+  }
 }
 tf.serialization.registerClass(SomaxOptimizer);
+
 
 /** Marks every tensor of a state as kept by enclosing `tf.tidy` scopes. */
 function keepAll<S>(state: S): S {

@@ -1,9 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { adahessian, adam, adamw, asTfOptimizer, minimizeLoss, newtonCg, sgd, sophiaH } from '../../index';
+import { adahessian, adam, adamw, asTfOptimizer, loadState, minimizeLoss, newtonCg, saveState, sgd, SomaxOptimizer, sophiaH, tree } from '../../index';
+import type { GradientTransformation, Tree } from '../../index';
+
+// A plain SGD written inline (no somax transform): u = −lr·g.
+const inlineSgd = (lr: number): GradientTransformation<{ n: number }> => ({
+  init: () => ({ n: 0 }),
+  update: (g, s) => [tree.scale(g, -lr), { n: s.n + 1 }],
+});
 
 describe('asTfOptimizer', () => {
-  test('minimize follows tf.train.sgd step for step', () => {
+  test('minimize with somax sgd (momentum) follows tf.train.momentum step for step', () => {
     const a = tf.variable(tf.tensor1d([1, -2, 3]));
     const b = tf.variable(tf.tensor1d([1, -2, 3]));
     const target = tf.tensor1d([0.5, 0.5, 0.5]);
@@ -19,6 +26,108 @@ describe('asTfOptimizer', () => {
     tf.dispose([a, b, target]);
     ours.dispose();
     theirs.dispose();
+  });
+
+  test('minimize with an inline SGD transform follows tf.train.sgd; tensors flat', () => {
+    const init = [[0.5, -1], [2, 0.25]];
+    const a = tf.variable(tf.tensor2d(init));
+    const b = tf.variable(tf.tensor2d(init));
+    const x = tf.tensor2d([[1, 2], [-1, 0.5], [0.3, -0.7]]);
+    const loss = (w: tf.Variable) => () => tf.mean(tf.square(tf.sub(tf.tanh(tf.matMul(x, w)), 0.2))) as tf.Scalar;
+    const ours = asTfOptimizer(inlineSgd(0.3));
+    const theirs = tf.train.sgd(0.3);
+    let before = 0;
+    for (let i = 0; i < 25; i++) {
+      if (i === 1) before = tf.memory().numTensors;
+      const la = ours.minimize(loss(a), true) as tf.Scalar;
+      const lb = theirs.minimize(loss(b), true) as tf.Scalar;
+      expect(la.dataSync()[0]).toBeCloseTo(lb.dataSync()[0], 6);
+      tf.dispose([la, lb]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const da = a.dataSync();
+    b.dataSync().forEach((v, i) => expect(da[i]).toBeCloseTo(v, 6));
+    expect((ours.getState() as { n: number }).n).toBe(25);
+    tf.dispose([a, b, x]);
+    ours.dispose();
+    theirs.dispose();
+  });
+
+  test('applyGradients takes the map and the array form; unknown names are an error', () => {
+    const v = tf.variable(tf.tensor1d([1, 2]));
+    const opt = asTfOptimizer(inlineSgd(0.5));
+    const g = tf.tensor1d([2, -2]);
+    opt.applyGradients({ [v.name]: g });
+    expect(Array.from(v.dataSync())).toEqual([0, 3]);
+    opt.applyGradients([{ name: v.name, tensor: g }]);
+    expect(Array.from(v.dataSync())).toEqual([-1, 4]);
+    expect(opt.iterations).toBe(2);
+    expect(() => opt.applyGradients({ 'no-such-variable': g })).toThrow(/no registered tf.Variable named 'no-such-variable'/);
+    tf.dispose([v, g]);
+    opt.dispose();
+  });
+
+  test('className, getConfig, registered for serialization; saving through tfjs-layers is refused clearly', async () => {
+    const opt = asTfOptimizer(adam(0.1), { name: 'myAdam' });
+    expect(opt).toBeInstanceOf(tf.Optimizer);
+    expect(opt).toBeInstanceOf(SomaxOptimizer);
+    expect(opt.getClassName()).toBe('SomaxOptimizer');
+    expect(opt.getConfig()).toEqual({ name: 'myAdam' });
+    expect(tf.serialization.SerializationMap.getMap().classNameMap.SomaxOptimizer?.[0]).toBe(SomaxOptimizer);
+    await expect(opt.getWeights()).rejects.toThrow(/saveState/);
+    expect(() => SomaxOptimizer.fromConfig(SomaxOptimizer as any, { name: 'myAdam' })).toThrow(/cannot be rebuilt/);
+    opt.dispose();
+  });
+
+  test('the state saved with saveState and restored with setState continues the same trajectory', () => {
+    const run = (w: tf.Variable, opt: SomaxOptimizer, steps: number) => {
+      for (let i = 0; i < steps; i++) opt.minimize(() => tf.sum(tf.pow(tf.sub(w, 1), 4)) as tf.Scalar, false, [w]);
+    };
+    const a = tf.variable(tf.tensor1d([3, -2]));
+    const b = tf.variable(tf.tensor1d([3, -2]));
+    const straight = asTfOptimizer(adam(0.1));
+    run(a, straight, 10);
+    const first = asTfOptimizer(adam(0.1));
+    run(b, first, 5);
+    const json = JSON.parse(JSON.stringify(saveState(first.getState())));
+    first.dispose();
+    // The state is keyed by variable name: a restored state applies to the same variables.
+    const second = asTfOptimizer(adam(0.1));
+    second.setState(loadState(json));
+    run(b, second, 5);
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    tf.dispose([a, b]);
+    straight.dispose();
+    second.dispose();
+  });
+
+  test('lossFn at the variables themselves is differentiable through f (an HVP by nested gradients)', () => {
+    const v = tf.variable(tf.tensor1d([0.5, -1]));
+    let hv: number[] = [];
+    const probe: GradientTransformation<{}> = {
+      init: () => ({}),
+      update: (g, _s, p, extra: any) => {
+        const name = Object.keys(p as object)[0];
+        const dir = tf.tensor1d([1, 2]);
+        // ∇_v ⟨∇_v f(v), d⟩ with f = Σ v³: H d = 6 v ⊙ d.
+        const h = tf.tidy(() => {
+          const f = () => {
+            const { grads } = tf.variableGrads(() => (extra.lossFn as (t: Tree) => tf.Scalar)({ [name]: (p as any)[name] }), [v]);
+            return tf.sum(tf.mul(grads[v.name], dir)) as tf.Scalar;
+          };
+          return tf.variableGrads(f, [v]).grads[v.name];
+        });
+        hv = Array.from(h.dataSync());
+        tf.dispose([h, dir]);
+        return [tree.zerosLike(g), {}];
+      },
+    };
+    const opt = asTfOptimizer(probe);
+    opt.minimize(() => tf.sum(tf.pow(v, 3)) as tf.Scalar, false, [v]);
+    expect(hv[0]).toBeCloseTo(6 * 0.5 * 1, 5);
+    expect(hv[1]).toBeCloseTo(6 * -1 * 2, 5);
+    v.dispose();
+    opt.dispose();
   });
 
   function makeModel(seed: number) {

@@ -1,0 +1,36 @@
+/** The benchmark model: an MLP 784-128-10 (tanh, softmax cross-entropy) on synthetic batches. */
+import * as tf from '@tensorflow/tfjs';
+import { objectiveLoss } from '../index';
+import type { Tree } from '../index';
+
+export const D = 784;
+export const H = 128;
+export const C = 10;
+export const B = 128;
+
+/** Glorot-like random params `{ w1, b1, w2, b2 }` from `seed`. */
+export function mlpParams(seed: number): { w1: tf.Tensor; b1: tf.Tensor; w2: tf.Tensor; b2: tf.Tensor } {
+  return tf.tidy(() => ({
+    w1: tf.mul(tf.randomNormal([D, H], 0, 1, 'float32', seed), Math.sqrt(1 / D)),
+    b1: tf.zeros([H]),
+    w2: tf.mul(tf.randomNormal([H, C], 0, 1, 'float32', seed + 1), Math.sqrt(1 / H)),
+    b2: tf.zeros([C]),
+  }));
+}
+
+/** Logits of the MLP. */
+export const predict = (p: Tree, x: tf.Tensor): tf.Tensor => {
+  const q = p as { w1: tf.Tensor2D; b1: tf.Tensor; w2: tf.Tensor2D; b2: tf.Tensor };
+  return tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, q.w1), q.b1)), q.w2), q.b2);
+};
+export const objective = { predict, loss: 'softmaxCrossEntropy' as const };
+export const lossFn = objectiveLoss(objective);
+
+/** A synthetic batch of `n` standard-normal inputs and one-hot labels. */
+export function batchOf(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([n, D], 0, 1, 'float32', seed);
+    const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % C), 'int32');
+    return { x, y: tf.oneHot(labels, C, 1, 0, 'float32') };
+  });
+}
