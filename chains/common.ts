@@ -13,6 +13,8 @@ import { scaleByLearningRate } from '../transforms/scale';
 import { addDecayedWeights } from '../transforms/weightDecay';
 import { constantDamping, trustRegionDamping } from '../transforms/damping';
 import type { Damping, TrustRegionOptions } from '../transforms/damping';
+import { scaleBySecondOrder } from '../transforms/secondOrder';
+import type { SecondOrderOptions } from '../transforms/secondOrder';
 
 /** The knobs every method accepts after its direction (somax v1 names in camelCase). */
 export interface PostDirectionOptions {
@@ -67,4 +69,15 @@ export function dampingFrom({ lam0 = 1.0, lamPolicy = 'const', lamKwargs = {} }:
   if (lamPolicy === 'const') return constantDamping(lam0);
   if (lamPolicy === 'trustRegion') return trustRegionDamping({ lam0, ...lamKwargs });
   throw new HyperparameterError(`lamPolicy must be 'const' or 'trustRegion', got '${String(lamPolicy)}'`);
+}
+
+/**
+ * A second-order method from its parts (curvature, solver, loss, seed) and the user's damping and
+ * post-direction options: `scaleBySecondOrder` (solve (C + λI) s = g) → `postDirection`.
+ */
+export function secondOrderMethod(
+  parts: Omit<SecondOrderOptions, 'damping' | 'tx'>,
+  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions,
+): GradientTransformation<any> {
+  return scaleBySecondOrder({ ...parts, damping: dampingFrom({ lam0, lamPolicy, lamKwargs }), tx: postDirection(post) });
 }

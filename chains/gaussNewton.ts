@@ -11,8 +11,7 @@ import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
 import { scaleByIgnd } from '../transforms/naturalGradient';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
-import { scaleBySecondOrder } from '../transforms/secondOrder';
-import { dampingFrom, postDirection } from './common';
+import { postDirection, secondOrderMethod } from './common';
 import type { DampingOptions, PostDirectionOptions } from './common';
 import type { NewtonCgOptions } from './newton';
 
@@ -24,15 +23,10 @@ import type { NewtonCgOptions } from './newton';
  */
 export function sgn<X>(
   objective: Objective<X>,
-  { tol = 1e-5, maxiter = 20, warmStart = true, lam0, lamPolicy, lamKwargs, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions = {},
+  { tol = 1e-5, maxiter = 20, warmStart = true, ...options }: Omit<NewtonCgOptions, 'diagonalProbes'> & DampingOptions & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  return scaleBySecondOrder({
-    curvature: ggnCurvature(objective),
-    solver: cgSolver({ tol, maxiter, warmStart }),
-    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
-    tx: postDirection(post),
-    lossFn: objectiveLoss(objective),
-  });
+  const parts = { curvature: ggnCurvature(objective), solver: cgSolver({ tol, maxiter, warmStart }), lossFn: objectiveLoss(objective) };
+  return secondOrderMethod(parts, options);
 }
 
 /**
@@ -45,30 +39,22 @@ export function sgn<X>(
  */
 export function egn<X>(
   objective: Objective<X>,
-  { rowSolver = 'cholesky', lam0, lamPolicy, lamKwargs, ...post }: { rowSolver?: 'cholesky' | 'cg' } & DampingOptions & PostDirectionOptions = {},
+  { rowSolver = 'cholesky', ...options }: { rowSolver?: 'cholesky' | 'cg' } & DampingOptions & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  const adaptive = lamPolicy === 'trustRegion';
-  return scaleBySecondOrder({
-    curvature: adaptive ? ggnCurvature(objective) : undefined,
+  const parts = {
+    curvature: options.lamPolicy === 'trustRegion' ? ggnCurvature(objective) : undefined, // only ρ needs G v
     solver: rowSpaceSolver(objective, { method: rowSolver }),
-    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
-    tx: postDirection(post),
     lossFn: objectiveLoss(objective),
-  });
+  };
+  return secondOrderMethod(parts, options);
 }
 
 /** The direct GGN step (G + λI) s = g with the dense GGN (tiny models and tests). */
 export function ggnDirect<X>(
   objective: Objective<X>,
-  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions = {},
+  options: DampingOptions & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  return scaleBySecondOrder({
-    curvature: ggnCurvature(objective),
-    solver: directSolver(),
-    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
-    tx: postDirection(post),
-    lossFn: objectiveLoss(objective),
-  });
+  return secondOrderMethod({ curvature: ggnCurvature(objective), solver: directSolver(), lossFn: objectiveLoss(objective) }, options);
 }
 
 /**

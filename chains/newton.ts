@@ -8,8 +8,7 @@ import type { GradientTransformation, LossFn } from '../lib/types';
 import { hessianCurvature } from '../transforms/curvature';
 import { hutchinsonEstimator } from '../transforms/preconditioners';
 import { cgSolver, directSolver } from '../transforms/solvers';
-import { scaleBySecondOrder } from '../transforms/secondOrder';
-import { dampingFrom, postDirection } from './common';
+import { secondOrderMethod } from './common';
 import type { DampingOptions, PostDirectionOptions } from './common';
 
 /** CG knobs (somax v1 preset defaults: tol 1e-5, maxiter 20, warm start). */
@@ -33,18 +32,11 @@ export interface NewtonCgOptions {
  */
 export function newtonCg<B>(
   lossFn: LossFn<B>,
-  { tol = 1e-5, maxiter = 20, warmStart = true, diagonalProbes, lam0, lamPolicy, lamKwargs, seed = 0, ...post }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
+  { tol = 1e-5, maxiter = 20, warmStart = true, diagonalProbes, seed = 0, ...options }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
 ): GradientTransformation<any> {
   const curvature = hessianCurvature(lossFn);
   const diagonal = diagonalProbes === undefined ? undefined : hutchinsonEstimator(curvature, { nProbes: diagonalProbes });
-  return scaleBySecondOrder({
-    curvature,
-    solver: cgSolver({ tol, maxiter, warmStart, diagonal }),
-    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
-    tx: postDirection(post),
-    lossFn,
-    seed,
-  });
+  return secondOrderMethod({ curvature, solver: cgSolver({ tol, maxiter, warmStart, diagonal }), lossFn, seed }, options);
 }
 
 /**
@@ -52,13 +44,7 @@ export function newtonCg<B>(
  */
 export function newtonDirect<B>(
   lossFn: LossFn<B>,
-  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions = {},
+  options: DampingOptions & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  return scaleBySecondOrder({
-    curvature: hessianCurvature(lossFn),
-    solver: directSolver(),
-    damping: dampingFrom({ lam0, lamPolicy, lamKwargs }),
-    tx: postDirection(post),
-    lossFn,
-  });
+  return secondOrderMethod({ curvature: hessianCurvature(lossFn), solver: directSolver(), lossFn }, options);
 }
