@@ -3,7 +3,7 @@
  * which turns a direction s (no sign) into the final update, and the damping policy.
  * @module
  */
-import { chain, identity } from '../lib/combine';
+import { chain, guardNonFinite, identity } from '../lib/combine';
 import { HyperparameterError } from '../lib/errors';
 import type { Mask } from '../lib/combine';
 import type { GradientTransformation, ScalarOrSchedule } from '../lib/types';
@@ -16,8 +16,22 @@ import type { Damping, TrustRegionOptions } from '../transforms/damping';
 import { scaleBySecondOrder } from '../transforms/secondOrder';
 import type { SecondOrderOptions } from '../transforms/secondOrder';
 
+/** Every method's guard against NaN / Inf (see {@link guardNonFinite}). */
+export interface GuardOptions {
+  /**
+   * Skip a step — zero update, state kept, `info.skipped` — when the gradient or the method's
+   * update has a NaN or an Inf (default true; costs one or two boolean reads per step).
+   */
+  guardNonFinite?: boolean;
+}
+
+/** `tx` wrapped by {@link guardNonFinite} unless the user turned the guard off. */
+export function guarded(tx: GradientTransformation<any>, { guardNonFinite: guard = true }: GuardOptions): GradientTransformation<any> {
+  return guard ? guardNonFinite(tx) : tx;
+}
+
 /** The knobs every method accepts after its direction (somax v1 names in camelCase). */
-export interface PostDirectionOptions {
+export interface PostDirectionOptions extends GuardOptions {
   /** Learning rate or schedule (somax v1 default 1.0). */
   learningRate?: ScalarOrSchedule;
   /** Momentum on the direction (`trace` decay). */
@@ -62,6 +76,8 @@ export interface DampingOptions {
   lamPolicy?: 'const' | 'trustRegion';
   /** Extra options of the trust-region rule (thresholds, factors, bounds). */
   lamKwargs?: Omit<TrustRegionOptions, 'lam0'>;
+  /** With `'trustRegion'`, skip steps that raised the loss (default true; see `scaleBySecondOrder`). */
+  rejectBadSteps?: boolean;
 }
 
 /** The damping rule for a method's options. */
@@ -77,7 +93,8 @@ export function dampingFrom({ lam0 = 1.0, lamPolicy = 'const', lamKwargs = {} }:
  */
 export function secondOrderMethod(
   parts: Omit<SecondOrderOptions, 'damping' | 'tx'>,
-  { lam0, lamPolicy, lamKwargs, ...post }: DampingOptions & PostDirectionOptions,
+  { lam0, lamPolicy, lamKwargs, rejectBadSteps, guardNonFinite: guard, ...post }: DampingOptions & PostDirectionOptions,
 ): GradientTransformation<any> {
-  return scaleBySecondOrder({ ...parts, damping: dampingFrom({ lam0, lamPolicy, lamKwargs }), tx: postDirection(post) });
+  const damping = dampingFrom({ lam0, lamPolicy, lamKwargs });
+  return guarded(scaleBySecondOrder({ ...parts, damping, rejectBadSteps, tx: postDirection(post) }), { guardNonFinite: guard });
 }

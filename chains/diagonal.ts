@@ -13,8 +13,8 @@ import { hessianCurvature } from '../transforms/curvature';
 import { gaussNewtonBartlettEstimator, hutchinsonEstimator, scaleByDiagonalCurvature } from '../transforms/preconditioners';
 import { scaleByLearningRate } from '../transforms/scale';
 import { addDecayedWeights } from '../transforms/weightDecay';
-import { postDirection } from './common';
-import type { PostDirectionOptions } from './common';
+import { guarded, postDirection } from './common';
+import type { GuardOptions, PostDirectionOptions } from './common';
 
 /** Options of {@link adahessian} (somax v1 defaults). */
 export interface AdahessianOptions extends PostDirectionOptions {
@@ -39,18 +39,18 @@ export interface AdahessianOptions extends PostDirectionOptions {
  */
 export function adahessian<B>(
   lossFn: LossFn<B>,
-  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, ...post }: AdahessianOptions = {},
+  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, guardNonFinite, ...post }: AdahessianOptions = {},
 ): GradientTransformation<any> {
-  return chain(
+  return guarded(chain(
     scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
       mode: 'adahessian', beta1, beta2, eps, hessianPower, evalEveryK, spatialAveraging, seed,
     }),
     postDirection(post),
-  );
+  ), { guardNonFinite });
 }
 
 /** Options shared by the Sophia variants (somax v1 defaults). */
-export interface SophiaOptions {
+export interface SophiaOptions extends GuardOptions {
   learningRate?: ScalarOrSchedule;
   beta1?: number;
   beta2?: number;
@@ -66,7 +66,7 @@ export interface SophiaOptions {
 }
 
 /** Sophia's chain after the direction: clip(clipValue) → addDecayedWeights → −lr. */
-function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1.0 }: SophiaOptions): GradientTransformation<any>[] {
+function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1.0 }: Omit<SophiaOptions, keyof GuardOptions>): GradientTransformation<any>[] {
   return [clip(clipValue), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate)];
 }
 
@@ -79,14 +79,14 @@ function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1
  */
 export function sophiaH<B>(
   lossFn: LossFn<B>,
-  { beta1 = 0.965, beta2 = 0.99, gamma = 0.01, eps = 1e-8, evalEveryK = 10, seed = 0, nProbes = 1, ...tail }: SophiaOptions & { nProbes?: number } = {},
+  { beta1 = 0.965, beta2 = 0.99, gamma = 0.01, eps = 1e-8, evalEveryK = 10, seed = 0, nProbes = 1, guardNonFinite, ...tail }: SophiaOptions & { nProbes?: number } = {},
 ): GradientTransformation<any> {
-  return chain(
+  return guarded(chain(
     scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
       mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
     }),
     ...sophiaTail(tail),
-  );
+  ), { guardNonFinite });
 }
 
 /**
@@ -97,12 +97,12 @@ export function sophiaH<B>(
  */
 export function sophiaG<X>(
   objective: Objective<X>,
-  { beta1 = 0.965, beta2 = 0.99, gamma = 0.05, eps = 1e-8, evalEveryK = 10, seed = 0, nSamples = 1, ...tail }: SophiaOptions & { nSamples?: number } = {},
+  { beta1 = 0.965, beta2 = 0.99, gamma = 0.05, eps = 1e-8, evalEveryK = 10, seed = 0, nSamples = 1, guardNonFinite, ...tail }: SophiaOptions & { nSamples?: number } = {},
 ): GradientTransformation<any> {
-  return chain(
+  return guarded(chain(
     scaleByDiagonalCurvature(gaussNewtonBartlettEstimator(objective, { nSamples }), {
       mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
     }),
     ...sophiaTail(tail),
-  );
+  ), { guardNonFinite });
 }

@@ -11,7 +11,7 @@ import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
 import { scaleByIgnd } from '../transforms/naturalGradient';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
-import { postDirection, secondOrderMethod } from './common';
+import { guarded, postDirection, secondOrderMethod } from './common';
 import type { DampingOptions, PostDirectionOptions } from './common';
 import type { NewtonCgOptions } from './newton';
 
@@ -58,13 +58,19 @@ export function ggnDirect<X>(
 }
 
 /**
- * IGND (somax 2024, regression): the per-sample normalized Gauss-Newton direction
- * s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖² with optional moments, then the post-direction chain (learning rate
- * 0.1 by default, as somax 2024).
+ * IGND (somax 2024): the average of each sample's own Gauss-Newton step,
+ * s = (1/B) Σᵢ Jᵢᵀ(JᵢJᵢᵀ)⁻¹(Qᵢ + δI)⁻¹gᵢ — for scalar regression s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖², for
+ * softmax cross-entropy the classification variant somax left unimplemented — with optional
+ * moments, then the post-direction chain (learning rate 0.1 by default, as somax 2024). See
+ * `scaleByIgnd`.
+ *
+ * @example
+ * const tx = ignd({ predict, loss: 'meanSquaredError' }, { learningRate: 0.1 });
  */
 export function ignd<X>(
   objective: Objective<X>,
-  { beta1 = 0, beta2 = 0, eps = 1e-7, learningRate = 0.1, ...post }: { beta1?: number; beta2?: number; eps?: number } & PostDirectionOptions = {},
+  { beta1 = 0, beta2 = 0, eps = 1e-7, outputDamping = 1e-4, learningRate = 0.1, guardNonFinite, ...post }: { beta1?: number; beta2?: number; eps?: number; outputDamping?: number } & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  return chain(scaleByIgnd(objective, { beta1, beta2, eps }), postDirection({ learningRate, ...post }));
+  const direction = scaleByIgnd(objective, { beta1, beta2, eps, outputDamping });
+  return guarded(chain(direction, postDirection({ learningRate, ...post })), { guardNonFinite });
 }

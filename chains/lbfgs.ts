@@ -8,6 +8,8 @@ import { scaleByLbfgs } from '../transforms/lbfgs';
 import { scaleByZoomLinesearch } from '../transforms/linesearch';
 import type { ZoomLinesearchOptions } from '../transforms/linesearch';
 import { scale, scaleByLearningRate } from '../transforms/scale';
+import { guarded } from './common';
+import type { GuardOptions } from './common';
 
 /**
  * L-BFGS: `chain(scaleByLbfgs, scale(−1) or scaleByLearningRate(lr), scaleByZoomLinesearch)`, with
@@ -27,10 +29,11 @@ export function lbfgs<B>(
     memorySize = 10,
     scaleInitPrecond = true,
     linesearch = { maxLinesearchSteps: 20, initialGuessStrategy: 'one' },
-  }: { learningRate?: ScalarOrSchedule; memorySize?: number; scaleInitPrecond?: boolean; linesearch?: ZoomLinesearchOptions | null } = {},
+    guardNonFinite,
+  }: { learningRate?: ScalarOrSchedule; memorySize?: number; scaleInitPrecond?: boolean; linesearch?: ZoomLinesearchOptions | null } & GuardOptions = {},
 ): GradientTransformation<any> {
   const step = learningRate === undefined ? scale(-1) : scaleByLearningRate(learningRate);
   const parts: GradientTransformation<any>[] = [scaleByLbfgs({ memorySize, scaleInitPrecond }), step];
   if (linesearch !== null) parts.push(scaleByZoomLinesearch(lossFn, linesearch));
-  return chain(...parts);
+  return guarded(chain(...parts), { guardNonFinite });
 }

@@ -9,7 +9,7 @@ import { fisherCurvature } from '../transforms/curvature';
 import { constantDamping, kirosDamping } from '../transforms/damping';
 import { fisherWoodburySolver } from '../transforms/naturalGradient';
 import { scaleBySecondOrder } from '../transforms/secondOrder';
-import { postDirection } from './common';
+import { guarded, postDirection } from './common';
 import type { PostDirectionOptions } from './common';
 
 /**
@@ -21,13 +21,13 @@ import type { PostDirectionOptions } from './common';
  */
 export function swmng<X>(
   objective: Objective<X>,
-  { lam0 = 1.0, adaptiveLambda = false, ...post }: { lam0?: number; adaptiveLambda?: boolean } & PostDirectionOptions = {},
+  { lam0 = 1.0, adaptiveLambda = false, guardNonFinite, ...post }: { lam0?: number; adaptiveLambda?: boolean } & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  return scaleBySecondOrder({
+  return guarded(scaleBySecondOrder({
     curvature: adaptiveLambda ? fisherCurvature(objective) : undefined,
     solver: fisherWoodburySolver(objective),
     damping: adaptiveLambda ? kirosDamping({ lam0 }) : constantDamping(lam0),
     tx: postDirection(post),
     lossFn: objectiveLoss(objective),
-  });
+  }), { guardNonFinite });
 }

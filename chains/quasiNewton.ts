@@ -9,6 +9,8 @@ import { scaleBySqn } from '../transforms/lbfgs';
 import { scaleByBacktrackingLinesearch } from '../transforms/linesearch';
 import type { BacktrackingLinesearchOptions } from '../transforms/linesearch';
 import { scale } from '../transforms/scale';
+import { guarded } from './common';
+import type { GuardOptions } from './common';
 
 /**
  * The stochastic Armijo line search of somax 2024 (Vaswani et al. 2019): c = 0.1, shrink by 0.8,
@@ -36,14 +38,14 @@ export function stochasticArmijo<B>(lossFn: LossFn<B>, maxStepsize: number, opti
  */
 export function sqn<B>(
   lossFn: LossFn<B>,
-  { learningRate = 1.0, historySize = 10, lineSearch = false, curvatureEps = 1e-10 }: { learningRate?: number; historySize?: number; lineSearch?: boolean; curvatureEps?: number } = {},
+  { learningRate = 1.0, historySize = 10, lineSearch = false, curvatureEps = 1e-10, guardNonFinite }: { learningRate?: number; historySize?: number; lineSearch?: boolean; curvatureEps?: number } & GuardOptions = {},
 ): GradientTransformation<any> {
-  return scaleBySqn(lossFn, {
+  return guarded(scaleBySqn(lossFn, {
     learningRate,
     memorySize: historySize,
     curvatureEps,
     linesearch: lineSearch ? stochasticArmijo(lossFn, learningRate) : undefined,
-  });
+  }), { guardNonFinite });
 }
 
 /**
@@ -52,6 +54,9 @@ export function sqn<B>(
  *
  * @see Vaswani et al., "Painless Stochastic Gradient: Interpolation, Line-Search, and Convergence Rates" (2019), arXiv 1905.09997.
  */
-export function sgdArmijo<B>(lossFn: LossFn<B>, { learningRate = 1.0, ...options }: BacktrackingLinesearchOptions & { learningRate?: number } = {}): GradientTransformation<any> {
-  return chain(scale(-1), stochasticArmijo(lossFn, learningRate, options));
+export function sgdArmijo<B>(
+  lossFn: LossFn<B>,
+  { learningRate = 1.0, guardNonFinite, ...options }: BacktrackingLinesearchOptions & { learningRate?: number } & GuardOptions = {},
+): GradientTransformation<any> {
+  return guarded(chain(scale(-1), stochasticArmijo(lossFn, learningRate, options)), { guardNonFinite });
 }

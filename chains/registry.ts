@@ -33,7 +33,7 @@ const METHODS: Readonly<Record<string, Entry>> = {
   ggnDirect: { needs: 'objective', description: 'curvature: GGN · solver: dense direct (tiny models) · damping: constant or trust region · estimator: none', build: ggnDirect },
   sqn: { needs: 'lossFn', description: 'curvature: L-BFGS pairs from gradient differences on the (curvature) batch · solver: two-loop recursion · damping: none · estimator: none · optional stochastic Armijo', build: sqn },
   swmng: { needs: 'objective', description: 'curvature: empirical Fisher · solver: Woodbury in sample space · damping: constant or Kiros-adaptive · estimator: per-sample gradients', build: swmng },
-  ignd: { needs: 'objective', description: 'curvature: per-sample Gauss-Newton (scalar regression) · solver: closed form in row space · damping: none · estimator: none · Adam-like moments', build: ignd },
+  ignd: { needs: 'objective', description: 'curvature: per-sample Gauss-Newton (regression or classification) · solver: closed form in each sample\'s row space · damping: none · estimator: none · Adam-like moments', build: ignd },
   sgdArmijo: { needs: 'lossFn', description: 'curvature: none · solver: none (gradient) · damping: none · estimator: none · stochastic Armijo line search', build: sgdArmijo },
   lbfgs: { needs: 'lossFn', description: 'curvature: L-BFGS (secant pairs) · solver: two-loop recursion · damping: none · estimator: none · strong-Wolfe line search', build: lbfgs },
 };

@@ -408,6 +408,49 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, maxConsecutiv
   };
 }
 
+/** State of {@link guardNonFinite}. */
+export interface GuardNonFiniteState<S> {
+  readonly innerState: S;
+  /** Telemetry: whether the last step was skipped, and how many were in total. */
+  readonly info: { readonly skipped: boolean; readonly skippedSteps: number };
+}
+
+/**
+ * Never lets a NaN or an Inf reach the params or the optimizer state. A step is skipped — zero
+ * updates out, the inner state kept as it was — when the incoming gradients are not all finite,
+ * or when the inner transform's updates are not (a singular or indefinite system, an overflow):
+ *
+ *   `(u, s′) = finite(g) ∧ finite(inner(g)) ? inner(g, s) : (0, s)`.
+ *
+ * `info.skipped` tells which steps were skipped, `info.skippedSteps` counts them. Unlike
+ * {@link applyIfFinite} it never gives up and also checks what the inner transform produced. Reads
+ * one boolean from the device per step, two when the gradients are finite (somax's methods use it
+ * by default; pass `guardNonFinite: false` to a method to save the reads).
+ *
+ * @example
+ * const tx = guardNonFinite(chain(scaleByAdam(), scaleByLearningRate(1e-3)));
+ */
+export function guardNonFinite<S>(inner: GradientTransformation<S>): GradientTransformation<GuardNonFiniteState<S>> {
+  const skip = (updates: Tree, state: GuardNonFiniteState<S>): [Tree, GuardNonFiniteState<S>] => [
+    tree.zerosLike(updates),
+    { innerState: tree.clone(state.innerState as StateTree) as S, info: { skipped: true, skippedSteps: state.info.skippedSteps + 1 } },
+  ];
+  return {
+    init: (params) => ({ innerState: inner.init(params), info: { skipped: false, skippedSteps: 0 } }),
+    update: (updates, state, params, extra) => {
+      if (skipNotFinite(updates)) return skip(updates, state);
+      const [out, innerState] = inner.update(updates, state.innerState, params, extra);
+      if (skipNotFinite(out)) {
+        const old = new Set(tree.tensors(state.innerState as StateTree));
+        tree.dispose(out);
+        for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
+        return skip(updates, state);
+      }
+      return [out, { innerState, info: { skipped: false, skippedSteps: state.info.skippedSteps } }];
+    },
+  };
+}
+
 /** State of {@link multiSteps}. */
 export interface MultiStepsState<S> {
   /** Micro-steps accumulated since the last inner update. */

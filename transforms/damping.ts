@@ -68,7 +68,9 @@ export interface TrustRegionOptions {
  * Levenberg-Marquardt / trust-region damping (somax v1 `trust_region`): with
  * ρ = actual decrease / predicted decrease, valid only when finite and predicted > 1e-16, clipped
  * to [−rhoClip, rhoClip]: ρ < lower → λ ← λ·increaseFactor; ρ > upper → λ ← λ·decreaseFactor;
- * λ clamped to [minLam, maxLam]; unchanged when ρ is invalid or the step is off cadence.
+ * λ clamped to [minLam, maxLam]; unchanged when ρ is invalid (NaN) or the step is off cadence.
+ * A step that raised the loss while the model predicted no decrease (negative curvature, where
+ * somax v1 leaves λ alone and Newton-CG can climb forever) or raised it to +∞ counts as ρ = −rhoClip.
  *
  * @see Levenberg (1944); Marquardt (1963); Martens, "Deep learning via Hessian-free optimization" (2010).
  */
@@ -99,9 +101,11 @@ export function trustRegionDamping({
     update: (state, { actualDecrease, predictedDecrease: predicted }) => {
       const step = state.step + 1;
       const raw = actualDecrease / predicted;
-      const valid = Number.isFinite(raw) && predicted > 1e-16 && state.step % everyK === 0;
+      // The model promised no decrease (negative curvature) and the loss rose, or rose to +∞: a bad step.
+      const failed = actualDecrease < 0 && !(predicted > 1e-16 && Number.isFinite(actualDecrease));
+      const valid = (failed || (Number.isFinite(raw) && predicted > 1e-16)) && state.step % everyK === 0;
       if (!valid) return { state: { lam: state.lam, step }, rho: Number.isFinite(raw) ? raw : NaN, valid: false };
-      const rho = Math.min(Math.max(raw, -rhoClip), rhoClip);
+      const rho = failed ? -rhoClip : Math.min(Math.max(raw, -rhoClip), rhoClip);
       let lam = state.lam;
       if (rho < lower) lam *= increaseFactor;
       else if (rho > upper) lam *= decreaseFactor;

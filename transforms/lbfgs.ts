@@ -76,8 +76,8 @@ export function initLbfgsMemory(params: Tree, memorySize: number): LbfgsMemory {
 
 /**
  * A new memory with the pair (s, y) stored in the oldest slot when it satisfies the curvature
- * condition sᵀy > curvatureEps·‖s‖‖y‖ (else skipped, keeping H positive definite), and γ = sᵀy/yᵀy
- * when `updateGamma`. Takes ownership of `ds` and `dy`; every tensor of the result is fresh.
+ * condition sᵀy > curvatureEps·‖s‖‖y‖ (else skipped, keeping H positive definite) and 1/sᵀy and
+ * sᵀy/yᵀy are finite in float32, and γ = sᵀy/yᵀy when `updateGamma`. Takes ownership of `ds` and `dy`; every tensor of the result is fresh.
  * Reads three scalars from the device.
  */
 export function pushPair(
@@ -87,7 +87,10 @@ export function pushPair(
   { curvatureEps = 1e-10, updateGamma = true }: { curvatureEps?: number; updateGamma?: boolean } = {},
 ): { memory: LbfgsMemory; accepted: boolean } {
   const [sy, ss, yy] = tree.readValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
-  const accepted = sy > 0 && sy > curvatureEps * Math.sqrt(ss * yy);
+  // ρ = 1/sᵀy and γ = sᵀy/yᵀy must also be finite in float32 (curvature vanishing at infinity,
+  // e.g. separable logistic regression, underflows yᵀy).
+  const representable = Number.isFinite(Math.fround(1 / sy)) && Number.isFinite(Math.fround(sy / yy));
+  const accepted = sy > 0 && sy > curvatureEps * Math.sqrt(ss * yy) && representable;
   if (!accepted) {
     tree.dispose([ds, dy]);
     return { memory: { ...memory, s: memory.s.map((t) => tree.clone(t)), y: memory.y.map((t) => tree.clone(t)) }, accepted };

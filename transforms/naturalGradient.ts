@@ -5,9 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { jacobianRows, perSampleGradients } from '../lib/autodiff';
-import { assertInRange, assertNonNegative, InputError } from '../lib/errors';
-import { batchSize, checkObjective, predictOn } from '../lib/objective';
-import type { Objective, SupervisedBatch } from '../lib/objective';
+import { assertInRange, assertNonNegative, assertPositive, InputError } from '../lib/errors';
+import { batchSize, checkObjective, outputsPerSample, predictOn } from '../lib/objective';
+import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
+import { solveSymmetric } from '../lib/linalg';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Tree } from '../lib/types';
 import type { DirectionSolver } from './secondOrder';
@@ -60,23 +61,77 @@ export interface ScaleByIgndState {
 }
 
 /**
- * The incremental Gauss-Newton direction for a scalar-output regression (squared error): each
- * sample's Gauss-Newton step in its own row space, averaged,
+ * Per-sample Gauss-Newton row coefficients aᵢ = Kᵢ⁻¹ (Qᵢ + δI)⁻¹ gᵢ in float64, with Kᵢ = JᵢJᵢᵀ
+ * (C × C), Qᵢ the output Hessian and gᵢ the output gradient of sample i: the minimum-norm solution
+ * of JᵢᵀQᵢJᵢ sᵢ = Jᵢᵀgᵢ is sᵢ = Jᵢᵀaᵢ (for cross-entropy gᵢ ⊥ 1 = null(Qᵢ), so δ → 0 is exact).
+ */
+function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<number>, b: number, c: number, delta: number): Float32Array {
+  const a = new Float32Array(b * c);
+  for (let i = 0; i < b; i++) {
+    const qi = q.slice(i * c * c, (i + 1) * c * c);
+    const gi = Array.from({ length: c }, (_, d) => g[i * c + d]);
+    const qScale = Math.max(...Array.from({ length: c }, (_, d) => qi[d * c + d]), 1e-30);
+    // When Qᵢ1 = 0 (softmax), gᵢ ⊥ 1 in exact arithmetic and Qᵢ⁺gᵢ = (Qᵢ + s·11ᵀ/C)⁻¹gᵢ: centre gᵢ
+    // and shift Qᵢ along 1, so that float32 rounding along its null vector is not amplified.
+    const rowSums = Array.from({ length: c }, (_, r) => qi.subarray(r * c, (r + 1) * c).reduce((x, y) => x + y, 0));
+    if (Math.max(...rowSums.map(Math.abs)) <= 1e-6 * qScale) {
+      const mean = gi.reduce((x, y) => x + y, 0) / c;
+      gi.forEach((v, d) => (gi[d] = v - mean));
+      qi.forEach((v, e) => (qi[e] = v + qScale / c));
+    }
+    for (let d = 0; d < c; d++) qi[d * c + d] += delta * qScale;
+    const ki = k.slice(i * c * c, (i + 1) * c * c);
+    const kScale = Math.max(...Array.from({ length: c }, (_, d) => ki[d * c + d]), 1e-30);
+    for (let d = 0; d < c; d++) ki[d * c + d] += 1e-10 * kScale;
+    a.set(solveSymmetric(ki, solveSymmetric(qi, gi, c), c), i * c);
+  }
+  return a;
+}
+
+/**
+ * The IGND direction before moments: s = (1/B) Σᵢ Jᵢᵀaᵢ. Squared error (Qᵢ = I, one output):
+ * aᵢ = rᵢ / ‖Jᵢ‖², all on the device. Other losses: aᵢ from {@link perSampleCoefficients}.
+ */
+function igndDirection<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): tf.Tensor {
+  return tf.tidy(() => {
+    const f = predictOn(objective, params, batch);
+    const [b, c] = [batchSize(f), outputsPerSample(f)];
+    const j = jacobianRows(objective, params, batch.x);
+    const g = tf.reshape(loss.residual(f, tf.reshape(batch.y, f.shape)), [-1, 1]);
+    if (loss.name === 'meanSquaredError' && c === 1) {
+      return tf.reshape(tf.mean(tf.div(tf.mul(j, g), tf.sum(tf.square(j), 1, true)), 0), [-1]);
+    }
+    const rows = tf.reshape(j, [b, c, -1]);
+    const k = Float64Array.from(tree.readValues(() => tf.matMul(rows, rows, false, true)));
+    const a = perSampleCoefficients(k, loss.hessianBlocks(f), tree.readValues(() => g), b, c, outputDamping);
+    return tf.div(tf.reshape(tf.matMul(tf.tensor2d(a, [1, b * c]), j), [-1]), b);
+  });
+}
+
+/**
+ * The incremental Gauss-Newton direction: each sample's Gauss-Newton step in its own row space,
+ * averaged,
  *
- *   s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖²,   rᵢ = fᵢ − yᵢ,
+ *   s = (1/B) Σᵢ Jᵢᵀ (JᵢJᵢᵀ)⁻¹ (Qᵢ + δI)⁻¹ gᵢ,   gᵢ = ∂ℓᵢ/∂fᵢ,
  *
- * with optional Adam-like moments (β1 momentum, β2 second moment, bias-corrected, ε = 1e-7).
- * Uses `extra.curvatureBatch` (default `extra.batch`) for J and r. Cross-entropy is not supported
- * (somax 2024 left it unimplemented).
+ * which for a scalar-output squared error is somax 2024's s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖², rᵢ = fᵢ − yᵢ,
+ * and for softmax cross-entropy (Qᵢ = diag(pᵢ) − pᵢpᵢᵀ, singular along 1, δ = `outputDamping`
+ * relative to Qᵢ's largest diagonal entry, default 1e-4) the classification variant somax 2024
+ * left unimplemented. Optional Adam-like moments (β1 momentum, β2 second moment,
+ * bias-corrected, ε = 1e-7). Uses `extra.curvatureBatch` (default `extra.batch`) for J and g;
+ * classification reads B·C² + B·C numbers to solve the C × C systems in float64.
  *
  * @see somax (2024) `IGND`.
  */
-export function scaleByIgnd<X>(objective: Objective<X>, { beta1 = 0, beta2 = 0, eps = 1e-7 }: { beta1?: number; beta2?: number; eps?: number } = {}): GradientTransformation<ScaleByIgndState> {
+export function scaleByIgnd<X>(
+  objective: Objective<X>,
+  { beta1 = 0, beta2 = 0, eps = 1e-7, outputDamping = 1e-4 }: { beta1?: number; beta2?: number; eps?: number; outputDamping?: number } = {},
+): GradientTransformation<ScaleByIgndState> {
   const loss = checkObjective(objective);
-  if (loss.name !== 'meanSquaredError') throw new InputError(`IGND supports the 'meanSquaredError' loss, got '${loss.name}'`);
   assertInRange('beta1', beta1, 0, 1, { hiOpen: true });
   assertInRange('beta2', beta2, 0, 1, { hiOpen: true });
   assertNonNegative('eps', eps);
+  assertPositive('outputDamping', outputDamping);
   return {
     init: (params) => ({ count: 0, m: tree.zerosLike(params), v: tree.zerosLike(params) }),
     // IGND builds its direction from the residuals, not from the incoming gradient.
@@ -86,12 +141,7 @@ export function scaleByIgnd<X>(objective: Objective<X>, { beta1 = 0, beta2 = 0, 
       const { def } = tree.flatten(params);
       const t = state.count + 1;
       const out = tree.tidy(() => {
-        const f = predictOn(objective, params, batch);
-        if (f.size !== batchSize(f)) throw new InputError(`IGND needs one output per sample, got outputs of shape [${f.shape.join(', ')}]`);
-        const j = jacobianRows(objective, params, batch.x);
-        const r = tf.reshape(tf.sub(f, tf.reshape(batch.y, f.shape)), [-1, 1]);
-        const norms = tf.sum(tf.square(j), 1, true);
-        const s = tree.unravel(def, tf.reshape(tf.mean(tf.div(tf.mul(j, r), norms), 0), [-1]));
+        const s = tree.unravel(def, igndDirection(objective, loss, params, batch, outputDamping));
         const m = tree.map((mi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(mi, beta1), tf.mul(si, 1 - beta1)), state.m, s);
         const v = tree.map((vi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(vi, beta2), tf.mul(tf.square(si), 1 - beta2)), state.v, s);
         const mHat = tree.scale(m, 1 / (1 - beta1 ** t));

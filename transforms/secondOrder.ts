@@ -71,6 +71,12 @@ export interface SecondOrderOptions {
   lossFn?: LossFn<any>;
   /** Seed of the step keys when `extra.key` is absent. */
   seed?: number;
+  /**
+   * With adaptive damping, do not take a step that raised the loss on the batch (ρ < 0, or a
+   * non-finite loss after): the update is zero, λ grows, and the solver and `tx` states stay as
+   * they were (Marquardt 1963; Nocedal & Wright Alg. 4.1). Default true.
+   */
+  rejectBadSteps?: boolean;
 }
 
 /**
@@ -81,6 +87,7 @@ export interface SecondOrderOptions {
  *   ρ = (L(θ) − L(θ + δ)) / −(gᵀδ + ½(δᵀCδ + λ‖δ‖²))
  *
  * with the losses on the gradient batch (`extra.batch`) and C on the curvature batch, then move λ.
+ * A step that raised the loss is rejected (zero update, λ grows) unless `rejectBadSteps` is false.
  * Without `tx` the output is s itself (no sign): descent comes from a negative learning rate in `tx`.
  * Adaptive damping costs one more curvature product, one loss evaluation and one device sync.
  *
@@ -94,6 +101,7 @@ export function scaleBySecondOrder({
   tx,
   lossFn,
   seed = 0,
+  rejectBadSteps = true,
 }: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
   if (solver.needsOperator && curvature === undefined) {
     throw new InputError('this solver needs a curvature operator: pass `curvature`');
@@ -111,7 +119,7 @@ export function scaleBySecondOrder({
       info: {
         ...solver.initInfo,
         lam: damping.init().lam,
-        ...(damping.adaptive ? { rho: NaN, rhoValid: false, lossBefore: NaN, lossAfter: NaN } : {}),
+        ...(damping.adaptive ? { rho: NaN, rhoValid: false, lossBefore: NaN, lossAfter: NaN, stepAccepted: true } : {}),
         lamNext: damping.init().lam,
       },
     }),
@@ -148,7 +156,16 @@ export function scaleBySecondOrder({
           const predicted = predictedDecrease(g1, c1, lam * d1);
           const res = damping.update(state.damping, { actualDecrease: before - l1, predictedDecrease: predicted });
           nextDamping = res.state;
-          info = { ...info, rho: res.rho, rhoValid: res.valid, lossBefore: before, lossAfter: l1 };
+          const rejected = rejectBadSteps && !(l1 <= before);
+          info = { ...info, rho: res.rho, rhoValid: res.valid, lossBefore: before, lossAfter: l1, stepAccepted: !rejected };
+          if (rejected) {
+            info.lamNext = nextDamping.lam;
+            const zeros = tree.zerosLike(delta);
+            tree.dispose(delta);
+            tree.dispose([solved.state as StateTree, txState as StateTree]);
+            const keep = { solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) };
+            return [zeros, { step: state.step + 1, key: state.key, ...keep, damping: nextDamping, info }];
+          }
         }
         info.lamNext = nextDamping.lam;
         return [delta, { step: state.step + 1, key: state.key, solver: solved.state, damping: nextDamping, tx: txState, info }];

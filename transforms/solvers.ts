@@ -45,7 +45,8 @@ export interface CgResult {
  *
  * Stops when ‖r‖ ≤ tol‖b‖, after `maxiter` iterations, or on non-positive curvature pᵀAp ≤
  * 1e-12·‖p‖² — then it returns the last iterate, or `b` itself when there is none (the gradient
- * direction, as if A = I), so an indefinite Hessian never yields NaN or a divergent step. Reads two
+ * direction, as if A = I); a warm start that fails at once is dropped and CG starts again from
+ * zero. So an indefinite Hessian never yields NaN, nor the same stale warm start step after step. Reads two
  * scalars from the device per iteration.
  *
  * @see Hestenes & Stiefel (1952); Nocedal & Wright, Numerical Optimization, Alg. 5.3 and 7.1.
@@ -75,7 +76,12 @@ export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = nul
     if (!(pap > 1e-12 * pp)) {
       negativeCurvature = true;
       tree.dispose(ap);
-      if (iterations === 0 && !x0) x = replace(x, tree.clone(b));
+      if (iterations === 0 && x0) {
+        // Not one step from the warm start: it is stale, start again from zero.
+        tree.dispose([x, r, z, p]);
+        return conjugateGradient(matvec, b, { maxiter, tol, preconditioner, stabiliseEvery });
+      }
+      if (iterations === 0) x = replace(x, tree.clone(b));
       break;
     }
     const alpha = rz / pap;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyIfFinite, chain, conditionallyMask, conditionallyTransform, hasUpdated, identity, injectHyperparams, leafLabels,
+  applyIfFinite, chain, conditionallyMask, guardNonFinite, conditionallyTransform, hasUpdated, identity, injectHyperparams, leafLabels,
   maskLeaves, masked, multiSteps, multiTransform, namedChain, partition, setHyperparams, skipNotFinite,
 } from '../../lib/combine';
 import type { LabelTree } from '../../lib/combine';
@@ -220,6 +220,41 @@ describe('injectHyperparams', () => {
     const [u, s1] = tx.update(g, s0, p);
     expect(() => tx.update(g, s1, p)).toThrow(/schedule 'lr' at step 1/);
     tree.dispose([p, g, s0, u, s1] as StateTree);
+  });
+});
+
+describe('guardNonFinite', () => {
+  test('skips steps whose input or inner output is not finite: zeros out, inner state kept, counted; never gives up', () => {
+    const p = params();
+    const tx = guardNonFinite(chain(traceTx(0.9), scaleTx(-0.1)));
+    const nan = () => ({ w: tf.tensor1d([NaN, 1]), b: tf.tensor1d([1]), h: [tf.tensor2d([[0, 0]]), tf.scalar(0)] });
+    const seq = [grads(), nan(), nan(), nan(), grads()];
+    let s = tx.init(p);
+    const seen: { u: number[]; skipped: boolean; skippedSteps: number; count: number }[] = [];
+    for (const g of seq) {
+      const [u, next] = tx.update(g, s, p);
+      seen.push({ u: vals((u as any).b), ...next.info, count: (next.innerState as any)[0].count });
+      tree.dispose([u, s, g] as StateTree);
+      s = next;
+    }
+    expect(seen.map((x) => [x.skipped, x.skippedSteps, x.count])).toEqual([
+      [false, 0, 1], [true, 1, 1], [true, 2, 1], [true, 3, 1], [false, 3, 2],
+    ]);
+    expect(seen[1].u).toEqual([0]);
+    // Output check: a finite gradient whose update overflows float32 (4 × 1e38 → Inf) is skipped.
+    const inner = guardNonFinite(chain(traceTx(0), scaleTx(1e38)));
+    const t0 = inner.init(p);
+    const g1 = grads();
+    const [u1, t1] = inner.update(g1, t0, p);
+    expect(t1.info).toEqual({ skipped: false, skippedSteps: 0 });
+    expect(vals((u1 as any).b)[0]).toBeCloseTo(2e38, -33);
+    const big = { w: tf.tensor1d([0, 0]), b: tf.tensor1d([4]), h: [tf.tensor2d([[0, 0]]), tf.scalar(0)] };
+    const [u2, t2] = inner.update(big, t1, p);
+    expect(t2.info).toEqual({ skipped: true, skippedSteps: 1 });
+    expect(vals((u2 as any).b)).toEqual([0]);
+    expect((t2.innerState as any)[0].count).toBe(1); // the overflowing step left no trace
+    expect(vals((t2.innerState as any)[0].m.b)).toEqual([2]);
+    tree.dispose([u1, u2, t0, t1, t2, g1, big, p, s] as StateTree);
   });
 });
 

@@ -44,6 +44,7 @@ const transforms: [string, () => GradientTransformation<any>][] = [
   ['multiTransform', () => somax.multiTransform({ a: somax.scaleByAdam(), b: somax.scale(0.5) }, (p: Tree) => Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'a' : 'b'])))],
   ['injectHyperparams', () => somax.injectHyperparams((hp) => somax.adam(hp.lr), { lr: (t: number) => 0.1 / (t + 1) })],
   ['applyIfFinite', () => somax.applyIfFinite(somax.adam(0.1), 3)],
+  ['guardNonFinite', () => somax.guardNonFinite(somax.adam(0.1))],
   ['multiSteps', () => somax.multiSteps(somax.adam(0.1), 2)],
   ['multiSteps (skipNotFinite)', () => somax.multiSteps(somax.adam(0.1), 2, { shouldSkipUpdateFn: somax.skipNotFinite })],
   ['partition', () => somax.partition({ a: somax.sgd(0.1), b: somax.identity() }, (p: Tree) => Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'b' : 'a'])))],
@@ -93,7 +94,7 @@ test('the tables cover every exported first-order transform and alias', () => {
   const missing = Object.entries(modules).flatMap(([m, mod]) =>
     Object.entries(mod).filter(([, v]) => typeof v === 'function').map(([k]) => k).filter((k) => !names.has(k)).map((k) => `${m}.${k}`));
   expect(missing).toEqual([]);
-  const combinators = ['identity', 'namedChain', 'masked', 'multiTransform', 'partition', 'injectHyperparams', 'applyIfFinite', 'multiSteps', 'conditionallyTransform', 'conditionallyMask'];
+  const combinators = ['identity', 'namedChain', 'masked', 'multiTransform', 'partition', 'injectHyperparams', 'applyIfFinite', 'guardNonFinite', 'multiSteps', 'conditionallyTransform', 'conditionallyMask'];
   expect(combinators.filter((c) => !names.has(c))).toEqual([]);
 });
 

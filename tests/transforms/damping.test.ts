@@ -49,10 +49,14 @@ describe('damping', () => {
       [1, -1], // negative predicted decrease: invalid
       [Infinity, 1], // not finite: invalid
       [-3, 1], // ρ −3: ×1.5
+      [-1, -1], // the loss rose where the model predicted no decrease (negative curvature): ×1.5
+      [-Infinity, 1], // the loss rose to +∞: ×1.5
+      [1e-3, -1], // the loss fell despite the model: invalid, unchanged
     ]);
-    const want = [1.5, 2.25, 2.25, 2.25, 2.25, 1.125, 1.125, 1.125, 1.125, 1.125, 1.125, 1.6875];
+    const want = [1.5, 2.25, 2.25, 2.25, 2.25, 1.125, 1.125, 1.125, 1.125, 1.125, 1.125, 1.6875, 2.53125, 3.796875, 3.796875];
     seen.forEach((o, i) => expect(o.lam).toBeCloseTo(want[i], 14));
-    expect(seen.map((o) => o.valid)).toEqual([true, true, true, true, true, true, false, false, false, false, false, true]);
+    expect(seen.map((o) => o.valid)).toEqual([true, true, true, true, true, true, false, false, false, false, false, true, true, true, false]);
+    expect(seen[12].rho).toBe(-5); // −rhoClip
     expect(seen[0].rho).toBeCloseTo(0.1, 15);
     expect(seen[11].rho).toBe(-3);
     expect(Number.isNaN(seen[6].rho)).toBe(true);
@@ -121,7 +125,8 @@ describe('damping', () => {
               const expected = rho < 0.25 ? s.lam * 1.5 : rho > 0.75 ? s.lam * 0.5 : s.lam;
               expect(lam).toBeCloseTo(Math.min(Math.max(expected, minLam), maxLam), 12);
               expect(Math.abs(rho)).toBeLessThanOrEqual(5);
-              expect(p).toBeGreaterThan(1e-16);
+              // A valid ratio has a positive predicted decrease, or marks a failed step (ρ = −rhoClip).
+              if (!(p > 1e-16)) expect([rho, a < 0]).toEqual([-5, true]);
               expect(s.step % everyK).toBe(0);
             }
             s = out.state;
