@@ -25,9 +25,12 @@ export interface GuardOptions {
   guardNonFinite?: boolean;
 }
 
-/** `tx` wrapped by {@link guardNonFinite} unless the user turned the guard off. */
-export function guarded(tx: GradientTransformation<any>, { guardNonFinite: guard = true }: GuardOptions): GradientTransformation<any> {
-  return guard ? guardNonFinite(tx) : tx;
+/**
+ * `tx` wrapped by {@link guardNonFinite} unless the user turned the guard off; `sync: false` for
+ * methods that never read from the device otherwise (so that they stay read-free on WebGPU).
+ */
+export function guarded(tx: GradientTransformation<any>, { guardNonFinite: guard = true }: GuardOptions, { sync = true } = {}): GradientTransformation<any> {
+  return guard ? guardNonFinite(tx, { sync }) : tx;
 }
 
 /** The knobs every method accepts after its direction (somax v1 names in camelCase). */

@@ -46,7 +46,7 @@ export function adahessian<B>(
       mode: 'adahessian', beta1, beta2, eps, hessianPower, evalEveryK, spatialAveraging, seed,
     }),
     postDirection(post),
-  ), { guardNonFinite });
+  ), { guardNonFinite }, { sync: false });
 }
 
 /** Options shared by the Sophia variants (somax v1 defaults). */
@@ -86,7 +86,7 @@ export function sophiaH<B>(
       mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
     }),
     ...sophiaTail(tail),
-  ), { guardNonFinite });
+  ), { guardNonFinite }, { sync: false });
 }
 
 /**
@@ -104,5 +104,5 @@ export function sophiaG<X>(
       mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
     }),
     ...sophiaTail(tail),
-  ), { guardNonFinite });
+  ), { guardNonFinite }, { sync: false });
 }

@@ -72,5 +72,7 @@ export function ignd<X>(
   { beta1 = 0, beta2 = 0, eps = 1e-7, outputDamping = 1e-4, learningRate = 0.1, guardNonFinite, ...post }: { beta1?: number; beta2?: number; eps?: number; outputDamping?: number } & PostDirectionOptions = {},
 ): GradientTransformation<any> {
   const direction = scaleByIgnd(objective, { beta1, beta2, eps, outputDamping });
-  return guarded(chain(direction, postDirection({ learningRate, ...post })), { guardNonFinite });
+  // The squared-error direction never reads from the device: keep the guard read-free too.
+  const readFree = objective.loss === 'meanSquaredError';
+  return guarded(chain(direction, postDirection({ learningRate, ...post })), { guardNonFinite }, { sync: !readFree });
 }

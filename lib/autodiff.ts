@@ -278,12 +278,13 @@ export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, p
  */
 export function hessianDiag<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Tree {
   const p = assertDenseSize(params, 'hessianDiag');
-  const diag = new Float32Array(p);
-  for (let j = 0; j < p; j++) {
-    diag[j] = tree.readScalar(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1));
-  }
   const { def } = tree.flatten(params);
-  return tree.tidy(() => tree.unravel(def, tf.tensor1d(diag)));
+  // No read from the device: each entry stays a tensor until the diagonal is assembled.
+  return tree.tidy(() => {
+    const entries = Array.from({ length: p }, (_, j) =>
+      tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1)));
+    return tree.unravel(def, tf.concat(entries));
+  });
 }
 
 /**

@@ -411,8 +411,36 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, maxConsecutiv
 /** State of {@link guardNonFinite}. */
 export interface GuardNonFiniteState<S> {
   readonly innerState: S;
-  /** Telemetry: whether the last step was skipped, and how many were in total. */
-  readonly info: { readonly skipped: boolean; readonly skippedSteps: number };
+  /**
+   * Telemetry: whether the last step was skipped and how many were (numbers), or, with
+   * `sync: false`, the skipped-step count as an int32 scalar on the device.
+   */
+  readonly info: { readonly skipped: boolean; readonly skippedSteps: number } | { readonly skippedSteps: tf.Scalar };
+}
+
+/** Options of {@link guardNonFinite}. */
+export interface GuardNonFiniteOptions {
+  /**
+   * true (default): read the finiteness flag on the host and skip exactly (the inner transform is
+   * not even called on a non-finite gradient). false: never read — select on the device between
+   * the new and the old state tensors, so that a NaN never lands, at the price of the inner
+   * state's plain-number counters (step counts) advancing on a skipped step.
+   */
+  sync?: boolean;
+}
+
+/** `ok ? next : old`, tensor by tensor, for states of the same structure (fresh tensors). */
+function selectState<T extends StateTree>(ok: tf.Tensor, next: T, old: StateTree): T {
+  if (tree.isTensor(next)) {
+    const same = tree.isTensor(old) && old.dtype === next.dtype && old.shape.join() === next.shape.join();
+    return (same ? tf.where(ok, next, old) : tf.clone(next)) as unknown as T;
+  }
+  if (Array.isArray(next)) return next.map((c, i) => selectState(ok, c as StateTree, Array.isArray(old) ? old[i] : null)) as unknown as T;
+  if (typeof next === 'object' && next !== null) {
+    const o = (typeof old === 'object' && old !== null ? old : {}) as { [key: string]: StateTree };
+    return Object.fromEntries(Object.entries(next).map(([k, c]) => [k, selectState(ok, c as StateTree, o[k] ?? null)])) as T;
+  }
+  return next;
 }
 
 /**
@@ -424,29 +452,53 @@ export interface GuardNonFiniteState<S> {
  *
  * `info.skipped` tells which steps were skipped, `info.skippedSteps` counts them. Unlike
  * {@link applyIfFinite} it never gives up and also checks what the inner transform produced. Reads
- * one boolean from the device per step, two when the gradients are finite (somax's methods use it
- * by default; pass `guardNonFinite: false` to a method to save the reads).
+ * one boolean from the device per step, two when the gradients are finite — or none with
+ * `sync: false` (for WebGPU, where a synchronous read stalls). somax's methods use it by default;
+ * pass `guardNonFinite: false` to a method to drop it.
  *
  * @example
  * const tx = guardNonFinite(chain(scaleByAdam(), scaleByLearningRate(1e-3)));
  */
-export function guardNonFinite<S>(inner: GradientTransformation<S>): GradientTransformation<GuardNonFiniteState<S>> {
-  const skip = (updates: Tree, state: GuardNonFiniteState<S>): [Tree, GuardNonFiniteState<S>] => [
+export function guardNonFinite<S>(inner: GradientTransformation<S>, { sync = true }: GuardNonFiniteOptions = {}): GradientTransformation<GuardNonFiniteState<S>> {
+  if (!sync) return guardOnDevice(inner);
+  const skip = (updates: Tree, state: GuardNonFiniteState<S>, skippedSteps: number): [Tree, GuardNonFiniteState<S>] => [
     tree.zerosLike(updates),
-    { innerState: tree.clone(state.innerState as StateTree) as S, info: { skipped: true, skippedSteps: state.info.skippedSteps + 1 } },
+    { innerState: tree.clone(state.innerState as StateTree) as S, info: { skipped: true, skippedSteps: skippedSteps + 1 } },
   ];
   return {
     init: (params) => ({ innerState: inner.init(params), info: { skipped: false, skippedSteps: 0 } }),
     update: (updates, state, params, extra) => {
-      if (skipNotFinite(updates)) return skip(updates, state);
+      const skippedSteps = state.info.skippedSteps as number;
+      if (skipNotFinite(updates)) return skip(updates, state, skippedSteps);
       const [out, innerState] = inner.update(updates, state.innerState, params, extra);
       if (skipNotFinite(out)) {
         const old = new Set(tree.tensors(state.innerState as StateTree));
         tree.dispose(out);
         for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
-        return skip(updates, state);
+        return skip(updates, state, skippedSteps);
       }
-      return [out, { innerState, info: { skipped: false, skippedSteps: state.info.skippedSteps } }];
+      return [out, { innerState, info: { skipped: false, skippedSteps } }];
+    },
+  };
+}
+
+/** {@link guardNonFinite} with `sync: false`: the same selection, made on the device. */
+function guardOnDevice<S>(inner: GradientTransformation<S>): GradientTransformation<GuardNonFiniteState<S>> {
+  return {
+    init: (params) => ({ innerState: inner.init(params), info: { skippedSteps: tf.scalar(0, 'int32') } }),
+    update: (updates, state, params, extra) => {
+      const [out, innerState] = inner.update(updates, state.innerState, params, extra);
+      const old = new Set(tree.tensors(state.innerState as StateTree));
+      const result = tree.tidy(() => {
+        const ok = tf.logicalAnd(tree.allFinite(updates), tree.allFinite(out));
+        const selected = tree.map((o: tf.Tensor) => tf.where(ok, o, tf.zerosLike(o)), out);
+        const kept = selectState(ok, innerState as StateTree, state.innerState as StateTree) as S;
+        const count = state.info.skippedSteps as tf.Scalar;
+        return { selected, kept, skippedSteps: tf.add(count, tf.cast(tf.logicalNot(ok), 'int32')) as tf.Scalar };
+      });
+      tree.dispose(out);
+      for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
+      return [result.selected, { innerState: result.kept, info: { skippedSteps: result.skippedSteps } }];
     },
   };
 }

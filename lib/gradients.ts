@@ -667,6 +667,9 @@ const fused = tf.fused as unknown as { matMul: (args: FusedMatMulArgs) => tf.Ten
  */
 function installUnfusing(): void {
   if (fused.__somaxOriginal) return;
+  // In ESM bundles `tf.fused` is a frozen module namespace (or getter-only): it cannot be patched,
+  // and a fused matMul with a custom gradient is then reported by the second-order safety check.
+  if (!Object.isExtensible(fused) || !Object.getOwnPropertyDescriptor(fused, 'matMul')?.writable) return;
   const original = fused.matMul;
   fused.__somaxOriginal = original;
   fused.matMul = (args) => (secondOrderDepth > 0 ? unfusedMatMul(args) : original(args));

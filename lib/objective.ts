@@ -120,10 +120,15 @@ export const softmaxCrossEntropy: OutputLoss = {
     }
     return out;
   },
+  // Inverse-CDF sampling from uniforms drawn in JS (tf.randomUniform), so that one key gives the
+  // same labels on every backend (tf.multinomial's stream differs between cpu, wasm and webgpu).
   sampleTargets: (f, key) =>
     tf.tidy(() => {
-      const draws = tf.reshape(tf.multinomial(f as tf.Tensor2D, 1, key), [-1]);
-      return tf.oneHot(tf.cast(draws, 'int32') as tf.Tensor1D, f.shape[1] as number, 1, 0, 'float32');
+      const c = f.shape[1] as number;
+      const u = tf.randomUniform([f.shape[0], 1], 0, 1, 'float32', key);
+      const below = tf.cast(tf.less(tf.cumsum(tf.softmax(f), 1), u), 'int32');
+      const draws = tf.minimum(tf.sum(below, 1), tf.scalar(c - 1, 'int32'));
+      return tf.oneHot(draws as tf.Tensor1D, c, 1, 0, 'float32');
     }),
 };
 

@@ -233,7 +233,7 @@ describe('guardNonFinite', () => {
     const seen: { u: number[]; skipped: boolean; skippedSteps: number; count: number }[] = [];
     for (const g of seq) {
       const [u, next] = tx.update(g, s, p);
-      seen.push({ u: vals((u as any).b), ...next.info, count: (next.innerState as any)[0].count });
+      seen.push({ u: vals((u as any).b), ...(next.info as any), count: (next.innerState as any)[0].count });
       tree.dispose([u, s, g] as StateTree);
       s = next;
     }
@@ -255,6 +255,33 @@ describe('guardNonFinite', () => {
     expect((t2.innerState as any)[0].count).toBe(1); // the overflowing step left no trace
     expect(vals((t2.innerState as any)[0].m.b)).toEqual([2]);
     tree.dispose([u1, u2, t0, t1, t2, g1, big, p, s] as StateTree);
+  });
+});
+
+describe('guardNonFinite({ sync: false })', () => {
+  test('selects on the device: zeros out and the old state tensors on a NaN step, a device count of skips, no reads', () => {
+    const p = params();
+    const tx = guardNonFinite(chain(traceTx(0.9), scaleTx(-0.1)), { sync: false });
+    const nan = () => ({ w: tf.tensor1d([NaN, 1]), b: tf.tensor1d([1]), h: [tf.tensor2d([[0, 0]]), tf.scalar(0)] });
+    let s = tx.init(p);
+    const seen: { u: number[]; m: number[]; skipped: number; count: number }[] = [];
+    const reads = jest.spyOn(tf.Tensor.prototype, 'dataSync');
+    for (const g of [grads(), nan(), grads()]) {
+      reads.mockClear();
+      const [u, next] = tx.update(g, s, p);
+      expect(reads).not.toHaveBeenCalled();
+      const info = next.info as { skippedSteps: tf.Scalar };
+      seen.push({ u: vals((u as any).b), m: vals((next.innerState as any)[0].m.b), skipped: info.skippedSteps.dataSync()[0], count: (next.innerState as any)[0].count });
+      tree.dispose([u, s, g] as StateTree);
+      s = next;
+    }
+    expect(seen[1].u).toEqual([0]);
+    expect(seen.map((x) => x.m)).toEqual([[2], [2], [0.9 * 2 + 2].map(Math.fround)]);
+    expect(seen.map((x) => x.skipped)).toEqual([0, 1, 1]);
+    // Documented: plain-number counters of the inner state advance on a skipped step.
+    expect(seen.map((x) => x.count)).toEqual([1, 2, 3]);
+    reads.mockRestore();
+    tree.dispose([p, s] as StateTree);
   });
 });
 

@@ -95,13 +95,21 @@ describe('diagonal estimators', () => {
     const params = prob.params();
     const batch = prob.batch();
     const est = gaussNewtonBartlettDiag(objective, params, batch, 7);
-    // Recompute by hand: same key, same sampled labels.
+    // Recompute by hand: the same uniforms (same key), labels by the inverse CDF of the softmax in float64.
     const logits = prob.predict(params, batch.x);
-    const yHat = tf.oneHot(tf.cast(tf.reshape(tf.multinomial(logits as tf.Tensor2D, 1, random.foldIn(7, 0)), [-1]), 'int32') as tf.Tensor1D, 3, 1, 0, 'float32');
-    const m = { ...prob.m, y: Float64Array.from(yHat.dataSync()) };
+    const u = tf.randomUniform([prob.m.b, 1], 0, 1, 'float32', random.foldIn(7, 0));
+    const [f, us] = [logits.dataSync(), u.dataSync()];
+    const y = new Float64Array(prob.m.b * 3);
+    for (let i = 0; i < prob.m.b; i++) {
+      const e = [0, 1, 2].map((k) => Math.exp(f[i * 3 + k]));
+      const z = e[0] + e[1] + e[2];
+      const label = us[i] < e[0] / z ? 0 : us[i] < (e[0] + e[1]) / z ? 1 : 2;
+      y[i * 3 + label] = 1;
+    }
+    const m = { ...prob.m, y };
     const g = ref.grad(m, prob.theta);
     expect(ref.relErr(flat(est), g.map((gi) => prob.m.b * gi * gi))).toBeLessThan(1e-4);
-    tree.dispose([params, batch, est, logits, yHat] as any);
+    tree.dispose([params, batch, est, logits, u] as any);
   });
 
   test('spatial averaging means |d| over the last axis (rank 2-3) and last two axes (rank 4)', () => {

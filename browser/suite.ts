@@ -1,0 +1,171 @@
+/**
+ * The backend checks of the browser suite, written once: the test page runs them in Chromium on
+ * `cpu`, `wasm` and `webgpu`, node runs the same functions on `cpu` for the reference steps and on
+ * the `webgpu` package for `npm run test:webgpu`. Every result is plain numbers (read with the
+ * asynchronous `data()`, never `dataSync`), so it crosses from the page to node as JSON.
+ *
+ * The library comes from `../index`: node runs the sources, the page bundle maps that import to
+ * the built `dist/index.mjs` (see `rollup.browser.config.mjs`).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStep, objectiveLoss, random, tree } from '../index';
+import type { GradientTransformation, Tree } from '../index';
+import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
+import type { Act, LossName } from '../tests/helpers/mlp64';
+
+/** A small MLP problem of `tests/helpers/mlp64.ts`, by its arguments. */
+export interface ProblemSpec {
+  readonly act: Act;
+  readonly loss: LossName;
+  readonly size: { d: number; h: number; c: number; b: number; seed: number };
+}
+
+/** The product checks' problem: a 4-5-3 tanh MLP with softmax cross-entropy on 6 samples (43 params). */
+export const PRODUCT_PROBLEM: ProblemSpec = { act: 'tanh', loss: 'softmaxCrossEntropy', size: { d: 4, h: 5, c: 3, b: 6, seed: 1 } };
+/** Seed of the tangent vector `v` of the product checks (`rand(P, V_SEED)`). */
+export const V_SEED = 99;
+/** The products checked against float64 references. */
+export const PRODUCTS = ['hvp', 'ggnvp', 'jvp', 'hessianDiag'] as const;
+/** One of {@link PRODUCTS}. */
+export type ProductName = (typeof PRODUCTS)[number];
+
+/** The method checks' problem: a 3-4-3 tanh MLP, softmax cross-entropy, 6 samples (31 params). */
+export const METHOD_PROBLEM: ProblemSpec = { act: 'tanh', loss: 'softmaxCrossEntropy', size: { d: 3, h: 4, c: 3, b: 6, seed: 2 } };
+/** IGND is for scalar regression: a 3-4-1 tanh MLP with mean squared error. */
+export const REGRESSION_PROBLEM: ProblemSpec = { act: 'tanh', loss: 'meanSquaredError', size: { d: 3, h: 4, c: 1, b: 6, seed: 2 } };
+
+/** Options of each method in the step and training checks (the registry's defaults otherwise). */
+export const METHOD_OPTIONS: Readonly<Record<string, Record<string, unknown>>> = {
+  adam: { learningRate: 0.05 },
+  adahessian: { learningRate: 0.1 },
+  sophiaH: { learningRate: 0.05, weightDecay: 0 },
+  sophiaG: { learningRate: 0.05, weightDecay: 0 },
+  newtonCg: { lam0: 1, maxiter: 5 },
+  newtonDirect: { lam0: 0.1 },
+  sgn: { lam0: 0.1, maxiter: 10 },
+  egn: { lam0: 0.1 },
+  ggnDirect: { lam0: 0.1 },
+  sqn: { learningRate: 1, lineSearch: true },
+  swmng: { lam0: 0.1, learningRate: 0.5 },
+  ignd: { learningRate: 0.05 },
+  sgdArmijo: { learningRate: 2 },
+  lbfgs: {},
+};
+/** The methods of the 200-step training check. */
+export const TRAINING_METHODS = ['adam', 'sophiaG', 'egn', 'newtonCg'] as const;
+/** The key of the checked step (the same in the page and in node). */
+export const STEP_KEY = random.key(3);
+
+/** The problem a method is checked on. */
+export function problemFor(method: string): ProblemSpec {
+  return method === 'ignd' ? REGRESSION_PROBLEM : METHOD_PROBLEM;
+}
+
+function build(spec: ProblemSpec) {
+  const prob = makeProblem(spec.act, spec.loss, spec.size);
+  const objective = { predict: prob.predict, loss: spec.loss };
+  return { prob, objective, lossFn: objectiveLoss(objective) };
+}
+
+/** Reads a tensor asynchronously (no synchronous GPU read) and disposes it. */
+async function take(t: tf.Tensor): Promise<number[]> {
+  try {
+    return Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
+}
+
+/** A tree's leaves raveled in sorted-key order (as `tests/helpers/mlp64.ts` orders parameters). */
+function flat(t: Tree): Promise<number[]> {
+  return take(tf.tidy(() => tree.ravel(t).vector));
+}
+
+/**
+ * HVP, GGN-vector product, JVP and the exact Hessian diagonal of {@link PRODUCT_PROBLEM} at its
+ * parameters, with `v = rand(P, V_SEED)` (all of them, or those named, in order); compare with
+ * `productReferences` of `browser/reference.ts`.
+ */
+export async function products(names: readonly ProductName[] = PRODUCTS): Promise<Partial<Record<ProductName, number[]>>> {
+  const { prob, objective, lossFn } = build(PRODUCT_PROBLEM);
+  const params = prob.params();
+  const batch = prob.batch();
+  const v = tree.tidy(() => tree.unravel(tree.flatten(params).def, tf.tensor1d(Array.from(rand(numParams(prob.m), V_SEED)))));
+  const compute: Record<ProductName, () => Promise<number[]>> = {
+    hvp: () => flat(hvp(lossFn, params, v, batch)),
+    ggnvp: () => flat(ggnvp(objective, params, v, batch)),
+    jvp: () => take(jvp((q: Tree) => prob.predict(q, batch.x), params, v)),
+    hessianDiag: () => flat(hessianDiag(lossFn, params, batch)),
+  };
+  try {
+    const out: Partial<Record<ProductName, number[]>> = {};
+    for (const name of names) out[name] = await compute[name]();
+    return out;
+  } finally {
+    tree.dispose([params, batch, v] as any);
+  }
+}
+
+/** `adam` (first order, for comparison) or a registry method, built for an objective. */
+export function buildMethod(name: string, objective: { predict: (p: any, x: tf.Tensor) => tf.Tensor; loss: LossName }): GradientTransformation<any> {
+  const options = METHOD_OPTIONS[name] ?? {};
+  if (name === 'adam') return adam(options.learningRate as number);
+  return make(name, { objective, lossFn: objectiveLoss(objective), ...options } as any);
+}
+
+/** One step of a method: the parameters before and after, and the loss it reported. */
+export interface StepOutcome {
+  readonly before: number[];
+  readonly after: number[];
+  readonly loss: number;
+}
+
+/** One step of `method` from the initial parameters of its problem, with key {@link STEP_KEY}. */
+export async function methodStep(method: string): Promise<StepOutcome> {
+  const { prob, objective, lossFn } = build(problemFor(method));
+  const tx = buildMethod(method, objective);
+  const batch = prob.batch();
+  const params = prob.params();
+  const before = await flat(params);
+  const out = makeStep(tx, lossFn)(params, tx.init(params), batch, { key: STEP_KEY });
+  try {
+    return { before, after: await flat(out.params), loss: (await take(out.loss))[0] };
+  } finally {
+    tree.dispose([out.params, out.state, batch] as any);
+  }
+}
+
+/** What a training run reports: losses, tensor counts after the 2nd and the last step, time. */
+export interface TrainingOutcome {
+  readonly firstLoss: number;
+  readonly lastLoss: number;
+  readonly tensorsAfterSecondStep: number;
+  readonly tensorsAtEnd: number;
+  readonly ms: number;
+}
+
+/** `steps` full-batch steps of `method` on {@link METHOD_PROBLEM} (keys 0, 1, …). */
+export async function trainingRun(method: string, steps = 200): Promise<TrainingOutcome> {
+  const { prob, objective, lossFn } = build(METHOD_PROBLEM);
+  const tx = buildMethod(method, objective);
+  const step = makeStep(tx, lossFn);
+  const batch = prob.batch();
+  let params: Tree = prob.params();
+  let state = tx.init(params);
+  const start = Date.now();
+  let firstLoss = NaN;
+  let tensorsAfterSecondStep = 0;
+  for (let i = 0; i < steps; i++) {
+    const out = step(params, state, batch, { key: i });
+    if (i === 0) firstLoss = (await take(out.loss))[0];
+    else out.loss.dispose();
+    ({ params, state } = out);
+    if (i === 1) tensorsAfterSecondStep = tf.memory().numTensors;
+  }
+  const tensorsAtEnd = tf.memory().numTensors;
+  const lastLoss = (await take(tf.tidy(() => lossFn(params, batch))))[0];
+  const ms = Date.now() - start;
+  tree.dispose([params, state, batch] as any);
+  return { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms };
+}
