@@ -554,6 +554,15 @@ describe("somax's gradients give stock's first-order results", () => {
   });
 });
 
+test('first-order gradients through somax kernels equal the analytic ones', () => {
+  const x = tf.tensor1d([0.3, -0.7, 1.1]);
+  const g = withRegistry(SOMAX_ONLY, () => tf.grad((t: tf.Tensor) => tf.sum(tf.add(tf.tanh(t), tf.add(tf.sigmoid(t), tf.exp(t)))))(x));
+  const sig = (a: number) => 1 / (1 + Math.exp(-a));
+  const want = [0.3, -0.7, 1.1].map((a) => 1 - Math.tanh(a) ** 2 + sig(a) * (1 - sig(a)) + Math.exp(a));
+  Array.from(g.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+  tf.dispose([x, g]);
+});
+
 describe('stock tfjs per kernel (all other kernels somax): replaced kernels fail, kept kernels pass', () => {
   test.each([...SECOND_ORDER_KERNELS])('%s', (kernel) => {
     const reg = new Map(SOMAX_ONLY);
