@@ -1,6 +1,6 @@
 /** The benchmark model: an MLP 784-128-10 (tanh, softmax cross-entropy) on synthetic batches. */
 import * as tf from '@tensorflow/tfjs';
-import { objectiveLoss } from '../index';
+import { losses, objectiveLoss } from '../index';
 import type { Tree } from '../index';
 
 export const D = 784;
@@ -31,6 +31,6 @@ export function batchOf(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor }
   return tf.tidy(() => {
     const x = tf.randomNormal([n, D], 0, 1, 'float32', seed);
     const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % C), 'int32');
-    return { x, y: tf.oneHot(labels, C, 1, 0, 'float32') };
+    return { x, y: losses.oneHotFloat(labels, C) };
   });
 }

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     if (tf.getBackend() !== backend) throw new Error(`asked for ${backend}, got ${tf.getBackend()}`);
     for (const suite of chosen) {
       const before = tf.memory().numTensors;
-      rows.push(...suite.run(backend));
+      rows.push(...(await suite.run(backend)));
       const leaked = tf.memory().numTensors - before;
       if (leaked !== 0) console.error(`warning: suite ${suite.name} on ${backend} left ${leaked} tensors`);
     }

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adam, applyUpdates, asTfOptimizer, ggnvp, hvp, jvp, makeStep, rowGram, tree, valueAndGrad } from '../index';
 import type { Tree } from '../index';
 import { interleaved } from './harness';
+import { methodSteps } from './methods';
 import type { Row } from './harness';
 import { B, batchOf, C, lossFn, mlpParams, objective, predict } from './mlp';
 
@@ -15,7 +16,7 @@ export interface Suite {
   readonly description: string;
   /** What the numbers mean (printed under the table in bench/results/README.md). */
   readonly notes?: string;
-  run(backend: string): Row[];
+  run(backend: string): Row[] | Promise<Row[]>;
 }
 
 /** One adam step: somax (makeStep, and asTfOptimizer().minimize) vs tf.train.adam (minimize). */
@@ -147,4 +148,4 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps];

@@ -51,6 +51,15 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Te
 }
 
 /**
+ * One-hot float32 rows from integer class indices: `oneHotFloat([0, 2], 3)` → `[[1, 0, 0], [0, 0, 1]]`.
+ * Use it instead of `tf.oneHot(indices, depth, 1, 0, 'float32')`: tfjs-backend-wasm 4.22 ignores
+ * that dtype and writes the integer bits (1 reads as 1.4e-45), which silently zeroes the labels.
+ */
+export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32') as tf.Tensor1D, depth), 'float32'));
+}
+
+/**
  * Softmax cross-entropy per example with integer class labels, `−log softmax(z)_y` (Optax
  * `softmax_cross_entropy_with_integer_labels`).
  *
@@ -61,7 +70,7 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Te
  * const l = losses.softmaxCrossEntropyWithIntegerLabels(logits, tf.tensor1d([2, 0], 'int32'));
  */
 export function softmaxCrossEntropyWithIntegerLabels(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => softmaxCrossEntropy(logits, tf.oneHot(tf.cast(labels, 'int32'), logits.shape[logits.rank - 1], 1, 0, 'float32')));
+  return tf.tidy(() => softmaxCrossEntropy(logits, oneHotFloat(labels, logits.shape[logits.rank - 1])));
 }
 
 /**

@@ -80,7 +80,7 @@ export const meanSquaredError: OutputLoss = {
 
 /** One-hot float targets from integer labels `[B]` or float one-hot / soft labels `[B, C]`. */
 export function oneHotTargets(targets: tf.Tensor, numClasses: number): tf.Tensor {
-  if (targets.dtype === 'int32' && targets.rank === 1) return tf.oneHot(targets as tf.Tensor1D, numClasses, 1, 0, 'float32');
+  if (targets.dtype === 'int32' && targets.rank === 1) return losses.oneHotFloat(targets, numClasses);
   if (targets.rank === 2 && targets.shape[1] === numClasses) return tf.cast(targets, 'float32');
   throw new InputError(
     `softmaxCrossEntropy targets must be int32 labels of shape [B] or one-hot of shape [B, ${numClasses}], ` +
@@ -128,7 +128,7 @@ export const softmaxCrossEntropy: OutputLoss = {
       const u = tf.randomUniform([f.shape[0], 1], 0, 1, 'float32', key);
       const below = tf.cast(tf.less(tf.cumsum(tf.softmax(f), 1), u), 'int32');
       const draws = tf.minimum(tf.sum(below, 1), tf.scalar(c - 1, 'int32'));
-      return tf.oneHot(draws as tf.Tensor1D, c, 1, 0, 'float32');
+      return losses.oneHotFloat(draws, c);
     }),
 };
 

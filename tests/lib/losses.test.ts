@@ -84,3 +84,16 @@ describe('losses are twice differentiable: HVP vs float64 second differences', (
     tf.dispose([z, v, hv]);
   });
 });
+
+describe('oneHotFloat', () => {
+  test('float32 one-hot rows from int32 or float indices (tf.oneHot(…, "float32") writes integer bits on wasm)', () => {
+    const idx = tf.tensor1d([0, 2, 1], 'int32');
+    const asFloat = tf.tensor1d([2, 0]);
+    const a = losses.oneHotFloat(idx, 3);
+    const b = losses.oneHotFloat(asFloat, 3);
+    expect(a.dtype).toBe('float32');
+    expect(Array.from(a.dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0]);
+    expect(Array.from(b.dataSync())).toEqual([0, 0, 1, 1, 0, 0]);
+    tf.dispose([idx, asFloat, a, b]);
+  });
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { adahessian, adam, adamw, asTfOptimizer, loadState, minimizeLoss, newtonCg, saveState, sgd, SomaxOptimizer, sophiaH, tree } from '../../index';
+import { adahessian, adam, adamw, asTfOptimizer, egn, loadState, makeStep, minimizeLoss, newtonCg, objectiveLoss, saveState, sgd, sgn, SomaxOptimizer, sophiaH, tree } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 
 // A plain SGD written inline (no somax transform): u = −lr·g.
@@ -211,6 +211,46 @@ describe('Hessian-based methods inside model.fit', () => {
     expect(loss[loss.length - 1]).toBeLessThan(0.5 * loss[0]);
     model.dispose();
     optimizer.dispose();
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe('Gauss-Newton methods on a tfjs-layers model (docs/layers-models.md)', () => {
+  test('egn and sgn train a tf.sequential through model.apply, with its variables as the params (updated in place)', () => {
+    const xs = tf.randomNormal([32, 3], 0, 1, 'float32', 21);
+    const ys = tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5])), 1, true);
+    for (const method of ['egn', 'sgn'] as const) {
+      const model = tfl.sequential({
+        layers: [
+          tfl.layers.dense({ units: 8, inputShape: [3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) }),
+          tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 6 }) }),
+        ],
+      });
+      // The recipe: params are the model's own variables; predict ignores its first argument and
+      // calls the model, so derivatives with respect to the variables flow through model.apply.
+      const params = Object.fromEntries(model.trainableWeights.map((w) => [w.name, (w as any).val as tf.Variable]));
+      const objective = { predict: (_p: unknown, x: tf.Tensor) => model.apply(x) as tf.Tensor, loss: 'meanSquaredError' as const };
+      const tx = method === 'egn' ? egn(objective, { lam0: 0.1 }) : sgn(objective, { lam0: 0.1, maxiter: 20 });
+      const step = makeStep(tx, objectiveLoss(objective));
+      const before = tf.memory().numTensors;
+      let state = tx.init(params);
+      const first = step(params, state, { x: xs, y: ys });
+      const firstLoss = first.loss.dataSync()[0];
+      first.loss.dispose();
+      state = first.state;
+      let last = firstLoss;
+      for (let i = 0; i < 10; i++) {
+        const out = step(params, state, { x: xs, y: ys });
+        last = out.loss.dataSync()[0];
+        out.loss.dispose();
+        state = out.state;
+        expect(out.params).toEqual(params); // the same variables, assigned in place
+      }
+      expect(last).toBeLessThan(0.05 * firstLoss);
+      tree.dispose(state as any);
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    }
     tf.dispose([xs, ys]);
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * Per-method cost: one step of every registry method (and adam) on the MLP 784-128-10, gradient
+ * batch 128, curvature batch 32, as a multiple of one gradient, with the peak tensor count and
+ * bytes during the step. The dense direct methods (P products per step) run on a 16-8-10 MLP.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { adam, listMethods, losses, make, makeStep, objectiveLoss, tree, valueAndGrad } from '../index';
+import type { GradientTransformation, Tree } from '../index';
+import { median } from './harness';
+import type { Row } from './harness';
+import { batchOf, lossFn, mlpParams, objective } from './mlp';
+import type { Suite } from './suites';
+
+/** Options per method for the bench: the registry's defaults, with the knobs that make sense here. */
+const OPTIONS: Record<string, Record<string, unknown>> = {
+  adahessian: { learningRate: 0.1 },
+  sophiaH: { learningRate: 0.01, evalEveryK: 1 },
+  sophiaG: { learningRate: 0.01, evalEveryK: 1 },
+  newtonCg: { lam0: 1, maxiter: 10 },
+  newtonDirect: { lam0: 1 },
+  sgn: { lam0: 1, maxiter: 10 },
+  egn: { lam0: 1 },
+  ggnDirect: { lam0: 1 },
+  sqn: { learningRate: 0.1 },
+  swmng: { lam0: 1, learningRate: 0.5 },
+  ignd: { learningRate: 0.1 },
+  sgdArmijo: { learningRate: 1 },
+  lbfgs: {},
+};
+const DENSE = new Set(['newtonDirect', 'ggnDirect']);
+const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 'ignd']);
+
+/** A small MLP 16-8-10 for the dense methods (P = 226). */
+function tinyProblem() {
+  const params = tf.tidy(() => ({
+    w1: tf.mul(tf.randomNormal([16, 8], 0, 1, 'float32', 3), 0.25), b1: tf.zeros([8]),
+    w2: tf.mul(tf.randomNormal([8, 10], 0, 1, 'float32', 4), 0.35), b2: tf.zeros([10]),
+  }));
+  const batch = tf.tidy(() => ({ x: tf.randomNormal([128, 16], 0, 1, 'float32', 5), y: losses.oneHotFloat(tf.tensor1d(Array.from({ length: 128 }, (_, i) => i % 10), 'int32'), 10) }));
+  return { params, batch, objective, lossFn: objectiveLoss(objective) };
+}
+
+/**
+ * Median ms of `reps` steps (after 2 warm-up steps), then one more step under `tf.profile` for the
+ * peak tensor count and bytes allocated inside a step.
+ */
+async function timeSteps(tx: GradientTransformation<any>, loss: typeof lossFn, params: Tree, batch: unknown, curvatureBatch: unknown, reps: number) {
+  const step = makeStep(tx, loss);
+  let current = tree.map((t: tf.Tensor) => tf.clone(t), params);
+  let state = tx.init(current);
+  const once = (i: number) => {
+    const out = step(current, state, batch as any, { curvatureBatch, key: i });
+    out.loss.dataSync();
+    out.loss.dispose();
+    current = out.params;
+    state = out.state;
+  };
+  const ms: number[] = [];
+  for (let i = 0; i < reps + 2; i++) {
+    const start = performance.now();
+    once(i);
+    if (i >= 2) ms.push(performance.now() - start);
+  }
+  const before = tf.memory();
+  const profile = await tf.profile(() => once(reps + 2));
+  const peakTensors = Math.max(0, ...profile.kernels.map((k) => k.totalTensorsSnapshot)) - before.numTensors;
+  const peakBytes = profile.peakBytes - before.numBytes;
+  tree.dispose([current, state] as any);
+  return { ms: median(ms), peakTensors, peakBytes };
+}
+
+/** ms of one gradient (value and grad) of `loss` on `batch`. */
+function gradientMs(loss: typeof lossFn, params: Tree, batch: unknown): number {
+  const vg = valueAndGrad(loss);
+  const ms: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const start = performance.now();
+    const { value, grads } = vg(params, batch as any);
+    value.dataSync();
+    tree.leaves(grads).forEach((g) => g.dataSync());
+    if (i >= 2) ms.push(performance.now() - start);
+    tree.dispose([value, grads] as any);
+  }
+  return median(ms);
+}
+
+export const methodSteps: Suite = {
+  name: 'methods',
+  description: 'one step of every method / one gradient, MLP 784-128-10, batch 128, curvature batch 32 (dense methods: MLP 16-8-10)',
+  notes:
+    'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
+    'median of 5 steps; peak tensors and MB are the allocations inside one step. The dense direct methods (P Hessian or ' +
+    'GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model\'s gradient. lbfgs runs its ' +
+    'zoom line search (several loss and gradient evaluations per step).',
+  async run(backend) {
+    const big = { params: mlpParams(7), batch: batchOf(128, 8) };
+    const bigCurv = { x: tf.slice(big.batch.x, 0, 32), y: tf.slice(big.batch.y, 0, 32) };
+    const tiny = tinyProblem();
+    const tinyCurv = { x: tf.slice(tiny.batch.x, 0, 32), y: tf.slice(tiny.batch.y, 0, 32) };
+    const gradBig = gradientMs(lossFn, big.params, big.batch);
+    const gradTiny = gradientMs(tiny.lossFn, tiny.params, tiny.batch);
+    const rows: Row[] = [{ backend, name: 'gradient (784-128-10, batch 128)', ms: gradBig }];
+    const cases: [string, () => GradientTransformation<any>][] = [
+      ['adam', () => adam(1e-3)],
+      ...listMethods().map((name): [string, () => GradientTransformation<any>] => [name, () => make(name, {
+        ...(NEEDS_OBJECTIVE.has(name) ? { objective } : { lossFn: DENSE.has(name) ? tiny.lossFn : lossFn }),
+        ...OPTIONS[name],
+      } as any)]),
+    ];
+    for (const [name, build] of cases) {
+      const dense = DENSE.has(name);
+      const p = dense ? tiny : { ...big, lossFn };
+      const r = await timeSteps(build(), p.lossFn, p.params, p.batch, dense ? tinyCurv : bigCurv, dense ? 3 : 5);
+      const grad = dense ? gradTiny : gradBig;
+      rows.push({
+        backend,
+        name: `${name} step${dense ? ' (16-8-10)' : ''}: peak ${r.peakTensors} tensors, ${(r.peakBytes / 2 ** 20).toFixed(1)} MB`,
+        ms: r.ms,
+        ratio: r.ms / grad,
+        ratioOf: '/ gradient',
+      });
+    }
+    tree.dispose([big.params, big.batch, bigCurv, tiny.params, tiny.batch, tinyCurv] as any);
+    return rows;
+  },
+};
