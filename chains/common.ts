@@ -39,11 +39,13 @@ export interface PostDirectionOptions extends GuardOptions {
   learningRate?: ScalarOrSchedule;
   /** Momentum on the direction (`trace` decay). */
   directionMomentum?: number;
+  /** Nesterov momentum on the direction (with `directionMomentum`; default false). */
   nesterov?: boolean;
   /** Global-norm clipping of the direction. */
   clipNorm?: number;
   /** Decoupled weight decay, with an optional mask. */
   weightDecay?: number;
+  /** Which params the weight decay applies to (a tree of booleans or a function of the params). */
   mask?: Mask;
   /** Replaces the whole post-direction chain with the user's own (it must end with a descent step). */
   tx?: GradientTransformation<any>;

@@ -13,8 +13,11 @@ import type { DampingOptions, PostDirectionOptions } from './common';
 
 /** CG knobs (somax v1 preset defaults: tol 1e-5, maxiter 20, warm start). */
 export interface NewtonCgOptions {
+  /** CG stops when ‖r‖ ≤ tol‖g‖ (default 1e-5). */
   tol?: number;
+  /** At most this many CG iterations, i.e. curvature products, per step (default 20). */
   maxiter?: number;
+  /** Start CG from the previous step's direction (default true). */
   warmStart?: boolean;
   /** Precondition CG by a Hutchinson estimate of the curvature diagonal with this many probes. */
   diagonalProbes?: number;
