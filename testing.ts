@@ -19,9 +19,24 @@ import type { Extra, GradientTransformation, StateTree, Tree } from './lib/types
 
 /** The structure of a parameter tree, as plain data (shapes only). */
 export type TreeSpec =
-  | { readonly kind: 'leaf'; readonly shape: readonly number[] }
-  | { readonly kind: 'array'; readonly children: readonly TreeSpec[] }
-  | { readonly kind: 'object'; readonly children: Readonly<Record<string, TreeSpec>> };
+  | {
+      /** A tensor leaf. */
+      readonly kind: 'leaf';
+      /** Its shape. */
+      readonly shape: readonly number[];
+    }
+  | {
+      /** An array node. */
+      readonly kind: 'array';
+      /** Its elements. */
+      readonly children: readonly TreeSpec[];
+    }
+  | {
+      /** An object node. */
+      readonly kind: 'object';
+      /** Its entries by key. */
+      readonly children: Readonly<Record<string, TreeSpec>>;
+    };
 
 /** A random shape of rank 0..`maxRank` with dimensions 1..`maxDim`. */
 export function arbShape({ maxRank = 3, maxDim = 4 }: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<number[]> {
@@ -49,7 +64,14 @@ export function buildTree(spec: TreeSpec, seed: number, scale = 1): Tree {
 }
 
 /** A random tree structure with seeds for params and gradients (build them with {@link buildTree}). */
-export function arbParamsAndGrads(options: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<{ spec: TreeSpec; paramSeed: number; gradSeed: number }> {
+export function arbParamsAndGrads(options: { maxRank?: number; maxDim?: number } = {}): fc.Arbitrary<{
+  /** The tree's structure and shapes. */
+  spec: TreeSpec;
+  /** Seed of the params' values. */
+  paramSeed: number;
+  /** Seed of the gradients' values. */
+  gradSeed: number;
+}> {
   return fc.record({ spec: arbTreeSpec(options), paramSeed: fc.integer({ min: 0, max: 2 ** 30 }), gradSeed: fc.integer({ min: 0, max: 2 ** 30 }) });
 }
 

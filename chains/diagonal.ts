@@ -18,13 +18,21 @@ import type { GuardOptions, PostDirectionOptions } from './common';
 
 /** Options of {@link adahessian} (somax v1 defaults). */
 export interface AdahessianOptions extends PostDirectionOptions {
+  /** Decay of the gradient momentum m (default 0.9). */
   beta1?: number;
+  /** Decay of the EMA v of the squared Hessian-diagonal estimates (default 0.999). */
   beta2?: number;
+  /** Added to the denominator v̂^(k/2) (default 1e-8). */
   eps?: number;
+  /** The Hessian power k ∈ [0, 1] of the denominator v̂^(k/2) (default 1). */
   hessianPower?: number;
+  /** Rademacher probes z per Hutchinson estimate z ⊙ Hz (default 1; each costs one HVP). */
   nProbes?: number;
+  /** Average the estimate over the spatial axes of conv kernels (rank ≥ 3 leaves; default true). */
   spatialAveraging?: boolean;
+  /** Refresh the Hessian diagonal every k steps (step 0 refreshes; default 1). */
   evalEveryK?: number;
+  /** Seed of the probe keys when the step passes no `key` (default 0). */
   seed?: number;
 }
 
@@ -51,17 +59,25 @@ export function adahessian<B>(
 
 /** Options shared by the Sophia variants (somax v1 defaults). */
 export interface SophiaOptions extends GuardOptions {
+  /** Learning rate or schedule (somax v1 default 1.0; the paper uses ~1e-4 to 1e-3). */
   learningRate?: ScalarOrSchedule;
+  /** Decay of the gradient momentum m (default 0.965). */
   beta1?: number;
+  /** Decay of the EMA h of the curvature diagonal (default 0.99). */
   beta2?: number;
+  /** γ of the denominator max(γ ĥ, ε) (default 0.01 for Sophia-H, 0.05 for Sophia-G). */
   gamma?: number;
+  /** Floor ε of the denominator (default 1e-8). */
   eps?: number;
+  /** Refresh the curvature diagonal every k steps (step 0 refreshes; default 10). */
   evalEveryK?: number;
   /** Decoupled weight decay (v1: 0.2). */
   weightDecay?: number;
+  /** Which params the weight decay applies to (default all). */
   mask?: Mask;
   /** Element-wise clip of the preconditioned direction (v1: 1.0). */
   clipValue?: number;
+  /** Seed of the probe / sampled-label keys when the step passes no `key` (default 0). */
   seed?: number;
 }
 
@@ -75,6 +91,8 @@ function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1
  * diagonal refreshed every `evalEveryK` steps, then decoupled weight decay and −lr. somax v1
  * defaults the learning rate to 1.0: set yours (the paper uses ~1e-4 to 1e-3).
  *
+ * @example
+ * const tx = sophiaH(lossFn, { learningRate: 0.05, weightDecay: 0 });
  * @see Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training" (2023), arXiv 2305.14342.
  */
 export function sophiaH<B>(
@@ -93,6 +111,8 @@ export function sophiaH<B>(
  * Sophia-G: Sophia with the Gauss-Newton-Bartlett estimate of the GGN diagonal (labels sampled from
  * the model's softmax; softmax cross-entropy objectives), γ = 0.05.
  *
+ * @example
+ * const tx = sophiaG({ predict, loss: 'softmaxCrossEntropy' }, { learningRate: 0.05, weightDecay: 0 });
  * @see Liu et al. (2023), arXiv 2305.14342.
  */
 export function sophiaG<X>(

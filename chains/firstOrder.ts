@@ -12,6 +12,7 @@ import type { ScaleByAdamOptions } from '../transforms/moments';
 import { scaleByLearningRate } from '../transforms/scale';
 import { addDecayedWeights } from '../transforms/weightDecay';
 
+/** @inline */
 type Tx = GradientTransformation<any>;
 
 /**
@@ -40,6 +41,8 @@ export function adam(learningRate: ScalarOrSchedule, options: Omit<ScaleByAdamOp
 /**
  * AdamW: Adam with decoupled weight decay, `θ ← θ − lr (m̂ / (sqrt(v̂) + eps) + wd · θ)`.
  *
+ * @example
+ * const tx = adamw(1e-3, { weightDecay: 1e-4, mask: { w: true, b: false } });
  * @see Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (2019), arXiv 1711.05101.
  */
 export function adamw(
@@ -49,12 +52,22 @@ export function adamw(
   return chain(scaleByAdam(options), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate));
 }
 
-/** NAdam: Adam with Nesterov momentum (Dozat 2016). */
+/**
+ * NAdam: Adam with Nesterov momentum (Dozat 2016).
+ *
+ * @example
+ * const tx = nadam(1e-3);
+ */
 export function nadam(learningRate: ScalarOrSchedule, options: Omit<ScaleByAdamOptions, 'amsgrad' | 'nesterov'> = {}): Tx {
   return chain(scaleByAdam({ ...options, nesterov: true }), scaleByLearningRate(learningRate));
 }
 
-/** AMSGrad: Adam with the running maximum of the second moment (Reddi, Kale & Kumar 2018). */
+/**
+ * AMSGrad: Adam with the running maximum of the second moment (Reddi, Kale & Kumar 2018).
+ *
+ * @example
+ * const tx = amsgrad(1e-3);
+ */
 export function amsgrad(learningRate: ScalarOrSchedule, options: Omit<ScaleByAdamOptions, 'amsgrad' | 'nesterov'> = {}): Tx {
   return chain(scaleByAdam({ ...options, amsgrad: true }), scaleByLearningRate(learningRate));
 }
@@ -62,6 +75,8 @@ export function amsgrad(learningRate: ScalarOrSchedule, options: Omit<ScaleByAda
 /**
  * RMSProp: `θ ← θ − lr · g / sqrt(v + eps)` (centered: `v − m²`), with optional momentum.
  *
+ * @example
+ * const tx = rmsprop(1e-3, { decay: 0.9, momentum: 0.9 });
  * @see Tieleman & Hinton (2012); Graves, "Generating Sequences With RNNs" (2013) for the centered form.
  */
 export function rmsprop(
@@ -86,6 +101,8 @@ export function rmsprop(
 /**
  * Adagrad: `s ← s + g²`, `θ ← θ − lr · g / sqrt(s + eps)`.
  *
+ * @example
+ * const tx = adagrad(0.1);
  * @see Duchi, Hazan & Singer (JMLR 2011).
  */
 export function adagrad(
@@ -98,6 +115,8 @@ export function adagrad(
 /**
  * Lion: `θ ← θ − lr (sign(b1 m + (1 − b1) g) + wd · θ)`.
  *
+ * @example
+ * const tx = lion(1e-4, { weightDecay: 1e-2 });
  * @see Chen et al., "Symbolic Discovery of Optimization Algorithms" (2023), arXiv 2302.06675.
  */
 export function lion(
@@ -110,6 +129,8 @@ export function lion(
 /**
  * SGD with annealed Gaussian gradient noise, variance `eta / (1 + t)^gamma`.
  *
+ * @example
+ * const tx = noisySgd(0.01, { eta: 0.01, gamma: 0.55, seed: 0 });
  * @see Neelakantan et al., "Adding Gradient Noise Improves Learning for Very Deep Networks" (2015).
  */
 export function noisySgd(

@@ -17,6 +17,9 @@ import type { PostDirectionOptions } from './common';
  * sample space; λ constant (1.0) or, with `adaptiveLambda`, moved by the Kiros rule (×1.01 / ×0.99)
  * from the gain ratio; heavy-ball momentum through `directionMomentum`.
  *
+ * @example
+ * const tx = swmng({ predict, loss: 'softmaxCrossEntropy' }, { lam0: 1, learningRate: 0.5 });
+ * const out = makeStep(tx, objectiveLoss(objective))(params, state, batch, { curvatureBatch });
  * @see somax (2024) `SWMNG`; Ren & Goldfarb (2019), arXiv 1906.02353.
  */
 export function swmng<X>(

@@ -15,6 +15,9 @@ import type { GuardOptions } from './common';
 /**
  * The stochastic Armijo line search of somax 2024 (Vaswani et al. 2019): c = 0.1, shrink by 0.8,
  * grow by 1.5 from the last step, at most 15 backtracks, never above `maxStepsize`.
+ *
+ * @example
+ * const tx = chain(scale(-1), stochasticArmijo(lossFn, 1.0));   // sgdArmijo
  */
 export function stochasticArmijo<B>(lossFn: LossFn<B>, maxStepsize: number, options: BacktrackingLinesearchOptions = {}): GradientTransformation<any> {
   return scaleByBacktrackingLinesearch(lossFn, {
@@ -52,6 +55,8 @@ export function sqn<B>(
  * SGD with the stochastic Armijo line search: θ ← θ − η g with η from the Armijo condition on the
  * batch, η ≤ `learningRate`.
  *
+ * @example
+ * const tx = sgdArmijo(lossFn, { learningRate: 1 });   // η ≤ 1, found by backtracking on each batch
  * @see Vaswani et al., "Painless Stochastic Gradient: Interpolation, Line-Search, and Convergence Rates" (2019), arXiv 1905.09997.
  */
 export function sgdArmijo<B>(

@@ -14,7 +14,19 @@ import { lbfgs } from './lbfgs';
 import { newtonCg, newtonDirect } from './newton';
 
 /** What `make` needs besides the method's own options: the model, as a loss or an objective. */
-export type MethodModel = { lossFn: LossFn<any>; objective?: never } | { objective: Objective<any>; lossFn?: never };
+export type MethodModel =
+  | {
+      /** The loss `lossFn(params, batch)`, for the methods on the Hessian or the gradient alone. */
+      lossFn: LossFn<any>;
+      /** Not with `lossFn`. */
+      objective?: never;
+    }
+  | {
+      /** The model and its output loss, for the Gauss-Newton and Fisher methods. */
+      objective: Objective<any>;
+      /** Not with `objective`. */
+      lossFn?: never;
+    };
 
 interface Entry {
   readonly needs: 'lossFn' | 'objective';
@@ -46,12 +58,22 @@ function entry(name: string): Entry {
   return e;
 }
 
-/** The names of the registered methods. */
+/**
+ * The names of the registered methods.
+ *
+ * @example
+ * listMethods()   // ['adahessian', 'sophiaH', 'sophiaG', 'newtonCg', ...]
+ */
 export function listMethods(): string[] {
   return Object.keys(METHODS);
 }
 
-/** One line on a method: curvature, solver, damping, estimator. */
+/**
+ * One line on a method: curvature, solver, damping, estimator.
+ *
+ * @example
+ * console.log(listMethods().map((name) => describe(name)).join('\n'));
+ */
 export function describe(name: string): string {
   return `${name}: ${entry(name).description}`;
 }
@@ -60,6 +82,10 @@ export function describe(name: string): string {
  * Builds a method by name: `make('egn', { objective, learningRate: 1, lam0: 0.1 })`,
  * `make('adahessian', { lossFn, learningRate: 0.15 })`. Unknown names raise an error listing the
  * known ones; a missing model says which one the method needs.
+ *
+ * @example
+ * const tx = make('egn', { objective: { predict, loss: 'softmaxCrossEntropy' }, lam0: 1 });
+ * const tx2 = make('adahessian', { lossFn, learningRate: 0.1 });
  */
 export function make(name: string, { lossFn, objective, ...options }: MethodModel & Record<string, unknown>): GradientTransformation<any> {
   const e = entry(name);

@@ -56,7 +56,12 @@ function leavesLike(params: Tree, other: Tree, name: string): tf.Tensor[] {
  */
 export function valueAndGrad<B>(
   lossFn: (params: Tree, batch: B) => tf.Scalar,
-): (params: Tree, batch: B) => { value: tf.Scalar; grads: Tree } {
+): (params: Tree, batch: B) => {
+  /** The loss, a scalar the caller owns. */
+  value: tf.Scalar;
+  /** Its gradient, shaped like the params (fresh tensors the caller owns). */
+  grads: Tree;
+} {
   return (params, batch) => {
     const { leaves, def } = tree.flatten(params);
     const { value, grads } = gradientsOf(() => {

@@ -289,6 +289,7 @@ export interface InjectHyperparamsState<S> {
   readonly count: number;
   /** The hyperparameter values used at the last step (change numeric ones between steps with {@link setHyperparams}). */
   readonly hyperparams: Readonly<Record<string, number>>;
+  /** The state of the wrapped transform. */
   readonly innerState: S;
 }
 
@@ -373,6 +374,7 @@ export interface ApplyIfFiniteState<S> {
   readonly lastFinite: boolean;
   /** Non-finite steps in total (never reset). */
   readonly totalNotfinite: number;
+  /** The state of the wrapped transform (kept as it was on a skipped step). */
   readonly innerState: S;
 }
 
@@ -410,12 +412,23 @@ export function applyIfFinite<S>(inner: GradientTransformation<S>, maxConsecutiv
 
 /** State of {@link guardNonFinite}. */
 export interface GuardNonFiniteState<S> {
+  /** The state of the wrapped transform (kept as it was on a skipped step). */
   readonly innerState: S;
   /**
    * Telemetry: whether the last step was skipped and how many were (numbers), or, with
    * `sync: false`, the skipped-step count as an int32 scalar on the device.
    */
-  readonly info: { readonly skipped: boolean; readonly skippedSteps: number } | { readonly skippedSteps: tf.Scalar };
+  readonly info:
+    | {
+        /** Whether the last step was skipped. */
+        readonly skipped: boolean;
+        /** Steps skipped so far. */
+        readonly skippedSteps: number;
+      }
+    | {
+        /** Steps skipped so far, as an int32 scalar on the device (`sync: false`). */
+        readonly skippedSteps: tf.Scalar;
+      };
 }
 
 /** Options of {@link guardNonFinite}. */
@@ -511,6 +524,7 @@ export interface MultiStepsState<S> {
   readonly gradientStep: number;
   /** The running mean (or sum) of this cycle's gradients, float32, shaped like the params. */
   readonly accGrads: Tree;
+  /** The state of the wrapped transform (advanced once per k mini-steps). */
   readonly innerState: S;
 }
 
@@ -608,6 +622,7 @@ export function skipNotFinite(updates: Tree): boolean {
 export interface ConditionallyTransformState<S> {
   /** Calls of `update` so far (the argument of the condition). */
   readonly step: number;
+  /** The state of the wrapped transform. */
   readonly innerState: S;
 }
 

@@ -17,7 +17,9 @@ import type { PRNGKey, Tree } from './types';
 
 /** A batch of inputs and targets for an {@link Objective}. */
 export interface SupervisedBatch<X = tf.Tensor> {
+  /** Inputs, as `predict(params, x)` takes them (e.g. `[B, D]`). */
   readonly x: X;
+  /** Targets: `[B, C]` (or `[B]`) for squared error; int32 labels `[B]` or one-hot `[B, C]` for softmax cross-entropy. */
   readonly y: tf.Tensor;
 }
 

@@ -167,6 +167,7 @@ function evaluateAt(f: () => tf.Scalar, variables: Record<string, tf.Variable>, 
 
 /** The "batch" a `tf.Optimizer.minimize` step hands to the transform: the loss closure of that step. */
 export interface MinimizeBatch {
+  /** The step's loss `f` evaluated at a params tree keyed by variable name. */
   readonly lossFn: (params: Tree) => tf.Scalar;
 }
 

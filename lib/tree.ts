@@ -14,9 +14,28 @@ import type { PRNGKey, StateTree, Tree } from './types';
 
 /** The structure of a tree without its tensors: reusable to rebuild trees from leaves. */
 export type TreeDef =
-  | { readonly kind: 'leaf'; readonly shape: readonly number[]; readonly dtype: tf.DataType }
-  | { readonly kind: 'array'; readonly children: readonly TreeDef[] }
-  | { readonly kind: 'object'; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
+  | {
+      /** A tensor leaf. */
+      readonly kind: 'leaf';
+      /** Its shape. */
+      readonly shape: readonly number[];
+      /** Its dtype. */
+      readonly dtype: tf.DataType;
+    }
+  | {
+      /** An array node. */
+      readonly kind: 'array';
+      /** Its elements' structures. */
+      readonly children: readonly TreeDef[];
+    }
+  | {
+      /** An object node. */
+      readonly kind: 'object';
+      /** Its keys, sorted. */
+      readonly keys: readonly string[];
+      /** Its values' structures, in key order. */
+      readonly children: readonly TreeDef[];
+    };
 
 /** True when `x` is a tfjs tensor (duck-typed, so tensors from any tfjs-core copy qualify). */
 export function isTensor(x: unknown): x is tf.Tensor {
@@ -32,7 +51,12 @@ function childPath(path: string, k: string | number): string {
 }
 
 /** Flattens a tree into its leaves (depth first, sorted keys) and its structure. */
-export function flatten(tree: Tree): { leaves: tf.Tensor[]; def: TreeDef } {
+export function flatten(tree: Tree): {
+  /** The leaves, depth first with sorted keys (the tree's own tensors, not copies). */
+  leaves: tf.Tensor[];
+  /** The structure, for {@link unflatten}. */
+  def: TreeDef;
+} {
   const leaves: tf.Tensor[] = [];
   const walk = (t: Tree): TreeDef => {
     if (isTensor(t)) {
@@ -166,7 +190,12 @@ export function numel(tree: Tree): number {
  * Concatenates every leaf into one float32 vector and returns it with the inverse map.
  * `unravel(ravel(t).vector)` rebuilds `t` (as fresh tensors).
  */
-export function ravel(tree: Tree): { vector: tf.Tensor1D; unravel: (v: tf.Tensor) => Tree } {
+export function ravel(tree: Tree): {
+  /** All leaves flattened and concatenated: a fresh 1-D tensor. */
+  vector: tf.Tensor1D;
+  /** Splits a vector of that length back into a tree of the same structure. */
+  unravel: (v: tf.Tensor) => Tree;
+} {
   const { leaves: ls, def } = flatten(tree);
   const vector = ls.length === 0
     ? tf.zeros([0]) as tf.Tensor1D

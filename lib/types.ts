@@ -51,9 +51,13 @@ export type LossFn<B = unknown> = (params: Tree, batch: B) => tf.Scalar;
  * - anything else a user's own transform wants.
  */
 export interface Extra {
+  /** The batch the gradient was computed on. */
   batch?: unknown;
+  /** The batch every curvature quantity uses (defaults to `batch`). */
   curvatureBatch?: unknown;
+  /** The loss at the current params, when already computed. */
   value?: tf.Scalar | number;
+  /** Randomness for this step (Hutchinson probes, sampled targets). */
   key?: PRNGKey;
   [name: string]: unknown;
 }
@@ -69,7 +73,9 @@ export interface Extra {
  * updates). `makeStep` does this for the common loop.
  */
 export interface GradientTransformation<S = unknown> {
+  /** The initial state for these params (fresh tensors the caller owns). */
   init(params: Tree): S;
+  /** One step: `[newUpdates, newState]` from the incoming updates (gradients), the state, and optionally the params and the extras. */
   update(updates: Tree, state: S, params?: Tree, extra?: Extra): [Tree, S];
 }
 

@@ -8,12 +8,15 @@ import { assertFinite, assertInRange, assertInteger, assertPositive, Hyperparame
 
 /** Damping state: λ and how many ratios it has been offered. */
 export interface DampingState {
+  /** The current damping λ. */
   readonly lam: number;
+  /** How many decrease ratios the rule has been offered (its cadence counter). */
   readonly step: number;
 }
 
 /** What a damping rule decided from one step's decrease. */
 export interface DampingUpdate {
+  /** The next damping state (λ possibly moved). */
   readonly state: DampingState;
   /** The (clipped) gain ratio, NaN when invalid. */
   readonly rho: number;
@@ -25,7 +28,9 @@ export interface DampingUpdate {
 export interface Damping {
   /** Whether λ adapts (the step then measures actual and predicted decrease). */
   readonly adaptive: boolean;
+  /** The initial state (λ = `lam0`, clamped to the rule's bounds). */
   init(): DampingState;
+  /** Moves λ from one step's actual and predicted decrease. */
   update(state: DampingState, decrease: { actualDecrease: number; predictedDecrease: number }): DampingUpdate;
 }
 
@@ -49,16 +54,21 @@ export function constantDamping(lam0 = 1.0): Damping {
 
 /** Options of {@link trustRegionDamping}. */
 export interface TrustRegionOptions {
+  /** Initial λ (default 1.0). */
   lam0?: number;
   /** ρ below this grows λ. */
   lower?: number;
   /** ρ above this shrinks λ. */
   upper?: number;
+  /** λ ← λ · increaseFactor when ρ < lower (≥ 1; default 1.5). */
   increaseFactor?: number;
+  /** λ ← λ · decreaseFactor when ρ > upper (in (0, 1]; default 0.5). */
   decreaseFactor?: number;
   /** Adapt every k offered ratios (the first, step 0, adapts). */
   everyK?: number;
+  /** Lower bound of λ (default 1e-12). */
   minLam?: number;
+  /** Upper bound of λ (default 1e6). */
   maxLam?: number;
   /** ρ is clipped to [−rhoClip, rhoClip]. */
   rhoClip?: number;

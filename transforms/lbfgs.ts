@@ -11,8 +11,11 @@ import type { Extra, GradientTransformation, LossFn, Tree } from '../lib/types';
 
 /** A curvature-pair history, oldest first: sᵢ = θᵢ₊₁ − θᵢ, yᵢ = gᵢ₊₁ − gᵢ, ρᵢ = 1 / sᵢᵀyᵢ. */
 export interface LbfgsHistory {
+  /** Parameter differences sᵢ, oldest first. */
   readonly s: readonly Tree[];
+  /** Gradient differences yᵢ, oldest first. */
   readonly y: readonly Tree[];
+  /** ρᵢ = 1 / sᵢᵀyᵢ. */
   readonly rho: readonly number[];
 }
 
@@ -50,11 +53,15 @@ export function lbfgsTwoLoop(g: Tree, history: LbfgsHistory, { gamma = 1 }: { ga
  * empty slot), the order of the filled slots (oldest first), and the initial scaling γ.
  */
 export interface LbfgsMemory {
+  /** Parameter differences sᵢ, one per slot (zeros in empty slots). */
   readonly s: readonly Tree[];
+  /** Gradient differences yᵢ, one per slot (zeros in empty slots). */
   readonly y: readonly Tree[];
+  /** ρᵢ = 1 / sᵢᵀyᵢ per slot (0 in empty slots). */
   readonly rho: readonly number[];
   /** When each slot was filled (1, 2, ...; 0 = empty): a fixed-size record of the pair order. */
   readonly stamp: readonly number[];
+  /** Scale γ of the initial inverse Hessian H₀ = γI (sᵀy / yᵀy of the last pair). */
   readonly gamma: number;
 }
 
@@ -85,7 +92,12 @@ export function pushPair(
   ds: Tree,
   dy: Tree,
   { curvatureEps = 1e-10, updateGamma = true }: { curvatureEps?: number; updateGamma?: boolean } = {},
-): { memory: LbfgsMemory; accepted: boolean } {
+): {
+  /** The memory with the pair (or the old one, `ds` and `dy` disposed, when refused). */
+  memory: LbfgsMemory;
+  /** Whether the pair passed the curvature test sᵀy > ε‖s‖‖y‖. */
+  accepted: boolean;
+} {
   const [sy, ss, yy] = tree.readValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
   // ρ = 1/sᵀy and γ = sᵀy/yᵀy must also be finite in float32 (curvature vanishing at infinity,
   // e.g. separable logistic regression, underflows yᵀy).
@@ -116,9 +128,13 @@ export function memoryDirection(memory: LbfgsMemory, g: Tree): Tree {
 
 /** State of {@link scaleByLbfgs}: the last params and gradients and the pair memory. */
 export interface ScaleByLbfgsState {
+  /** Steps taken so far. */
   readonly count: number;
+  /** The params of the last step (to form s = θ − θ_prev). */
   readonly params: Tree;
+  /** The gradient of the last step (to form y = g − g_prev). */
   readonly grads: Tree;
+  /** The curvature pairs. */
   readonly memory: LbfgsMemory;
 }
 
@@ -157,6 +173,7 @@ export function scaleByLbfgs({
 
 /** State of {@link scaleBySqn}. */
 export interface ScaleBySqnState {
+  /** The curvature pairs. */
   readonly memory: LbfgsMemory;
   /** The line search's state (when it is on), else null. */
   readonly linesearch: unknown;

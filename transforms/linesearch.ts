@@ -14,17 +14,29 @@ export interface BacktrackingLinesearchState {
   /** The step size accepted at the last step (the next search starts from it). */
   readonly learningRate: number;
   /** Telemetry of the last search. */
-  readonly info: { readonly numBacktracks: number; readonly accepted: boolean; readonly value: number; readonly newValue: number };
+  readonly info: {
+    /** Backtracks taken. */
+    readonly numBacktracks: number;
+    /** Whether the Armijo condition held at the accepted step. */
+    readonly accepted: boolean;
+    /** Loss before the step. */
+    readonly value: number;
+    /** Loss at the accepted step. */
+    readonly newValue: number;
+  };
 }
 
 /** Options of {@link scaleByBacktrackingLinesearch} (Optax's names and defaults). */
 export interface BacktrackingLinesearchOptions {
+  /** Most backtracks per step; the last trial is taken even if it fails (default 15). */
   maxBacktrackingSteps?: number;
   /** c in the Armijo condition. */
   slopeRtol?: number;
+  /** Shrink factor of the step size per backtrack (default 0.8). */
   decreaseFactor?: number;
   /** The next search starts from min(η_prev · increaseFactor, maxLearningRate). */
   increaseFactor?: number;
+  /** Largest step size tried, and the first one (default 1.0). */
   maxLearningRate?: number;
   /** Absolute slack ε of the condition. */
   atol?: number;
@@ -107,16 +119,20 @@ export interface ZoomLinesearchState {
   readonly learningRate: number;
   /** Telemetry of the last search. */
   readonly info: {
+    /** Loss/gradient evaluations of the last search. */
     readonly numEvaluations: number;
     /** Whether the accepted step satisfies both strong Wolfe conditions. */
     readonly wolfe: boolean;
+    /** Loss before the step. */
     readonly value: number;
+    /** Loss at the accepted step. */
     readonly newValue: number;
   };
 }
 
 /** Options of {@link scaleByZoomLinesearch} (Optax's names and defaults). */
 export interface ZoomLinesearchOptions {
+  /** Most loss/gradient evaluations per step (default 15). */
   maxLinesearchSteps?: number;
   /** Largest step size tried (unbounded by default). */
   maxLearningRate?: number;

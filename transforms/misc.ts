@@ -11,7 +11,9 @@ import type { GradientTransformation, PRNGKey, Tree } from '../lib/types';
 
 /** State of {@link addNoise}. */
 export interface AddNoiseState {
+  /** Steps taken so far (t of the variance η / (1 + t)^γ). */
   readonly count: number;
+  /** Base key; step t draws its noise from `foldIn(key, t)`. */
   readonly key: PRNGKey;
 }
 
@@ -48,6 +50,7 @@ export function keepParamsNonnegative(): GradientTransformation<EmptyState> {
 
 /** State of {@link zeroNans}: a boolean scalar per leaf, true when that leaf had a NaN at the last step. */
 export interface ZeroNansState {
+  /** A boolean scalar per leaf: whether that leaf had a NaN at the last step. */
   readonly foundNan: Tree;
 }
 

@@ -23,6 +23,7 @@ function assertDecay(name: string, value: number): void {
 
 /** State of {@link trace}. */
 export interface TraceState {
+  /** The momentum trace t, shaped like the params. */
   readonly trace: Tree;
 }
 
@@ -50,7 +51,9 @@ export function trace(decay: number, { nesterov = false }: { nesterov?: boolean 
 
 /** State of {@link ema}. */
 export interface EmaState {
+  /** Steps taken so far (the t of the debiasing 1 − decay^t). */
   readonly count: number;
+  /** The EMA e of the updates, shaped like the params. */
   readonly ema: Tree;
 }
 
@@ -76,8 +79,11 @@ export function ema(decay: number, { debias = true }: { debias?: boolean } = {})
 
 /** State of {@link scaleByAdam}. */
 export interface ScaleByAdamState {
+  /** Steps taken so far (t of the bias corrections). */
   readonly count: number;
+  /** First moment m (EMA of the gradients), shaped like the params. */
   readonly mu: Tree;
+  /** Second moment v (EMA of the squared gradients), shaped like the params. */
   readonly nu: Tree;
   /** Running maximum of ν̂ (AMSGrad only, else null). */
   readonly nuMax: Tree | null;
@@ -85,11 +91,17 @@ export interface ScaleByAdamState {
 
 /** Options of {@link scaleByAdam}. */
 export interface ScaleByAdamOptions {
+  /** Decay of the first moment (default 0.9). */
   b1?: number;
+  /** Decay of the second moment (default 0.999). */
   b2?: number;
+  /** Added to the denominator outside the root (default 1e-8). */
   eps?: number;
+  /** Added to v̂ inside the root (default 0). */
   epsRoot?: number;
+  /** Nesterov momentum (NAdam; default false). */
   nesterov?: boolean;
+  /** Divide by the running maximum of v̂ (AMSGrad; default false). */
   amsgrad?: boolean;
 }
 
@@ -152,6 +164,7 @@ export function scaleByAmsgrad(options: Omit<ScaleByAdamOptions, 'amsgrad'> = {}
 
 /** State of {@link scaleByRms}. */
 export interface ScaleByRmsState {
+  /** EMA v of the squared gradients (starts at `initialScale`). */
   readonly nu: Tree;
 }
 
@@ -184,7 +197,9 @@ export function scaleByRms({
 
 /** State of {@link scaleByStddev}. */
 export interface ScaleByStddevState {
+  /** EMA m of the gradients. */
   readonly mu: Tree;
+  /** EMA v of the squared gradients (starts at `initialScale`). */
   readonly nu: Tree;
 }
 
@@ -221,6 +236,7 @@ export function scaleByStddev({
 
 /** State of {@link scaleByRss}. */
 export interface ScaleByRssState {
+  /** Running sum s of the squared gradients (starts at `initialAccumulatorValue`). */
   readonly sumOfSquares: Tree;
 }
 
@@ -254,6 +270,7 @@ export function scaleByRss({
 
 /** State of {@link scaleByLion}. */
 export interface ScaleByLionState {
+  /** EMA m of the gradients (decay b2). */
   readonly mu: Tree;
 }
 

@@ -55,8 +55,11 @@ export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolve
 
 /** State of {@link scaleByIgnd}. */
 export interface ScaleByIgndState {
+  /** Steps taken so far (t of the bias corrections). */
   readonly count: number;
+  /** First moment of the direction (β1 momentum; zeros when beta1 = 0). */
   readonly m: Tree;
+  /** Second moment of the direction (zeros when beta2 = 0). */
   readonly v: Tree;
 }
 
@@ -97,7 +100,9 @@ function igndDirection<X>(objective: Objective<X>, loss: OutputLoss, params: Tre
     const f = predictOn(objective, params, batch);
     const [b, c] = [batchSize(f), outputsPerSample(f)];
     const j = jacobianRows(objective, params, batch.x);
-    const g = tf.reshape(loss.residual(f, tf.reshape(batch.y, f.shape)), [-1, 1]);
+    // Squared error takes targets shaped like the outputs; other losses take their own forms (int labels).
+    const y = loss.name === 'meanSquaredError' ? tf.reshape(batch.y, f.shape) : batch.y;
+    const g = tf.reshape(loss.residual(f, y), [-1, 1]);
     if (loss.name === 'meanSquaredError' && c === 1) {
       return tf.reshape(tf.mean(tf.div(tf.mul(j, g), tf.sum(tf.square(j), 1, true)), 0), [-1]);
     }

@@ -64,8 +64,11 @@ export interface ScaleByDiagonalCurvatureState {
 export interface DiagonalCurvatureOptions {
   /** `'adahessian'`: c = d², denominator max(v̂, 0)^(k/2) + eps; `'sophia'`: c = d, denominator max(γ v̂, eps). */
   mode: 'adahessian' | 'sophia';
+  /** Decay of the gradient momentum m (default 0.9 for AdaHessian, 0.965 for Sophia). */
   beta1?: number;
+  /** Decay of the curvature EMA v (default 0.999 for AdaHessian, 0.99 for Sophia). */
   beta2?: number;
+  /** Floor of the denominator (default 1e-8). */
   eps?: number;
   /** AdaHessian's Hessian power k ∈ [0, 1]. */
   hessianPower?: number;

@@ -38,8 +38,11 @@ export function constantSchedule(value: number): Schedule {
 
 /** Options of {@link polynomialSchedule}. */
 export interface PolynomialScheduleOptions {
+  /** Value at and before `transitionBegin`. */
   initValue: number;
+  /** Value at and after `transitionBegin + transitionSteps`. */
   endValue: number;
+  /** Exponent of the transition (1 is linear). */
   power: number;
   /** Steps of the transition; ≤ 0 gives the constant `initValue` (as in Optax). */
   transitionSteps: number;
@@ -99,6 +102,7 @@ export function piecewiseConstantSchedule(initValue: number, boundariesAndScales
 
 /** Options of {@link exponentialDecay}. */
 export interface ExponentialDecayOptions {
+  /** Value at and before `transitionBegin`. */
   initValue: number;
   /** Steps per factor of `decayRate`; ≤ 0 gives the constant `initValue` (as in Optax). */
   transitionSteps: number;
@@ -145,6 +149,7 @@ export function exponentialDecay({
 
 /** Options of {@link cosineDecaySchedule}. */
 export interface CosineDecayOptions {
+  /** Value at step 0. */
   initValue: number;
   /** Length of the decay (> 0). */
   decaySteps: number;
@@ -215,7 +220,9 @@ export function warmupConstantSchedule({ initValue, peakValue, warmupSteps }: { 
 
 /** Options of {@link warmupCosineDecaySchedule}. */
 export interface WarmupCosineDecayOptions {
+  /** Value at step 0 (start of the warmup). */
   initValue: number;
+  /** Value at the end of the warmup, where the cosine starts. */
   peakValue: number;
   /** Length of the linear warmup (≥ 0). */
   warmupSteps: number;
@@ -257,15 +264,21 @@ export function warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, d
 
 /** Options of {@link warmupExponentialDecaySchedule}. */
 export interface WarmupExponentialDecayOptions {
+  /** Value at step 0 (start of the warmup). */
   initValue: number;
+  /** Value at the end of the warmup, where the decay starts. */
   peakValue: number;
   /** Length of the linear warmup (≥ 0). */
   warmupSteps: number;
+  /** Steps per factor of `decayRate` (see {@link ExponentialDecayOptions}). */
   transitionSteps: number;
+  /** Factor per `transitionSteps` steps. */
   decayRate: number;
   /** Steps after the warmup before the decay starts (default 0). */
   transitionBegin?: number;
+  /** Decay at whole multiples of `transitionSteps` only (default false). */
   staircase?: boolean;
+  /** Bound of the decay: a lower bound when `decayRate < 1`, an upper bound otherwise (default none). */
   endValue?: number;
 }
 
@@ -332,6 +345,7 @@ export function piecewiseInterpolateSchedule(interpolateType: 'linear' | 'cosine
 export interface LinearOnecycleOptions {
   /** Length of the cycle (> 0). */
   transitionSteps: number;
+  /** Value at the top of the cycle. */
   peakValue: number;
   /** Fraction of the cycle spent rising (default 0.3). */
   pctStart?: number;
@@ -378,6 +392,7 @@ export function linearOnecycleSchedule({
 export interface CosineOnecycleOptions {
   /** Length of the cycle (> 0). */
   transitionSteps: number;
+  /** Value at the top of the cycle. */
   peakValue: number;
   /** Fraction of the cycle spent rising (default 0.3). */
   pctStart?: number;

@@ -15,11 +15,13 @@ import type { Damping, DampingState } from './damping';
 
 /** What a direction solver is given at one step. */
 export interface SolveProblem {
+  /** The current params θ (where the curvature is taken). */
   readonly params: Tree;
   /** The gradient g (right-hand side of (C + λI) s = g). */
   readonly grads: Tree;
   /** The curvature batch. */
   readonly batch: unknown;
+  /** Randomness for this step (sampled targets, probes). */
   readonly key: PRNGKey;
   /** The curvature operator on the curvature batch (absent for solvers that build their own). */
   readonly op: CurvatureOperator | null;
@@ -31,8 +33,11 @@ export interface SolveProblem {
 
 /** What a direction solver returns: the direction s ≈ (C + λI)⁻¹ g, telemetry, its next state. */
 export interface SolveResult<S> {
+  /** The direction s, shaped like the params (no sign: the post-direction chain negates it). */
   readonly direction: Tree;
+  /** Telemetry (e.g. CG iterations, residual), surfaced by `makeStep` in `info`. */
   readonly info: Readonly<Record<string, number | boolean>>;
+  /** The solver's next state (e.g. the warm start). */
   readonly state: S;
 }
 
@@ -42,16 +47,23 @@ export interface DirectionSolver<S extends StateTree = StateTree> {
   readonly needsOperator: boolean;
   /** The telemetry keys the solver reports, with their values before the first step. */
   readonly initInfo: Readonly<Record<string, number | boolean>>;
+  /** The solver's initial state. */
   init(params: Tree): S;
+  /** Solves (C + λI) s = g for one step. */
   solve(problem: SolveProblem, state: S): SolveResult<S>;
 }
 
 /** State of {@link scaleBySecondOrder}. */
 export interface ScaleBySecondOrderState {
+  /** Steps taken so far. */
   readonly step: number;
+  /** Base key; step t uses `foldIn(key, t)` when `extra.key` is absent. */
   readonly key: PRNGKey;
+  /** The direction solver's state. */
   readonly solver: StateTree;
+  /** The damping rule's state (λ). */
   readonly damping: DampingState;
+  /** The post-direction chain's state (null without `tx`). */
   readonly tx: unknown;
   /** Telemetry of the last step: λ used and next, solver figures, ρ when damping adapts. */
   readonly info: Readonly<Record<string, number | boolean>>;

@@ -20,6 +20,7 @@ import type { DirectionSolver, SolveProblem } from './secondOrder';
 export interface CgOptions {
   /** Starting point (warm start); zero when absent. */
   x0?: Tree | null;
+  /** Most CG iterations (default 20). */
   maxiter?: number;
   /** Stop when ‖r‖ ≤ tol ‖b‖. */
   tol?: number;
@@ -31,12 +32,15 @@ export interface CgOptions {
 
 /** What {@link conjugateGradient} returns (`x` is fresh, owned by the caller). */
 export interface CgResult {
+  /** The approximate solution x of A x = b. */
   readonly x: Tree;
+  /** CG iterations run. */
   readonly iterations: number;
   /** ‖b − A x‖ / ‖b‖ at the end (of the recurrence residual). */
   readonly relativeResidual: number;
   /** Stopped on a direction of non-positive curvature pᵀAp ≤ 0. */
   readonly negativeCurvature: boolean;
+  /** Whether ‖r‖ ≤ tol ‖b‖ was reached. */
   readonly converged: boolean;
 }
 
@@ -132,7 +136,12 @@ export function cgSolver({
   preconditioner?: (r: Tree) => Tree;
   diagonal?: DiagonalEstimator;
   stabiliseEvery?: number;
-} = {}): DirectionSolver<{ previous: Tree; hasPrevious: boolean }> {
+} = {}): DirectionSolver<{
+  /** The last direction (the warm start). */
+  previous: Tree;
+  /** Whether `previous` holds a direction yet. */
+  hasPrevious: boolean;
+}> {
   assertInteger('maxiter', maxiter);
   assertPositive('tol', tol);
   return {
