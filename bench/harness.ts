@@ -1,12 +1,18 @@
 /** Benchmark helpers: timing with a device sync, medians, interleaved comparisons, result files. */
 import * as tf from '@tensorflow/tfjs';
+import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
+import { tree, valueAndGrad } from '../index';
+import type { Tree } from '../index';
+
+/** A timed call: returns the tensors to read back (a device sync), or syncs itself and returns nothing. */
+export type Timed = () => tf.Tensor | tf.Tensor[] | void;
 
 /** Milliseconds of one call of `fn`, including reading its result back (a device sync). */
-export function timeOnce(fn: () => tf.Tensor | tf.Tensor[] | void): number {
+export function timeOnce(fn: Timed): number {
   const start = performance.now();
   const out = fn();
   const ts = out === undefined ? [] : Array.isArray(out) ? out : [out];
@@ -16,6 +22,7 @@ export function timeOnce(fn: () => tf.Tensor | tf.Tensor[] | void): number {
   return ms;
 }
 
+/** The median of `xs`. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -26,7 +33,7 @@ export function median(xs: number[]): number {
  * Times several functions interleaved (a, b, c, a, b, c, ...) after `warmup` rounds, so that slow
  * drifts of the machine hit all of them alike; returns the median ms of each.
  */
-export function interleaved(fns: Record<string, () => tf.Tensor | tf.Tensor[] | void>, { reps = 15, warmup = 3 } = {}): Record<string, number> {
+export function interleaved(fns: Record<string, Timed>, { reps = 15, warmup = 3 } = {}): Record<string, number> {
   const names = Object.keys(fns);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < warmup + reps; r++) {
@@ -38,6 +45,27 @@ export function interleaved(fns: Record<string, () => tf.Tensor | tf.Tensor[] | 
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
+/** Median ms of `reps` successive calls of `fn` after `warmup` calls (for stateful steps). */
+export function medianMs(fn: Timed, { reps = 5, warmup = 2 } = {}): number {
+  return interleaved({ fn }, { reps, warmup }).fn;
+}
+
+/** A timed call of one gradient (value and grad) of `loss` at `params` on `batch`. */
+export function gradientOf<B>(loss: (p: Tree, b: B) => tf.Scalar, params: Tree, batch: B): () => tf.Tensor[] {
+  const vg = valueAndGrad(loss);
+  return () => {
+    const { value, grads } = vg(params, batch);
+    return [value, ...tree.leaves(grads)];
+  };
+}
+
+/** A ratio figure beyond a row's main one. */
+export interface Figure {
+  value: number;
+  of: string;
+  goal?: string;
+}
+
 /** One benchmark figure. */
 export interface Row {
   backend: string;
@@ -47,6 +75,65 @@ export interface Row {
   ratio?: number;
   ratioOf?: string;
   goal?: string;
+  /** More ratios of the same measurement (e.g. steps and wall-clock relative to a baseline). */
+  more?: Figure[];
+}
+
+/** One entry of {@link timeRatio}: the row's name, the timed call and the goal of its ratio. */
+export interface Contender {
+  name: string;
+  fn: Timed;
+  goal?: string;
+}
+
+/**
+ * Times a reference and its contenders interleaved (see {@link interleaved}) and returns the rows:
+ * the reference's time, then each contender's time as a ratio to it (`ratioOf`, e.g. '/ gradient').
+ */
+export function timeRatio(backend: string, reference: Contender, contenders: Contender[], ratioOf: string, options: { reps?: number; warmup?: number } = {}): Row[] {
+  const all = [reference, ...contenders];
+  const t = interleaved(Object.fromEntries(all.map((c, i) => [String(i), c.fn])), options);
+  const ref = t['0'];
+  return [
+    { backend, name: reference.name, ms: ref },
+    ...contenders.map((c, i): Row => ({ backend, name: c.name, ms: t[String(i + 1)], ratio: t[String(i + 1)] / ref, ratioOf, ...(c.goal ? { goal: c.goal } : {}) })),
+  ];
+}
+
+/** The largest |a − b| / max(|b|) over the leaves of two trees of flat arrays (relative to each leaf's scale). */
+export function maxRelDiff(a: Record<string, ArrayLike<number>>, b: Record<string, ArrayLike<number>>): number {
+  let worst = 0;
+  for (const k of Object.keys(b)) {
+    const [x, y] = [a[k], b[k]];
+    if (x === undefined || x.length !== y.length) return Infinity;
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < y.length; i++) {
+      scale = Math.max(scale, Math.abs(y[i]));
+      diff = Math.max(diff, Math.abs(x[i] - y[i]));
+    }
+    worst = Math.max(worst, diff / Math.max(scale, 1e-30));
+  }
+  return worst;
+}
+
+const figures = (r: Row): Figure[] => [...(r.ratio === undefined ? [] : [{ value: r.ratio, of: r.ratioOf ?? '', goal: r.goal }]), ...(r.more ?? [])];
+
+/** The bundle-size record another script writes next to the results, as markdown lines (none if absent). */
+function bundleSizeLines(dir: string): string[] {
+  const file = path.join(dir, 'bundle-size.json');
+  if (!fs.existsSync(file)) return [];
+  const b = JSON.parse(fs.readFileSync(file, 'utf8')) as { entry: string; minified: number; gzipped: number; goalGzipped?: number; tool?: string; measuredAt?: string };
+  return [
+    '## Bundle size',
+    '',
+    '| entry | minified KB | gzipped KB | goal | tool | measured |',
+    '|---|---|---|---|---|---|',
+    `| ${b.entry} | ${(b.minified / 1000).toFixed(1)} | ${(b.gzipped / 1000).toFixed(1)} | ${b.goalGzipped === undefined ? '' : `≤ ${(b.goalGzipped / 1000).toFixed(0)}`} | ${b.tool ?? ''} | ${b.measuredAt ?? ''} |`,
+    '',
+    '(from bench/results/bundle-size.json)',
+    '',
+  ];
 }
 
 /**
@@ -72,6 +159,7 @@ export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}
     cores: String(os.cpus().length),
     node: process.version,
     tfjs: tf.version.tfjs,
+    'tfjs-backend-wasm': version_wasm,
     date: new Date().toISOString(),
     ...(merge ? { note: `partial run merged into earlier results (${rows.length} rows updated)` } : {}),
     ...extraInfo,
@@ -86,8 +174,12 @@ export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}
     '',
     '| backend | measurement | median ms | ratio | goal |',
     '|---|---|---|---|---|',
-    ...all.map((r) => `| ${r.backend} | ${r.name} | ${r.ms.toFixed(2)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} (${r.ratioOf})`} | ${r.goal ?? ''} |`),
+    ...all.map((r) => {
+      const f = figures(r);
+      return `| ${r.backend} | ${r.name} | ${Number.isFinite(r.ms) ? r.ms.toFixed(2) : '—'} | ${f.map((x) => `${x.value.toFixed(2)} (${x.of})`).join('; ')} | ${f.map((x) => x.goal ?? '').filter(Boolean).join('; ')} |`;
+    }),
     '',
+    ...bundleSizeLines(dir),
     ...(notes.length > 0 ? ['## Notes', '', ...notes.flatMap((n) => [n, '']), ''] : []),
     'The machine is shared (2 cores): ratios of a few percent either way are within run-to-run noise.',
     '',

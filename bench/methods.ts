@@ -4,9 +4,9 @@
  * bytes during the step. The dense direct methods (P products per step) run on a 16-8-10 MLP.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, listMethods, losses, make, makeStep, objectiveLoss, tree, valueAndGrad } from '../index';
+import { adam, listMethods, losses, make, makeStep, objectiveLoss, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
-import { median } from './harness';
+import { gradientOf, medianMs } from './harness';
 import type { Row } from './harness';
 import { batchOf, lossFn, mlpParams, objective } from './mlp';
 import type { Suite } from './suites';
@@ -28,6 +28,7 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
   lbfgs: {},
 };
 const DENSE = new Set(['newtonDirect', 'ggnDirect']);
+const ROW_SPACE = new Set(['egn', 'ignd']);
 const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 'ignd']);
 
 /** A small MLP 16-8-10 for the dense methods (P = 226). */
@@ -41,55 +42,38 @@ function tinyProblem() {
 }
 
 /**
- * Median ms of `reps` steps (after 2 warm-up steps), then one more step under `tf.profile` for the
- * peak tensor count and bytes allocated inside a step.
+ * Median ms of `reps` steps (after 2 warm-up steps; none when a single slow step is timed), then one more
+ * step under `tf.profile` for the peak tensor count and bytes allocated inside a step.
  */
 async function timeSteps(tx: GradientTransformation<any>, loss: typeof lossFn, params: Tree, batch: unknown, curvatureBatch: unknown, reps: number) {
   const step = makeStep(tx, loss);
   let current = tree.map((t: tf.Tensor) => tf.clone(t), params);
   let state = tx.init(current);
-  const once = (i: number) => {
-    const out = step(current, state, batch as any, { curvatureBatch, key: i });
-    out.loss.dataSync();
-    out.loss.dispose();
+  let i = 0;
+  const once = () => {
+    const out = step(current, state, batch as any, { curvatureBatch, key: i++ });
     current = out.params;
     state = out.state;
+    return out.loss;
   };
-  const ms: number[] = [];
-  for (let i = 0; i < reps + 2; i++) {
-    const start = performance.now();
-    once(i);
-    if (i >= 2) ms.push(performance.now() - start);
-  }
+  const ms = medianMs(once, { reps, warmup: reps > 1 ? 2 : 0 });
   const before = tf.memory();
-  const profile = await tf.profile(() => once(reps + 2));
+  const profile = await tf.profile(() => { tf.dispose(once()); });
   const peakTensors = Math.max(0, ...profile.kernels.map((k) => k.totalTensorsSnapshot)) - before.numTensors;
   const peakBytes = profile.peakBytes - before.numBytes;
   tree.dispose([current, state] as any);
-  return { ms: median(ms), peakTensors, peakBytes };
+  return { ms, peakTensors, peakBytes };
 }
 
-/** ms of one gradient (value and grad) of `loss` on `batch`. */
-function gradientMs(loss: typeof lossFn, params: Tree, batch: unknown): number {
-  const vg = valueAndGrad(loss);
-  const ms: number[] = [];
-  for (let i = 0; i < 12; i++) {
-    const start = performance.now();
-    const { value, grads } = vg(params, batch as any);
-    value.dataSync();
-    tree.leaves(grads).forEach((g) => g.dataSync());
-    if (i >= 2) ms.push(performance.now() - start);
-    tree.dispose([value, grads] as any);
-  }
-  return median(ms);
-}
-
+/** The per-method suite: step time / gradient time, peak tensors and bytes (wasm). */
 export const methodSteps: Suite = {
   name: 'methods',
+  backends: ['wasm'],
   description: 'one step of every method / one gradient, MLP 784-128-10, batch 128, curvature batch 32 (dense methods: MLP 16-8-10)',
   notes:
     'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
-    'median of 5 steps; peak tensors and MB are the allocations inside one step. The dense direct methods (P Hessian or ' +
+    'median of 5 steps (egn and ignd: one step, no warm-up: they build B·C = 320 per-sample Jacobian rows, seconds per step); peak tensors and MB are the ' +
+    'allocations inside one step (one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). The dense direct methods (P Hessian or ' +
     'GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model\'s gradient. lbfgs runs its ' +
     'zoom line search (several loss and gradient evaluations per step).',
   async run(backend) {
@@ -97,8 +81,8 @@ export const methodSteps: Suite = {
     const bigCurv = { x: tf.slice(big.batch.x, 0, 32), y: tf.slice(big.batch.y, 0, 32) };
     const tiny = tinyProblem();
     const tinyCurv = { x: tf.slice(tiny.batch.x, 0, 32), y: tf.slice(tiny.batch.y, 0, 32) };
-    const gradBig = gradientMs(lossFn, big.params, big.batch);
-    const gradTiny = gradientMs(tiny.lossFn, tiny.params, tiny.batch);
+    const gradBig = medianMs(gradientOf(lossFn, big.params, big.batch), { reps: 10 });
+    const gradTiny = medianMs(gradientOf(tiny.lossFn, tiny.params, tiny.batch), { reps: 10 });
     const rows: Row[] = [{ backend, name: 'gradient (784-128-10, batch 128)', ms: gradBig }];
     const cases: [string, () => GradientTransformation<any>][] = [
       ['adam', () => adam(1e-3)],
@@ -110,7 +94,9 @@ export const methodSteps: Suite = {
     for (const [name, build] of cases) {
       const dense = DENSE.has(name);
       const p = dense ? tiny : { ...big, lossFn };
-      const r = await timeSteps(build(), p.lossFn, p.params, p.batch, dense ? tinyCurv : bigCurv, dense ? 3 : 5);
+      // The row-space methods build B·C = 320 Jacobian rows per step (seconds each): one timed step.
+      const reps = dense ? 3 : ROW_SPACE.has(name) ? 1 : 5;
+      const r = await timeSteps(build(), p.lossFn, p.params, p.batch, dense ? tinyCurv : bigCurv, reps);
       const grad = dense ? gradTiny : gradBig;
       rows.push({
         backend,

@@ -1,4 +1,4 @@
-/** The benchmark model: an MLP 784-128-10 (tanh, softmax cross-entropy) on synthetic batches. */
+/** The benchmark model: an MLP 784-128-10 (tanh, softmax cross-entropy; 784-32-10 for the MNIST runs) on synthetic batches. */
 import * as tf from '@tensorflow/tfjs';
 import { losses, objectiveLoss } from '../index';
 import type { Tree } from '../index';
@@ -8,12 +8,12 @@ export const H = 128;
 export const C = 10;
 export const B = 128;
 
-/** Glorot-like random params `{ w1, b1, w2, b2 }` from `seed`. */
-export function mlpParams(seed: number): { w1: tf.Tensor; b1: tf.Tensor; w2: tf.Tensor; b2: tf.Tensor } {
+/** LeCun-normal random params `{ w1, b1, w2, b2 }` of an MLP 784-`hidden`-10 from `seed`. */
+export function mlpParams(seed: number, hidden = H): { w1: tf.Tensor; b1: tf.Tensor; w2: tf.Tensor; b2: tf.Tensor } {
   return tf.tidy(() => ({
-    w1: tf.mul(tf.randomNormal([D, H], 0, 1, 'float32', seed), Math.sqrt(1 / D)),
-    b1: tf.zeros([H]),
-    w2: tf.mul(tf.randomNormal([H, C], 0, 1, 'float32', seed + 1), Math.sqrt(1 / H)),
+    w1: tf.mul(tf.randomNormal([D, hidden], 0, 1, 'float32', seed), Math.sqrt(1 / D)),
+    b1: tf.zeros([hidden]),
+    w2: tf.mul(tf.randomNormal([hidden, C], 0, 1, 'float32', seed + 1), Math.sqrt(1 / hidden)),
     b2: tf.zeros([C]),
   }));
 }

@@ -3,6 +3,9 @@
  * cpu backends — our adam step vs tf.train.adam, and the curvature products relative to one
  * gradient. Writes bench/results/latest.json and bench/results/README.md.
  *
+ * Also: per-method step cost (`methods`), jax-js as a peer (`peer`) and time to a target MNIST
+ * accuracy against tf.train.adam (`macro`), on wasm only.
+ *
  * `npm run bench -- adam products` runs only the named suites (see bench/suites.ts) and merges
  * their rows into the existing results; `--backends wasm` picks the backends.
  */
@@ -11,6 +14,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { writeResults } from './harness';
 import type { Row } from './harness';
 import { SUITES } from './suites';
+import { peerVersions } from './peer';
 
 function parseArgs(argv: string[]): { suites: string[]; backends: string[] } {
   const suites: string[] = [];
@@ -29,23 +33,30 @@ async function main(): Promise<void> {
   const { suites, backends } = parseArgs(process.argv.slice(2));
   const chosen = suites.length === 0 ? SUITES : SUITES.filter((s) => suites.includes(s.name));
   const warn = console.warn;
-  console.warn = () => undefined; // tfjs's "install tfjs-node" notice
   const rows: Row[] = [];
+  const durations: string[] = [];
+  const started = performance.now();
   for (const backend of backends) {
+    console.warn = () => undefined; // tfjs's "install tfjs-node" notice, printed when the cpu backend starts
     await tf.setBackend(backend);
     await tf.ready();
     console.warn = warn;
     if (tf.getBackend() !== backend) throw new Error(`asked for ${backend}, got ${tf.getBackend()}`);
-    for (const suite of chosen) {
+    for (const suite of chosen.filter((s) => s.backends === undefined || s.backends.includes(backend))) {
+      const started = performance.now();
       const before = tf.memory().numTensors;
       rows.push(...(await suite.run(backend)));
       const leaked = tf.memory().numTensors - before;
       if (leaked !== 0) console.error(`warning: suite ${suite.name} on ${backend} left ${leaked} tensors`);
+      durations.push(`${suite.name}/${backend} ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      console.log(`suite ${suite.name} on ${backend}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   }
   console.table(rows.map((r) => ({ backend: r.backend, measurement: r.name, ms: +r.ms.toFixed(2), ratio: r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} ${r.ratioOf}`, goal: r.goal ?? '' })));
   const notes = SUITES.filter((s) => s.notes !== undefined).map((s) => `**${s.name}**: ${s.notes}`);
-  writeResults(rows, { backends: backends.join(', ') }, { merge: suites.length > 0 || backends.length < 2, notes });
+  const total = `${((performance.now() - started) / 1000).toFixed(0)} s (${durations.join(', ')})`;
+  console.log(`bench wall-clock: ${total}`);
+  writeResults(rows, { backends: backends.join(', '), 'bench wall-clock': total, ...peerVersions() }, { merge: suites.length > 0 || backends.length < 2, notes });
   console.log('wrote bench/results/latest.json and bench/results/README.md');
 }
 

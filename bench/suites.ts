@@ -3,10 +3,12 @@
  * here (or in its own file, then list it in `SUITES`) and `npm run bench -- <name>` runs it alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, applyUpdates, asTfOptimizer, ggnvp, hvp, jvp, makeStep, rowGram, tree, valueAndGrad } from '../index';
+import { adam, applyUpdates, asTfOptimizer, ggnvp, hvp, jvp, makeStep, rowGram, tree } from '../index';
 import type { Tree } from '../index';
-import { interleaved } from './harness';
+import { gradientOf, timeRatio } from './harness';
+import { macro } from './macro';
 import { methodSteps } from './methods';
+import { peer } from './peer';
 import type { Row } from './harness';
 import { B, batchOf, C, lossFn, mlpParams, objective, predict } from './mlp';
 
@@ -16,6 +18,8 @@ export interface Suite {
   readonly description: string;
   /** What the numbers mean (printed under the table in bench/results/README.md). */
   readonly notes?: string;
+  /** The backends it runs on (default: every backend of the run). */
+  readonly backends?: readonly string[];
   run(backend: string): Row[] | Promise<Row[]>;
 }
 
@@ -35,20 +39,20 @@ export const adamStep: Suite = {
     const step = makeStep(tx, lossFn);
     const wrapped = asTfOptimizer(adam(1e-3));
     const opt = tf.train.adam(1e-3);
-    const times = interleaved({
-      somaxAdam: () => { const out = step(ourVars, state, batch); state = out.state; return out.loss; },
-      somaxAsTfOptimizer: () => wrapped.minimize(() => lossFn(wrappedVars, batch), true, Object.values(wrappedVars)) as tf.Scalar,
-      tfTrainAdam: () => opt.minimize(() => lossFn(theirVars, batch), true, Object.values(theirVars)) as tf.Scalar,
-    }, { reps: 30, warmup: 5 });
+    const rows = timeRatio(
+      backend,
+      { name: 'tf.train.adam step', fn: () => opt.minimize(() => lossFn(theirVars, batch), true, Object.values(theirVars)) as tf.Scalar },
+      [
+        { name: 'somax adam step (makeStep)', goal: '≤ 1.05', fn: () => { const out = step(ourVars, state, batch); state = out.state; return out.loss; } },
+        { name: 'somax adam step (asTfOptimizer.minimize)', goal: '≤ 1.05', fn: () => wrapped.minimize(() => lossFn(wrappedVars, batch), true, Object.values(wrappedVars)) as tf.Scalar },
+      ],
+      '/ tf.train.adam',
+      { reps: 30, warmup: 5 },
+    );
     tree.dispose([params, batch, ourVars, wrappedVars, theirVars, state] as any);
     opt.dispose();
     wrapped.dispose();
-    const ref = times.tfTrainAdam;
-    return [
-      { backend, name: 'tf.train.adam step', ms: ref },
-      { backend, name: 'somax adam step (makeStep)', ms: times.somaxAdam, ratio: times.somaxAdam / ref, ratioOf: '/ tf.train.adam', goal: '≤ 1.05' },
-      { backend, name: 'somax adam step (asTfOptimizer.minimize)', ms: times.somaxAsTfOptimizer, ratio: times.somaxAsTfOptimizer / ref, ratioOf: '/ tf.train.adam', goal: '≤ 1.05' },
-    ];
+    return rows;
   },
 };
 
@@ -80,26 +84,29 @@ export const adamUpdate: Suite = {
     const opt = tf.train.adam(1e-3);
     const probe = (v: tf.Variable) => tf.tidy(() => tf.slice(tf.reshape(v, [-1]), 0, 1));
     let state = tx.init(byName);
-    const times = interleaved({
-      somax: () => {
-        const [u, next] = tx.update(ga, state, byName);
-        applyUpdates(byName, u);
-        tree.dispose([u, state] as any);
-        state = next;
-        return probe(a.w1);
-      },
-      somaxAsTfOptimizer: () => { wrapped.applyGradients(gb as tf.NamedTensorMap); return probe(b.w1); },
-      tfTrainAdam: () => { opt.applyGradients(gc as unknown as Parameters<typeof opt.applyGradients>[0]); return probe(c.w1); },
-    }, { reps: 100, warmup: 10 });
+    const rows = timeRatio(
+      backend,
+      { name: 'tf.train.adam applyGradients (no fwd/bwd)', fn: () => { opt.applyGradients(gc as unknown as Parameters<typeof opt.applyGradients>[0]); return probe(c.w1); } },
+      [
+        {
+          name: 'somax adam update + applyUpdates (no fwd/bwd)',
+          fn: () => {
+            const [u, next] = tx.update(ga, state, byName);
+            applyUpdates(byName, u);
+            tree.dispose([u, state] as any);
+            state = next;
+            return probe(a.w1);
+          },
+        },
+        { name: 'somax asTfOptimizer.applyGradients (no fwd/bwd)', fn: () => { wrapped.applyGradients(gb as tf.NamedTensorMap); return probe(b.w1); } },
+      ],
+      '/ tf.train.adam',
+      { reps: 100, warmup: 10 },
+    );
     tree.dispose([params, a, b, c, ga, gb, gc, state] as any);
     wrapped.dispose();
     opt.dispose();
-    const ref = times.tfTrainAdam;
-    return [
-      { backend, name: 'tf.train.adam applyGradients (no fwd/bwd)', ms: ref },
-      { backend, name: 'somax adam update + applyUpdates (no fwd/bwd)', ms: times.somax, ratio: times.somax / ref, ratioOf: '/ tf.train.adam' },
-      { backend, name: 'somax asTfOptimizer.applyGradients (no fwd/bwd)', ms: times.somaxAsTfOptimizer, ratio: times.somaxAsTfOptimizer / ref, ratioOf: '/ tf.train.adam' },
-    ];
+    return rows;
   },
 };
 
@@ -111,21 +118,18 @@ export const products: Suite = {
     const params = mlpParams(1);
     const batch = batchOf(B, 2);
     const v = tree.randomNormalLike(params, 3);
-    const vg = valueAndGrad(lossFn);
-    const t = interleaved({
-      gradient: () => { const { value, grads } = vg(params, batch); return [value, ...tree.leaves(grads)]; },
-      hvp: () => tree.leaves(hvp(lossFn, params, v, batch)),
-      ggnvp: () => tree.leaves(ggnvp(objective, params, v, batch)),
-      jvp: () => jvp((p: Tree) => predict(p, batch.x), params, v, { outputShape: [B, C] }),
-    });
+    const rows = timeRatio(
+      backend,
+      { name: 'gradient (batch 128)', fn: gradientOf(lossFn, params, batch) },
+      [
+        { name: 'HVP (reverse-over-reverse)', goal: '≤ 2.5', fn: () => tree.leaves(hvp(lossFn, params, v, batch)) },
+        { name: 'GGN-vp (JVP + VJP)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(objective, params, v, batch)) },
+        { name: 'JVP (double-VJP)', fn: () => jvp((p: Tree) => predict(p, batch.x), params, v, { outputShape: [B, C] }) },
+      ],
+      '/ gradient',
+    );
     tree.dispose([params, batch, v] as any);
-    const g = t.gradient;
-    return [
-      { backend, name: 'gradient (batch 128)', ms: g },
-      { backend, name: 'HVP (reverse-over-reverse)', ms: t.hvp, ratio: t.hvp / g, ratioOf: '/ gradient', goal: '≤ 2.5' },
-      { backend, name: 'GGN-vp (JVP + VJP)', ms: t.ggnvp, ratio: t.ggnvp / g, ratioOf: '/ gradient', goal: '≤ 3' },
-      { backend, name: 'JVP (double-VJP)', ms: t.jvp, ratio: t.jvp / g, ratioOf: '/ gradient' },
-    ];
+    return rows;
   },
 };
 
@@ -137,15 +141,17 @@ export const gram: Suite = {
     const params = mlpParams(1);
     const small = batchOf(32, 4);
     const big = batchOf(B, 2);
-    const vg = valueAndGrad(lossFn);
-    const t = interleaved({
-      gradient: () => { const { value, grads } = vg(params, big); return [value, ...tree.leaves(grads)]; },
-      rowGram: () => { rowGram(objective, params, small.x); },
-    }, { reps: 1, warmup: 0 });
+    const rows = timeRatio(
+      backend,
+      { name: 'gradient (batch 128)', fn: gradientOf(lossFn, params, big) },
+      [{ name: 'row Gram J Jᵀ (batch 32 × 10 outputs)', fn: () => { rowGram(objective, params, small.x); } }],
+      '/ gradient (batch 128)',
+      { reps: 1, warmup: 0 },
+    );
     tree.dispose([params, small, big] as any);
-    return [{ backend, name: 'row Gram J Jᵀ (batch 32 × 10 outputs)', ms: t.rowGram, ratio: t.rowGram / t.gradient, ratioOf: '/ gradient (batch 128)' }];
+    return rows.slice(1);
   },
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, peer, macro];
