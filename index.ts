@@ -7,6 +7,7 @@ export * as tree from './lib/tree';
 export * as random from './lib/random';
 export * from './lib/errors';
 export * from './lib/combine';
+export * from './lib/reads';
 export * from './lib/gradients';
 export * as losses from './lib/losses';
 export * from './lib/autodiff';

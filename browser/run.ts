@@ -43,9 +43,8 @@ const CALL_TIMEOUT_MS = 240_000;
  */
 const SYNC_READ = 'a synchronous read (dataSync) on WebGPU: SwiftShader in headless Chromium returns zeros and loses the device';
 const EXPECTED_FAILURES: Readonly<Record<string, string>> = {
-  ...Object.fromEntries(['newtonCg', 'newtonDirect', 'sgn', 'egn', 'ggnDirect', 'sqn', 'swmng', 'sgdArmijo', 'lbfgs'].map((m) => [`webgpu:step:${m}`, SYNC_READ])),
-  'webgpu:train:egn': SYNC_READ,
-  'webgpu:train:newtonCg': SYNC_READ,
+  // Methods whose reads are not yet exposed to makeStepAsync (dense solves, Woodbury, L-BFGS, line searches).
+  ...Object.fromEntries(['newtonDirect', 'ggnDirect', 'sqn', 'swmng', 'sgdArmijo', 'lbfgs'].map((m) => [`webgpu:step:${m}`, SYNC_READ])),
 };
 
 const failures: string[] = [];

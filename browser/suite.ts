@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStep, objectiveLoss, random, tree } from '../index';
+import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStepAsync, objectiveLoss, random, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
 import type { Act, LossName } from '../tests/helpers/mlp64';
@@ -128,7 +128,8 @@ export async function methodStep(method: string): Promise<StepOutcome> {
   const batch = prob.batch();
   const params = prob.params();
   const before = await flat(params);
-  const out = makeStep(tx, lossFn)(params, tx.init(params), batch, { key: STEP_KEY });
+  // makeStepAsync: every read the method exposes is fetched asynchronously (WebGPU needs it).
+  const out = await makeStepAsync(tx, lossFn)(params, tx.init(params), batch, { key: STEP_KEY });
   try {
     return { before, after: await flat(out.params), loss: (await take(out.loss))[0] };
   } finally {
@@ -149,7 +150,7 @@ export interface TrainingOutcome {
 export async function trainingRun(method: string, steps = 200): Promise<TrainingOutcome> {
   const { prob, objective, lossFn } = build(METHOD_PROBLEM);
   const tx = buildMethod(method, objective);
-  const step = makeStep(tx, lossFn);
+  const step = makeStepAsync(tx, lossFn);
   const batch = prob.batch();
   let params: Tree = prob.params();
   let state = tx.init(params);
@@ -157,7 +158,7 @@ export async function trainingRun(method: string, steps = 200): Promise<Training
   let firstLoss = NaN;
   let tensorsAfterSecondStep = 0;
   for (let i = 0; i < steps; i++) {
-    const out = step(params, state, batch, { key: i });
+    const out = await step(params, state, batch, { key: i });
     if (i === 0) firstLoss = (await take(out.loss))[0];
     else out.loss.dispose();
     ({ params, state } = out);

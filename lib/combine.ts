@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, HyperparameterError, InputError, TreeMismatchError } from './errors';
 import * as tree from './tree';
+import { fetchScalar, updateReadsOf, withReads } from './reads';
 import type { Extra, GradientTransformation, ScalarOrSchedule, Schedule, StateTree, Tree } from './types';
 
 /** The state of a transformation that keeps none. */
@@ -35,20 +36,21 @@ export function chain<S extends readonly unknown[]>(
   ...transforms: { [K in keyof S]: GradientTransformation<S[K]> }
 ): GradientTransformation<S> {
   const txs = transforms as readonly GradientTransformation<unknown>[];
-  return {
-    init: (params) => txs.map((t) => t.init(params)) as unknown as S,
-    update: (updates, state, params?, extra?: Extra) => {
+  return withReads(
+    (params) => txs.map((t) => t.init(params)) as unknown as S,
+    function* (updates, state, params?, extra?: Extra) {
       const states = state as readonly unknown[];
       let current: Tree = updates;
-      const newStates = txs.map((t, i) => {
-        const [next, s] = t.update(current, states[i], params, extra);
+      const newStates: unknown[] = [];
+      for (let i = 0; i < txs.length; i++) {
+        const [next, s] = yield* updateReadsOf(txs[i], current, states[i], params, extra);
         if (current !== updates) tree.dispose(current);
         current = next;
-        return s;
-      });
+        newStates.push(s);
+      }
       return [current === updates ? tree.clone(updates) : current, newStates as unknown as S];
     },
-  };
+  );
 }
 
 /** State of {@link namedChain}: each member's state under its name. */
@@ -478,13 +480,14 @@ export function guardNonFinite<S>(inner: GradientTransformation<S>, { sync = tru
     tree.zerosLike(updates),
     { innerState: tree.clone(state.innerState as StateTree) as S, info: { skipped: true, skippedSteps: skippedSteps + 1 } },
   ];
-  return {
-    init: (params) => ({ innerState: inner.init(params), info: { skipped: false, skippedSteps: 0 } }),
-    update: (updates, state, params, extra) => {
+  const finite = (t: Tree) => fetchScalar(() => tf.cast(tree.allFinite(t), 'float32'));
+  return withReads<GuardNonFiniteState<S>>(
+    (params) => ({ innerState: inner.init(params), info: { skipped: false, skippedSteps: 0 } }),
+    function* (updates, state, params, extra) {
       const skippedSteps = state.info.skippedSteps as number;
-      if (skipNotFinite(updates)) return skip(updates, state, skippedSteps);
-      const [out, innerState] = inner.update(updates, state.innerState, params, extra);
-      if (skipNotFinite(out)) {
+      if ((yield* finite(updates)) !== 1) return skip(updates, state, skippedSteps);
+      const [out, innerState] = yield* updateReadsOf(inner, updates, state.innerState, params, extra);
+      if ((yield* finite(out)) !== 1) {
         const old = new Set(tree.tensors(state.innerState as StateTree));
         tree.dispose(out);
         for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
@@ -492,7 +495,7 @@ export function guardNonFinite<S>(inner: GradientTransformation<S>, { sync = tru
       }
       return [out, { innerState, info: { skipped: false, skippedSteps } }];
     },
-  };
+  );
 }
 
 /** {@link guardNonFinite} with `sync: false`: the same selection, made on the device. */

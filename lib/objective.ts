@@ -12,7 +12,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { HyperparameterError, InputError } from './errors';
 import * as losses from './losses';
-import * as tree from './tree';
 import type { PRNGKey, Tree } from './types';
 
 /** A batch of inputs and targets for an {@link Objective}. */
@@ -111,7 +110,16 @@ export const softmaxCrossEntropy: OutputLoss = {
     }),
   hessianBlocks: (f) => {
     const [b, c] = f.shape as [number, number];
-    const p = tree.readValues(() => tf.softmax(f));
+    // The softmax in float64 from the logits themselves (no new device tensor to read).
+    const z = f.dataSync();
+    const p = new Float64Array(b * c);
+    for (let i = 0; i < b; i++) {
+      const row = z.subarray(i * c, (i + 1) * c);
+      const top = Math.max(...row);
+      let sum = 0;
+      for (let k = 0; k < c; k++) sum += (p[i * c + k] = Math.exp(row[k] - top));
+      for (let k = 0; k < c; k++) p[i * c + k] /= sum;
+    }
     const out = new Float64Array(b * c * c);
     for (let i = 0; i < b; i++) {
       for (let k = 0; k < c; k++) {

@@ -77,7 +77,21 @@ export interface GradientTransformation<S = unknown> {
   init(params: Tree): S;
   /** One step: `[newUpdates, newState]` from the incoming updates (gradients), the state, and optionally the params and the extras. */
   update(updates: Tree, state: S, params?: Tree, extra?: Extra): [Tree, S];
+  /**
+   * The same step as a {@link Reads} computation, for transforms that read values from the device
+   * (solvers, damping, guards): it yields each tensor before reading it, so that `makeStepAsync`
+   * can fetch it with `await data()` (WebGPU cannot read synchronously). Optional: without it a
+   * transform is taken to read nothing.
+   */
+  updateReads?(updates: Tree, state: S, params?: Tree, extra?: Extra): Reads<[Tree, S]>;
 }
+
+/**
+ * A computation that yields every tensor it is about to read from the device, then reads it with
+ * `dataSync()`. Run synchronously (`runSync`: nothing to do at a yield) or asynchronously
+ * (`runAsync`: `await t.data()` at a yield, which leaves the values cached for `dataSync()`).
+ */
+export type Reads<T> = Generator<tf.Tensor, T, void>;
 
 /** The state type of a transformation. */
 export type StateOf<T> = T extends GradientTransformation<infer S> ? S : never;

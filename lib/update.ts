@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
 import { assertInRange, assertInteger, HyperparameterError } from './errors';
 import * as tree from './tree';
+import { runAsync, updateReadsOf } from './reads';
 import type { GradientTransformation, LossFn, PRNGKey, StateTree, Tree } from './types';
 
 /**
@@ -168,19 +169,57 @@ export function makeStep<S, B>(
       value.dispose();
       throw e;
     }
-    let newParams: Tree;
+    return finishStep(params, state, grads, value, updates, newState);
+  };
+}
+
+/**
+ * {@link makeStep} for backends that cannot read synchronously (WebGPU): the same step, where every
+ * value the transform reads from the device (CG scalars, float64 solves, damping ratios, guards) is
+ * fetched with `await data()` first. Transforms that read and do not expose `updateReads` (line
+ * searches, L-BFGS and SQN for now) still read synchronously. Same ownership as `makeStep`.
+ *
+ * @example
+ * const step = makeStepAsync(newtonCg(lossFn, { lam0: 1 }), lossFn);
+ * const out = await step(params, state, batch);
+ */
+export function makeStepAsync<S, B>(
+  tx: GradientTransformation<S>,
+  lossFn: LossFn<B>,
+): (params: Tree, state: S, batch: B, options?: StepOptions) => Promise<StepResult<S>> {
+  if (typeof tx?.update !== 'function') throw new HyperparameterError('makeStepAsync: tx must be a GradientTransformation');
+  if (typeof lossFn !== 'function') throw new HyperparameterError('makeStepAsync: lossFn must be a function (params, batch) → tf.Scalar');
+  const vg = valueAndGrad(lossFn);
+  return async (params, state, batch, { curvatureBatch, key } = {}) => {
+    const { value, grads } = vg(params, batch);
+    let updates: Tree;
+    let newState: S;
     try {
-      newParams = applyUpdates(params, updates);
+      const extra = { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key };
+      [updates, newState] = await runAsync(updateReadsOf(tx, grads, state, params, extra));
     } catch (e) {
       tree.dispose(grads);
-      tree.dispose(updates);
       value.dispose();
       throw e;
     }
-    const keep = new Set<tf.Tensor>([...tree.tensors(newParams), ...tree.tensors(newState as StateTree), value]);
-    const oldParams = tree.leaves(params).filter((p) => !isVariable(p));
-    const done = new Set<tf.Tensor>([...tree.leaves(grads), ...tree.leaves(updates), ...tree.tensors(state as StateTree), ...oldParams]);
-    for (const t of done) if (!keep.has(t) && !t.isDisposed) t.dispose();
-    return { params: newParams, state: newState, loss: value, info: collectInfo(newState) };
+    return finishStep(params, state, grads, value, updates, newState);
   };
+}
+
+/** The end of a step: apply the updates, dispose what the step consumed, collect the telemetry. */
+function finishStep<S>(params: Tree, state: S, grads: Tree, value: tf.Scalar, updates: Tree, newState: S): StepResult<S> {
+  let newParams: Tree;
+  try {
+    newParams = applyUpdates(params, updates);
+  } catch (e) {
+    tree.dispose(grads);
+    tree.dispose(updates);
+    value.dispose();
+    throw e;
+  }
+  const keep = new Set<tf.Tensor>([...tree.tensors(newParams), ...tree.tensors(newState as StateTree), value]);
+  const oldParams = tree.leaves(params).filter((p) => !isVariable(p));
+  const done = new Set<tf.Tensor>([...tree.leaves(grads), ...tree.leaves(updates), ...tree.tensors(state as StateTree), ...oldParams]);
+  for (const t of done) if (!keep.has(t) && !t.isDisposed) t.dispose();
+  return { params: newParams, state: newState, loss: value, info: collectInfo(newState) };
 }

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../lib/errors';
 import { foldIn, key as makeKey } from '../lib/random';
 import * as tree from '../lib/tree';
-import type { Extra, GradientTransformation, LossFn, PRNGKey, StateTree, Tree } from '../lib/types';
+import type { Extra, GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from '../lib/types';
+import { fetchScalar, fetchValues, updateReadsOf, withReads } from '../lib/reads';
 import type { Curvature, CurvatureOperator } from './curvature';
 import { constantDamping, predictedDecrease } from './damping';
 import type { Damping, DampingState } from './damping';
@@ -51,6 +52,8 @@ export interface DirectionSolver<S extends StateTree = StateTree> {
   init(params: Tree): S;
   /** Solves (C + λI) s = g for one step. */
   solve(problem: SolveProblem, state: S): SolveResult<S>;
+  /** The same solve as a {@link Reads} computation (optional: for solvers that read the device). */
+  solveReads?(problem: SolveProblem, state: S): Reads<SolveResult<S>>;
 }
 
 /** State of {@link scaleBySecondOrder}. */
@@ -121,8 +124,8 @@ export function scaleBySecondOrder({
   if (damping.adaptive && lossFn === undefined) {
     throw new InputError('adaptive damping needs `lossFn` to measure the actual decrease');
   }
-  return {
-    init: (params) => ({
+  return withReads<ScaleBySecondOrderState>(
+    (params) => ({
       step: 0,
       key: makeKey(seed),
       solver: solver.init(params),
@@ -135,7 +138,7 @@ export function scaleBySecondOrder({
         lamNext: damping.init().lam,
       },
     }),
-    update: (grads, state, params, extra: Extra = {}) => {
+    function* (grads, state, params, extra: Extra = {}) {
       if (params === undefined) throw new InputError('second-order transforms need params');
       const batch = extra.curvatureBatch ?? extra.batch;
       const key = extra.key ?? foldIn(state.key, state.step);
@@ -143,11 +146,12 @@ export function scaleBySecondOrder({
       const op = solver.needsOperator && curvature ? curvature(params, batch, key) : null;
       try {
         const sameBatch = extra.curvatureBatch === undefined || extra.curvatureBatch === extra.batch;
-        const solved = solver.solve({ params, grads, batch, key, op, lam, sameBatch }, state.solver);
+        const problem = { params, grads, batch, key, op, lam, sameBatch };
+        const solved = solver.solveReads ? yield* solver.solveReads(problem, state.solver) : solver.solve(problem, state.solver);
         let delta: Tree = solved.direction;
         let txState: unknown = null;
         if (tx) {
-          [delta, txState] = tx.update(solved.direction, state.tx, params, extra);
+          [delta, txState] = yield* updateReadsOf(tx, solved.direction, state.tx, params, extra);
           tree.dispose(solved.direction);
         }
         let nextDamping = state.damping;
@@ -161,9 +165,9 @@ export function scaleBySecondOrder({
           });
           if (rhoOp !== op) rhoOp?.dispose();
           const before = extra.value !== undefined
-            ? (typeof extra.value === 'number' ? extra.value : extra.value.dataSync()[0])
-            : tree.readScalar(() => lossFn(params, extra.batch));
-          const [g1, c1, d1, l1] = tree.readValues(() => tf.stack([gd, dcd, dd, after]));
+            ? (typeof extra.value === 'number' ? extra.value : yield* fetchScalar(() => tf.clone(extra.value as tf.Tensor)))
+            : yield* fetchScalar(() => lossFn(params, extra.batch));
+          const [g1, c1, d1, l1] = yield* fetchValues(() => tf.stack([gd, dcd, dd, after]));
           tf.dispose([gd, dcd, dd, after]);
           const predicted = predictedDecrease(g1, c1, lam * d1);
           const res = damping.update(state.damping, { actualDecrease: before - l1, predictedDecrease: predicted });
@@ -185,5 +189,5 @@ export function scaleBySecondOrder({
         op?.dispose();
       }
     },
-  };
+  );
 }

@@ -12,9 +12,10 @@ import { cholesky, choleskySolve, matVec, solveLowerTriangular, solveSymmetric, 
 import { batchSize, checkObjective, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import * as tree from '../lib/tree';
-import type { Tree } from '../lib/types';
+import type { Reads, Tree } from '../lib/types';
+import { fetchScalar, fetchValues, runSync } from '../lib/reads';
 import type { DiagonalEstimator } from './preconditioners';
-import type { DirectionSolver, SolveProblem } from './secondOrder';
+import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
 
 /** Options of {@link conjugateGradient}. */
 export interface CgOptions {
@@ -55,18 +56,23 @@ export interface CgResult {
  *
  * @see Hestenes & Stiefel (1952); Nocedal & Wright, Numerical Optimization, Alg. 5.3 and 7.1.
  */
-export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = null, maxiter = 20, tol = 1e-5, preconditioner, stabiliseEvery = 10 }: CgOptions = {}): CgResult {
+export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, options: CgOptions = {}): CgResult {
+  return runSync(conjugateGradientReads(matvec, b, options));
+}
+
+/** {@link conjugateGradient} as a {@link Reads} computation (its scalar reads can be awaited). */
+export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, { x0 = null, maxiter = 20, tol = 1e-5, preconditioner, stabiliseEvery = 10 }: CgOptions = {}): Reads<CgResult> {
   assertInteger('maxiter', maxiter, 0);
   assertNonNegative('tol', tol);
   assertInteger('stabiliseEvery', stabiliseEvery);
-  const bb = tree.readScalar(() => tree.squaredNorm(b));
+  const bb = yield* fetchScalar(() => tree.squaredNorm(b));
   if (bb === 0) return { x: tree.zerosLike(b), iterations: 0, relativeResidual: 0, negativeCurvature: false, converged: true };
   let x: Tree = x0 ? tree.clone(x0) : tree.zerosLike(b);
   let r: Tree = x0 ? tree.tidy(() => tree.sub(b, matvec(x))) : tree.clone(b);
   const precondition = (v: Tree) => (preconditioner ? preconditioner(v) : tree.clone(v));
   let z = precondition(r);
   let p = tree.clone(z);
-  let [rz, rr] = tree.readValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
+  let [rz, rr] = yield* fetchValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
   let iterations = 0;
   let negativeCurvature = false;
   let converged = rr <= tol * tol * bb;
@@ -76,14 +82,14 @@ export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = nul
   };
   while (!converged && iterations < maxiter) {
     const ap = matvec(p);
-    const [pap, pp] = tree.readValues(() => tf.stack([tree.vdot(p, ap), tree.squaredNorm(p)]));
+    const [pap, pp] = yield* fetchValues(() => tf.stack([tree.vdot(p, ap), tree.squaredNorm(p)]));
     if (!(pap > 1e-12 * pp)) {
       negativeCurvature = true;
       tree.dispose(ap);
       if (iterations === 0 && x0) {
         // Not one step from the warm start: it is stale, start again from zero.
         tree.dispose([x, r, z, p]);
-        return conjugateGradient(matvec, b, { maxiter, tol, preconditioner, stabiliseEvery });
+        return yield* conjugateGradientReads(matvec, b, { maxiter, tol, preconditioner, stabiliseEvery });
       }
       if (iterations === 0) x = replace(x, tree.clone(b));
       break;
@@ -94,7 +100,7 @@ export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, { x0 = nul
     r = replace(r, iterations % stabiliseEvery === 0 ? tree.tidy(() => tree.sub(b, matvec(x))) : tree.axpy(-alpha, ap, r));
     tree.dispose(ap);
     z = replace(z, precondition(r));
-    const [rzNew, rrNew] = tree.readValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
+    const [rzNew, rrNew] = yield* fetchValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
     rr = rrNew;
     converged = rr <= tol * tol * bb;
     p = replace(p, tree.axpy(rzNew / rz, p, z));
@@ -148,9 +154,12 @@ export function cgSolver({
     needsOperator: true,
     initInfo: { cgIterations: 0, cgResidual: NaN, negativeCurvature: false },
     init: (params) => ({ previous: tree.zerosLike(params), hasPrevious: false }),
-    solve: (problem, state) => {
+    solve: (problem, state) => runSync(solveReads(problem, state)),
+    solveReads,
+  };
+  function* solveReads(problem: SolveProblem, state: { previous: Tree; hasPrevious: boolean }): Reads<SolveResult<{ previous: Tree; hasPrevious: boolean }>> {
       const diag = diagonal ? diagonal(problem.params, problem.batch, problem.key) : null;
-      const res = conjugateGradient(dampedMatvec(problem), problem.grads, {
+      const res = yield* conjugateGradientReads(dampedMatvec(problem), problem.grads, {
         x0: warmStart && state.hasPrevious ? state.previous : null,
         maxiter,
         tol,
@@ -163,8 +172,7 @@ export function cgSolver({
         info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },
         state: { previous: tree.clone(res.x), hasPrevious: warmStart },
       };
-    },
-  };
+  }
 }
 
 /**
@@ -265,8 +273,33 @@ export function rowSpaceDirection<X>(
   params: Tree,
   batch: SupervisedBatch<X>,
   lam: number,
-  { grads, method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { grads?: Tree; method?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
+  options: RowSpaceOptions = {},
 ): Tree {
+  return runSync(rowSpaceDirectionReads(objective, params, batch, lam, options));
+}
+
+/** Options of {@link rowSpaceDirection}. */
+export interface RowSpaceOptions {
+  /** The gradient, for the gradient form (a separate curvature batch); absent: the residual form. */
+  grads?: Tree;
+  /** `'cholesky'` (default) or `'cg'` for the row-space system. */
+  method?: 'cholesky' | 'cg';
+  /** Jitter of the per-sample factors Qᵢ + εI (default 1e-6). */
+  eps?: number;
+  /** Row-space CG iterations (default 100). */
+  maxiter?: number;
+  /** Row-space CG tolerance (default 1e-10). */
+  tol?: number;
+}
+
+/** {@link rowSpaceDirection} as a {@link Reads} computation. */
+export function* rowSpaceDirectionReads<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  lam: number,
+  { grads, method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: RowSpaceOptions = {},
+): Reads<Tree> {
   const loss = checkObjective(objective);
   const { def } = tree.flatten(params);
   const [jRows, outputs, resid] = tf.tidy(() => {
@@ -278,6 +311,7 @@ export function rowSpaceDirection<X>(
     const c = outputs.size / b;
     const m = b * c;
     const p = jRows.shape[1];
+    yield outputs; // hessianBlocks reads them
     const q = loss.hessianBlocks(outputs);
     // Per-sample factors Qᵢ + εI = LᵢLᵢᵀ (identity for squared error).
     const factors = Array.from({ length: b }, (_, i) => {
@@ -296,7 +330,7 @@ export function rowSpaceDirection<X>(
       }
       return out;
     };
-    const gram = tree.readValues(() => tf.matMul(jRows, jRows, false, true));
+    const gram = yield* fetchValues(() => tf.matMul(jRows, jRows, false, true));
     // J̃J̃ᵀ = L̃ᵀ (J Jᵀ) L̃, column by column.
     const tilde = new Float64Array(m * m);
     for (let col = 0; col < m; col++) {
@@ -311,13 +345,13 @@ export function rowSpaceDirection<X>(
     let weights: Float64Array; // s = Jᵀ weights
     let plusG = false;
     if (grads === undefined) {
-      const r = tree.readValues(() => tf.reshape(resid, [-1]));
+      const r = yield* fetchValues(() => tf.reshape(resid, [-1]));
       const rt = new Float64Array(m);
       for (let i = 0; i < b; i++) solveLowerTriangular(factors[i], r.subarray(i * c, (i + 1) * c), c).forEach((v, k) => (rt[i * c + k] = v));
       weights = blockMul(solve(rt), false);
     } else {
       // J̃ g = L̃ᵀ J g.
-      const jg = tree.readValues(() => tf.reshape(tf.matMul(jRows, tf.reshape(tree.ravel(grads).vector, [-1, 1])), [-1]));
+      const jg = yield* fetchValues(() => tf.reshape(tf.matMul(jRows, tf.reshape(tree.ravel(grads).vector, [-1, 1])), [-1]));
       weights = blockMul(solve(blockMul(jg, true)), false).map((w) => -w / lam);
       plusG = true;
     }
@@ -346,17 +380,13 @@ export function rowSpaceSolver<X>(
     needsOperator: false,
     initInfo: {},
     init: () => null,
-    solve: (problem) => ({
-      direction: rowSpaceDirection(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, {
-        grads: problem.sameBatch ? undefined : problem.grads,
-        method,
-        eps,
-        maxiter,
-        tol,
-      }),
-      info: {},
-      state: null,
-    }),
+    solve: (problem, state) => runSync(solveReads(problem, state)),
+    solveReads,
   };
+  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+    const options = { grads: problem.sameBatch ? undefined : problem.grads, method, eps, maxiter, tol };
+    const direction = yield* rowSpaceDirectionReads(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, options);
+    return { direction, info: {}, state: null };
+  }
 }
 

@@ -1,0 +1,85 @@
+// makeStepAsync: the same steps as makeStep, with every device read fetched by `await data()`
+// first — what WebGPU needs (a synchronous read of an unfetched tensor stalls or fails there).
+import * as tf from '@tensorflow/tfjs-core';
+import { egn, makeStep, makeStepAsync, newtonCg, objectiveLoss, runAsync, fetchValues, sgn, swmng, tree } from '../../index';
+import type { GradientTransformation, Reads, Tree } from '../../index';
+import * as ref from '../helpers/mlp64';
+
+const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { d: 3, h: 4, c: 3, b: 8 });
+const objective = { predict: prob.predict, loss: 'softmaxCrossEntropy' as const };
+const lossFn = objectiveLoss(objective);
+const flat = (t: Tree) => Array.from(tree.readValues(() => tree.ravel(t).vector));
+
+/** Counts `dataSync()` calls on tensors that were not fetched with `data()` before. */
+function watchReads() {
+  const fetched = new Set<number>();
+  const { data: origData, dataSync: origSync } = tf.Tensor.prototype;
+  let unfetched = 0;
+  const data = jest.spyOn(tf.Tensor.prototype, 'data').mockImplementation(function (this: tf.Tensor) {
+    fetched.add(this.id);
+    return origData.call(this) as any;
+  });
+  const sync = jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(function (this: tf.Tensor) {
+    if (!fetched.has(this.id)) unfetched++;
+    return origSync.call(this) as any;
+  });
+  return { unfetched: () => unfetched, restore: () => { data.mockRestore(); sync.mockRestore(); } };
+}
+
+describe('makeStepAsync', () => {
+  test.each([
+    ['newtonCg (trust region)', () => newtonCg(lossFn, { lam0: 1, maxiter: 5, lamPolicy: 'trustRegion' })],
+    ['sgn', () => sgn(objective, { lam0: 1, maxiter: 5 })],
+    ['egn', () => egn(objective, { lam0: 0.5 })],
+    ['egn (trust region)', () => egn(objective, { lam0: 0.5, lamPolicy: 'trustRegion' })],
+  ] as [string, () => GradientTransformation<any>][])('%s: the same 5 steps as makeStep, and no unfetched synchronous read', async (_name, make) => {
+    const before = tf.memory().numTensors;
+    const batch = prob.batch();
+    const curvatureBatch = { x: tf.slice(batch.x, 0, 4), y: tf.slice(batch.y, 0, 4) };
+    const run = async (async_: boolean) => {
+      const tx = make();
+      const step = async_ ? makeStepAsync(tx, lossFn) : makeStep(tx, lossFn);
+      let params = prob.params() as Tree;
+      let state = tx.init(params);
+      let unfetched = 0;
+      for (let i = 0; i < 5; i++) {
+        const watch = async_ ? watchReads() : null;
+        const out = await step(params, state, batch, { curvatureBatch, key: i });
+        if (watch) { unfetched += watch.unfetched(); watch.restore(); }
+        out.loss.dispose();
+        params = out.params; state = out.state;
+      }
+      tree.dispose(state as any);
+      return { params, unfetched };
+    };
+    const sync = await run(false);
+    const async_ = await run(true);
+    expect(flat(async_.params)).toEqual(flat(sync.params));
+    expect(async_.unfetched).toBe(0);
+    tree.dispose([sync.params, async_.params, batch, curvatureBatch] as any);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('a method whose pieces do not expose their reads still runs (synchronous reads)', async () => {
+    const tx = swmng(objective, { lam0: 1 });
+    const batch = prob.batch();
+    const out = await makeStepAsync(tx, lossFn)(prob.params(), tx.init(prob.params()), batch);
+    expect(flat(out.params).every(Number.isFinite)).toBe(true);
+    tree.dispose([out.params, out.state, out.loss, batch] as any);
+  });
+
+  test('runAsync lets a computation clean up when a fetch fails', async () => {
+    let cleaned = false;
+    function* reads(): Reads<number> {
+      try {
+        return (yield* fetchValues(() => tf.scalar(1)))[0];
+      } finally {
+        cleaned = true;
+      }
+    }
+    const data = jest.spyOn(tf.Tensor.prototype, 'data').mockRejectedValue(new Error('device lost'));
+    await expect(runAsync(reads())).rejects.toThrow('device lost');
+    data.mockRestore();
+    expect(cleaned).toBe(true);
+  });
+});
