@@ -8,7 +8,9 @@
  *
  *   npm run example:regression -- --steps 300 --backend cpu
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { adam, make, objectiveLoss, tree } from '../index';
@@ -79,7 +81,9 @@ function carsProblem(): Problem | undefined {
   const require = createRequire(import.meta.url);
   let rows: Record<string, number | null>[];
   try {
-    rows = require('vega-datasets/data/cars.json');
+    // The package's exports map hides data/: read the file next to its entry point.
+    const entry = require.resolve('vega-datasets');
+    rows = JSON.parse(readFileSync(join(dirname(entry), '..', 'data', 'cars.json'), 'utf8'));
   } catch {
     return undefined;
   }
@@ -220,7 +224,7 @@ async function main(): Promise<void> {
       { file: 'docs/img/regression-cars-rmse.svg', title: `${cars.title}: test RMSE vs step`, x: { label: 'step', value: (c) => c.step }, y: { label: 'test RMSE (standardized mpg)', value: (c) => c.metrics.testRmse, log: true } },
     ])));
   } else {
-    console.log('\n(tabular example skipped: no tabular data set is installed; `npm install --no-save vega-datasets` adds the cars table)');
+    console.log('\n(tabular example skipped: the vega-datasets dev dependency is not installed)');
   }
   console.log(`\nplots written: ${files.join(', ')}`);
 }
