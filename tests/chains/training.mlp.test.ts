@@ -9,15 +9,10 @@ describeTraining(smallMlp(), [
   { name: 'adahessian', options: { learningRate: 0.1 }, threshold: 0.3 }, // 0.171
   { name: 'sophiaH', options: { learningRate: 0.05, weightDecay: 0 }, threshold: 0.1 }, // 0.0000
   { name: 'sophiaG', options: { learningRate: 0.05, weightDecay: 0 }, threshold: 0.1 }, // 0.0000
-  { name: 'newtonCg', options: { lam0: 1, lamPolicy: 'trustRegion', maxiter: 10 }, threshold: 0.1 }, // 0.024 (uphill steps rejected)
-  // The dense direct methods cost P = 51 products per step: 100 steps.
-  { name: 'newtonDirect', options: { lam0: 1 }, threshold: 0.4, steps: 100 }, // 0.231
   { name: 'sgn', options: { lam0: 1, maxiter: 10 }, threshold: 0.1 }, // 0.041
   { name: 'egn', options: { lam0: 1 }, threshold: 0.1 }, // 0.041
-  { name: 'ggnDirect', options: { lam0: 1 }, threshold: 0.4, steps: 100 }, // 0.234
   { name: 'sqn', options: { learningRate: 1, lineSearch: true }, threshold: 0.8 }, // 0.620 (pairs from 8 samples)
   { name: 'swmng', options: { lam0: 0.1, learningRate: 0.5 }, threshold: 0.1 }, // 0.0045
   { name: 'sgdArmijo', options: { learningRate: 2 }, threshold: 0.1 }, // 0.0126
-  { name: 'lbfgs', options: {}, threshold: 0.2 }, // 0.0597
   { name: 'ignd', options: { learningRate: 0.1 }, threshold: 0.8, curvatureSamples: 32 }, // 0.682
 ]);
