@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, HyperparameterError, InputError, TreeMismatchError } from './errors';
 import * as tree from './tree';
-import { fetchScalar, updateReadsOf, withReads } from './reads';
-import type { Extra, GradientTransformation, ScalarOrSchedule, Schedule, StateTree, Tree } from './types';
+import { fetchScalar, runSync, updateReadsOf, withReads } from './reads';
+import type { Extra, GradientTransformation, Reads, ScalarOrSchedule, Schedule, StateTree, Tree } from './types';
 
 /** The state of a transformation that keeps none. */
 export type EmptyState = Readonly<Record<string, never>>;
@@ -444,6 +444,17 @@ export interface GuardNonFiniteOptions {
   sync?: boolean;
 }
 
+/** Disposes the tensors of `next` that are not tensors of `old` (a discarded state). */
+function disposeFresh(next: unknown, old: unknown): void {
+  const kept = new Set(tree.tensors(old as StateTree));
+  for (const t of tree.tensors(next as StateTree)) if (!kept.has(t)) t.dispose();
+}
+
+/** Whether every entry of `t` is finite: a {@link Reads} computation (one boolean read). */
+function* allFiniteReads(t: Tree): Reads<boolean> {
+  return (yield* fetchScalar(() => tf.cast(tree.allFinite(t), 'float32'))) === 1;
+}
+
 /** `ok ? next : old`, tensor by tensor, for states of the same structure (fresh tensors). */
 function selectState<T extends StateTree>(ok: tf.Tensor, next: T, old: StateTree): T {
   if (tree.isTensor(next)) {
@@ -480,17 +491,15 @@ export function guardNonFinite<S>(inner: GradientTransformation<S>, { sync = tru
     tree.zerosLike(updates),
     { innerState: tree.clone(state.innerState as StateTree) as S, info: { skipped: true, skippedSteps: skippedSteps + 1 } },
   ];
-  const finite = (t: Tree) => fetchScalar(() => tf.cast(tree.allFinite(t), 'float32'));
   return withReads<GuardNonFiniteState<S>>(
     (params) => ({ innerState: inner.init(params), info: { skipped: false, skippedSteps: 0 } }),
     function* (updates, state, params, extra) {
       const skippedSteps = state.info.skippedSteps as number;
-      if ((yield* finite(updates)) !== 1) return skip(updates, state, skippedSteps);
+      if (!(yield* allFiniteReads(updates))) return skip(updates, state, skippedSteps);
       const [out, innerState] = yield* updateReadsOf(inner, updates, state.innerState, params, extra);
-      if ((yield* finite(out)) !== 1) {
-        const old = new Set(tree.tensors(state.innerState as StateTree));
+      if (!(yield* allFiniteReads(out))) {
         tree.dispose(out);
-        for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
+        disposeFresh(innerState, state.innerState);
         return skip(updates, state, skippedSteps);
       }
       return [out, { innerState, info: { skipped: false, skippedSteps } }];
@@ -504,7 +513,6 @@ function guardOnDevice<S>(inner: GradientTransformation<S>): GradientTransformat
     init: (params) => ({ innerState: inner.init(params), info: { skippedSteps: tf.scalar(0, 'int32') } }),
     update: (updates, state, params, extra) => {
       const [out, innerState] = inner.update(updates, state.innerState, params, extra);
-      const old = new Set(tree.tensors(state.innerState as StateTree));
       const result = tree.tidy(() => {
         const ok = tf.logicalAnd(tree.allFinite(updates), tree.allFinite(out));
         const selected = tree.map((o: tf.Tensor) => tf.where(ok, o, tf.zerosLike(o)), out);
@@ -513,7 +521,7 @@ function guardOnDevice<S>(inner: GradientTransformation<S>): GradientTransformat
         return { selected, kept, skippedSteps: tf.add(count, tf.cast(tf.logicalNot(ok), 'int32')) as tf.Scalar };
       });
       tree.dispose(out);
-      for (const t of tree.tensors(innerState as StateTree)) if (!old.has(t)) t.dispose();
+      disposeFresh(innerState, state.innerState);
       return [result.selected, { innerState: result.kept, info: { skippedSteps: result.skippedSteps } }];
     },
   };
@@ -615,10 +623,7 @@ export function hasUpdated(state: MultiStepsState<unknown>): boolean {
  * const tx = multiSteps(adam(1e-3), 4, { shouldSkipUpdateFn: skipNotFinite });
  */
 export function skipNotFinite(updates: Tree): boolean {
-  const flag = tree.allFinite(updates);
-  const finite = flag.dataSync()[0] === 1;
-  flag.dispose();
-  return !finite;
+  return !runSync(allFiniteReads(updates));
 }
 
 /** State of {@link conditionallyTransform} and {@link conditionallyMask}. */

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
 import { assertInRange, assertInteger, HyperparameterError } from './errors';
 import * as tree from './tree';
-import { runAsync, updateReadsOf } from './reads';
-import type { GradientTransformation, LossFn, PRNGKey, StateTree, Tree } from './types';
+import { runAsync, runSync, updateReadsOf } from './reads';
+import type { GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from './types';
 
 /**
  * True when `t` is a `tf.Variable`, which is updated in place (duck-typed: an `assign` method and
@@ -155,22 +155,8 @@ export function makeStep<S, B>(
   tx: GradientTransformation<S>,
   lossFn: LossFn<B>,
 ): (params: Tree, state: S, batch: B, options?: StepOptions) => StepResult<S> {
-  if (typeof tx?.update !== 'function') throw new HyperparameterError('makeStep: tx must be a GradientTransformation');
-  if (typeof lossFn !== 'function') throw new HyperparameterError('makeStep: lossFn must be a function (params, batch) → tf.Scalar');
-  const vg = valueAndGrad(lossFn);
-  return (params, state, batch, { curvatureBatch, key } = {}) => {
-    const { value, grads } = vg(params, batch);
-    let updates: Tree;
-    let newState: S;
-    try {
-      [updates, newState] = tx.update(grads, state, params, { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key });
-    } catch (e) {
-      tree.dispose(grads);
-      value.dispose();
-      throw e;
-    }
-    return finishStep(params, state, grads, value, updates, newState);
-  };
+  const step = stepReads(tx, lossFn, 'makeStep');
+  return (params, state, batch, options) => runSync(step(params, state, batch, options));
 }
 
 /**
@@ -187,16 +173,22 @@ export function makeStepAsync<S, B>(
   tx: GradientTransformation<S>,
   lossFn: LossFn<B>,
 ): (params: Tree, state: S, batch: B, options?: StepOptions) => Promise<StepResult<S>> {
-  if (typeof tx?.update !== 'function') throw new HyperparameterError('makeStepAsync: tx must be a GradientTransformation');
-  if (typeof lossFn !== 'function') throw new HyperparameterError('makeStepAsync: lossFn must be a function (params, batch) → tf.Scalar');
+  const step = stepReads(tx, lossFn, 'makeStepAsync');
+  return (params, state, batch, options) => runAsync(step(params, state, batch, options));
+}
+
+/** The step of {@link makeStep} and {@link makeStepAsync} as a {@link Reads} computation. */
+function stepReads<S, B>(tx: GradientTransformation<S>, lossFn: LossFn<B>, name: string) {
+  if (typeof tx?.update !== 'function') throw new HyperparameterError(`${name}: tx must be a GradientTransformation`);
+  if (typeof lossFn !== 'function') throw new HyperparameterError(`${name}: lossFn must be a function (params, batch) → tf.Scalar`);
   const vg = valueAndGrad(lossFn);
-  return async (params, state, batch, { curvatureBatch, key } = {}) => {
+  return function* (params: Tree, state: S, batch: B, { curvatureBatch, key }: StepOptions = {}): Reads<StepResult<S>> {
     const { value, grads } = vg(params, batch);
     let updates: Tree;
     let newState: S;
     try {
       const extra = { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key };
-      [updates, newState] = await runAsync(updateReadsOf(tx, grads, state, params, extra));
+      [updates, newState] = yield* updateReadsOf(tx, grads, state, params, extra);
     } catch (e) {
       tree.dispose(grads);
       value.dispose();

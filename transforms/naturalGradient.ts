@@ -63,6 +63,16 @@ export interface ScaleByIgndState {
   readonly v: Tree;
 }
 
+/** The largest diagonal entry of an n×n block (at least 1e-30): the scale of relative shifts. */
+function diagonalScale(m: Float64Array, n: number): number {
+  return Math.max(...Array.from({ length: n }, (_, d) => m[d * n + d]), 1e-30);
+}
+
+/** Adds `shift` to the diagonal of an n×n block, in place. */
+function shiftDiagonal(m: Float64Array, n: number, shift: number): void {
+  for (let d = 0; d < n; d++) m[d * n + d] += shift;
+}
+
 /**
  * Per-sample Gauss-Newton row coefficients aᵢ = Kᵢ⁻¹ (Qᵢ + δI)⁻¹ gᵢ in float64, with Kᵢ = JᵢJᵢᵀ
  * (C × C), Qᵢ the output Hessian and gᵢ the output gradient of sample i: the minimum-norm solution
@@ -73,7 +83,7 @@ function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<nu
   for (let i = 0; i < b; i++) {
     const qi = q.slice(i * c * c, (i + 1) * c * c);
     const gi = Array.from({ length: c }, (_, d) => g[i * c + d]);
-    const qScale = Math.max(...Array.from({ length: c }, (_, d) => qi[d * c + d]), 1e-30);
+    const qScale = diagonalScale(qi, c);
     // When Qᵢ1 = 0 (softmax), gᵢ ⊥ 1 in exact arithmetic and Qᵢ⁺gᵢ = (Qᵢ + s·11ᵀ/C)⁻¹gᵢ: centre gᵢ
     // and shift Qᵢ along 1, so that float32 rounding along its null vector is not amplified.
     const rowSums = Array.from({ length: c }, (_, r) => qi.subarray(r * c, (r + 1) * c).reduce((x, y) => x + y, 0));
@@ -82,10 +92,9 @@ function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<nu
       gi.forEach((v, d) => (gi[d] = v - mean));
       qi.forEach((v, e) => (qi[e] = v + qScale / c));
     }
-    for (let d = 0; d < c; d++) qi[d * c + d] += delta * qScale;
+    shiftDiagonal(qi, c, delta * qScale);
     const ki = k.slice(i * c * c, (i + 1) * c * c);
-    const kScale = Math.max(...Array.from({ length: c }, (_, d) => ki[d * c + d]), 1e-30);
-    for (let d = 0; d < c; d++) ki[d * c + d] += 1e-10 * kScale;
+    shiftDiagonal(ki, c, 1e-10 * diagonalScale(ki, c));
     a.set(solveSymmetric(ki, solveSymmetric(qi, gi, c), c), i * c);
   }
   return a;

@@ -9,7 +9,7 @@ import { InputError } from '../lib/errors';
 import { foldIn, key as makeKey } from '../lib/random';
 import * as tree from '../lib/tree';
 import type { Extra, GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from '../lib/types';
-import { fetchScalar, fetchValues, updateReadsOf, withReads } from '../lib/reads';
+import { fetchValues, updateReadsOf, withReads } from '../lib/reads';
 import type { Curvature, CurvatureOperator } from './curvature';
 import { constantDamping, predictedDecrease } from './damping';
 import type { Damping, DampingState } from './damping';
@@ -156,35 +156,35 @@ export function scaleBySecondOrder({
         }
         let nextDamping = state.damping;
         let info: Record<string, number | boolean> = { ...solved.info, lam };
+        let rejected = false;
         if (damping.adaptive && lossFn) {
           const rhoOp = op ?? (curvature ? curvature(params, batch, key) : null);
-          const [gd, dcd, dd, after] = tf.tidy(() => {
+          // One read for the model terms, the loss after the step, and the loss before it (unless
+          // the caller passed it as a number).
+          const known = typeof extra.value === 'number' ? extra.value : undefined;
+          const terms = tf.tidy(() => {
             const cd = rhoOp ? rhoOp.matvec(delta) : tree.zerosLike(delta);
-            return [tree.vdot(grads, delta), tree.vdot(delta, cd), tree.vdot(delta, delta),
-              lossFn(tree.add(params, delta), extra.batch)];
+            const before = known !== undefined ? tf.scalar(0) : tf.reshape((extra.value as tf.Tensor | undefined) ?? lossFn(params, extra.batch), []);
+            return tf.stack([tree.vdot(grads, delta), tree.vdot(delta, cd), tree.vdot(delta, delta), lossFn(tree.add(params, delta), extra.batch), before]);
           });
           if (rhoOp !== op) rhoOp?.dispose();
-          const before = extra.value !== undefined
-            ? (typeof extra.value === 'number' ? extra.value : yield* fetchScalar(() => tf.clone(extra.value as tf.Tensor)))
-            : yield* fetchScalar(() => lossFn(params, extra.batch));
-          const [g1, c1, d1, l1] = yield* fetchValues(() => tf.stack([gd, dcd, dd, after]));
-          tf.dispose([gd, dcd, dd, after]);
+          const [g1, c1, d1, l1, b1] = yield* fetchValues(() => terms);
+          const before = known ?? b1;
           const predicted = predictedDecrease(g1, c1, lam * d1);
           const res = damping.update(state.damping, { actualDecrease: before - l1, predictedDecrease: predicted });
           nextDamping = res.state;
-          const rejected = rejectBadSteps && !(l1 <= before);
+          rejected = rejectBadSteps && !(l1 <= before);
           info = { ...info, rho: res.rho, rhoValid: res.valid, lossBefore: before, lossAfter: l1, stepAccepted: !rejected };
-          if (rejected) {
-            info.lamNext = nextDamping.lam;
-            const zeros = tree.zerosLike(delta);
-            tree.dispose(delta);
-            tree.dispose([solved.state as StateTree, txState as StateTree]);
-            const keep = { solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) };
-            return [zeros, { step: state.step + 1, key: state.key, ...keep, damping: nextDamping, info }];
-          }
         }
         info.lamNext = nextDamping.lam;
-        return [delta, { step: state.step + 1, key: state.key, solver: solved.state, damping: nextDamping, tx: txState, info }];
+        const next = { step: state.step + 1, key: state.key, damping: nextDamping, info };
+        if (rejected) {
+          // The step raised the loss: no move, and the solver and tx states stay as they were.
+          const zeros = tree.zerosLike(delta);
+          tree.dispose([delta, solved.state as StateTree, txState as StateTree]);
+          return [zeros, { ...next, solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) }];
+        }
+        return [delta, { ...next, solver: solved.state, tx: txState }];
       } finally {
         op?.dispose();
       }
