@@ -36,25 +36,9 @@ const TRAINING_STEPS = 200;
 /** Longest wait for one page call before it counts as failed. */
 const CALL_TIMEOUT_MS = 240_000;
 
-/**
- * Checks known to fail, keyed `backend:check`, with the reason: they are reported but do not fail
- * the run, and one that passes fails the run (so the list is removed entry by entry as the library
- * is fixed).
- */
-const SYNC_READ = 'a synchronous read (dataSync) on WebGPU: SwiftShader in headless Chromium returns zeros and loses the device';
-const EXPECTED_FAILURES: Readonly<Record<string, string>> = {
-  // Methods whose reads are not yet exposed to makeStepAsync (dense solves, Woodbury, L-BFGS, line searches).
-  ...Object.fromEntries(['newtonDirect', 'ggnDirect', 'sqn', 'swmng', 'sgdArmijo', 'lbfgs'].map((m) => [`webgpu:step:${m}`, SYNC_READ])),
-};
-
 const failures: string[] = [];
-const expectedFailures: string[] = [];
-function check(ok: boolean, what: string, key?: string): void {
-  const expected = key === undefined ? undefined : EXPECTED_FAILURES[key];
-  if (expected === undefined) {
-    if (!ok) failures.push(what);
-  } else if (ok) failures.push(`${key} passes but is listed in EXPECTED_FAILURES: remove it`);
-  else expectedFailures.push(`${what.split('\n')[0].slice(0, 160)} [expected: ${expected}]`);
+function check(ok: boolean, what: string): void {
+  if (!ok) failures.push(what);
 }
 
 /** A fresh page with the console's errors and the page's uncaught errors forwarded. */
@@ -117,7 +101,7 @@ async function runBackend(browser: Browser, origin: string, backend: string, ref
   else {
     for (const [k, e] of Object.entries(productErrors(prod.value, ref)) as [string, number][]) {
       products[k] = e;
-      check(e <= PRODUCT_TOL, `${backend}: ${k} relative error ${e.toExponential(2)} > ${PRODUCT_TOL}`, `${backend}:${k}`);
+      check(e <= PRODUCT_TOL, `${backend}: ${k} relative error ${e.toExponential(2)} > ${PRODUCT_TOL}`);
     }
   }
 
@@ -125,25 +109,25 @@ async function runBackend(browser: Browser, origin: string, backend: string, ref
     const out = await inFreshPage<StepOutcome>(browser, origin, backend, 'methodStep', method);
     if (out.error !== undefined) {
       steps[method] = 'error';
-      check(false, `${backend}: ${method} step failed: ${out.error}`, `${backend}:step:${method}`);
+      check(false, `${backend}: ${method} step failed: ${out.error}`);
       continue;
     }
     const d = stepDiff(out.value, nodeSteps[method]);
     steps[method] = d;
-    check(d <= STEP_TOL, `${backend}: ${method} step differs from node cpu by ${d.toExponential(2)} > ${STEP_TOL}`, `${backend}:step:${method}`);
+    check(d <= STEP_TOL, `${backend}: ${method} step differs from node cpu by ${d.toExponential(2)} > ${STEP_TOL}`);
   }
 
   for (const method of TRAINING_METHODS) {
     const out = await inFreshPage<TrainingOutcome>(browser, origin, backend, 'trainingRun', method, TRAINING_STEPS);
     if (out.error !== undefined) {
       training[`${backend}/${method}`] = { 'first loss': 'error' };
-      check(false, `${backend}: ${method} training failed: ${out.error}`, `${backend}:train:${method}`);
+      check(false, `${backend}: ${method} training failed: ${out.error}`);
       continue;
     }
     const r = out.value;
     training[`${backend}/${method}`] = { 'first loss': r.firstLoss, 'last loss': r.lastLoss, 'tensors@2': String(r.tensorsAfterSecondStep), 'tensors@end': String(r.tensorsAtEnd), ms: String(r.ms) };
     check(r.tensorsAtEnd === r.tensorsAfterSecondStep && r.lastLoss < r.firstLoss,
-      `${backend}: ${method} training: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, loss ${r.firstLoss} → ${r.lastLoss}`, `${backend}:train:${method}`);
+      `${backend}: ${method} training: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, loss ${r.firstLoss} → ${r.lastLoss}`);
   }
   console.log(`[${backend}] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { products, steps, training };
@@ -214,7 +198,6 @@ async function main(): Promise<void> {
   console.log(`\n${table('step vs node cpu (rel. diff)', backends, steps)}`);
   console.log(`\n${table(`${TRAINING_STEPS}-step training`, ['first loss', 'last loss', 'tensors@2', 'tensors@end', 'ms'], training)}`);
   console.log(`\nbundle: ${size.minified} B minified, ${size.gzipped} B gzipped (goal < 40 kB); total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (expectedFailures.length > 0) console.log(`\n${expectedFailures.length} expected failure(s):\n- ${expectedFailures.join('\n- ')}`);
   if (failures.length > 0) {
     console.error(`\n${failures.length} failure(s):\n- ${failures.join('\n- ')}`);
     process.exit(1);

@@ -15,8 +15,9 @@ import { InputError } from './errors';
 import { assertSecondOrderSafe, ensureSecondOrderGradients, withSecondOrder } from './gradients';
 import { batchSize, checkObjective, checkTargets, predictOn } from './objective';
 import type { Objective, SupervisedBatch } from './objective';
+import { fetchValues, runSync } from './reads';
 import * as tree from './tree';
-import type { PRNGKey, Tree } from './types';
+import type { PRNGKey, Reads, Tree } from './types';
 
 /** Throws unless `value` is a scalar tensor; `what` names the function that produced it. */
 export function assertScalarLoss(value: unknown, what = 'lossFn'): asserts value is tf.Scalar {
@@ -259,9 +260,14 @@ function assertDenseSize(params: Tree, what: string): number {
 
 /** The basis vector e_j shaped like `params`. */
 function basisLike(params: Tree, j: number): Tree {
-  const values = new Float32Array(tree.numel(params));
+  return tree.tidy(() => tree.unravel(tree.flatten(params).def, basisVector(tree.numel(params), j)));
+}
+
+/** The j-th basis vector of length p (float32; built on the host: wasm's float32 oneHot is broken). */
+function basisVector(p: number, j: number): tf.Tensor1D {
+  const values = new Float32Array(p);
   values[j] = 1;
-  return tree.tidy(() => tree.unravel(tree.flatten(params).def, tf.tensor1d(values)));
+  return tf.tensor1d(values);
 }
 
 /**
@@ -269,10 +275,37 @@ function basisLike(params: Tree, j: number): Tree {
  * like `tree.ravel(params)`. Tiny models and tests only (P ≤ {@link MAX_DENSE_PARAMS}).
  */
 export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Float64Array {
-  const p = assertDenseSize(params, 'denseHessian');
+  return denseMatrix((v) => hvp(lossFn, params, v, batch), params);
+}
+
+/**
+ * The dense matrix of a linear operator on trees (P matvecs with basis vectors), row-major
+ * float64 P×P. Tiny models only (P ≤ {@link MAX_DENSE_PARAMS}).
+ */
+export function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
+  return runSync(denseMatrixReads(matvec, like));
+}
+
+/** Entries of the columns read from the device at once by {@link denseMatrixReads} (4 MB). */
+const DENSE_READ_ENTRIES = 1 << 20;
+
+/**
+ * {@link denseMatrix} as a {@link Reads} computation: the columns are computed on the device and
+ * read in blocks of about 2²⁰ entries (one read for a model of up to 1024 parameters).
+ */
+export function* denseMatrixReads(matvec: (v: Tree) => Tree, like: Tree): Reads<Float64Array> {
+  const p = assertDenseSize(like, 'denseMatrix');
+  const { def } = tree.flatten(like);
   const out = new Float64Array(p * p);
-  for (let j = 0; j < p; j++) {
-    tree.readValues(() => tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector).forEach((value, i) => (out[i * p + j] = value));
+  const block = Math.max(1, Math.floor(DENSE_READ_ENTRIES / p));
+  for (let first = 0; first < p; first += block) {
+    const cols = Math.min(block, p - first);
+    // Row c of the block is column first + c of the matrix.
+    const values = yield* fetchValues(() =>
+      tf.stack(Array.from({ length: cols }, (_, c) => tf.tidy(() => tree.ravel(matvec(tree.unravel(def, basisVector(p, first + c)))).vector))));
+    for (let c = 0; c < cols; c++) {
+      for (let i = 0; i < p; i++) out[i * p + first + c] = values[c * p + i];
+    }
   }
   return out;
 }

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertNonNegative, InputError } from '../lib/errors';
 import * as tree from '../lib/tree';
 import { valueAndGrad } from '../lib/autodiff';
-import type { Extra, GradientTransformation, LossFn, Tree } from '../lib/types';
+import { fetchScalar, fetchValues, runSync, updateReadsOf, withReads } from '../lib/reads';
+import type { Extra, GradientTransformation, LossFn, Reads, Tree } from '../lib/types';
 
 /** A curvature-pair history, oldest first: sᵢ = θᵢ₊₁ − θᵢ, yᵢ = gᵢ₊₁ − gᵢ, ρᵢ = 1 / sᵢᵀyᵢ. */
 export interface LbfgsHistory {
@@ -85,20 +86,38 @@ export function initLbfgsMemory(params: Tree, memorySize: number): LbfgsMemory {
  * A new memory with the pair (s, y) stored in the oldest slot when it satisfies the curvature
  * condition sᵀy > curvatureEps·‖s‖‖y‖ (else skipped, keeping H positive definite) and 1/sᵀy and
  * sᵀy/yᵀy are finite in float32, and γ = sᵀy/yᵀy when `updateGamma`. Takes ownership of `ds` and `dy`; every tensor of the result is fresh.
- * Reads three scalars from the device.
+ * Reads three scalars from the device (one read; {@link pushPairReads} exposes it).
  */
-export function pushPair(
-  memory: LbfgsMemory,
-  ds: Tree,
-  dy: Tree,
-  { curvatureEps = 1e-10, updateGamma = true }: { curvatureEps?: number; updateGamma?: boolean } = {},
-): {
+export function pushPair(memory: LbfgsMemory, ds: Tree, dy: Tree, options: PushPairOptions = {}): PushPairResult {
+  return runSync(pushPairReads(memory, ds, dy, options));
+}
+
+/** Options of {@link pushPair}. */
+export interface PushPairOptions {
+  /** ε of the curvature test sᵀy > ε‖s‖‖y‖ (default 1e-10). */
+  curvatureEps?: number;
+  /** Whether γ becomes sᵀy/yᵀy of the new pair (default true). */
+  updateGamma?: boolean;
+}
+
+/** Result of {@link pushPair}. */
+export interface PushPairResult {
   /** The memory with the pair (or the old one, `ds` and `dy` disposed, when refused). */
   memory: LbfgsMemory;
   /** Whether the pair passed the curvature test sᵀy > ε‖s‖‖y‖. */
   accepted: boolean;
-} {
-  const [sy, ss, yy] = tree.readValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
+}
+
+/** {@link pushPair} as a {@link Reads} computation (its one read of sᵀy, sᵀs, yᵀy is yielded). */
+export function* pushPairReads(memory: LbfgsMemory, ds: Tree, dy: Tree, { curvatureEps = 1e-10, updateGamma = true }: PushPairOptions = {}): Reads<PushPairResult> {
+  let values: tf.TypedArray;
+  try {
+    values = yield* fetchValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
+  } catch (e) {
+    tree.dispose([ds, dy]);
+    throw e;
+  }
+  const [sy, ss, yy] = values;
   // ρ = 1/sᵀy and γ = sᵀy/yᵀy must also be finite in float32 (curvature vanishing at infinity,
   // e.g. separable logistic regression, underflows yᵀy).
   const representable = Number.isFinite(Math.fround(1 / sy)) && Number.isFinite(Math.fround(sy / yy));
@@ -155,20 +174,20 @@ export function scaleByLbfgs({
 }: { memorySize?: number; scaleInitPrecond?: boolean; curvatureEps?: number } = {}): GradientTransformation<ScaleByLbfgsState> {
   assertInteger('memorySize', memorySize);
   assertNonNegative('curvatureEps', curvatureEps);
-  return {
-    init: (params) => ({ count: 0, params: tree.zerosLike(params), grads: tree.zerosLike(params), memory: initLbfgsMemory(params, memorySize) }),
-    update: (updates, state, params) => {
+  return withReads(
+    (params) => ({ count: 0, params: tree.zerosLike(params), grads: tree.zerosLike(params), memory: initLbfgsMemory(params, memorySize) }),
+    function* (updates, state, params) {
       if (params === undefined) throw new InputError('scaleByLbfgs needs params');
       let memory: LbfgsMemory;
       if (state.count > 0) {
-        memory = pushPair(state.memory, tree.sub(params, state.params), tree.sub(updates, state.grads), { curvatureEps, updateGamma: scaleInitPrecond }).memory;
+        memory = (yield* pushPairReads(state.memory, tree.sub(params, state.params), tree.sub(updates, state.grads), { curvatureEps, updateGamma: scaleInitPrecond })).memory;
       } else {
-        const gamma = scaleInitPrecond ? Math.min(1, 1 / Math.sqrt(tree.readScalar(() => tree.squaredNorm(updates)))) : 1;
+        const gamma = scaleInitPrecond ? Math.min(1, 1 / Math.sqrt(yield* fetchScalar(() => tree.squaredNorm(updates)))) : 1;
         memory = { ...state.memory, s: state.memory.s.map((t) => tree.clone(t)), y: state.memory.y.map((t) => tree.clone(t)), gamma };
       }
       return [memoryDirection(memory, updates), { count: state.count + 1, params: tree.clone(params), grads: tree.clone(updates), memory }];
     },
-  };
+  );
 }
 
 /** State of {@link scaleBySqn}. */
@@ -201,16 +220,19 @@ export function scaleBySqn<B>(
   assertInteger('memorySize', memorySize);
   assertNonNegative('learningRate', learningRate);
   const vg = valueAndGrad(lossFn);
-  return {
-    init: (params) => ({ memory: initLbfgsMemory(params, memorySize), linesearch: linesearch ? linesearch.init(params) : null }),
-    update: (updates, state, params, extra: Extra = {}) => {
+  return withReads(
+    (params) => ({ memory: initLbfgsMemory(params, memorySize), linesearch: linesearch ? linesearch.init(params) : null }),
+    function* (updates, state, params, extra: Extra = {}) {
       if (params === undefined) throw new InputError('scaleBySqn needs params');
       const direction = tree.tidy(() => tree.scale(memoryDirection(state.memory, updates), -1));
       let delta: Tree;
       let lsState: unknown = null;
       if (linesearch) {
-        [delta, lsState] = linesearch.update(direction, state.linesearch, params, extra);
-        tree.dispose(direction);
+        try {
+          [delta, lsState] = yield* updateReadsOf(linesearch, direction, state.linesearch, params, extra);
+        } finally {
+          tree.dispose(direction);
+        }
       } else {
         delta = tree.tidy(() => tree.scale(direction, learningRate));
         tree.dispose(direction);
@@ -223,8 +245,8 @@ export function scaleBySqn<B>(
       const dy = tree.sub(after.grads, before ? before.grads : updates);
       tree.dispose([next, after.value, after.grads]);
       if (before) tree.dispose([before.value, before.grads]);
-      const { memory } = pushPair(state.memory, tree.clone(delta), dy, { curvatureEps });
+      const { memory } = yield* pushPairReads(state.memory, tree.clone(delta), dy, { curvatureEps });
       return [delta, { memory, linesearch: lsState }];
     },
-  };
+  );
 }

@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from '../lib/autodiff';
 import { assertInRange, assertInteger, assertNonNegative, assertPositive, InputError } from '../lib/errors';
+import { fetchScalar, fetchValues, withReads } from '../lib/reads';
 import * as tree from '../lib/tree';
-import type { Extra, GradientTransformation, LossFn, Tree } from '../lib/types';
+import type { Extra, GradientTransformation, LossFn, Reads, Tree } from '../lib/types';
 
 /** State of {@link scaleByBacktrackingLinesearch}. */
 export interface BacktrackingLinesearchState {
@@ -44,9 +45,11 @@ export interface BacktrackingLinesearchOptions {
   rtol?: number;
 }
 
-/** Reads a scalar tensor or number as a JS number. */
-function toNumber(x: tf.Scalar | number): number {
-  return typeof x === 'number' ? x : x.dataSync()[0];
+/** A scalar tensor or number as a JS number (a tensor is yielded, then read; not disposed). */
+function* numberOf(x: tf.Scalar | number): Reads<number> {
+  if (typeof x === 'number') return x;
+  yield x;
+  return x.dataSync()[0];
 }
 
 /**
@@ -81,28 +84,18 @@ export function scaleByBacktrackingLinesearch<B>(
   assertPositive('maxLearningRate', maxLearningRate);
   assertNonNegative('atol', atol);
   assertNonNegative('rtol', rtol);
-  return {
-    init: () => ({ learningRate: maxLearningRate, info: { numBacktracks: 0, accepted: true, value: NaN, newValue: NaN } }),
-    update: (updates, state, params, extra: Extra = {}) => {
+  return withReads<BacktrackingLinesearchState>(
+    () => ({ learningRate: maxLearningRate, info: { numBacktracks: 0, accepted: true, value: NaN, newValue: NaN } }),
+    function* (updates, state, params, extra: Extra = {}) {
       if (params === undefined) throw new InputError('scaleByBacktrackingLinesearch needs params');
       const batch = extra.batch as B;
-      let value: number;
-      let slope: number;
-      if (extra.value !== undefined && extra.grad !== undefined) {
-        value = toNumber(extra.value);
-        slope = tree.readScalar(() => tree.vdot(updates, extra.grad as Tree));
-      } else {
-        const vg = valueAndGrad(lossFn)(params, batch);
-        value = vg.value.dataSync()[0];
-        slope = tree.readScalar(() => tree.vdot(updates, vg.grads));
-        tree.dispose([vg.value, vg.grads]);
-      }
+      const [value, slope] = yield* valueAndSlope(lossFn, updates, params, extra);
       let eta = Math.min(state.learningRate * increaseFactor, maxLearningRate);
       let numBacktracks = 0;
       let accepted = false;
       let newValue = NaN;
       for (;;) {
-        newValue = tree.readScalar(() => lossFn(tree.axpy(eta, updates, params), batch));
+        newValue = yield* fetchScalar(() => lossFn(tree.axpy(eta, updates, params), batch));
         accepted = newValue <= (1 + rtol) * value + eta * slopeRtol * slope + atol;
         if (accepted || numBacktracks >= maxBacktrackingSteps) break;
         eta *= decreaseFactor;
@@ -110,7 +103,22 @@ export function scaleByBacktrackingLinesearch<B>(
       }
       return [tree.scale(updates, eta), { learningRate: eta, info: { numBacktracks, accepted, value, newValue } }];
     },
-  };
+  );
+}
+
+/**
+ * φ(0) = L(θ) and φ'(0) = ⟨u, ∇L(θ)⟩ of a line search along u: from `extra.value` and
+ * `extra.grad` when given, else computed on `extra.batch`; one read.
+ */
+function* valueAndSlope<B>(lossFn: LossFn<B>, updates: Tree, params: Tree, extra: Extra): Reads<[number, number]> {
+  if (extra.value !== undefined && extra.grad !== undefined) {
+    return [yield* numberOf(extra.value), yield* fetchScalar(() => tree.vdot(updates, extra.grad as Tree))];
+  }
+  const [value, slope] = yield* fetchValues(() => {
+    const vg = valueAndGrad(lossFn)(params, extra.batch as B);
+    return tf.stack([vg.value, tree.vdot(updates, vg.grads)]);
+  });
+  return [value, slope];
 }
 
 /** State of {@link scaleByZoomLinesearch}. */
@@ -175,27 +183,21 @@ export function scaleByZoomLinesearch<B>(
   assertInRange('curvRtol', curvRtol, slopeRtol, 1, { loOpen: true, hiOpen: true });
   assertInRange('increaseFactor', increaseFactor, 1, Infinity, { loOpen: true });
   const vg = valueAndGrad(lossFn);
-  return {
-    init: () => ({ learningRate: 1, info: { numEvaluations: 0, wolfe: true, value: NaN, newValue: NaN } }),
-    update: (updates, state, params, extra: Extra = {}) => {
+  return withReads<ZoomLinesearchState>(
+    () => ({ learningRate: 1, info: { numEvaluations: 0, wolfe: true, value: NaN, newValue: NaN } }),
+    function* (updates, state, params, extra: Extra = {}) {
       if (params === undefined) throw new InputError('scaleByZoomLinesearch needs params');
+      const theta = params;
       const batch = extra.batch as B;
-      /** φ(η) and φ'(η) = ⟨∇L(θ + ηu), u⟩. */
-      const phi = (eta: number): [number, number] => {
-        const at = tree.axpy(eta, updates, params);
-        const { value, grads } = vg(at, batch);
-        const out = tree.readValues(() => tf.stack([value, tree.vdot(grads, updates)]));
-        tree.dispose([at, value, grads]);
-        return [out[0], out[1]];
-      };
-      let f0: number;
-      let d0: number;
-      if (extra.value !== undefined && extra.grad !== undefined) {
-        f0 = toNumber(extra.value);
-        d0 = tree.readScalar(() => tree.vdot(updates, extra.grad as Tree));
-      } else {
-        [f0, d0] = phi(0);
+      /** φ(η) and φ'(η) = ⟨∇L(θ + ηu), u⟩, one read. */
+      function* phi(eta: number): Reads<[number, number]> {
+        const [f, d] = yield* fetchValues(() => {
+          const { value, grads } = vg(tree.axpy(eta, updates, theta), batch);
+          return tf.stack([value, tree.vdot(grads, updates)]);
+        });
+        return [f, d];
       }
+      const [f0, d0] = yield* valueAndSlope(lossFn, updates, params, extra);
       let evaluations = 0;
       const armijo = (eta: number, f: number) => f <= f0 + slopeRtol * eta * d0;
       const curvature = (d: number) => Math.abs(d) <= curvRtol * Math.abs(d0);
@@ -203,7 +205,7 @@ export function scaleByZoomLinesearch<B>(
       const consider = (eta: number, f: number) => {
         if (armijo(eta, f) && f < best.f) best = { eta, f };
       };
-      const zoom = (lo: [number, number, number], hi: [number, number, number]): [number, number, boolean] => {
+      function* zoom(lo: [number, number, number], hi: [number, number, number]): Reads<[number, number, boolean]> {
         while (evaluations < maxLinesearchSteps) {
           const [aLo, fLo, dLo] = lo;
           const [aHi, fHi] = hi;
@@ -214,7 +216,7 @@ export function scaleByZoomLinesearch<B>(
           const lower = Math.min(aLo, aHi) + 0.1 * Math.abs(width);
           const upper = Math.max(aLo, aHi) - 0.1 * Math.abs(width);
           if (!(a >= lower && a <= upper)) a = aLo + width / 2;
-          const [f, d] = phi(a);
+          const [f, d] = yield* phi(a);
           evaluations++;
           consider(a, f);
           if (!armijo(a, f) || f >= fLo) {
@@ -226,16 +228,16 @@ export function scaleByZoomLinesearch<B>(
           }
         }
         return [best.eta, best.f, false];
-      };
+      }
       let prev: [number, number, number] = [0, f0, d0];
       let eta = Math.min(initialGuessStrategy === 'one' ? 1 : state.learningRate, maxLearningRate);
       let result: [number, number, boolean] = [best.eta, best.f, false];
       while (evaluations < maxLinesearchSteps) {
-        const [f, d] = phi(eta);
+        const [f, d] = yield* phi(eta);
         evaluations++;
         consider(eta, f);
         if (!armijo(eta, f) || (prev[0] > 0 && f >= prev[1])) {
-          result = zoom(prev, [eta, f, d]);
+          result = yield* zoom(prev, [eta, f, d]);
           break;
         }
         if (curvature(d)) {
@@ -243,7 +245,7 @@ export function scaleByZoomLinesearch<B>(
           break;
         }
         if (d >= 0) {
-          result = zoom([eta, f, d], prev);
+          result = yield* zoom([eta, f, d], prev);
           break;
         }
         prev = [eta, f, d];
@@ -260,5 +262,5 @@ export function scaleByZoomLinesearch<B>(
       const next = accepted > 0 ? accepted : 1;
       return [tree.scale(updates, accepted), { learningRate: next, info: { numEvaluations: evaluations, wolfe: result[2], value: f0, newValue } }];
     },
-  };
+  );
 }

@@ -9,9 +9,10 @@ import { assertInRange, assertNonNegative, assertPositive, InputError } from '..
 import { batchSize, checkObjective, outputsPerSample, predictOn } from '../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { solveSymmetric } from '../lib/linalg';
+import { fetchValues, runSync, withReads } from '../lib/reads';
 import * as tree from '../lib/tree';
-import type { GradientTransformation, Tree } from '../lib/types';
-import type { DirectionSolver } from './secondOrder';
+import type { GradientTransformation, Reads, Tree } from '../lib/types';
+import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
 import { rowSpaceCholeskySolve } from './solvers';
 
 /**
@@ -30,27 +31,33 @@ export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolve
     needsOperator: false,
     initInfo: {},
     init: () => null,
-    solve: (problem) => {
-      if (!(problem.lam > 0)) throw new InputError('the Woodbury Fisher solve needs λ > 0');
-      const { def } = tree.flatten(problem.params);
-      const l = perSampleGradients(objective, problem.params, problem.batch as SupervisedBatch<X>);
-      try {
-        const b = l.shape[0];
-        const gram = Float64Array.from(tree.readValues(() => tf.matMul(l, l, false, true)));
-        const lg = tree.readValues(() => tf.reshape(tf.matMul(l, tf.reshape(tree.ravel(problem.grads).vector, [-1, 1])), [-1]));
-        const a = rowSpaceCholeskySolve(gram, lg, b, b * problem.lam);
-        const s = tf.tidy(() => {
-          const lta = tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(a), [1, b]), l), [-1]);
-          return tf.div(tf.sub(tree.ravel(problem.grads).vector, lta), problem.lam);
-        });
-        const direction = tree.unravel(def, s);
-        s.dispose();
-        return { direction, info: {}, state: null };
-      } finally {
-        l.dispose();
-      }
-    },
+    solve: (problem, state) => runSync(solveReads(problem, state)),
+    solveReads,
   };
+  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+    if (!(problem.lam > 0)) throw new InputError('the Woodbury Fisher solve needs λ > 0');
+    const { def } = tree.flatten(problem.params);
+    const l = perSampleGradients(objective, problem.params, problem.batch as SupervisedBatch<X>);
+    try {
+      const b = l.shape[0];
+      // One read: the Gram matrix LLᵀ (B × B) and Lg (B) side by side.
+      const values = yield* fetchValues(() => tf.concat([tf.matMul(l, l, false, true), tf.matMul(l, tf.reshape(tree.ravel(problem.grads).vector, [-1, 1]))], 1));
+      const gram = new Float64Array(b * b);
+      const lg = new Float64Array(b);
+      for (let i = 0; i < b; i++) {
+        for (let j = 0; j < b; j++) gram[i * b + j] = values[i * (b + 1) + j];
+        lg[i] = values[i * (b + 1) + b];
+      }
+      const a = rowSpaceCholeskySolve(gram, lg, b, b * problem.lam);
+      const direction = tree.tidy(() => {
+        const lta = tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(a), [1, b]), l), [-1]);
+        return tree.unravel(def, tf.div(tf.sub(tree.ravel(problem.grads).vector, lta), problem.lam));
+      });
+      return { direction, info: {}, state: null };
+    } finally {
+      l.dispose();
+    }
+  }
 }
 
 /** State of {@link scaleByIgnd}. */
@@ -102,24 +109,32 @@ function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<nu
 
 /**
  * The IGND direction before moments: s = (1/B) Σᵢ Jᵢᵀaᵢ. Squared error (Qᵢ = I, one output):
- * aᵢ = rᵢ / ‖Jᵢ‖², all on the device. Other losses: aᵢ from {@link perSampleCoefficients}.
+ * aᵢ = rᵢ / ‖Jᵢ‖², all on the device. Other losses: aᵢ from {@link perSampleCoefficients}, with one
+ * read of the outputs, the row Gram blocks JᵢJᵢᵀ and the output gradients (yielded).
  */
-function igndDirection<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): tf.Tensor {
-  return tf.tidy(() => {
+function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): Reads<tf.Tensor> {
+  const { f, j, g } = tf.tidy(() => {
     const f = predictOn(objective, params, batch);
-    const [b, c] = [batchSize(f), outputsPerSample(f)];
-    const j = jacobianRows(objective, params, batch.x);
     // Squared error takes targets shaped like the outputs; other losses take their own forms (int labels).
     const y = loss.name === 'meanSquaredError' ? tf.reshape(batch.y, f.shape) : batch.y;
-    const g = tf.reshape(loss.residual(f, y), [-1, 1]);
-    if (loss.name === 'meanSquaredError' && c === 1) {
-      return tf.reshape(tf.mean(tf.div(tf.mul(j, g), tf.sum(tf.square(j), 1, true)), 0), [-1]);
-    }
-    const rows = tf.reshape(j, [b, c, -1]);
-    const k = Float64Array.from(tree.readValues(() => tf.matMul(rows, rows, false, true)));
-    const a = perSampleCoefficients(k, loss.hessianBlocks(f), tree.readValues(() => g), b, c, outputDamping);
-    return tf.div(tf.reshape(tf.matMul(tf.tensor2d(a, [1, b * c]), j), [-1]), b);
+    return { f, j: jacobianRows(objective, params, batch.x), g: tf.reshape(loss.residual(f, y), [-1, 1]) };
   });
+  try {
+    const [b, c] = [batchSize(f), outputsPerSample(f)];
+    if (loss.name === 'meanSquaredError' && c === 1) {
+      return tf.tidy(() => tf.reshape(tf.mean(tf.div(tf.mul(j, g), tf.sum(tf.square(j), 1, true)), 0), [-1]));
+    }
+    const values = yield* fetchValues(() => {
+      const rows = tf.reshape(j, [b, c, -1]);
+      return tf.concat([tf.reshape(tf.matMul(rows, rows, false, true), [-1]), tf.reshape(g, [-1])]);
+    });
+    yield f; // hessianBlocks reads the outputs
+    const k = Float64Array.from(values.subarray(0, b * c * c));
+    const a = perSampleCoefficients(k, loss.hessianBlocks(f), values.subarray(b * c * c), b, c, outputDamping);
+    return tf.tidy(() => tf.div(tf.reshape(tf.matMul(tf.tensor2d(a, [1, b * c]), j), [-1]), b));
+  } finally {
+    tf.dispose([f, j, g]);
+  }
 }
 
 /**
@@ -146,16 +161,18 @@ export function scaleByIgnd<X>(
   assertInRange('beta2', beta2, 0, 1, { hiOpen: true });
   assertNonNegative('eps', eps);
   assertPositive('outputDamping', outputDamping);
-  return {
-    init: (params) => ({ count: 0, m: tree.zerosLike(params), v: tree.zerosLike(params) }),
+  return withReads(
+    (params) => ({ count: 0, m: tree.zerosLike(params), v: tree.zerosLike(params) }),
     // IGND builds its direction from the residuals, not from the incoming gradient.
-    update: (_updates, state, params, extra = {}) => {
+    function* (_updates, state, params, extra = {}) {
       if (params === undefined) throw new InputError('scaleByIgnd needs params');
       const batch = (extra.curvatureBatch ?? extra.batch) as SupervisedBatch<X>;
       const { def } = tree.flatten(params);
       const t = state.count + 1;
+      const direction = yield* igndDirectionReads(objective, loss, params, batch, outputDamping);
       const out = tree.tidy(() => {
-        const s = tree.unravel(def, igndDirection(objective, loss, params, batch, outputDamping));
+        const s = tree.unravel(def, direction);
+        direction.dispose();
         const m = tree.map((mi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(mi, beta1), tf.mul(si, 1 - beta1)), state.m, s);
         const v = tree.map((vi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(vi, beta2), tf.mul(tf.square(si), 1 - beta2)), state.v, s);
         const mHat = tree.scale(m, 1 / (1 - beta1 ** t));
@@ -164,5 +181,5 @@ export function scaleByIgnd<X>(
       });
       return [out.d, { count: t, m: out.m, v: out.v }];
     },
-  };
+  );
 }

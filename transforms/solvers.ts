@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { jacobianRows, MAX_DENSE_PARAMS } from '../lib/autodiff';
+import { denseMatrixReads, jacobianRows } from '../lib/autodiff';
 import { assertInteger, assertNonNegative, assertPositive, InputError } from '../lib/errors';
 import { cholesky, choleskySolve, matVec, solveLowerTriangular, solveSymmetric, symmetrize } from '../lib/linalg';
 import { batchSize, checkObjective, predictOn } from '../lib/objective';
@@ -176,32 +176,19 @@ export function cgSolver({
 }
 
 /**
- * The dense matrix of a linear operator on trees (P matvecs with basis vectors), row-major
- * float64 P×P. Tiny models only (P ≤ {@link MAX_DENSE_PARAMS}).
- */
-export function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
-  const p = tree.numel(like);
-  if (p > MAX_DENSE_PARAMS) throw new InputError(`a dense ${p}×${p} matrix is too large (at most ${MAX_DENSE_PARAMS} parameters)`);
-  const { def } = tree.flatten(like);
-  const out = new Float64Array(p * p);
-  for (let j = 0; j < p; j++) {
-    const e = new Float32Array(p);
-    e[j] = 1;
-    const col = tree.readValues(() => tree.ravel(matvec(tree.unravel(def, tf.tensor1d(e)))).vector);
-    col.forEach((v, i) => (out[i * p + j] = v));
-  }
-  return out;
-}
-
-/**
  * Direct solve of `(C + λI) s = g` with the dense C (P matvecs), in float64: Cholesky, or pivoted
  * elimination when C + λI is indefinite. Tiny models and tests.
  */
-export function denseSolve(matvec: (v: Tree) => Tree, b: Tree, { damping = 0 }: { damping?: number } = {}): Tree {
+export function denseSolve(matvec: (v: Tree) => Tree, b: Tree, options: { damping?: number } = {}): Tree {
+  return runSync(denseSolveReads(matvec, b, options));
+}
+
+/** {@link denseSolve} as a {@link Reads} computation (the matrix and the right-hand side are yielded). */
+export function* denseSolveReads(matvec: (v: Tree) => Tree, b: Tree, { damping = 0 }: { damping?: number } = {}): Reads<Tree> {
   const p = tree.numel(b);
-  const a = denseMatrix(matvec, b);
+  const a = yield* denseMatrixReads(matvec, b);
   for (let i = 0; i < p; i++) a[i * p + i] += damping;
-  const rhs = tree.readValues(() => tree.ravel(b).vector);
+  const rhs = yield* fetchValues(() => tree.ravel(b).vector);
   const x = solveSymmetric(a, rhs, p);
   return tree.tidy(() => tree.unravel(tree.flatten(b).def, tf.tensor1d(Float32Array.from(x))));
 }
@@ -212,12 +199,14 @@ export function directSolver(): DirectionSolver<null> {
     needsOperator: true,
     initInfo: {},
     init: () => null,
-    solve: (problem) => {
-      const op = problem.op;
-      if (op === null) throw new InputError('directSolver needs a curvature operator');
-      return { direction: denseSolve((v) => op.matvec(v), problem.grads, { damping: problem.lam }), info: {}, state: null };
-    },
+    solve: (problem, state) => runSync(solveReads(problem, state)),
+    solveReads,
   };
+  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+    const op = problem.op;
+    if (op === null) throw new InputError('directSolver needs a curvature operator');
+    return { direction: yield* denseSolveReads((v) => op.matvec(v), problem.grads, { damping: problem.lam }), info: {}, state: null };
+  }
 }
 
 /**

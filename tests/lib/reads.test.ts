@@ -1,8 +1,9 @@
 // makeStepAsync: the same steps as makeStep, with every device read fetched by `await data()`
 // first — what WebGPU needs (a synchronous read of an unfetched tensor stalls or fails there).
 import * as tf from '@tensorflow/tfjs-core';
-import { egn, makeStep, makeStepAsync, newtonCg, objectiveLoss, runAsync, fetchValues, sgn, swmng, tree } from '../../index';
+import { egn, fetchValues, listMethods, makeStep, makeStepAsync, newtonCg, objectiveLoss, runAsync, tree, withReads } from '../../index';
 import type { GradientTransformation, Reads, Tree } from '../../index';
+import { buildMethod } from '../../browser/suite';
 import * as ref from '../helpers/mlp64';
 
 const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { d: 3, h: 4, c: 3, b: 8 });
@@ -28,9 +29,9 @@ function watchReads() {
 
 describe('makeStepAsync', () => {
   test.each([
+    // Every method of the registry, with the browser suite's options (ignd here on cross-entropy).
+    ...listMethods().map((name) => [name, () => buildMethod(name, objective)]),
     ['newtonCg (trust region)', () => newtonCg(lossFn, { lam0: 1, maxiter: 5, lamPolicy: 'trustRegion' })],
-    ['sgn', () => sgn(objective, { lam0: 1, maxiter: 5 })],
-    ['egn', () => egn(objective, { lam0: 0.5 })],
     ['egn (trust region)', () => egn(objective, { lam0: 0.5, lamPolicy: 'trustRegion' })],
   ] as [string, () => GradientTransformation<any>][])('%s: the same 5 steps as makeStep, and no unfetched synchronous read', async (_name, make) => {
     const before = tf.memory().numTensors;
@@ -60,12 +61,28 @@ describe('makeStepAsync', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  test('a method whose pieces do not expose their reads still runs (synchronous reads)', async () => {
-    const tx = swmng(objective, { lam0: 1 });
+  test('a transform that does not expose its reads still runs (synchronous reads)', async () => {
+    const halveIfLarge: GradientTransformation<null> = {
+      init: () => null,
+      update: (u) => [tree.scale(u, tree.readScalar(() => tree.squaredNorm(u)) > 1 ? 0.5 : 1), null],
+    };
     const batch = prob.batch();
-    const out = await makeStepAsync(tx, lossFn)(prob.params(), tx.init(prob.params()), batch);
+    const out = await makeStepAsync(halveIfLarge, lossFn)(prob.params(), null, batch);
     expect(flat(out.params).every(Number.isFinite)).toBe(true);
-    tree.dispose([out.params, out.state, out.loss, batch] as any);
+    tree.dispose([out.params, out.loss, batch] as any);
+  });
+
+  test('withReads: update runs the computation synchronously, updateReads exposes its reads', async () => {
+    const tx = withReads(() => null, function* (u: Tree) {
+      const norm = yield* fetchValues(() => tree.squaredNorm(u));
+      return [tree.scale(u, 1 / Math.sqrt(norm[0])), null] as [Tree, null];
+    });
+    const u = tf.tensor1d([3, 4]);
+    const [a] = tx.update(u, null);
+    const [b] = await runAsync(tx.updateReads!(u, null));
+    expect(flat(a)).toEqual([0.6, 0.8].map(Math.fround));
+    expect(flat(b)).toEqual(flat(a));
+    tree.dispose([u, a, b] as any);
   });
 
   test('runAsync lets a computation clean up when a fetch fails', async () => {
