@@ -26,6 +26,12 @@ export interface AdahessianOptions extends PostDirectionOptions {
   eps?: number;
   /** The Hessian power k ∈ [0, 1] of the denominator v̂^(k/2) (default 1). */
   hessianPower?: number;
+  /**
+   * Relative floor ρ of the denominator: v̂^(k/2) is raised to at least ρ times its mean over each
+   * leaf (default 0.01; 0 gives the paper's formula). It keeps steps bounded where the curvature
+   * batch sees an exactly-zero Hessian diagonal but the gradient batch does not.
+   */
+  relativeFloor?: number;
   /** Rademacher probes z per Hutchinson estimate z ⊙ Hz (default 1; each costs one HVP). */
   nProbes?: number;
   /** Average the estimate over the spatial axes of conv kernels (rank ≥ 3 leaves; default true). */
@@ -37,8 +43,9 @@ export interface AdahessianOptions extends PostDirectionOptions {
 }
 
 /**
- * AdaHessian: s = m̂ / (v̂^(k/2) + ε) with v the EMA of the squared Hutchinson diagonal
- * (z ⊙ Hz)², spatially averaged for conv kernels; then the post-direction chain
+ * AdaHessian: s = m̂ / (max(v̂^(k/2), ρ·mean(v̂^(k/2))) + ε) with v the EMA of the squared
+ * Hutchinson diagonal (z ⊙ Hz)², spatially averaged for conv kernels, and the relative floor ρ
+ * (default 0.01, per leaf; ρ = 0 is the paper's formula); then the post-direction chain
  * (learning rate 1.0 by default, as somax v1 — set yours).
  *
  * @example
@@ -47,11 +54,11 @@ export interface AdahessianOptions extends PostDirectionOptions {
  */
 export function adahessian<B>(
   lossFn: LossFn<B>,
-  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, guardNonFinite, ...post }: AdahessianOptions = {},
+  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, relativeFloor = 0.01, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, guardNonFinite, ...post }: AdahessianOptions = {},
 ): GradientTransformation<any> {
   return guarded(chain(
     scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
-      mode: 'adahessian', beta1, beta2, eps, hessianPower, evalEveryK, spatialAveraging, seed,
+      mode: 'adahessian', beta1, beta2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed,
     }),
     postDirection(post),
   ), { guardNonFinite }, { sync: false });

@@ -72,6 +72,13 @@ export interface DiagonalCurvatureOptions {
   eps?: number;
   /** AdaHessian's Hessian power k ∈ [0, 1]. */
   hessianPower?: number;
+  /**
+   * AdaHessian's relative floor ρ of the denominator: v̂^(k/2) is raised to at least ρ times its
+   * mean over the leaf (default 0: the paper's formula). Guards coordinates whose curvature
+   * estimate is exactly zero while their gradient is not (a curvature batch smaller than the
+   * gradient batch, e.g. blank pixels), where m̂ / ε would be a huge step.
+   */
+  relativeFloor?: number;
   /** Sophia's γ. */
   gamma?: number;
   /** Refresh the diagonal every k steps (step 0 refreshes). */
@@ -82,13 +89,19 @@ export interface DiagonalCurvatureOptions {
   seed?: number;
 }
 
+/** max(d, ρ·mean(d)) element-wise (d itself when ρ = 0). */
+function flooredRelative(d: tf.Tensor, rho: number): tf.Tensor {
+  return rho > 0 ? tf.maximum(d, tf.mul(tf.mean(d), rho)) : d;
+}
+
 /**
  * The diagonal lane of AdaHessian and Sophia (somax v1 `diag_ema` + numerator momentum):
  *
  *   on refresh (every `evalEveryK` steps): d = estimate(θ, curvatureBatch), c = d² (AdaHessian) or d
  *   (Sophia), v ← β₂v + (1 − β₂)c, t ← t + 1;
  *   every step: m ← β₁m + (1 − β₁)g, m̂ = m / (1 − β₁^(step+1)), v̂ = v / (1 − β₂^t);
- *   s = m̂ / (max(v̂, 0)^(k/2) + ε)  (AdaHessian)   or   s = m̂ / max(γ v̂, ε)  (Sophia).
+ *   s = m̂ / (max(D, ρ·mean(D)) + ε), D = max(v̂, 0)^(k/2)  (AdaHessian; mean over each leaf, ρ = 0 by default)
+ *   or   s = m̂ / max(γ v̂, ε)  (Sophia).
  *
  * The output s has no sign: a descent chain follows with a negative learning rate. The estimate
  * uses `extra.curvatureBatch` (default `extra.batch`) and `extra.key` (default: a key from `seed`
@@ -104,6 +117,7 @@ export function scaleByDiagonalCurvature(
     beta2 = mode === 'adahessian' ? 0.999 : 0.99,
     eps = 1e-8,
     hessianPower = 1,
+    relativeFloor = 0,
     gamma = 0.01,
     evalEveryK = mode === 'adahessian' ? 1 : 10,
     spatialAveraging = mode === 'adahessian',
@@ -114,6 +128,7 @@ export function scaleByDiagonalCurvature(
   assertInRange('beta2', beta2, 0, 1, { hiOpen: true });
   assertNonNegative('eps', eps);
   assertInRange('hessianPower', hessianPower, 0, 1);
+  assertInRange('relativeFloor', relativeFloor, 0, 1);
   assertPositive('gamma', gamma);
   assertInteger('evalEveryK', evalEveryK);
   if (mode !== 'adahessian' && mode !== 'sophia') throw new InputError(`mode must be 'adahessian' or 'sophia', got '${String(mode)}'`);
@@ -139,7 +154,7 @@ export function scaleByDiagonalCurvature(
         const s = tree.map((mi: tf.Tensor, vi: tf.Tensor) => {
           const vHat = tf.mul(vi, vScale);
           const denom = mode === 'adahessian'
-            ? tf.add(tf.pow(tf.relu(vHat), hessianPower / 2), eps)
+            ? tf.add(flooredRelative(tf.pow(tf.relu(vHat), hessianPower / 2), relativeFloor), eps)
             : tf.maximum(tf.mul(vHat, gamma), eps);
           return tf.div(tf.mul(mi, mScale), denom);
         }, m, v);

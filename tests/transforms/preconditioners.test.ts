@@ -54,6 +54,30 @@ describe('scaleByDiagonalCurvature', () => {
     tree.dispose([p0, s0, g0, u0, s1, p1, g1, u1, s2] as any);
   });
 
+  test("AdaHessian's relative floor bounds the step where the curvature batch sees zero curvature", () => {
+    // ½ mean (x·w)²: H = diag(mean x²). The curvature batch has a blank third feature (d₃ = 0)
+    // that the gradient batch does not: g = [7, 8, 11], d = [5, 2.5, 0], mean |d| = 2.5.
+    const ls = (p: any, b: any) => tf.mul(0.5, tf.mean(tf.square(tf.matMul(b, tf.reshape(p.w, [-1, 1]))))) as tf.Scalar;
+    const gradientBatch = tf.tensor2d([[1, 2, 3], [2, 1, 1]]);
+    const curvatureBatch = tf.tensor2d([[1, 2, 0], [3, 1, 0]]);
+    const params = { w: tf.ones([3]) };
+    const g = { w: tf.tensor1d([7, 8, 11]) };
+    const step = (relativeFloor: number) => {
+      const tx = scaleByDiagonalCurvature(exactDiagEstimator(ls), { mode: 'adahessian', spatialAveraging: false, relativeFloor });
+      const s0 = tx.init(params);
+      const [u, s1] = tx.update(g, s0, params, { batch: gradientBatch, curvatureBatch });
+      const out = Array.from((u as any).w.dataSync() as Float32Array);
+      tree.dispose([s0, s1, u] as any);
+      return out;
+    };
+    // Floor 0.01 · 2.5: the blank coordinate's step is 11 / 0.025 = 440, the others are untouched.
+    step(0.01).forEach((x, i) => expect(x).toBeCloseTo([7 / 5, 8 / 2.5, 440][i], 2));
+    // Without the floor (the paper's formula) it is 11 / 1e-8.
+    expect(step(0)[2]).toBeGreaterThan(1e9);
+    expect(() => scaleByDiagonalCurvature(exactDiagEstimator(ls), { mode: 'adahessian', relativeFloor: -1 })).toThrow(/relativeFloor/);
+    tree.dispose([gradientBatch, curvatureBatch, params, g] as any);
+  });
+
   test('refreshes every evalEveryK steps, leaks nothing over 200 steps, never touches its inputs', () => {
     let calls = 0;
     const est = exactDiagEstimator(lossFn);
