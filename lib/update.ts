@@ -162,8 +162,8 @@ export function makeStep<S, B>(
 /**
  * {@link makeStep} for backends that cannot read synchronously (WebGPU): the same step, where every
  * value the transform reads from the device (CG scalars, float64 solves, damping ratios, guards) is
- * fetched with `await data()` first. Transforms that read and do not expose `updateReads` (line
- * searches, L-BFGS and SQN for now) still read synchronously. Same ownership as `makeStep`.
+ * fetched with `await data()` first (every somax transform exposes its reads; a user's transform
+ * without `updateReads` still reads synchronously). Same ownership as `makeStep`.
  *
  * @example
  * const step = makeStepAsync(newtonCg(lossFn, { lam0: 1 }), lossFn);
