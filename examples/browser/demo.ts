@@ -75,7 +75,7 @@ async function train(runs: Run[], steps: number, view: vega.View, status: (s: st
   for (let i = 0; i < steps; i++) {
     const points: object[] = [];
     for (const run of runs) {
-      const loss = run.step(i);
+      const loss = await run.step(i);
       if (i % LOSS_EVERY === 0 || i === steps - 1) points.push({ step: i + 1, method: run.method, metric: 'train loss', value: (await loss.data())[0] });
       loss.dispose();
       if ((i + 1) % ACCURACY_EVERY === 0 || i === steps - 1) {

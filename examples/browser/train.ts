@@ -1,10 +1,10 @@
 /**
  * The demo's training, free of the DOM (so node can run it too): a 784-32-10 tanh MLP on MNIST
- * digits, one run per optimizer, minibatch steps through `makeStep`, test accuracy on demand.
+ * digits, one run per optimizer, minibatch steps through `makeStepAsync`, test accuracy on demand.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adam, make, makeStep, objectiveLoss, tree } from '../../index';
+import { adam, make, makeStepAsync, objectiveLoss, tree } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 import type { DigitSet } from '../data/mnist';
 
@@ -68,10 +68,10 @@ export function toTensors(train: DigitSet, test: DigitSet): Data {
   };
 }
 
-/** One optimizer's run: `step(i)` trains on the i-th minibatch and returns its loss (caller disposes). */
+/** One optimizer's run: `step(i)` trains on the i-th minibatch and resolves to its loss (caller disposes). */
 export interface Run {
   readonly method: string;
-  step(i: number): tf.Scalar;
+  step(i: number): Promise<tf.Scalar>;
   accuracy(): Promise<number>;
   dispose(): void;
 }
@@ -79,18 +79,19 @@ export interface Run {
 /** A run of `method` from the seeded initial parameters, minibatches of `batchSize` in order. */
 export function createRun(method: string, data: Data, batchSize: number, seed = 0): Run {
   const tx = buildOptimizer(method);
-  const step = makeStep(tx, objectiveLoss(objective));
+  // Asynchronous reads: every method also runs on WebGPU, where a synchronous read fails.
+  const step = makeStepAsync(tx, objectiveLoss(objective));
   let params = initParams(seed);
   let state = tx.init(params);
   const windows = Math.floor(data.n / batchSize);
   return {
     method,
-    step(i) {
+    async step(i) {
       const start = (i % windows) * batchSize;
       const batch = tf.tidy(() => ({ x: tf.slice(data.x, start, batchSize), y: tf.slice(data.y, start, batchSize) }));
       const curvatureBatch = tf.tidy(() => ({ x: tf.slice(batch.x, 0, CURVATURE_BATCH), y: tf.slice(batch.y, 0, CURVATURE_BATCH) }));
       try {
-        const out = step(params, state, batch, { key: i, curvatureBatch });
+        const out = await step(params, state, batch, { key: i, curvatureBatch });
         ({ params, state } = out);
         return out.loss;
       } finally {
