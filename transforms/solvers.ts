@@ -49,8 +49,8 @@ export interface CgResult {
  * (Preconditioned) conjugate gradient for `A x = b` on parameter trees, matrix-free.
  *
  * Stops when ‖r‖ ≤ tol‖b‖, after `maxiter` iterations, or on non-positive curvature pᵀAp ≤
- * 1e-12·‖p‖² — then it returns the last iterate, or `b` itself when there is none (the gradient
- * direction, as if A = I); a warm start that fails at once is dropped and CG starts again from
+ * 1e-12·‖p‖² — then A is indefinite and it returns the iterate of least residual when that beats
+ * x = 0, or `b` itself (the gradient direction, as if A = I); a warm start that fails at once is dropped and CG starts again from
  * zero. So an indefinite Hessian never yields NaN, nor the same stale warm start step after step. Reads two
  * scalars from the device per iteration.
  *
@@ -80,6 +80,8 @@ export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, { x0
     tree.dispose(old);
     return next;
   };
+  // The iterate of least residual so far (for an indefinite A, see below).
+  let best: { x: Tree; rr: number } | null = null;
   while (!converged && iterations < maxiter) {
     const ap = matvec(p);
     const [pap, pp] = yield* fetchValues(() => tf.stack([tree.vdot(p, ap), tree.squaredNorm(p)]));
@@ -91,7 +93,11 @@ export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, { x0
         tree.dispose([x, r, z, p]);
         return yield* conjugateGradientReads(matvec, b, { maxiter, tol, preconditioner, stabiliseEvery });
       }
-      if (iterations === 0) x = replace(x, tree.clone(b));
+      // A is indefinite, and the earlier steps along barely positive curvature may have been huge
+      // (residuals of 20–2500 ‖b‖ on an MLP Hessian at λ = 1): keep the iterate of least residual
+      // if it beats x = 0, else take b itself (the gradient direction, as if A = I).
+      if (best === null || best.rr > bb) x = replace(x, tree.clone(b));
+      else if (best.rr < rr) [x, rr] = [replace(x, tree.clone(best.x)), best.rr];
       break;
     }
     const alpha = rz / pap;
@@ -102,11 +108,16 @@ export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, { x0
     z = replace(z, precondition(r));
     const [rzNew, rrNew] = yield* fetchValues(() => tf.stack([tree.vdot(r, z), tree.squaredNorm(r)]));
     rr = rrNew;
+    if (best === null || rr < best.rr) {
+      if (best !== null) tree.dispose(best.x);
+      best = { x: tree.clone(x), rr };
+    }
     converged = rr <= tol * tol * bb;
     p = replace(p, tree.axpy(rzNew / rz, p, z));
     rz = rzNew;
   }
   tree.dispose([r, z, p]);
+  if (best !== null) tree.dispose(best.x);
   return { x, iterations, relativeResidual: Math.sqrt(rr / bb), negativeCurvature, converged };
 }
 

@@ -63,6 +63,29 @@ describe('conjugate gradient on trees', () => {
     op.dispose();
   });
 
+  test('an indefinite operator: the iterate of least residual is kept, never a huge step along barely positive curvature', () => {
+    // A = diag(1, 1e-3, −1), b = 1: the first step has pᵀAp = 1e-3, so x₁ = 3000·b (residual 2450‖b‖);
+    // the next direction has negative curvature. No iterate beats x = 0, so CG returns b.
+    const d = tf.tensor1d([1, 1e-3, -1]);
+    const b = tf.ones([3]);
+    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxiter: 10 });
+    expect(res.negativeCurvature).toBe(true);
+    expect(Array.from(flat(res.x))).toEqual([1, 1, 1]);
+    // A = diag(1.4, 1.7, −0.6), b = (1, 0.5, 0.1): the relative residuals are 0.151, then 2.618, then
+    // negative curvature: the first iterate is returned, not the last.
+    const d2 = tf.tensor1d([1.4, 1.7, -0.6]);
+    const b2 = tf.tensor1d([1, 0.5, 0.1]);
+    const res2 = conjugateGradient((v: any) => tf.mul(d2, v), b2, { maxiter: 10 });
+    const x2 = flat(res2.x);
+    const resid = Math.hypot(1 - 1.4 * x2[0], 0.5 - 1.7 * x2[1], 0.1 + 0.6 * x2[2]) / Math.hypot(1, 0.5, 0.1);
+    expect(res2.negativeCurvature).toBe(true);
+    expect(res2.iterations).toBe(2);
+    expect(resid).toBeCloseTo(0.151, 3);
+    expect(res2.relativeResidual).toBeCloseTo(resid, 4);
+    tf.dispose([d, b, d2, b2]);
+    tree.dispose([res.x, res2.x]);
+  });
+
   test('an indefinite operator neither diverges nor returns NaN, and reports negative curvature', () => {
     const d = tf.tensor1d([1, -1, 2, -3, 0.5]);
     const b = tf.tensor1d([1, 1, 1, 1, 1]);
