@@ -12,6 +12,7 @@ export * from './lib/gradients';
 export * as losses from './lib/losses';
 export * from './lib/autodiff';
 export * from './lib/objective';
+export * from './lib/rowGram';
 export * from './transforms/curvature';
 export * from './transforms/estimators';
 export * from './transforms/preconditioners';

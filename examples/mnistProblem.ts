@@ -5,31 +5,26 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { objectiveLoss, tree } from '../index';
-import type { Objective, Tree } from '../index';
+import { mlpObjective, objectiveLoss, tree } from '../index';
+import type { Tree } from '../index';
 import { loadMnist, MNIST_CLASSES, MNIST_FEATURES } from './data/mnist';
 import type { DigitSet } from './data/mnist';
 import type { Batch } from './training';
 
+/**
+ * The model with its output loss, for the Gauss-Newton and Fisher methods: the MLP
+ * logits = tanh(x W1 + b1) W2 + b2 as an `mlpObjective`, whose row Gram hook (the per-example
+ * delta trick) spares egn, ignd and swmng the per-sample Jacobian rows.
+ */
+export const objective = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
 /** The MLP: logits = tanh(x W1 + b1) W2 + b2. */
-export function predict(p: Tree, x: tf.Tensor): tf.Tensor {
-  const q = p as Record<string, tf.Tensor>;
-  return tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, q.w1 as tf.Tensor2D), q.b1)), q.w2 as tf.Tensor2D), q.b2);
-}
-
-/** The model with its output loss, for the Gauss-Newton and Fisher methods. */
-export const objective: Objective = { predict, loss: 'softmaxCrossEntropy' };
+export const predict = objective.predict;
 /** Mean softmax cross-entropy of a batch, for the Hessian and first-order methods. */
 export const lossFn = objectiveLoss(objective);
 
 /** LeCun-normal weights (std 1/√fan-in) from fixed seeds, zero biases: the same on every call. */
 export function initParams(hidden: number): Tree {
-  return tf.tidy(() => ({
-    w1: tf.mul(tf.randomNormal([MNIST_FEATURES, hidden], 0, 1, 'float32', 1), Math.sqrt(1 / MNIST_FEATURES)),
-    b1: tf.zeros([hidden]),
-    w2: tf.mul(tf.randomNormal([hidden, MNIST_CLASSES], 0, 1, 'float32', 2), Math.sqrt(1 / hidden)),
-    b2: tf.zeros([MNIST_CLASSES]),
-  }));
+  return objective.init([MNIST_FEATURES, hidden, MNIST_CLASSES]);
 }
 
 /** The data on the device: training and test digits as `{x, y}` tensors. */

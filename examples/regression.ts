@@ -13,8 +13,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { adam, make, objectiveLoss, tree } from '../index';
-import type { Objective, Tree } from '../index';
+import { adam, make, mlpObjective, objectiveLoss, tree } from '../index';
+import type { Tree } from '../index';
 import { seededPermutation } from './data/mnist';
 import { lineChartSvg } from './plots';
 import { arg, flag, progress, useBackend, writeCharts } from './report';
@@ -32,12 +32,9 @@ interface Problem {
   readonly batch: number;
 }
 
-/** The MLP: f(x) = tanh(x W1 + b1) W2 + b2, one output. */
-function predict(p: Tree, x: tf.Tensor): tf.Tensor {
-  const q = p as Record<string, tf.Tensor2D>;
-  return tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, q.w1), q.b1)), q.w2), q.b2);
-}
-const objective: Objective = { predict, loss: 'meanSquaredError' };
+/** The MLP f(x) = tanh(x W1 + b1) W2 + b2 (one output) with squared error; its row Gram hook spares egn and ignd the Jacobian rows. */
+const objective = mlpObjective({ activation: 'tanh', loss: 'meanSquaredError' });
+const predict = objective.predict;
 const lossFn = objectiveLoss(objective);
 
 /** LeCun-normal weights from fixed seeds, zero biases. */

@@ -1,7 +1,7 @@
 /**
  * Automatic differentiation over parameter trees, built on tfjs's tape autodiff: gradients,
  * vector-Jacobian and Jacobian-vector products, Hessian- and Gauss-Newton-vector products,
- * Jacobian rows and their Gram matrix, exact Hessian diagonals, Fisher diagonals.
+ * Jacobian rows, exact Hessian diagonals, Fisher diagonals (the row Gram matrix: `lib/rowGram.ts`).
  *
  * Second-order products are nested reverse-mode (reverse-over-reverse) and are exact only with
  * the second-order-safe gradients of `lib/gradients.ts`; every second-order entry point checks that
@@ -166,6 +166,8 @@ function sampleOf(x: unknown, i: number): tf.Tensor {
  * The Jacobian of the model outputs on a batch, one row per (sample, output) pair in sample-major
  * order: a `[B·C, P]` tensor whose row `i·C + k` is `∂f_ik/∂θ` raveled like `tree.ravel(params)`.
  * Costs B·C single-sample backward passes; meant for the small batches of row-space solvers.
+ * Row-space methods need only products with these rows and their Gram matrix: see
+ * `lib/rowGram.ts` (`rowGram`, `jacobianSampleRows`) for those without the rows.
  */
 export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf.Tensor2D {
   const { leaves, def } = tree.flatten(params);
@@ -186,17 +188,6 @@ export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf
     }
     return tf.stack(rows) as tf.Tensor2D;
   });
-}
-
-/**
- * The row Gram matrix `J Jᵀ` (`m × m`, m = B·C, sample-major) of the model outputs on a batch, in
- * float64 — the matrix that row-space (Woodbury) solvers factor.
- */
-export function rowGram<X>(objective: Objective<X>, params: Tree, x: X): Float64Array {
-  return Float64Array.from(tree.readValues(() => {
-    const j = jacobianRows(objective, params, x);
-    return tf.matMul(j, j, false, true);
-  }));
 }
 
 /**

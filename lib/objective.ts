@@ -47,6 +47,28 @@ export interface Objective<X = tf.Tensor> {
   predict(params: Tree, x: X): tf.Tensor;
   /** The output loss: a built-in name or a user's {@link OutputLoss}. */
   readonly loss: OutputLossName | OutputLoss;
+  /**
+   * Optional fast path of the row-space methods (`egn`, `ignd`, `swmng`): the Gram matrix of the
+   * per-sample vector-Jacobian products, computed without forming them. With cotangents `U` of
+   * shape `[K, ...outputs.shape]` and Jᵢ the Jacobian of sample i's outputs, the vectors are
+   * vᵢₖ = Jᵢᵀ U[k, i] and the result is the `[B·K, B·K]` matrix G[(i,k), (j,l)] = ⟨vᵢₖ, vⱼₗ⟩,
+   * sample-major (row i·K + k). `U` = the output basis gives J Jᵀ; `U` = the residuals gives the
+   * Gram L Lᵀ of the per-sample gradients. {@link denseObjective} and {@link mlpObjective} build it
+   * by the per-example "delta" trick; objectives without it get the same numbers from B·C
+   * single-sample backward passes (`jacobianRows`).
+   *
+   * @see Goodfellow, "Efficient per-example gradient computations" (2015), arXiv 1510.01799.
+   */
+  rowGram?(params: Tree, x: X, cotangents: tf.Tensor): tf.Tensor;
+}
+
+/**
+ * The output basis as cotangents for {@link Objective.rowGram}: `U[k, i] = e_k` for every sample i,
+ * shape `[C, ...outputs.shape]` (C outputs per sample), so that vᵢₖ = Jᵢᵀ e_k is row (i, k) of J.
+ */
+export function outputBasis(outputs: tf.Tensor): tf.Tensor {
+  const [b, c] = [batchSize(outputs), outputsPerSample(outputs)];
+  return tf.tidy(() => tf.reshape(tf.mul(tf.reshape(tf.eye(c), [c, 1, c]), tf.ones([1, b, c])), [c, ...outputs.shape]));
 }
 
 /** Number of samples in a batch of outputs (the leading dimension). */
@@ -166,6 +188,9 @@ export function checkObjective<X>(objective: Objective<X>): OutputLoss {
   if (typeof objective?.predict !== 'function') {
     throw new HyperparameterError('objective.predict must be a function (params, x) => outputs');
   }
+  if (objective.rowGram !== undefined && typeof objective.rowGram !== 'function') {
+    throw new HyperparameterError('objective.rowGram must be a function (params, x, cotangents) => Gram matrix, or absent');
+  }
   return resolveOutputLoss(objective.loss);
 }
 
@@ -195,6 +220,14 @@ export function objectiveLoss<X>(objective: Objective<X>): (params: Tree, batch:
       checkTargets(outputs, batch.y);
       return loss.value(outputs, batch.y);
     });
+}
+
+/**
+ * Per-sample residuals rᵢ = ∂ℓᵢ/∂fᵢ at the targets; squared-error targets are reshaped like the
+ * outputs first (`[B]` targets of `[B, 1]` outputs), the other losses take their own forms.
+ */
+export function residualAt(loss: OutputLoss, outputs: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => loss.residual(outputs, loss.name === 'meanSquaredError' ? tf.reshape(targets, outputs.shape) : targets));
 }
 
 /** Checks that targets have as many samples as the outputs. */

@@ -4,12 +4,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { jacobianRows, perSampleGradients } from '../lib/autodiff';
 import { assertInRange, assertNonNegative, assertPositive, InputError } from '../lib/errors';
-import { batchSize, checkObjective, outputsPerSample, predictOn } from '../lib/objective';
+import { batchSize, checkObjective, outputsPerSample, predictOn, residualAt } from '../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { solveSymmetric } from '../lib/linalg';
 import { fetchValues, runSync, withReads } from '../lib/reads';
+import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../lib/rowGram';
+import type { SampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Reads, Tree } from '../lib/types';
 import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
@@ -21,9 +22,13 @@ import { rowSpaceCholeskySolve } from './solvers';
  *
  *   s = (F + λI)⁻¹ g = (g − Lᵀ (LLᵀ + BλI)⁻¹ L g) / λ,
  *
- * a B × B solve in float64. (somax 2024's SWM-NG returns −s.)
+ * a B × B solve in float64. (somax 2024's SWM-NG returns −s.) With a {@link Objective.rowGram}
+ * hook (e.g. `mlpObjective`) L is never formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's
+ * Gram for the cotangents r (one backward pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one
+ * VJP; without it L comes from B per-sample backward passes.
  *
- * @see Amari (1998); Ren & Goldfarb (2019), arXiv 1906.02353.
+ * @see Amari (1998); Ren & Goldfarb (2019), arXiv 1906.02353; Goodfellow, "Efficient per-example
+ *   gradient computations" (2015), arXiv 1510.01799.
  */
 export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolver<null> {
   checkObjective(objective);
@@ -36,23 +41,20 @@ export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolve
   };
   function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
     if (!(problem.lam > 0)) throw new InputError('the Woodbury Fisher solve needs λ > 0');
-    const { def } = tree.flatten(problem.params);
-    const l = perSampleGradients(objective, problem.params, problem.batch as SupervisedBatch<X>);
+    const l = gradientSampleRows(objective, problem.params, problem.batch as SupervisedBatch<X>);
     try {
-      const b = l.shape[0];
+      const b = l.samples;
       // One read: the Gram matrix LLᵀ (B × B) and Lg (B) side by side.
-      const values = yield* fetchValues(() => tf.concat([tf.matMul(l, l, false, true), tf.matMul(l, tf.reshape(tree.ravel(problem.grads).vector, [-1, 1]))], 1));
+      const values = yield* fetchValues(() => tf.concat([l.gram(), tf.reshape(l.times(problem.grads), [-1, 1])], 1));
       const gram = new Float64Array(b * b);
       const lg = new Float64Array(b);
       for (let i = 0; i < b; i++) {
         for (let j = 0; j < b; j++) gram[i * b + j] = values[i * (b + 1) + j];
         lg[i] = values[i * (b + 1) + b];
       }
-      const a = rowSpaceCholeskySolve(gram, lg, b, b * problem.lam);
-      const direction = tree.tidy(() => {
-        const lta = tf.reshape(tf.matMul(tf.tensor2d(Float32Array.from(a), [1, b]), l), [-1]);
-        return tree.unravel(def, tf.div(tf.sub(tree.ravel(problem.grads).vector, lta), problem.lam));
-      });
+      const lta = transposeTimesValues(l, rowSpaceCholeskySolve(gram, lg, b, b * problem.lam));
+      const direction = tree.tidy(() => tree.map((gi: tf.Tensor, ai: tf.Tensor) => tf.div(tf.sub(gi, ai), problem.lam), problem.grads, lta));
+      tree.dispose(lta);
       return { direction, info: {}, state: null };
     } finally {
       l.dispose();
@@ -108,33 +110,45 @@ function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<nu
 }
 
 /**
- * The IGND direction before moments: s = (1/B) Σᵢ Jᵢᵀaᵢ. Squared error (Qᵢ = I, one output):
- * aᵢ = rᵢ / ‖Jᵢ‖², all on the device. Other losses: aᵢ from {@link perSampleCoefficients}, with one
- * read of the outputs, the row Gram blocks JᵢJᵢᵀ and the output gradients (yielded).
+ * The IGND direction before moments: s = (1/B) Σᵢ Jᵢᵀaᵢ = (1/B) Jᵀa. Squared error (Qᵢ = I, one
+ * output): aᵢ = rᵢ / ‖Jᵢ‖², all on the device. Other losses: aᵢ from {@link perSampleCoefficients},
+ * with one read of the outputs, the row Gram blocks JᵢJᵢᵀ and the output gradients (yielded). With
+ * a {@link Objective.rowGram} hook the blocks come from the hook and Jᵀa from one VJP; else from
+ * the Jacobian rows (B·C backward passes).
  */
-function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): Reads<tf.Tensor> {
-  const { f, j, g } = tf.tidy(() => {
+function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): Reads<Tree> {
+  const { f, g } = tf.tidy(() => {
     const f = predictOn(objective, params, batch);
-    // Squared error takes targets shaped like the outputs; other losses take their own forms (int labels).
-    const y = loss.name === 'meanSquaredError' ? tf.reshape(batch.y, f.shape) : batch.y;
-    return { f, j: jacobianRows(objective, params, batch.x), g: tf.reshape(loss.residual(f, y), [-1, 1]) };
+    return { f, g: tf.reshape(residualAt(loss, f, batch.y), [-1]) };
   });
+  let rows: SampleRows | null = null;
   try {
+    const r = (rows = jacobianSampleRows(objective, params, batch.x, f.shape));
     const [b, c] = [batchSize(f), outputsPerSample(f)];
-    if (loss.name === 'meanSquaredError' && c === 1) {
-      return tf.tidy(() => tf.reshape(tf.mean(tf.div(tf.mul(j, g), tf.sum(tf.square(j), 1, true)), 0), [-1]));
+    const a = loss.name === 'meanSquaredError' && c === 1
+      ? tf.tidy(() => tf.div(g, tf.reshape(r.blockGram(), [-1])))
+      : tf.tensor1d(yield* classificationCoefficientsReads(() => r.blockGram(), f, g, loss, outputDamping));
+    try {
+      return tree.tidy(() => tree.scale(r.transposeTimes(a), 1 / b));
+    } finally {
+      a.dispose();
     }
-    const values = yield* fetchValues(() => {
-      const rows = tf.reshape(j, [b, c, -1]);
-      return tf.concat([tf.reshape(tf.matMul(rows, rows, false, true), [-1]), tf.reshape(g, [-1])]);
-    });
-    yield f; // hessianBlocks reads the outputs
-    const k = Float64Array.from(values.subarray(0, b * c * c));
-    const a = perSampleCoefficients(k, loss.hessianBlocks(f), values.subarray(b * c * c), b, c, outputDamping);
-    return tf.tidy(() => tf.div(tf.reshape(tf.matMul(tf.tensor2d(a, [1, b * c]), j), [-1]), b));
   } finally {
-    tf.dispose([f, j, g]);
+    rows?.dispose();
+    tf.dispose([f, g]);
   }
+}
+
+/**
+ * The coefficients aᵢ of {@link perSampleCoefficients} from one read of the row Gram blocks
+ * JᵢJᵢᵀ and the output gradients g (yielded), and the outputs f (yielded, for Qᵢ).
+ */
+function* classificationCoefficientsReads(blocks: () => tf.Tensor, f: tf.Tensor, g: tf.Tensor, loss: OutputLoss, outputDamping: number): Reads<Float32Array> {
+  const [b, c] = [batchSize(f), outputsPerSample(f)];
+  const values = yield* fetchValues(() => tf.concat([tf.reshape(blocks(), [-1]), g]));
+  yield f; // hessianBlocks reads the outputs
+  const k = Float64Array.from(values.subarray(0, b * c * c));
+  return perSampleCoefficients(k, loss.hessianBlocks(f), values.subarray(b * c * c), b, c, outputDamping);
 }
 
 /**
@@ -167,18 +181,16 @@ export function scaleByIgnd<X>(
     function* (_updates, state, params, extra = {}) {
       if (params === undefined) throw new InputError('scaleByIgnd needs params');
       const batch = (extra.curvatureBatch ?? extra.batch) as SupervisedBatch<X>;
-      const { def } = tree.flatten(params);
       const t = state.count + 1;
-      const direction = yield* igndDirectionReads(objective, loss, params, batch, outputDamping);
+      const s = yield* igndDirectionReads(objective, loss, params, batch, outputDamping);
       const out = tree.tidy(() => {
-        const s = tree.unravel(def, direction);
-        direction.dispose();
         const m = tree.map((mi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(mi, beta1), tf.mul(si, 1 - beta1)), state.m, s);
         const v = tree.map((vi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(vi, beta2), tf.mul(tf.square(si), 1 - beta2)), state.v, s);
         const mHat = tree.scale(m, 1 / (1 - beta1 ** t));
         const d = beta2 > 0 ? tree.map((a: tf.Tensor, b: tf.Tensor) => tf.div(a, tf.add(tf.sqrt(tf.div(b, 1 - beta2 ** t)), eps)), mHat, v) : mHat;
         return { d, m, v };
       });
+      tree.dispose(s);
       return [out.d, { count: t, m: out.m, v: out.v }];
     },
   );
