@@ -39,9 +39,9 @@ const ENTRANTS: Record<string, Entrant> = {
   sophiaG: { build: () => make('sophiaG', { objective, learningRate: 1e-2, weightDecay: 0 }), hyper: 'lr 0.01, wd 0' },
   newtonCg: { build: () => make('newtonCg', { lossFn, lam0: 1, maxiter: 10, lamPolicy: 'trustRegion', lamKwargs: { minLam: 0.1 } }), hyper: 'λ0 1 trust region (min 0.1), 10 CG' },
   sgn: { build: () => make('sgn', { objective, lam0: 1, maxiter: 10 }), hyper: 'λ 1, 10 CG' },
-  egn: { build: () => make('egn', { objective, lam0: 1 }), hyper: 'λ 1', curvatureSize: 4 },
+  egn: { build: () => make('egn', { objective, lam0: 1 }), hyper: 'λ 1' },
   sqn: { build: () => make('sqn', { lossFn, learningRate: 0.5, lineSearch: true }), hyper: 'lr 0.5, Armijo' },
-  swmng: { build: () => make('swmng', { objective, lam0: 1, learningRate: 0.5 }), hyper: 'λ 1, lr 0.5' },
+  swmng: { build: () => make('swmng', { objective, lam0: 0.1, learningRate: 2 }), hyper: 'λ 0.1, lr 2', curvatureSize: BATCH },
   ignd: { build: () => make('ignd', { objective, learningRate: 0.1 }), hyper: 'lr 0.1' },
   sgdArmijo: { build: () => make('sgdArmijo', { lossFn, learningRate: 1 }), hyper: 'lr 1 (Armijo start)' },
   lbfgs: { build: () => make('lbfgs', { lossFn }), hyper: 'defaults (zoom line search: several loss+grad evaluations per step)' },
@@ -205,12 +205,15 @@ export const macro: Suite = {
     `tf.train.adam's (lr ${TF_ADAM_LR}) for the same seed; the row shows the median over seeds ${SEEDS.join(', ')} of those ratios and the median ` +
     `seconds (ms column). A method gets at most ${CAP}× Adam's steps and wall-clock; beyond that it counts as not reached (ratio shown as ${CAP}). ` +
     `newtonDirect and ggnDirect are skipped (a dense P × P system at P = 25 450). Goal: one second-order method at ≤ 0.5× Adam's steps and ≤ 1.0× its wall-clock. ` +
-    `Sweep (seed 0, target 90 %, shared machine): tf.train.adam lr 0.01 took 49 steps; sgn λ 1 with 3 CG iterations 60 steps (curvature batch 16: 73), ` +
-    `λ 0.3 / 0.1 or a trust region did not reach 90 % within 4× Adam's time; sophiaG lr 0.03 / 0.1 and adahessian 0.15 stalled at 72–82 %; ` +
-    `egn (curvature batch 4), sqn, swmng, newtonCg (trust region) were cut by the time cap at 83–88 %. Where the time goal is missed, the cost is ` +
-    `per step (see the methods rows: sgn is a gradient plus 10 GGN products on the curvature batch, each a JVP by double VJP and a VJP), and on ` +
-    `tfjs-backend-wasm every VJP of a dense layer runs matMul with a transposed operand, which that backend computes 10–20× slower than a plain ` +
-    `matMul (see the peer notes).`,
+    `Sweeps (seed 0): before the row Gram hook (target 90 %, shared machine) sgn λ 1 with 3 CG iterations took 60 steps to Adam's 49, ` +
+    `sophiaG lr 0.03 / 0.1 and adahessian 0.15 stalled at 72–82 %. With the hook (mlpObjective, target 88 %, quiet machine; Adam 33 steps): ` +
+    `egn λ 1 on a curvature batch of 32: 0.76× Adam's steps, 2.1× its time; λ 0.3: 1.06×; λ 0.1 and the trust region did not reach 88 %; ` +
+    `curvature batch 64: 87.1 % after 16 steps when the time cap stopped it (≈ 230 ms a step, most of it the float64 Cholesky of the ` +
+    `640 × 640 row system in JavaScript). swmng λ 0.1, lr 2 on the whole batch (128): 0.76× steps, 1.07× time; λ 1, lr 1 on 32 samples: ` +
+    `1.15× steps, 0.67–1.49× time between two runs. Why the goal is missed: the steps goal needs more curvature samples per step ` +
+    `(egn on 64 was heading for ≈ 0.55×) and the O((BC)³) row-space solve then costs more time than the steps save; the time goal needs a ` +
+    `step within 2× an Adam step at ≤ 0.5× the steps, and the cheapest second-order step here (swmng, sqn, ignd) is 1.5–2× an Adam step ` +
+    `at 0.76× the steps or more.`,
   run(backend) {
     const methods = chosenMethods();
     const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...methods].map((m) => [m, []]));

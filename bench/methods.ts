@@ -22,13 +22,12 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
   egn: { lam0: 1 },
   ggnDirect: { lam0: 1 },
   sqn: { learningRate: 0.1 },
-  swmng: { lam0: 1, learningRate: 0.5 },
+  swmng: { lam0: 0.1, learningRate: 2 },
   ignd: { learningRate: 0.1 },
   sgdArmijo: { learningRate: 1 },
   lbfgs: {},
 };
 const DENSE = new Set(['newtonDirect', 'ggnDirect']);
-const ROW_SPACE = new Set(['egn', 'ignd']);
 const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 'ignd']);
 
 /** A small MLP 16-8-10 for the dense methods (P = 226). */
@@ -72,7 +71,7 @@ export const methodSteps: Suite = {
   description: 'one step of every method / one gradient, MLP 784-128-10, batch 128, curvature batch 32 (dense methods: MLP 16-8-10)',
   notes:
     'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
-    'median of 5 steps (egn and ignd: one step, no warm-up: they build B·C = 320 per-sample Jacobian rows, seconds per step); peak tensors and MB are the ' +
+    'median of 5 steps; egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 per-sample Jacobian rows cost egn 704 and ignd 28 gradients a step). Peak tensors and MB are the ' +
     'allocations inside one step (one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). The dense direct methods (P Hessian or ' +
     'GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model\'s gradient. lbfgs runs its ' +
     'zoom line search (several loss and gradient evaluations per step).',
@@ -94,8 +93,7 @@ export const methodSteps: Suite = {
     for (const [name, build] of cases) {
       const dense = DENSE.has(name);
       const p = dense ? tiny : { ...big, lossFn };
-      // The row-space methods build B·C = 320 Jacobian rows per step (seconds each): one timed step.
-      const reps = dense ? 3 : ROW_SPACE.has(name) ? 1 : 5;
+      const reps = dense ? 3 : 5;
       const r = await timeSteps(build(), p.lossFn, p.params, p.batch, dense ? tinyCurv : bigCurv, reps);
       const grad = dense ? gradTiny : gradBig;
       rows.push({

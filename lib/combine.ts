@@ -455,11 +455,20 @@ function* allFiniteReads(t: Tree): Reads<boolean> {
   return (yield* fetchScalar(() => tf.cast(tree.allFinite(t), 'float32'))) === 1;
 }
 
+/**
+ * `ok ? a : b` for a scalar boolean `ok`, with the condition broadcast by an Add: `tf.where`
+ * broadcasts a scalar condition with the Tile kernel, which tfjs-backend-wasm 4.22 computes about
+ * 9× slower (9.6 vs 1.1 ms for a [784, 128] select).
+ */
+function selectIf(ok: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.where(tf.cast(tf.add(tf.cast(ok, 'float32'), tf.zerosLike(a)), 'bool'), a, b));
+}
+
 /** `ok ? next : old`, tensor by tensor, for states of the same structure (fresh tensors). */
 function selectState<T extends StateTree>(ok: tf.Tensor, next: T, old: StateTree): T {
   if (tree.isTensor(next)) {
     const same = tree.isTensor(old) && old.dtype === next.dtype && old.shape.join() === next.shape.join();
-    return (same ? tf.where(ok, next, old) : tf.clone(next)) as unknown as T;
+    return (same ? selectIf(ok, next, old as tf.Tensor) : tf.clone(next)) as unknown as T;
   }
   if (Array.isArray(next)) return next.map((c, i) => selectState(ok, c as StateTree, Array.isArray(old) ? old[i] : null)) as unknown as T;
   if (typeof next === 'object' && next !== null) {
@@ -515,7 +524,7 @@ function guardOnDevice<S>(inner: GradientTransformation<S>): GradientTransformat
       const [out, innerState] = inner.update(updates, state.innerState, params, extra);
       const result = tree.tidy(() => {
         const ok = tf.logicalAnd(tree.allFinite(updates), tree.allFinite(out));
-        const selected = tree.map((o: tf.Tensor) => tf.where(ok, o, tf.zerosLike(o)), out);
+        const selected = tree.map((o: tf.Tensor) => selectIf(ok, o, tf.zerosLike(o)), out);
         const kept = selectState(ok, innerState as StateTree, state.innerState as StateTree) as S;
         const count = state.info.skippedSteps as tf.Scalar;
         return { selected, kept, skippedSteps: tf.add(count, tf.cast(tf.logicalNot(ok), 'int32')) as tf.Scalar };
