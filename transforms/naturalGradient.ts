@@ -8,12 +8,13 @@ import { assertInRange, assertNonNegative, assertPositive, InputError } from '..
 import { batchSize, checkObjective, outputsPerSample, predictOn, residualAt } from '../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { solveSymmetric } from '../lib/linalg';
-import { fetchValues, runSync, withReads } from '../lib/reads';
+import { fetchValues, withReads } from '../lib/reads';
 import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../lib/rowGram';
 import type { SampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Reads, Tree } from '../lib/types';
-import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
+import { statelessSolver } from './secondOrder';
+import type { DirectionSolver } from './secondOrder';
 import { rowSpaceCholeskySolve } from './solvers';
 
 /**
@@ -32,14 +33,7 @@ import { rowSpaceCholeskySolve } from './solvers';
  */
 export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolver<null> {
   checkObjective(objective);
-  return {
-    needsOperator: false,
-    initInfo: {},
-    init: () => null,
-    solve: (problem, state) => runSync(solveReads(problem, state)),
-    solveReads,
-  };
-  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+  return statelessSolver(false, function* (problem) {
     if (!(problem.lam > 0)) throw new InputError('the Woodbury Fisher solve needs λ > 0');
     const l = gradientSampleRows(objective, problem.params, problem.batch as SupervisedBatch<X>);
     try {
@@ -55,11 +49,11 @@ export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolve
       const lta = transposeTimesValues(l, rowSpaceCholeskySolve(gram, lg, b, b * problem.lam));
       const direction = tree.tidy(() => tree.map((gi: tf.Tensor, ai: tf.Tensor) => tf.div(tf.sub(gi, ai), problem.lam), problem.grads, lta));
       tree.dispose(lta);
-      return { direction, info: {}, state: null };
+      return direction;
     } finally {
       l.dispose();
     }
-  }
+  });
 }
 
 /** State of {@link scaleByIgnd}. */

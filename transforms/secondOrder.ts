@@ -9,7 +9,7 @@ import { InputError } from '../lib/errors';
 import { foldIn, key as makeKey } from '../lib/random';
 import * as tree from '../lib/tree';
 import type { Extra, GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from '../lib/types';
-import { fetchValues, updateReadsOf, withReads } from '../lib/reads';
+import { fetchValues, runSync, updateReadsOf, withReads } from '../lib/reads';
 import type { Curvature, CurvatureOperator } from './curvature';
 import { constantDamping, predictedDecrease } from './damping';
 import type { Damping, DampingState } from './damping';
@@ -54,6 +54,18 @@ export interface DirectionSolver<S extends StateTree = StateTree> {
   solve(problem: SolveProblem, state: S): SolveResult<S>;
   /** The same solve as a {@link Reads} computation (optional: for solvers that read the device). */
   solveReads?(problem: SolveProblem, state: S): Reads<SolveResult<S>>;
+}
+
+/**
+ * A direction solver without state or telemetry from its solve written as a {@link Reads}
+ * computation (the dense, row-space and Woodbury solvers): `solve` runs it synchronously,
+ * `solveReads` exposes its reads.
+ */
+export function statelessSolver(needsOperator: boolean, directionReads: (problem: SolveProblem) => Reads<Tree>): DirectionSolver<null> {
+  function* solveReads(problem: SolveProblem): Reads<SolveResult<null>> {
+    return { direction: yield* directionReads(problem), info: {}, state: null };
+  }
+  return { needsOperator, initInfo: {}, init: () => null, solve: (problem) => runSync(solveReads(problem)), solveReads };
 }
 
 /** State of {@link scaleBySecondOrder}. */

@@ -17,6 +17,7 @@ import * as tree from '../lib/tree';
 import type { Reads, Tree } from '../lib/types';
 import { fetchScalar, fetchValues, runSync } from '../lib/reads';
 import type { DiagonalEstimator } from './preconditioners';
+import { statelessSolver } from './secondOrder';
 import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
 
 /** Options of {@link conjugateGradient}. */
@@ -208,18 +209,11 @@ export function* denseSolveReads(matvec: (v: Tree) => Tree, b: Tree, { damping =
 
 /** {@link denseSolve} as a direction solver (newtonDirect, ggnDirect). */
 export function directSolver(): DirectionSolver<null> {
-  return {
-    needsOperator: true,
-    initInfo: {},
-    init: () => null,
-    solve: (problem, state) => runSync(solveReads(problem, state)),
-    solveReads,
-  };
-  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+  return statelessSolver(true, function* (problem) {
     const op = problem.op;
     if (op === null) throw new InputError('directSolver needs a curvature operator');
-    return { direction: yield* denseSolveReads((v) => op.matvec(v), problem.grads, { damping: problem.lam }), info: {}, state: null };
-  }
+    return yield* denseSolveReads((v) => op.matvec(v), problem.grads, { damping: problem.lam });
+  });
 }
 
 /**
@@ -404,17 +398,9 @@ export function rowSpaceSolver<X>(
   { method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { method?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
 ): DirectionSolver<null> {
   checkObjective(objective);
-  return {
-    needsOperator: false,
-    initInfo: {},
-    init: () => null,
-    solve: (problem, state) => runSync(solveReads(problem, state)),
-    solveReads,
-  };
-  function* solveReads(problem: SolveProblem, _state: null): Reads<SolveResult<null>> {
+  return statelessSolver(false, (problem) => {
     const options = { grads: problem.sameBatch ? undefined : problem.grads, method, eps, maxiter, tol };
-    const direction = yield* rowSpaceDirectionReads(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, options);
-    return { direction, info: {}, state: null };
-  }
+    return rowSpaceDirectionReads(objective, problem.params, problem.batch as SupervisedBatch<X>, problem.lam, options);
+  });
 }
 
