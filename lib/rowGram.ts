@@ -158,6 +158,12 @@ export function denseRowGram<X = tf.Tensor>(forward: DenseForward<X>): (params: 
     });
 }
 
+/** An {@link Objective} whose {@link Objective.rowGram} hook is always there (the delta trick). */
+export interface DenseObjective<X = tf.Tensor> extends Objective<X> {
+  /** The Gram of the per-sample vector-Jacobian products, `[B·K, B·K]` (see {@link Objective.rowGram}). */
+  rowGram(params: Tree, x: X, cotangents: tf.Tensor): tf.Tensor2D;
+}
+
 /** Options of {@link denseObjective}. */
 export interface DenseObjectiveOptions<X> {
   /** The forward pass, applying every parameter through the `dense` layer it is given. */
@@ -179,7 +185,7 @@ export interface DenseObjectiveOptions<X> {
  * });
  * const tx = egn(objective, { lam0: 1 }); // J Jᵀ by the delta trick, no Jacobian rows
  */
-export function denseObjective<X = tf.Tensor>({ forward, loss }: DenseObjectiveOptions<X>): Objective<X> & { rowGram(params: Tree, x: X, cotangents: tf.Tensor): tf.Tensor2D } {
+export function denseObjective<X = tf.Tensor>({ forward, loss }: DenseObjectiveOptions<X>): DenseObjective<X> {
   if (typeof forward !== 'function') throw new HyperparameterError('denseObjective: forward must be a function (params, x, dense) => outputs');
   const objective = { predict: (params: Tree, x: X) => forward(params, x, affine), loss, rowGram: denseRowGram(forward) };
   checkObjective(objective);
@@ -244,8 +250,7 @@ export interface MlpObjectiveOptions {
 }
 
 /** An MLP objective: {@link denseObjective} of {@link mlpForward}, and an initializer. */
-export interface MlpObjective extends Objective<tf.Tensor> {
-  rowGram(params: Tree, x: tf.Tensor, cotangents: tf.Tensor): tf.Tensor2D;
+export interface MlpObjective extends DenseObjective<tf.Tensor> {
   /**
    * LeCun-normal weights (std 1/√fan-in, seed `seed + l` for wₗ) and zero biases for layer sizes
    * `[n₀, n₁, ..., n_L]`: params `{ w1, b1, ..., wL, bL }`, the same on every call.
