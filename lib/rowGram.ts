@@ -413,7 +413,7 @@ export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: 
 }
 
 /**
- * The per-sample loss gradients Lᵢ = ∇ℓᵢ(θ) = Jᵢᵀ rᵢ (rᵢ = ∂ℓᵢ/∂fᵢ at `batch.y`) as
+ * The per-sample loss gradients Lᵢ = ∇ℓᵢ(θ) = Jᵢᵀ rᵢ (rᵢ = ∂ℓᵢ/∂fᵢ at `targets`, default `batch.y`) as
  * {@link SampleRows} (one row per sample): implicit when the objective has a
  * {@link Objective.rowGram} hook (L Lᵀ from one backward pass with cotangents r), else
  * materialized by `perSampleGradients` (B backward passes).
@@ -424,12 +424,12 @@ export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: 
  * const llt = l.gram(); // [B, B]: ⟨∇ℓᵢ, ∇ℓⱼ⟩
  * l.dispose();
  */
-export function gradientSampleRows<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): SampleRows {
+export function gradientSampleRows<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>, targets: tf.Tensor = batch.y): SampleRows {
   const loss = checkObjective(objective);
-  if (objective.rowGram === undefined) return materializedRows(perSampleGradients(objective, params, batch), tree.flatten(params).def, 1);
+  if (objective.rowGram === undefined) return materializedRows(perSampleGradients(objective, params, batch, targets), tree.flatten(params).def, 1);
   const [residuals, shape] = tf.tidy(() => {
     const f = predictOn(objective, params, batch);
-    return [tf.expandDims(residualAt(loss, f, batch.y), 0), f.shape];
+    return [tf.expandDims(residualAt(loss, f, targets), 0), f.shape];
   });
   try {
     return implicitRows(objective, params, batch.x, residuals, shape as number[]);

@@ -10,9 +10,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hvp, jvp, perSampleGradients, vjp } from '../lib/autodiff';
+import { hvp, jvp, vjp } from '../lib/autodiff';
 import { batchSize, checkObjective, checkTargets, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
+import { gradientSampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
 import type { LossFn, PRNGKey, Tree } from '../lib/types';
 
@@ -59,7 +60,9 @@ export function ggnCurvature<X>(objective: Objective<X>): Curvature {
 
 /**
  * The Fisher matrix of per-sample gradients, `C = (1/B) Σᵢ gᵢgᵢᵀ` (Amari 1998; the empirical
- * Fisher with `kind: 'empirical'`, the true Fisher in expectation with `kind: 'sampled'`).
+ * Fisher with `kind: 'empirical'`, the true Fisher in expectation with `kind: 'sampled'`). With a
+ * {@link Objective.rowGram} hook (e.g. `mlpObjective`) a product is one JVP and one VJP, without
+ * forming the B per-sample gradients.
  */
 export function fisherCurvature<X>(
   objective: Objective<X>,
@@ -68,22 +71,13 @@ export function fisherCurvature<X>(
   const loss = checkObjective(objective);
   return (params, batch, key = 0) => {
     const b = batch as SupervisedBatch<X>;
-    const { def } = tree.flatten(params);
-    const grads = tf.tidy(() => {
-      const targets = kind === 'sampled' ? loss.sampleTargets(predictOn(objective, params, b), key) : b.y;
-      return perSampleGradients(objective, params, b, targets);
-    });
+    const targets = kind === 'sampled' ? tf.tidy(() => loss.sampleTargets(predictOn(objective, params, b), key)) : b.y;
+    const rows = gradientSampleRows(objective, params, b, targets);
+    if (targets !== b.y) targets.dispose();
     return {
-      matvec: (v) => {
-        const out = tf.tidy(() => {
-          const gv = tf.matMul(grads, tf.reshape(tree.ravel(v).vector, [-1, 1]));
-          return tf.reshape(tf.div(tf.matMul(grads, gv, true, false), grads.shape[0]), [-1]);
-        });
-        const result = tree.unravel(def, out);
-        out.dispose();
-        return result;
-      },
-      dispose: () => grads.dispose(),
+      // C v = Lᵀ (L v) / B: one JVP and one VJP with a rowGram hook, else two products with L.
+      matvec: (v) => tree.tidy(() => tree.scale(rows.transposeTimes(rows.times(v)), 1 / rows.samples)),
+      dispose: () => rows.dispose(),
     };
   };
 }

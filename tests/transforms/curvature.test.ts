@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  fisherCurvature, gaussNewtonBartlettDiag, ggnCurvature, hessianCurvature, hutchinsonDiag, objectiveLoss,
+  fisherCurvature, gaussNewtonBartlettDiag, ggnCurvature, hessianCurvature, hutchinsonDiag, mlpObjective, objectiveLoss,
   random, spatialAverage, tree,
 } from '../../index';
 import * as ref from '../helpers/mlp64';
@@ -35,6 +35,8 @@ describe('curvature operators', () => {
       [hessianCurvature(objectiveLoss(objective)), H],
       [ggnCurvature(objective), G],
       [fisherCurvature(objective), F],
+      // The same MLP with the rowGram hook: products by one JVP and one VJP.
+      [fisherCurvature(mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' })), F],
     ] as const) {
       const op = curv(params, batch);
       const cv = op.matvec(v);
@@ -45,12 +47,31 @@ describe('curvature operators', () => {
     tree.dispose([params, batch, v] as any);
   });
 
+  test('the sampled Fisher takes the same products with and without the rowGram hook', () => {
+    const params = prob.params();
+    const batch = prob.batch();
+    const v = tree.unravel(tree.flatten(params).def, tf.tensor1d(Array.from(v64)));
+    const hooked = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
+    const [a, b] = [objective, hooked].map((o) => {
+      const op = fisherCurvature(o, { kind: 'sampled' })(params, batch, random.key(5));
+      const cv = op.matvec(v);
+      const out = flat(cv);
+      tree.dispose(cv);
+      op.dispose();
+      return out;
+    });
+    expect(ref.relErr(b, a)).toBeLessThan(1e-5);
+    expect(Math.max(...Array.from(a).map(Math.abs))).toBeGreaterThan(1e-3);
+    tree.dispose([params, batch, v] as any);
+  });
+
   test('operators are leak-free over many products', () => {
     const params = prob.params();
     const batch = prob.batch();
     const v = tree.onesLike(params);
     const before = tf.memory().numTensors;
-    for (const curv of [ggnCurvature(objective), fisherCurvature(objective), hessianCurvature(objectiveLoss(objective))]) {
+    const hooked = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
+    for (const curv of [ggnCurvature(objective), fisherCurvature(objective), fisherCurvature(hooked), fisherCurvature(hooked, { kind: 'sampled' }), hessianCurvature(objectiveLoss(objective))]) {
       const op = curv(params, batch);
       for (let i = 0; i < 20; i++) tree.dispose(op.matvec(v));
       op.dispose();
