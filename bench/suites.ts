@@ -3,7 +3,7 @@
  * here (or in its own file, then list it in `SUITES`) and `npm run bench -- <name>` runs it alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, applyUpdates, asTfOptimizer, ggnvp, hvp, jvp, makeStep, rowGram, tree } from '../index';
+import { adam, applyUpdates, asTfOptimizer, ggnCurvature, ggnvp, hvp, jvp, makeStep, rowGram, tree } from '../index';
 import type { Tree } from '../index';
 import { gradientOf, timeRatio } from './harness';
 import { macro } from './macro';
@@ -120,21 +120,28 @@ export const products: Suite = {
     'Over three profiles the HVP kernels took 16–31 ms against the gradient\'s 13–19 ms, while the HVP wall-clock was 42–61 ms: ' +
     'about half of an HVP is per-op engine overhead (tape bookkeeping, tidy scopes, saved-tensor copies; ~80 µs per op), which ' +
     'is why the ratio sits at 2.5–2.7× rather than the ≈ 2× of the flop count. tfjs-backend-wasm\'s Tile kernel (used by ' +
-    'tf.broadcastTo and by tf.where with a scalar condition) runs ~14× slower than a broadcasting Add, so somax avoids it.',
+    'tf.broadcastTo and by tf.where with a scalar condition) runs ~14× slower than a broadcasting Add, so somax avoids it. ' +
+    'The GGN-vp rows: the tape-based product (any objective) against mlpObjective\'s closed-form linearization (two matrix ' +
+    'products per layer and direction, no tape; one forward pass kept), once per call and amortized inside a CG operator.',
   run(backend) {
     const params = mlpParams(1);
     const batch = batchOf(B, 2);
     const v = tree.randomNormalLike(params, 3);
+    const plain = { predict: objective.predict, loss: objective.loss }; // the same MLP without its hooks
+    const op = ggnCurvature(objective)(params, batch);
     const rows = timeRatio(
       backend,
       { name: 'gradient (batch 128)', fn: gradientOf(lossFn, params, batch) },
       [
         { name: 'HVP (reverse-over-reverse)', goal: '≤ 2.5', fn: () => tree.leaves(hvp(lossFn, params, v, batch)) },
-        { name: 'GGN-vp (JVP + VJP)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(objective, params, v, batch)) },
+        { name: 'GGN-vp (tape: JVP by double VJP + VJP)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(plain, params, v, batch)) },
+        { name: 'GGN-vp (mlpObjective.linearize: closed-form J v, Jᵀ u, forward pass included)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(objective, params, v, batch)) },
+        { name: 'GGN-vp inside a CG operator (linearized once per step; per product)', fn: () => tree.leaves(op.matvec(v)) },
         { name: 'JVP (double-VJP)', fn: () => jvp((p: Tree) => predict(p, batch.x), params, v, { outputShape: [B, C] }) },
       ],
       '/ gradient',
     );
+    op.dispose();
     tree.dispose([params, batch, v] as any);
     return rows;
   },

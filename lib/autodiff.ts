@@ -13,8 +13,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
 import { assertSecondOrderSafe, ensureSecondOrderGradients, withSecondOrder } from './gradients';
-import { batchSize, checkObjective, checkTargets, predictOn } from './objective';
-import type { Objective, SupervisedBatch } from './objective';
+import { batchSize, checkObjective, checkTargets, onInputs, predictOn } from './objective';
+import type { Linearization, Objective, OutputLoss, SupervisedBatch } from './objective';
 import { fetchValues, runSync } from './reads';
 import * as tree from './tree';
 import type { PRNGKey, Reads, Tree } from './types';
@@ -146,14 +146,43 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
  */
 export function ggnvp<X>(objective: Objective<X>, params: Tree, v: Tree, batch: SupervisedBatch<X>): Tree {
   const loss = checkObjective(objective);
-  const fn = (p: Tree) => predictOn(objective, p, batch);
-  return tree.tidy(() => {
-    const outputs = fn(params);
-    checkTargets(outputs, batch.y);
-    const jv = jvp(fn, params, v, { outputShape: outputs.shape });
-    const qjv = tf.div(loss.hessianProduct(outputs, jv), batchSize(outputs));
-    return vjp(fn, params, qjv);
-  });
+  const lin = linearization(objective, params, batch);
+  try {
+    checkTargets(lin.outputs, batch.y);
+    return gaussNewtonProduct(loss, lin, v);
+  } finally {
+    lin.dispose();
+  }
+}
+
+/** `(1/B) Jᵀ Q J v` on a linearized model: one J v, the output-Hessian product, one Jᵀ u. */
+export function gaussNewtonProduct(loss: OutputLoss, lin: Linearization, v: Tree): Tree {
+  return tree.tidy(() => lin.vjp(tf.div(loss.hessianProduct(lin.outputs, lin.jvp(v)), batchSize(lin.outputs))));
+}
+
+/**
+ * The model of an objective linearized at `params` on `batch.x` ({@link Linearization}): the
+ * objective's own {@link Objective.linearize} hook when it has one (closed form, one forward pass
+ * kept), else the outputs computed once with J v by {@link jvp} (double VJP) and Jᵀ u by {@link vjp}.
+ *
+ * @example
+ * const lin = linearization(objective, params, batch);
+ * const jv = lin.jvp(v); // [B, C]
+ * const jtu = lin.vjp(jv); // shaped like params
+ * lin.dispose();
+ */
+export function linearization<X>(objective: Objective<X>, params: Tree, batch: Pick<SupervisedBatch<X>, 'x'>): Linearization {
+  checkObjective(objective);
+  const hook = objective.linearize;
+  if (hook !== undefined) return onInputs(batch, 'linearize(params, batch.x)', (x) => hook.call(objective, params, x));
+  const fn = (p: Tree) => predictOn(objective, p, batch as SupervisedBatch<X>);
+  const outputs = tf.tidy(() => fn(params));
+  return {
+    outputs,
+    jvp: (v) => jvp(fn, params, v, { outputShape: outputs.shape }),
+    vjp: (u) => vjp(fn, params, u),
+    dispose: () => outputs.dispose(),
+  };
 }
 
 /** The i-th sample of a batch input (a tensor sliced along its leading axis, kept rank). */

@@ -60,6 +60,30 @@ export interface Objective<X = tf.Tensor> {
    * @see Goodfellow, "Efficient per-example gradient computations" (2015), arXiv 1510.01799.
    */
   rowGram?(params: Tree, x: X, cotangents: tf.Tensor): tf.Tensor;
+  /**
+   * Optional fast path of the Gauss-Newton products (`ggnvp`, `ggnCurvature`, the row products of
+   * `egn`, `ignd`, `swmng`): the model linearized at `params` on inputs `x`,
+   * f(θ + v) ≈ f(θ) + J v, with the forward pass run once and kept, so that each J v and Jᵀ u is
+   * a few matrix products without a gradient tape. {@link mlpObjective} implements it in closed
+   * form; objectives without it get the same numbers from `jvp` (double VJP) and `vjp`.
+   */
+  linearize?(params: Tree, x: X): Linearization;
+}
+
+/**
+ * A model linearized at fixed params on a fixed batch of inputs (JAX's `linearize`): the outputs
+ * f(θ) and the linear maps v ↦ J v and u ↦ Jᵀ u of its Jacobian J = ∂f/∂θ. Every method returns
+ * fresh tensors the caller owns; `dispose` releases what the linearization keeps.
+ */
+export interface Linearization {
+  /** f(θ) on the batch, owned by the linearization. */
+  readonly outputs: tf.Tensor;
+  /** J v for a tree v shaped like the params: a tensor shaped like `outputs`. */
+  jvp(v: Tree): tf.Tensor;
+  /** Jᵀ u for u shaped like `outputs`: a tree shaped like the params. */
+  vjp(u: tf.Tensor): Tree;
+  /** Releases the kept forward pass (and `outputs`). */
+  dispose(): void;
 }
 
 /**
@@ -191,6 +215,9 @@ export function checkObjective<X>(objective: Objective<X>): OutputLoss {
   if (objective.rowGram !== undefined && typeof objective.rowGram !== 'function') {
     throw new HyperparameterError('objective.rowGram must be a function (params, x, cotangents) => Gram matrix, or absent');
   }
+  if (objective.linearize !== undefined && typeof objective.linearize !== 'function') {
+    throw new HyperparameterError('objective.linearize must be a function (params, x) => Linearization, or absent');
+  }
   return resolveOutputLoss(objective.loss);
 }
 
@@ -198,16 +225,22 @@ export function checkObjective<X>(objective: Objective<X>): OutputLoss {
  * Runs `predict` on a batch, turning a shape error deep in tfjs into one that names the batch.
  */
 export function predictOn<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): tf.Tensor {
+  return onInputs(batch, 'predict(params, batch.x)', (x) => objective.predict(params, x));
+}
+
+/**
+ * `fn(batch.x)` for a model call named `call`: a missing batch, or a shape error deep in tfjs, becomes
+ * an {@link InputError} that names the call and the shape of `batch.x`.
+ */
+export function onInputs<X, T>(batch: Pick<SupervisedBatch<X>, 'x'>, call: string, fn: (x: X) => T): T {
   if (batch === undefined || batch === null || !('x' in batch)) {
     throw new InputError('a Gauss-Newton objective needs a batch { x, y }, got ' + String(batch));
   }
   try {
-    return objective.predict(params, batch.x);
+    return fn(batch.x);
   } catch (err) {
     const shape = (batch.x as unknown as tf.Tensor)?.shape;
-    throw new InputError(
-      `predict(params, batch.x) failed${shape ? ` for batch.x of shape [${shape.join(', ')}]` : ''}: ${(err as Error).message}`,
-    );
+    throw new InputError(`${call} failed${shape ? ` for batch.x of shape [${shape.join(', ')}]` : ''}: ${(err as Error).message}`);
   }
 }
 

@@ -10,8 +10,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hvp, jvp, vjp } from '../lib/autodiff';
-import { batchSize, checkObjective, checkTargets, predictOn } from '../lib/objective';
+import { gaussNewtonProduct, hvp, linearization } from '../lib/autodiff';
+import { checkObjective, checkTargets, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import { gradientSampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
@@ -38,22 +38,24 @@ export function hessianCurvature<B>(lossFn: LossFn<B>): Curvature {
 
 /**
  * The generalized Gauss-Newton matrix of an objective, `C = (1/B) Jᵀ Q J` (Schraudolph 2002).
- * The operator computes the model outputs once and reuses them in every product.
+ * The operator linearizes the model once ({@link linearization}: the objective's closed-form
+ * `linearize` hook, e.g. `mlpObjective`'s, or the outputs computed once with tape-based JVP/VJP)
+ * and reuses it in every product.
  */
 export function ggnCurvature<X>(objective: Objective<X>): Curvature {
   const loss = checkObjective(objective);
   return (params, batch) => {
     const b = batch as SupervisedBatch<X>;
-    const fn = (p: Tree) => predictOn(objective, p, b);
-    const outputs = tf.tidy(() => fn(params));
-    checkTargets(outputs, b.y);
+    const lin = linearization(objective, params, b);
+    try {
+      checkTargets(lin.outputs, b.y);
+    } catch (err) {
+      lin.dispose();
+      throw err;
+    }
     return {
-      matvec: (v) =>
-        tree.tidy(() => {
-          const jv = jvp(fn, params, v, { outputShape: outputs.shape });
-          return vjp(fn, params, tf.div(loss.hessianProduct(outputs, jv), batchSize(outputs)));
-        }),
-      dispose: () => outputs.dispose(),
+      matvec: (v) => gaussNewtonProduct(loss, lin, v),
+      dispose: () => lin.dispose(),
     };
   };
 }

@@ -1,7 +1,7 @@
-// egn, ignd and swmng with the objective's rowGram hook (mlpObjective: no Jacobian rows) take the
-// same steps as with the Jacobian rows, leak-free, and read nothing unfetched under makeStepAsync.
+// egn, ignd, swmng and sgn with the objective's hooks (mlpObjective: the row Gram without Jacobian
+// rows, the closed-form linearization) take the same steps as with the Jacobian rows and the tape, leak-free, and read nothing unfetched under makeStepAsync.
 import * as tf from '@tensorflow/tfjs-core';
-import { egn, ignd, makeStep, makeStepAsync, mlpObjective, objectiveLoss, rowSpaceDirection, swmng, tree } from '../../index';
+import { egn, ignd, makeStep, makeStepAsync, mlpObjective, objectiveLoss, rowSpaceDirection, sgn, swmng, tree } from '../../index';
 import type { Activation, GradientTransformation, Objective, OutputLossName, Tree } from '../../index';
 import { rand } from '../helpers/mlp64';
 
@@ -19,6 +19,9 @@ const METHODS: [string, Method][] = [
   ['egn (row CG)', (o) => egn(o, { lam0: 0.5, rowSolver: 'cg' } as any)],
   ['swmng', (o) => swmng(o, { lam0: 0.5, learningRate: 0.5 })],
   ['ignd', (o) => ignd(o, { learningRate: 0.1 })],
+  // The Gauss-Newton products of ggnCurvature, by the linearize hook: CG, and egn's trust-region ratio.
+  ['sgn', (o) => sgn(o, { lam0: 0.5, maxiter: 5 })],
+  ['egn (trust region)', (o) => egn(o, { lam0: 0.5, lamPolicy: 'trustRegion' })],
 ];
 
 function setup(p: Problem) {
@@ -61,7 +64,7 @@ function relDiff(a: number[], b: number[]): number {
 describe.each(PROBLEMS)('$name', (p) => {
   const { fast, plain, batch, params } = setup(p);
 
-  test.each(METHODS)('%s: 3 steps with the rowGram hook equal the steps with Jacobian rows (≤ 1e-5), leak-free', async (_name, method) => {
+  test.each(METHODS)('%s: 3 steps with the hooks equal the steps with Jacobian rows and tape products (≤ 1e-5), leak-free', async (_name, method) => {
     const [b, start] = [batch(), params()];
     for (const halfCurvature of [false, true]) {
       const slow = await run(method(plain), objectiveLoss(plain), start, b, { halfCurvature });
