@@ -190,6 +190,7 @@ async function main(): Promise<void> {
 
   const size = await measureBundle();
   check(size.nodeBuiltins.length === 0, `the main entry pulls node built-ins: ${size.nodeBuiltins.join(', ')}`);
+  check(size.gzipped < size.goalGzipped, `the main entry is ${size.gzipped} B min+gzip, over the ${size.goalGzipped} B goal`);
 
   await tf.setBackend('cpu');
   const ref = productReferences();
