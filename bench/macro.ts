@@ -232,9 +232,12 @@ export const macro: Suite = {
     `the steps; momentum 0.8 was no better. swmng λ 0.3, lr 1, momentum 0.5 on the whole batch: 0.53–0.67× / 1.3–1.8× ` +
     `(λ 0.03–0.1 and lr 2–3 were worse). egn with a curvature batch of 64 or 128 (640–1280 rows, λ 0.3) did not reach 88 % on two of ` +
     `three seeds. Adam itself at lr 0.02 reached 88 % in 0.79–1.24× the steps of lr 0.01 (the demo's tuning at 90 % kept 0.01). ` +
-    `Where the time goes: an sgn step with 2 CG iterations runs 472 kernels against Adam's 140 (tf.profile): 25 matrix products, ` +
-    `the rest elementwise tree arithmetic of CG over the 4 leaves (103 Add, 85 Multiply, 60 Sum) at ~20 µs of engine overhead each ` +
-    `on this 25 k-parameter model; the next step toward ≤ 1.0× time is CG on one raveled vector (about 4× fewer kernels per iteration).`,
+    `Where the time goes (tf.profile, wasm, this model): an Adam step runs 140 kernels in 2.2–3.5 ms; an sgn step with 3 CG ` +
+    `iterations ran 585 kernels with CG over the 4 parameter leaves (each CG iteration ~113 kernels, of which ~25 are the GGN ` +
+    `product), 441 with CG on one raveled vector (cgSolver now does that), in 3.4–3.8× Adam's time per step; one linearized GGN ` +
+    `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step: what is left is ` +
+    `per-kernel engine overhead (~10–20 µs per kernel on a 25 k-parameter model), the gradient's own tape (84 kernels), the warm ` +
+    `start's extra product and the non-finite guard.`,
   run(backend) {
     const methods = chosenMethods();
     const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...methods].map((m) => [m, []]));

@@ -14,9 +14,11 @@ export function productReferences(): Record<ProductName, Float64Array> {
   const p = ref.numParams(prob.m);
   const v = ref.rand(p, V_SEED);
   const H = ref.hessian(prob.m, prob.theta);
+  const ggnv = ref.matVec(ref.ggn(prob.m, prob.theta), v, p, p);
   return {
     hvp: ref.matVec(H, v, p, p),
-    ggnvp: ref.matVec(ref.ggn(prob.m, prob.theta), v, p, p),
+    ggnvp: ggnv,
+    ggnvpLinearized: ggnv,
     jvp: ref.matVec(ref.jacobian(prob.m, prob.theta), v, prob.m.b * prob.m.c, p),
     hessianDiag: Float64Array.from({ length: p }, (_, i) => H[i * p + i]),
   };

@@ -145,7 +145,7 @@ interface DemoRun {
 
 /** The demo runs: the documented one (wasm), and a second-order method that reads on WebGPU. */
 const DEMO_RUNS: readonly DemoRun[] = [
-  { method: 'sophiaG', backend: 'wasm', steps: 300, minAccuracy: 0.8, screenshot: true },
+  { method: 'sgn', backend: 'wasm', steps: 300, minAccuracy: 0.8, screenshot: true },
   { method: 'sgn', backend: 'webgpu', steps: 30, minAccuracy: 0.75, screenshot: false },
 ];
 

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStepAsync, objectiveLoss, random, tree } from '../index';
+import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStepAsync, mlpObjective, objectiveLoss, random, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
 import type { Act, LossName } from '../tests/helpers/mlp64';
@@ -26,7 +26,7 @@ export const PRODUCT_PROBLEM: ProblemSpec = { act: 'tanh', loss: 'softmaxCrossEn
 /** Seed of the tangent vector `v` of the product checks (`rand(P, V_SEED)`). */
 export const V_SEED = 99;
 /** The products checked against float64 references. */
-export const PRODUCTS = ['hvp', 'ggnvp', 'jvp', 'hessianDiag'] as const;
+export const PRODUCTS = ['hvp', 'ggnvp', 'ggnvpLinearized', 'jvp', 'hessianDiag'] as const;
 /** One of {@link PRODUCTS}. */
 export type ProductName = (typeof PRODUCTS)[number];
 
@@ -83,7 +83,7 @@ function flat(t: Tree): Promise<number[]> {
 }
 
 /**
- * HVP, GGN-vector product, JVP and the exact Hessian diagonal of {@link PRODUCT_PROBLEM} at its
+ * HVP, GGN-vector product (by tape, and by mlpObjective's linearization), JVP and the exact Hessian diagonal of {@link PRODUCT_PROBLEM} at its
  * parameters, with `v = rand(P, V_SEED)` (all of them, or those named, in order); compare with
  * `productReferences` of `browser/reference.ts`.
  */
@@ -95,6 +95,8 @@ export async function products(names: readonly ProductName[] = PRODUCTS): Promis
   const compute: Record<ProductName, () => Promise<number[]>> = {
     hvp: () => flat(hvp(lossFn, params, v, batch)),
     ggnvp: () => flat(ggnvp(objective, params, v, batch)),
+    // The same MLP through mlpObjective's closed-form linearization (no tape).
+    ggnvpLinearized: () => flat(ggnvp(mlpObjective({ activation: PRODUCT_PROBLEM.act, loss: PRODUCT_PROBLEM.loss }), params, v, batch)),
     jvp: () => take(jvp((q: Tree) => prob.predict(q, batch.x), params, v)),
     hessianDiag: () => flat(hessianDiag(lossFn, params, batch)),
   };

@@ -124,21 +124,58 @@ export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, { x0
   return { x, iterations, relativeResidual: Math.sqrt(rr / bb), negativeCurvature, converged };
 }
 
-/** `v ↦ C v + λ v` from a curvature operator. */
-function dampedMatvec(problem: SolveProblem): (v: Tree) => Tree {
-  const op = problem.op;
-  if (op === null) throw new InputError('this solver needs a curvature operator');
-  return (v) => tree.tidy(() => tree.axpy(problem.lam, v, op.matvec(v)));
-}
-
 /** `r ↦ r / (|d| + λ + 1e-8)`: the Jacobi preconditioner of C + λI from a diagonal estimate d. */
 export function diagonalPreconditioner(diag: Tree, lam: number): (r: Tree) => Tree {
   return (r) => tree.map((ri: tf.Tensor, di: tf.Tensor) => tf.tidy(() => tf.div(ri, tf.add(tf.abs(di), lam + 1e-8))), r, diag);
 }
 
+/** A solve problem's damped operator and preconditioner on raveled vectors (one 1-D tensor). */
+interface RaveledSystem {
+  readonly b: tf.Tensor1D;
+  readonly x0: tf.Tensor1D | null;
+  readonly matvec: (v: Tree) => Tree;
+  readonly preconditioner?: (r: Tree) => Tree;
+  /** The tree of a raveled vector (fresh tensors). */
+  unravel(v: tf.Tensor): Tree;
+  dispose(): void;
+}
+
+/**
+ * `(C + λI) s = g` on raveled vectors: CG's vector algebra (axpys, dot products) then costs one
+ * kernel per operation instead of one per leaf, and no tree bookkeeping; the operator unravels its
+ * argument and ravels its product. Measured on an MLP 784-32-10 (wasm): an sgn step with 3 CG
+ * iterations runs 441 kernels instead of 585, 8–9 % faster (the same at 784-128-10, where the
+ * matrix products dominate).
+ */
+function raveledSystem(problem: SolveProblem, x0: Tree | null, diag: Tree | null, preconditioner?: (r: Tree) => Tree): RaveledSystem {
+  const op = problem.op;
+  if (op === null) throw new InputError('this solver needs a curvature operator');
+  const { def } = tree.flatten(problem.grads);
+  const flat = (t: Tree) => tree.ravel(t).vector;
+  const owned = tree.tidy(() => ({
+    b: flat(problem.grads),
+    x0: x0 === null ? null : flat(x0),
+    // 1 / (|d| + λ + 1e-8) of diagonalPreconditioner, raveled once.
+    inverseDiag: diag === null ? null : tf.div(1, tf.add(tf.abs(flat(diag)), problem.lam + 1e-8)),
+  }));
+  const { inverseDiag } = owned;
+  const unravel = (v: tf.Tensor) => tree.unravel(def, v);
+  return {
+    b: owned.b,
+    x0: owned.x0,
+    matvec: (v) => tf.tidy(() => tf.add(flat(op.matvec(unravel(v as tf.Tensor))), tf.mul(problem.lam, v as tf.Tensor))),
+    preconditioner: inverseDiag !== null
+      ? (r) => tf.mul(r as tf.Tensor, inverseDiag)
+      : preconditioner && ((r) => tf.tidy(() => flat(preconditioner(unravel(r as tf.Tensor))))),
+    unravel,
+    dispose: () => tf.dispose([owned.b, owned.x0 ?? [], inverseDiag ?? []]),
+  };
+}
+
 /**
  * CG on `(C + λI) s = g` as a direction solver (Newton-CG, SGN), warm-started from the previous
- * solution when `warmStart` (somax v1 defaults: maxiter 20, tol 1e-5, warm start on). With
+ * solution when `warmStart` (somax v1 defaults: maxiter 20, tol 1e-5, warm start on), on the
+ * parameters raveled into one vector (see {@link conjugateGradient} for trees). With
  * `diagonal`, each solve is preconditioned by the diagonal estimated on the curvature batch
  * (see {@link diagonalPreconditioner}); `preconditioner` sets a fixed one instead.
  */
@@ -173,19 +210,26 @@ export function cgSolver({
   };
   function* solveReads(problem: SolveProblem, state: { previous: Tree; hasPrevious: boolean }): Reads<SolveResult<{ previous: Tree; hasPrevious: boolean }>> {
       const diag = diagonal ? diagonal(problem.params, problem.batch, problem.key) : null;
-      const res = yield* conjugateGradientReads(dampedMatvec(problem), problem.grads, {
-        x0: warmStart && state.hasPrevious ? state.previous : null,
-        maxiter,
-        tol,
-        preconditioner: diag ? diagonalPreconditioner(diag, problem.lam) : preconditioner,
-        stabiliseEvery,
-      });
+      const system = raveledSystem(problem, warmStart && state.hasPrevious ? state.previous : null, diag, preconditioner);
       if (diag) tree.dispose(diag);
-      return {
-        direction: res.x,
-        info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },
-        state: { previous: tree.clone(res.x), hasPrevious: warmStart },
-      };
+      try {
+        const res = yield* conjugateGradientReads(system.matvec, system.b, {
+          x0: system.x0,
+          maxiter,
+          tol,
+          preconditioner: system.preconditioner,
+          stabiliseEvery,
+        });
+        const direction = system.unravel(res.x as tf.Tensor);
+        tree.dispose(res.x);
+        return {
+          direction,
+          info: { cgIterations: res.iterations, cgResidual: res.relativeResidual, negativeCurvature: res.negativeCurvature },
+          state: { previous: tree.clone(direction), hasPrevious: warmStart },
+        };
+      } finally {
+        system.dispose();
+      }
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adam, make, makeStepAsync, objectiveLoss, tree } from '../../index';
+import { adam, make, makeStepAsync, mlpObjective, objectiveLoss, tree } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 import type { DigitSet } from '../data/mnist';
 
@@ -26,13 +26,15 @@ export const DEMO_OPTIONS: Readonly<Record<string, Record<string, unknown>>> = {
   sgdArmijo: { learningRate: 1 },
 };
 
-/** The MLP: `softmax(tanh(x W1 + b1) W2 + b2)` logits. */
-export function predict(p: any, x: tf.Tensor): tf.Tensor {
-  return tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, p.w1), p.b1)), p.w2), p.b2);
-}
+/**
+ * The demo's objective: the MLP `tanh(x W1 + b1) W2 + b2` (logits) with softmax cross-entropy, as an
+ * `mlpObjective`, whose hooks (the delta-trick row Gram, the closed-form linearization) make the
+ * Gauss-Newton methods' products cheap on every backend.
+ */
+export const objective = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
 
-/** The demo's objective. */
-export const objective = { predict, loss: 'softmaxCrossEntropy' as const };
+/** The MLP's logits. */
+export const predict = (p: Tree, x: tf.Tensor): tf.Tensor => objective.predict(p, x);
 
 /** Initial parameters: Gaussian weights scaled by 1/√fan-in, zero biases (seeded). */
 export function initParams(seed: number): Tree {

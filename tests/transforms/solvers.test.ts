@@ -204,6 +204,35 @@ describe('scaleBySecondOrder', () => {
     tree.dispose([out.params, out.state, out.loss] as any);
   });
 
+  test('cgSolver (CG on raveled vectors) equals tree CG with a user preconditioner, and its warm start solves the quadratic', () => {
+    const params = start();
+    const { grads } = valueAndGrad(quad)(params, null);
+    const op = hessianCurvature(quad)(params, null);
+    const lam = 0.3;
+    const diag = Float64Array.from({ length: n }, (_, i) => A[i * n + i] + lam);
+    const split = (xs: Float64Array) => ({ u: tf.tensor1d(Array.from(xs.slice(0, 3))), v: tf.tensor1d(Array.from(xs.slice(3))) });
+    const d = split(diag);
+    const preconditioner = (r: any) => tree.map((x: tf.Tensor, di: tf.Tensor) => tf.div(x, di), r, d);
+    const solver = cgSolver({ maxiter: 3, tol: 1e-10, preconditioner });
+    const problem = { params, grads, batch: null, key: 0, op, lam, sameBatch: true };
+    const initial = solver.init(params);
+    const before = tf.memory().numTensors;
+    const first = solver.solve(problem, initial);
+    const reference = conjugateGradient((v) => tree.tidy(() => tree.axpy(lam, v, op.matvec(v))), grads, { maxiter: 3, tol: 1e-10, preconditioner });
+    expect(ref.relErr(flat(first.direction), flat(reference.x))).toBeLessThan(1e-5);
+    expect(first.info.cgIterations).toBe(3);
+    // Warm-started from the first direction, three more iterations get closer to (A + λI)⁻¹ g.
+    const second = solver.solve(problem, first.state);
+    const exact = linalg.solveSymmetric(A.map((a, i) => (i % (n + 1) === 0 ? a + lam : a)), flat(grads), n);
+    const [err1, err2] = [first, second].map((r) => ref.relErr(flat(r.direction), exact));
+    expect(err1).toBeGreaterThan(1e-3);
+    expect(err2).toBeLessThan(err1 / 3);
+    tree.dispose([first.direction, first.state, second.direction, second.state, reference.x] as any);
+    expect(tf.memory().numTensors).toBe(before);
+    op.dispose();
+    tree.dispose([params, grads, d, initial] as any);
+  });
+
   test('trust-region damping moves λ from the gain ratio and reports it; leak-free over 50 steps', () => {
     const tx = scaleBySecondOrder({ curvature: hessianCurvature(quad), solver: cgSolver(), damping: trustRegionDamping({ lam0: 10 }), tx: scale(-1), lossFn: quad });
     const step = makeStep(tx, quad);

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
 
   // hessianDiag reads each entry synchronously: tfjs-webgpu's readSync needs an OffscreenCanvas,
   // which node lacks, so it is not checked here (the browser suite lists it as an expected failure).
-  const errors = productErrors(await products(['hvp', 'ggnvp', 'jvp']), productReferences());
+  const errors = productErrors(await products(['hvp', 'ggnvp', 'ggnvpLinearized', 'jvp']), productReferences());
   console.log(table('max rel. error vs float64', Object.keys(errors), { 'webgpu (node)': errors as Record<string, number> }));
   const bad = Object.entries(errors).filter(([, e]) => !(e! <= TOL));
   if (bad.length > 0) {
