@@ -235,9 +235,7 @@ export const macro: Suite = {
     `Where the time goes (tf.profile, wasm, this model): an Adam step runs 140 kernels in 2.2–3.5 ms; an sgn step with 3 CG ` +
     `iterations ran 585 kernels with CG over the 4 parameter leaves (each CG iteration ~113 kernels, of which ~25 are the GGN ` +
     `product), 441 with CG on one raveled vector (cgSolver now does that), in 3.4–3.8× Adam's time per step; one linearized GGN ` +
-    `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step: what is left is ` +
-    `per-kernel engine overhead (~10–20 µs per kernel on a 25 k-parameter model), the gradient's own tape (84 kernels), the warm ` +
-    `start's extra product and the non-finite guard.`,
+    `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step, and the step is compute-bound: tf.profile of one step puts 6.3 ms in kernels for sgn (31 matrix products: 3.3 ms; each GGN product needs x V₁ and xᵀδ₁ on the 128 × 784 batch, as a gradient does) against 2.1 ms for Adam (5 matrix products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper but needs 0.56–0.75× the steps.`,
   run(backend) {
     const methods = chosenMethods();
     const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...methods].map((m) => [m, []]));
