@@ -5,12 +5,12 @@
  * target, each as a ratio to Adam's of the same seed, median over 3 seeds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, listMethods, make, makeStep, tree } from '../index';
-import type { GradientTransformation, Tree } from '../index';
+import { adam, listMethods, make, tree } from '../index';
+import type { Tree } from '../index';
 import { loadMnist } from '../examples/data/mnist';
-import { median } from './harness';
-import type { Row } from './harness';
 import { C, D, lossFn, mlpParams, objective, predict } from './mlp';
+import { CAP, curvatureOf, raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
+import type { Entrant, Task } from './race';
 import type { Suite } from './suites';
 
 /** Test accuracy to reach. */
@@ -21,16 +21,6 @@ const CURVATURE_BATCH = 32;
 /** Seeds of the data shuffle and the initialization (`BENCH_MACRO_SEEDS=0` for a quick look). */
 const SEEDS = (process.env.BENCH_MACRO_SEEDS ?? '0,1,2').split(',').map(Number);
 const TF_ADAM_LR = 1e-2;
-/** A method may run up to this many times Adam's steps and wall-clock (of the same seed) before it counts as not reaching the target. */
-const CAP = 4;
-
-/** A method of the race: how it is built, its hyperparameters in words, its curvature batch size. */
-export interface Entrant {
-  readonly build: () => GradientTransformation<any>;
-  readonly hyper: string;
-  readonly curvatureSize?: number;
-}
-
 /** Hyperparameters per method: the demo's (examples/demo.ts), kept after a short sweep on seed 0 (see the suite's notes). */
 const ENTRANTS: Record<string, Entrant> = {
   adam: { build: () => adam(TF_ADAM_LR), hyper: `lr ${TF_ADAM_LR}` },
@@ -69,111 +59,27 @@ function batchAt(data: Data, i: number, size = BATCH) {
   return { x: tf.slice(data.train.x, start, size), y: tf.slice(data.train.y, start, size) };
 }
 
+/** The MNIST race: batches of {@link BATCH} (the same for every method), test accuracy to {@link TARGET}. */
+function mnistTask(data: Data): Task {
+  return {
+    batchSize: BATCH,
+    batches: (i, curvatureSize) => {
+      const batch = batchAt(data, i);
+      return { batch, curvatureBatch: curvatureOf(batch, curvatureSize) };
+    },
+    score: (p) => accuracy(data, p),
+    reached: (acc) => acc >= TARGET,
+    better: Math.max,
+  };
+}
+
+/** An entrant's hyperparameters in words (Adam's learning rate for the baseline). */
+function what(entrant: Entrant | undefined): string {
+  return entrant ? `${entrant.hyper}${entrant.curvatureSize ? `, curvature batch ${entrant.curvatureSize}` : ''}` : `lr ${TF_ADAM_LR}`;
+}
+
 const accuracy = (data: Data, p: Tree): number =>
   tree.readScalar(() => tf.mean(tf.cast(tf.equal(tf.argMax(predict(p, data.test.x), 1), tf.argMax(data.test.y, 1)), 'float32')));
-
-/** A batch and the curvature batch cut from it (its first samples), prepared before the timer starts. */
-interface Batches {
-  readonly batch: { x: tf.Tensor; y: tf.Tensor };
-  readonly curvatureBatch: { x: tf.Tensor; y: tf.Tensor };
-}
-
-/** Batch `i` and its first `curvatureSize` samples (tfjs-backend-wasm's Slice takes ~4 ms for 128 × 784, more than an Adam step). */
-function batchesAt(data: Data, i: number, curvatureSize: number): Batches {
-  const batch = batchAt(data, i);
-  const curvatureBatch = curvatureSize === BATCH ? batch : { x: tf.slice(batch.x, 0, curvatureSize), y: tf.slice(batch.y, 0, curvatureSize) };
-  return { batch, curvatureBatch };
-}
-
-/** A training step on prepared batches (loss read back, a device sync), over params it owns. */
-export interface Trainer {
-  /** Samples of the curvature batch. */
-  readonly curvatureSize: number;
-  params(): Tree;
-  step(batches: Batches, i: number): void;
-  dispose(): void;
-}
-
-/** tf.train.adam on variables made from `init` (which it disposes). */
-export function tfAdamTrainer(init: Tree): Trainer {
-  const vars = tree.map((t: tf.Tensor) => tf.variable(t), init) as Record<string, tf.Variable>;
-  tree.dispose(init);
-  const opt = tf.train.adam(TF_ADAM_LR);
-  return {
-    curvatureSize: BATCH,
-    params: () => vars,
-    step({ batch }) {
-      const loss = opt.minimize(() => lossFn(vars, batch), true, Object.values(vars)) as tf.Scalar;
-      loss.dataSync();
-      loss.dispose();
-    },
-    dispose() {
-      opt.dispose();
-      tree.dispose(vars);
-    },
-  };
-}
-
-/** A somax method through `makeStep`, from `init` (which it owns), with its curvature batch. */
-export function somaxTrainer(init: Tree, entrant: Entrant): Trainer {
-  const tx = entrant.build();
-  const step = makeStep(tx, lossFn);
-  let params = init;
-  let state = tx.init(params);
-  return {
-    curvatureSize: entrant.curvatureSize ?? CURVATURE_BATCH,
-    params: () => params,
-    step({ batch, curvatureBatch }, i) {
-      const out = step(params, state, batch, { curvatureBatch, key: i });
-      out.loss.dataSync();
-      out.loss.dispose();
-      params = out.params;
-      state = out.state;
-    },
-    dispose() {
-      tree.dispose([params, state] as any);
-    },
-  };
-}
-
-/** Steps and training seconds (evaluation excluded) to reach {@link TARGET}, or undefined within the caps. */
-export interface Race {
-  steps?: number;
-  seconds?: number;
-  /** Steps run and their training seconds (for ms per step). */
-  ran: number;
-  ranSeconds: number;
-  best: number;
-  failure?: string;
-}
-
-/** Trains until the test accuracy (read after every step, not timed) reaches the target or a cap is hit; batches are cut before the timer starts. */
-export function race(trainer: Trainer, data: Data, maxSteps: number, maxSeconds: number): Race {
-  let seconds = 0;
-  let best = 0;
-  let i = 0;
-  try {
-    for (; i < maxSteps && seconds < maxSeconds; i++) {
-      const batches = batchesAt(data, i, trainer.curvatureSize);
-      const start = performance.now();
-      try {
-        trainer.step(batches, i);
-      } finally {
-        seconds += (performance.now() - start) / 1000;
-        tf.dispose([batches.batch, batches.curvatureBatch] as any);
-      }
-      const acc = accuracy(data, trainer.params());
-      if (!Number.isFinite(acc)) return { ran: i + 1, ranSeconds: seconds, best, failure: 'non-finite' };
-      best = Math.max(best, acc);
-      if (acc >= TARGET) return { steps: i + 1, seconds, ran: i + 1, ranSeconds: seconds, best };
-    }
-    return { ran: i, ranSeconds: seconds, best };
-  } catch (e) {
-    return { ran: i, ranSeconds: seconds, best, failure: (e as Error).message.split('\n')[0] };
-  } finally {
-    trainer.dispose();
-  }
-}
 
 /** The methods to run: every registry method but the dense ones, plus adam; `BENCH_MACRO_METHODS=a,b` picks some. */
 function chosenMethods(): string[] {
@@ -182,34 +88,6 @@ function chosenMethods(): string[] {
   if (missing.length > 0) throw new Error(`bench/macro.ts has no hyperparameters for ${missing.join(', ')}`);
   const pick = process.env.BENCH_MACRO_METHODS?.split(',');
   return pick === undefined ? all : all.filter((m) => pick.includes(m));
-}
-
-/** One row of a method: medians over seeds of its steps and seconds, and of their ratios to Adam's (`Infinity` where a seed missed the target). */
-function summarize(method: string, entrant: Entrant | undefined, races: Race[], baseline: Race[], backend: string): Row {
-  const steps = races.map((r) => r.steps ?? Infinity);
-  const seconds = races.map((r) => r.seconds ?? Infinity);
-  const stepRatio = median(races.map((r, s) => (r.steps ?? Infinity) / baseline[s].steps!));
-  const timeRatio = median(races.map((r, s) => (r.seconds ?? Infinity) / baseline[s].seconds!));
-  const reached = races.filter((r) => r.steps !== undefined).length;
-  const msPerStep = median(races.map((r) => (1000 * r.ranSeconds) / Math.max(r.ran, 1)));
-  const failure = races.find((r) => r.failure)?.failure;
-  const what = entrant ? `${entrant.hyper}${entrant.curvatureSize ? `, curvature batch ${entrant.curvatureSize}` : ''}` : `lr ${TF_ADAM_LR}`;
-  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : `> ${CAP}`);
-  return {
-    backend,
-    name:
-      `MNIST ${D}-${HIDDEN}-${C} to ${100 * TARGET} % test acc: ${method} (${what}): median ${Number.isFinite(median(steps)) ? median(steps) : '—'} steps, ` +
-      `${msPerStep.toFixed(1)} ms/step, reached ${reached}/${races.length} seeds (best acc ${(100 * Math.max(...races.map((r) => r.best))).toFixed(1)} %)` +
-      `${failure ? `, failed: ${failure}` : ''}; steps ratio ${fmt(stepRatio)}, time ratio ${fmt(timeRatio)}`,
-    // Seconds to the target; where the median seed missed it, the seconds spent until the cap (the name says "—" steps).
-    ms: 1000 * (Number.isFinite(median(seconds)) ? median(seconds) : median(races.map((r) => r.ranSeconds))),
-    ...(method === 'tf.train.adam' ? {} : {
-      ratio: Number.isFinite(stepRatio) ? stepRatio : CAP,
-      ratioOf: Number.isFinite(stepRatio) ? 'steps / tf.train.adam' : `steps / tf.train.adam: not reached within ${CAP}×`,
-      goal: '≤ 0.5',
-      more: [{ value: Number.isFinite(timeRatio) ? timeRatio : CAP, of: Number.isFinite(timeRatio) ? 'time / tf.train.adam' : `time: not reached within ${CAP}×`, goal: '≤ 1.0' }],
-    }),
-  };
 }
 
 /** The macro suite: time to the target MNIST test accuracy per method / tf.train.adam's, median of the seeds (wasm). */
@@ -237,22 +115,19 @@ export const macro: Suite = {
     `product), 441 with CG on one raveled vector (cgSolver now does that), in 3.4–3.8× Adam's time per step; one linearized GGN ` +
     `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step, and the step is compute-bound: tf.profile of one step puts 6.3 ms in kernels for sgn (31 matrix products: 3.3 ms; each GGN product needs x V₁ and xᵀδ₁ on the 128 × 784 batch, as a gradient does) against 2.1 ms for Adam (5 matrix products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper but needs 0.56–0.75× the steps.`,
   run(backend) {
-    const methods = chosenMethods();
-    const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...methods].map((m) => [m, []]));
-    for (const seed of SEEDS) {
+    const entrants = Object.fromEntries(chosenMethods().map((m) => [m, ENTRANTS[m]]));
+    const races = raceAll(SEEDS, entrants, (seed) => {
       const data = loadData(seed);
-      const init = () => mlpParams(100 + 2 * seed, HIDDEN);
-      if (seed === SEEDS[0]) race(tfAdamTrainer(init()), data, 20, Infinity); // untimed warm-up of the backend (wasm heap growth)
-      const base = race(tfAdamTrainer(init()), data, 2000, 120);
-      if (base.steps === undefined) throw new Error(`tf.train.adam did not reach ${TARGET} (seed ${seed}, best ${base.best})`);
-      races['tf.train.adam'].push(base);
-      for (const m of methods) {
-        races[m].push(race(somaxTrainer(init(), ENTRANTS[m]), data, CAP * base.steps, CAP * base.seconds!));
-        if (process.env.BENCH_VERBOSE) console.log(seed, m, JSON.stringify(races[m][races[m].length - 1]));
-      }
-      tree.dispose(data as any);
-    }
-    const baseline = races['tf.train.adam'];
-    return Object.entries(races).map(([m, rs]) => summarize(m, ENTRANTS[m], rs, baseline, backend));
+      return {
+        task: mnistTask(data),
+        init: () => mlpParams(100 + 2 * seed, HIDDEN),
+        baseline: () => tfAdamTrainer(mlpParams(100 + 2 * seed, HIDDEN), lossFn, TF_ADAM_LR),
+        trainer: (init, e) => somaxTrainer(init, e, lossFn, CURVATURE_BATCH),
+        dispose: () => tree.dispose(data as any),
+      };
+    }, { steps: 2000, seconds: 120 });
+    const label = `MNIST ${D}-${HIDDEN}-${C} to ${100 * TARGET} % test acc`;
+    const bestOf = (scores: number[]) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`;
+    return Object.entries(races).map(([m, rs]) => summarizeRace(label, m, what(ENTRANTS[m]), rs, races['tf.train.adam'], backend, bestOf));
   },
 };

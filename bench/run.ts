@@ -3,8 +3,9 @@
  * cpu backends — our adam step vs tf.train.adam, and the curvature products relative to one
  * gradient. Writes bench/results/latest.json and bench/results/README.md.
  *
- * Also: per-method step cost (`methods`), jax-js as a peer (`peer`) and time to a target MNIST
- * accuracy against tf.train.adam (`macro`), on wasm only.
+ * Also: per-method step cost (`methods`), jax-js as a peer (`peer`), and races against
+ * tf.train.adam to a target MNIST accuracy (`macro`) and a target sine-wave RMSE (`regression`),
+ * on wasm only.
  *
  * `npm run bench -- adam products` runs only the named suites (see bench/suites.ts) and merges
  * their rows into the existing results; `--backends wasm` picks the backends.

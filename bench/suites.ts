@@ -7,6 +7,7 @@ import { adam, applyUpdates, asTfOptimizer, ggnCurvature, ggnvp, hvp, jvp, makeS
 import type { Tree } from '../index';
 import { gradientOf, timeRatio } from './harness';
 import { macro } from './macro';
+import { regression } from './regression';
 import { methodSteps } from './methods';
 import { peer } from './peer';
 import type { Row } from './harness';
@@ -167,4 +168,4 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, peer, macro];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, peer, macro, regression];

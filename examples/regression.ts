@@ -16,58 +16,17 @@ import '@tensorflow/tfjs-backend-wasm';
 import { adam, make, mlpObjective, objectiveLoss, tree } from '../index';
 import type { Tree } from '../index';
 import { seededPermutation } from './data/mnist';
+import { initParams, sineProblem } from './data/sine';
+import type { Problem } from './data/sine';
 import { lineChartSvg } from './plots';
 import { arg, flag, progress, useBackend, writeCharts } from './report';
 import { trainRun } from './training';
 import type { Batch, MethodBuilder, Run } from './training';
 
-/** A regression problem: inputs/targets split into train and test, and the MLP width. */
-interface Problem {
-  readonly name: string;
-  readonly title: string;
-  readonly train: { x: Float32Array; y: Float32Array; n: number };
-  readonly test: { x: Float32Array; y: Float32Array; n: number };
-  readonly features: number;
-  readonly hidden: number;
-  readonly batch: number;
-}
-
 /** The MLP f(x) = tanh(x W1 + b1) W2 + b2 (one output) with squared error; its row Gram hook spares egn and ignd the Jacobian rows. */
 const objective = mlpObjective({ activation: 'tanh', loss: 'meanSquaredError' });
 const predict = objective.predict;
 const lossFn = objectiveLoss(objective);
-
-/** LeCun-normal weights from fixed seeds, zero biases. */
-function initParams(features: number, hidden: number): Tree {
-  return tf.tidy(() => ({
-    w1: tf.mul(tf.randomNormal([features, hidden], 0, 1, 'float32', 11), Math.sqrt(1 / features)),
-    b1: tf.mul(tf.randomNormal([hidden], 0, 1, 'float32', 12), 0.5),
-    w2: tf.mul(tf.randomNormal([hidden, 1], 0, 1, 'float32', 13), Math.sqrt(1 / hidden)),
-    b2: tf.zeros([1]),
-  }));
-}
-
-/** A mulberry32 stream of uniforms in [0, 1) and its Box-Muller normals. */
-function rng(seed: number): { uniform: () => number; normal: () => number } {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { uniform, normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) };
-}
-
-/** y = sin(2x) + 0.1·noise on x ∈ [−π, π]: 512 noisy training points, the noise-free curve on 200 grid points as the test set. */
-function sineProblem(): Problem {
-  const r = rng(7);
-  const n = 512;
-  const x = Float32Array.from({ length: n }, () => (2 * r.uniform() - 1) * Math.PI);
-  const y = x.map((v) => Math.sin(2 * v) + 0.1 * r.normal());
-  const gx = Float32Array.from({ length: 200 }, (_, i) => -Math.PI + (2 * Math.PI * i) / 199);
-  return { name: 'sine', title: 'sine wave: y = sin(2x) + 0.1·noise, MLP 1-32-1', train: { x, y, n }, test: { x: gx, y: gx.map((v) => Math.sin(2 * v)), n: 200 }, features: 1, hidden: 32, batch: 64 };
-}
 
 /**
  * The `cars` table of `vega-datasets` (if installed): miles per gallon from cylinders,
