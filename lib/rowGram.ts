@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { jacobianRows, linearization, perSampleGradients } from './autodiff';
 import { HyperparameterError, InputError } from './errors';
-import { batchSize, checkObjective, outputBasis, predictOn, residualAt } from './objective';
+import { batchSize, checkObjective, outputBasis, residualAt } from './objective';
 import type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './objective';
 import * as tree from './tree';
 import type { Tree } from './types';
@@ -424,16 +424,21 @@ export function diagonalBlocks(gram: tf.Tensor, b: number, k: number): tf.Tensor
  * {@link SampleRows} of the vectors vᵢₖ = Jᵢᵀ U[k, i] without forming them: the Gram from the
  * objective's {@link Objective.rowGram} hook, R v = (U[k,i] · (J v)ᵢ) from one JVP of the batch
  * outputs, Rᵀ w = Jᵀ (Σₖ wᵢₖ U[k, i]) from one VJP. `cotangents` (`[K, ...outputShape]`) is copied.
+ * The products use `lin`, the model linearized at `params` on `x`, which the rows then own (made
+ * here when absent).
  */
-export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cotangents: tf.Tensor, outputShape: readonly number[]): SampleRows {
+export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cotangents: tf.Tensor, outputShape: readonly number[], lin?: Linearization): SampleRows {
   const hook = objective.rowGram;
-  if (hook === undefined) throw new InputError('implicitRows needs an objective with a rowGram hook');
+  if (hook === undefined) {
+    lin?.dispose();
+    throw new InputError('implicitRows needs an objective with a rowGram hook');
+  }
   const [k, b] = [cotangents.shape[0], outputShape.length === 0 ? 1 : outputShape[0]];
   const c = outputShape.slice(1).reduce((p, d) => p * d, 1);
   const u = tf.clone(cotangents);
   const perSample = () => tf.reshape(u, [k, b, c]); // U[k, i, :]
   const m = b * k;
-  const lin = linearization(objective, params, { x }); // kept like u, for R v and Rᵀ w
+  const linear = lin ?? linearization(objective, params, { x }); // kept like u, for R v and Rᵀ w
   const gram = (): tf.Tensor2D => {
     const g = hook(params, x, u);
     if (g.rank !== 2 || g.shape[0] !== m || g.shape[1] !== m) {
@@ -448,16 +453,16 @@ export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cot
     gram,
     blockGram: () => tf.tidy(() => diagonalBlocks(gram(), b, k)),
     times: (v) => tf.tidy(() => {
-      const jv = tf.reshape(lin.jvp(v), [1, b, c]);
+      const jv = tf.reshape(linear.jvp(v), [1, b, c]);
       return tf.reshape(tf.transpose(tf.sum(tf.mul(perSample(), jv), -1)), [-1]) as tf.Tensor1D;
     }),
     transposeTimes: (w) => tree.tidy(() => {
       const weights = tf.reshape(tf.transpose(tf.reshape(w, [b, k])), [k, b, 1]);
-      return lin.vjp(tf.reshape(tf.sum(tf.mul(weights, perSample()), 0), outputShape as number[]));
+      return linear.vjp(tf.reshape(tf.sum(tf.mul(weights, perSample()), 0), outputShape as number[]));
     }),
     dispose: () => {
       u.dispose();
-      lin.dispose();
+      linear.dispose();
     },
   };
 }
@@ -465,7 +470,8 @@ export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cot
 /**
  * The rows of the output Jacobian J (`[B·C, P]`, row i·C + k = ∂fᵢₖ/∂θ) as {@link SampleRows}:
  * implicit when the objective has a {@link Objective.rowGram} hook, else materialized by
- * `jacobianRows` (B·C backward passes). `outputShape` saves a forward pass when known.
+ * `jacobianRows` (B·C backward passes; `outputShape`, when known, gives their rows per sample).
+ * The implicit rows take the output shape from the model's linearization.
  *
  * @example
  * const rows = jacobianSampleRows(objective, params, batch.x);
@@ -479,12 +485,10 @@ export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: 
     const c = outputShape ? outputShape.slice(1).reduce((p, d) => p * d, 1) : rows.shape[0] / batchSize(x as unknown as tf.Tensor);
     return materializedRows(rows, tree.flatten(params).def, c);
   }
-  const outputs = outputShape === undefined ? tf.tidy(() => objective.predict(params, x)) : null;
-  const shape = outputShape ?? (outputs as tf.Tensor).shape;
-  const basis = tf.tidy(() => outputBasis(outputs ?? tf.zeros(shape as number[])));
-  outputs?.dispose();
+  const lin = linearization(objective, params, { x });
+  const basis = outputBasis(lin.outputs);
   try {
-    return implicitRows(objective, params, x, basis, shape);
+    return implicitRows(objective, params, x, basis, lin.outputs.shape, lin);
   } finally {
     basis.dispose();
   }
@@ -505,12 +509,17 @@ export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: 
 export function gradientSampleRows<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>, targets: tf.Tensor = batch.y): SampleRows {
   const loss = checkObjective(objective);
   if (objective.rowGram === undefined) return materializedRows(perSampleGradients(objective, params, batch, targets), tree.flatten(params).def, 1);
-  const [residuals, shape] = tf.tidy(() => {
-    const f = predictOn(objective, params, batch);
-    return [tf.expandDims(residualAt(loss, f, targets), 0), f.shape];
-  });
+  // The residuals come from the linearization's outputs (one forward pass for both).
+  const lin = linearization(objective, params, batch);
+  let residuals: tf.Tensor;
   try {
-    return implicitRows(objective, params, batch.x, residuals, shape as number[]);
+    residuals = tf.tidy(() => tf.expandDims(residualAt(loss, lin.outputs, targets), 0));
+  } catch (err) {
+    lin.dispose();
+    throw err;
+  }
+  try {
+    return implicitRows(objective, params, batch.x, residuals, lin.outputs.shape, lin);
   } finally {
     residuals.dispose();
   }

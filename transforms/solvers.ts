@@ -155,20 +155,18 @@ function raveledSystem(problem: SolveProblem, x0: Tree | null, diag: Tree | null
   const owned = tree.tidy(() => ({
     b: flat(problem.grads),
     x0: x0 === null ? null : flat(x0),
-    // 1 / (|d| + λ + 1e-8) of diagonalPreconditioner, raveled once.
-    inverseDiag: diag === null ? null : tf.div(1, tf.add(tf.abs(flat(diag)), problem.lam + 1e-8)),
+    diag: diag === null ? null : flat(diag),
   }));
-  const { inverseDiag } = owned;
   const unravel = (v: tf.Tensor) => tree.unravel(def, v);
   return {
     b: owned.b,
     x0: owned.x0,
     matvec: (v) => tf.tidy(() => tf.add(flat(op.matvec(unravel(v as tf.Tensor))), tf.mul(problem.lam, v as tf.Tensor))),
-    preconditioner: inverseDiag !== null
-      ? (r) => tf.mul(r as tf.Tensor, inverseDiag)
+    preconditioner: owned.diag !== null
+      ? diagonalPreconditioner(owned.diag, problem.lam)
       : preconditioner && ((r) => tf.tidy(() => flat(preconditioner(unravel(r as tf.Tensor))))),
     unravel,
-    dispose: () => tf.dispose([owned.b, owned.x0 ?? [], inverseDiag ?? []]),
+    dispose: () => tf.dispose([owned.b, owned.x0 ?? [], owned.diag ?? []]),
   };
 }
 
