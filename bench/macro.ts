@@ -54,15 +54,14 @@ export function loadData(seed: number): Data {
 }
 
 /** Batch `i`: `BATCH` consecutive rows from `i·BATCH mod (n − BATCH)` (the same for every method). */
-function batchAt(data: Data, i: number, size = BATCH) {
+function batchAt(data: Data, i: number) {
   const start = (i * BATCH) % (data.n - BATCH);
-  return { x: tf.slice(data.train.x, start, size), y: tf.slice(data.train.y, start, size) };
+  return { x: tf.slice(data.train.x, start, BATCH), y: tf.slice(data.train.y, start, BATCH) };
 }
 
 /** The MNIST race: batches of {@link BATCH} (the same for every method), test accuracy to {@link TARGET}. */
 function mnistTask(data: Data): Task {
   return {
-    batchSize: BATCH,
     batches: (i, curvatureSize) => {
       const batch = batchAt(data, i);
       return { batch, curvatureBatch: curvatureOf(batch, curvatureSize) };

@@ -31,8 +31,6 @@ export interface Batches {
 
 /** What a race trains on and how it is scored. */
 export interface Task {
-  /** Samples per batch. */
-  readonly batchSize: number;
   /** Batch `i` and its first `curvatureSize` samples (the tensors are disposed by the race). */
   batches(i: number, curvatureSize: number): Batches;
   /** The test score of params (not timed). */

@@ -5,9 +5,10 @@
  * same initialization on the same batches, median over 3 initializations.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adam, make, mlpObjective, objectiveLoss, tree } from '../index';
+import { tree } from '../index';
 import type { Tree } from '../index';
 import { initParams, sineProblem } from '../examples/data/sine';
+import { lossFn, objective, REGRESSION_METHODS } from '../examples/regressionMethods';
 import { raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
 import type { Entrant, Task } from './race';
 import type { Suite } from './suites';
@@ -16,19 +17,10 @@ import type { Suite } from './suites';
 const TARGET = 0.1;
 /** Seeds of the initialization. */
 const SEEDS = [11, 21, 31];
-/** Adam's learning rate (0.1 beat 1e-2 and 3e-2 in the example's tuning). */
+/** tf.train.adam's learning rate: the example's adam (0.1 beat 1e-2 and 3e-2 in its tuning). */
 const ADAM_LR = 0.1;
-const objective = mlpObjective({ activation: 'tanh', loss: 'meanSquaredError' });
-const lossFn = objectiveLoss(objective);
-
-/** The example's settings (examples/regression.ts); the curvature batch is the whole batch. */
-const ENTRANTS: Record<string, Entrant> = {
-  adam: { build: () => adam(ADAM_LR), hyper: `lr ${ADAM_LR}` },
-  egn: { build: () => make('egn', { objective, lam0: 1e-2, learningRate: 0.5 }), hyper: 'λ 0.01, lr 0.5, Cholesky on 64 rows' },
-  sgn: { build: () => make('sgn', { objective, lam0: 1e-2, learningRate: 0.5, maxiter: 20 }), hyper: 'λ 0.01, lr 0.5, 20 CG' },
-  ignd: { build: () => make('ignd', { objective, learningRate: 1, beta1: 0.9, beta2: 0.99 }), hyper: 'lr 1, moments 0.9 / 0.99' },
-  ggnDirect: { build: () => make('ggnDirect', { objective, lam0: 1e-2, learningRate: 0.5 }), hyper: 'λ 0.01, lr 0.5, dense GGN (97 products)' },
-};
+/** The example's methods and settings (examples/regressionMethods.ts); the curvature batch is the whole batch. */
+const ENTRANTS: Record<string, Entrant> = Object.fromEntries(Object.entries(REGRESSION_METHODS).map(([m, { build, note }]) => [m, { build, hyper: note }]));
 
 /** The sine race on device tensors: batch `i` is 64 consecutive training points, scored by test RMSE. */
 function sineTask(): { task: Task; dispose: () => void } {
@@ -37,7 +29,6 @@ function sineTask(): { task: Task; dispose: () => void } {
   const [train, test] = [on(p.train), on(p.test)];
   const rmse = (params: Tree) => tree.readScalar(() => tf.sqrt(tf.mean(tf.squaredDifference(objective.predict(params, test.x), test.y))));
   const task: Task = {
-    batchSize: p.batch,
     batches: (i) => {
       const start = (i * p.batch) % (p.train.n - p.batch);
       const batch = { x: tf.slice(train.x, start, p.batch), y: tf.slice(train.y, start, p.batch) };

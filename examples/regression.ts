@@ -13,20 +13,18 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { adam, make, mlpObjective, objectiveLoss, tree } from '../index';
+import { tree } from '../index';
 import type { Tree } from '../index';
 import { seededPermutation } from './data/mnist';
 import { initParams, sineProblem } from './data/sine';
+import { lossFn, objective, REGRESSION_METHODS as METHODS } from './regressionMethods';
 import type { Problem } from './data/sine';
 import { lineChartSvg } from './plots';
 import { arg, flag, progress, useBackend, writeCharts } from './report';
 import { trainRun } from './training';
-import type { Batch, MethodBuilder, Run } from './training';
+import type { Batch, Run } from './training';
 
-/** The MLP f(x) = tanh(x W1 + b1) W2 + b2 (one output) with squared error; its row Gram hook spares egn and ignd the Jacobian rows. */
-const objective = mlpObjective({ activation: 'tanh', loss: 'meanSquaredError' });
 const predict = objective.predict;
-const lossFn = objectiveLoss(objective);
 
 /**
  * The `cars` table of `vega-datasets` (if installed): miles per gallon from cylinders,
@@ -61,22 +59,6 @@ function carsProblem(): Problem | undefined {
   });
   return { name: 'cars', title: `cars (vega-datasets, ${clean.length} rows): standardized mpg from 5 columns, MLP 5-16-1`, train: pick(order.subarray(0, cut)), test: pick(order.subarray(cut)), features: cols.length, hidden: 16, batch: 64 };
 }
-
-/**
- * The methods: adam as the baseline and the squared-error Gauss-Newton methods, tuned on the sine
- * wave (60–100 steps): adam 0.1 beat 1e-2 and 3e-2; the Gauss-Newton methods share λ = 0.01 with a
- * half step (a full step at λ = 0.01 fits each batch's noise: test RMSE 0.050 against 0.025); IGND
- * without moments crawls (test RMSE after 60 steps 0.46 at lr 1, 0.82 at its default 0.1); with
- * Adam-like moments (β1 0.9, β2 0.99) lr 1 fits (0.056 after 150 steps; lr 0.3: 0.125, 0.1: 0.28),
- * after a spike of the loss in its first steps (Adam-like first steps of size ≈ lr per weight).
- */
-const METHODS: Record<string, { build: MethodBuilder; note: string }> = {
-  adam: { build: () => adam(0.1), note: 'adam(0.1)' },
-  egn: { build: () => make('egn', { objective, lam0: 1e-2, learningRate: 0.5 }), note: 'λ = 0.01, lr 0.5, Cholesky on the batch (64 rows)' },
-  sgn: { build: () => make('sgn', { objective, lam0: 1e-2, learningRate: 0.5, maxiter: 20 }), note: 'λ = 0.01, lr 0.5, 20 CG iterations' },
-  ignd: { build: () => make('ignd', { objective, learningRate: 1, beta1: 0.9, beta2: 0.99 }), note: 'lr 1, moments β1 0.9, β2 0.99' },
-  ggnDirect: { build: () => make('ggnDirect', { objective, lam0: 1e-2, learningRate: 0.5 }), note: 'λ = 0.01, lr 0.5, dense GGN (P = 97 products per step)' },
-};
 
 const HELP = `somax regression example: squared error, ${Object.keys(METHODS).join(', ')}, same initialization and batches.
 
