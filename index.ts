@@ -1,43 +1,196 @@
 /**
  * somax: second-order optimizers for TensorFlow.js, as Optax-style gradient transformations.
+ *
+ * The public surface, named export by export (Optax keeps its code in `_src` behind a curated
+ * `__init__`; so does somax). docs/optax.md maps Optax's names to these.
  * @packageDocumentation
  */
-export type * from './lib/types';
+
+// Core types.
+export type {
+  Extra,
+  GradientTransformation,
+  LossFn,
+  Params,
+  PRNGKey,
+  Reads,
+  ScalarOrSchedule,
+  Schedule,
+  StateOf,
+  StateTree,
+  Tree,
+  Updates,
+} from './lib/types';
+
+// Tree utilities, keys, losses (namespaces).
 export * as tree from './lib/tree';
 export * as random from './lib/random';
-export * from './lib/errors';
-export * from './lib/combine';
-export * from './lib/reads';
-export * from './lib/gradients';
 export * as losses from './lib/losses';
-export * from './lib/autodiff';
-export * from './lib/objective';
-export * from './lib/rowGram';
-export * from './transforms/curvature';
-export * from './transforms/estimators';
-export * from './transforms/preconditioners';
-export * from './transforms/linesearch';
-export * from './lib/update';
-export * from './lib/state';
-export * from './transforms/scale';
-export * from './transforms/moments';
-export * from './transforms/clipping';
-export * from './transforms/weightDecay';
-export * from './transforms/misc';
-export * from './transforms/schedules';
-export * from './chains/firstOrder';
-export * from './lib/tfOptimizer';
-export * as linalg from './lib/linalg';
-export * from './transforms/damping';
-export * from './transforms/solvers';
-export * from './transforms/secondOrder';
-export * from './transforms/lbfgs';
-export * from './chains/lbfgs';
-export * from './chains/common';
-export * from './chains/diagonal';
-export * from './chains/newton';
-export * from './chains/gaussNewton';
-export * from './chains/registry';
-export * from './transforms/naturalGradient';
-export * from './chains/quasiNewton';
-export * from './chains/naturalGradient';
+
+// Errors.
+export { HyperparameterError, InputError, SomaxError, TreeMismatchError, UnsupportedOpError } from './lib/errors';
+
+// Combinators.
+export {
+  applyIfFinite,
+  chain,
+  conditionallyMask,
+  conditionallyTransform,
+  disposeState,
+  guardNonFinite,
+  hasUpdated,
+  identity,
+  injectHyperparams,
+  masked,
+  multiSteps,
+  multiTransform,
+  namedChain,
+  partition,
+  setHyperparams,
+  skipNotFinite,
+} from './lib/combine';
+export type {
+  ApplyIfFiniteState,
+  ConditionFn,
+  ConditionallyTransformState,
+  EmptyState,
+  GuardNonFiniteOptions,
+  GuardNonFiniteState,
+  InjectHyperparamsState,
+  LabelTree,
+  Mask,
+  MultiStepsOptions,
+  MultiStepsState,
+  MultiTransformState,
+  NamedChainState,
+} from './lib/combine';
+
+// The device-read protocol, for users writing transforms that read values (see docs/backends.md).
+export { fetchValues, runAsync, runSync, updateReadsOf, withReads } from './lib/reads';
+
+// Applying updates and the training step.
+export { applyUpdates, incrementalUpdate, makeStep, makeStepAsync, periodicUpdate } from './lib/update';
+export type { StepInfo, StepOptions, StepResult } from './lib/update';
+export { loadState, saveState } from './lib/state';
+export type { Json } from './lib/state';
+
+// tfjs adapters.
+export { asTfOptimizer, minimizeLoss, SomaxOptimizer } from './lib/tfOptimizer';
+export type { MinimizeBatch } from './lib/tfOptimizer';
+export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/gradients';
+
+// Products and exact references.
+export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, valueAndGrad, vjp } from './lib/autodiff';
+export { objectiveLoss, outputBasis } from './lib/objective';
+export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
+
+// Models with closed-form curvature hooks.
+export { denseObjective, mlpObjective, rowGram } from './lib/rowGram';
+export type { Activation, DenseForward, DenseLayer, DenseObjective, DenseObjectiveOptions, MlpObjective, MlpObjectiveOptions } from './lib/rowGram';
+
+// First-order transforms.
+export { scale, scaleByLearningRate, scaleBySchedule, scaleBySign } from './transforms/scale';
+export type { CountState } from './transforms/scale';
+export { ema, scaleByAdam, scaleByAmsgrad, scaleByLion, scaleByRms, scaleByRss, scaleByStddev, trace } from './transforms/moments';
+export type {
+  EmaOptions,
+  EmaState,
+  ScaleByAdamOptions,
+  ScaleByAdamState,
+  ScaleByLionOptions,
+  ScaleByLionState,
+  ScaleByRmsOptions,
+  ScaleByRmsState,
+  ScaleByRssOptions,
+  ScaleByRssState,
+  ScaleByStddevState,
+  TraceOptions,
+  TraceState,
+} from './transforms/moments';
+export { clip, clipByBlockRms, clipByGlobalNorm } from './transforms/clipping';
+export { addDecayedWeights } from './transforms/weightDecay';
+export { addNoise, keepParamsNonnegative, zeroNans } from './transforms/misc';
+export type { AddNoiseState, ZeroNansState } from './transforms/misc';
+
+// Schedules.
+export {
+  constantSchedule,
+  cosineDecaySchedule,
+  cosineOnecycleSchedule,
+  exponentialDecay,
+  joinSchedules,
+  linearOnecycleSchedule,
+  linearSchedule,
+  piecewiseConstantSchedule,
+  piecewiseInterpolateSchedule,
+  polynomialSchedule,
+  sgdrSchedule,
+  warmupConstantSchedule,
+  warmupCosineDecaySchedule,
+  warmupExponentialDecaySchedule,
+} from './transforms/schedules';
+export type {
+  BoundariesAndScales,
+  CosineDecayOptions,
+  CosineOnecycleOptions,
+  ExponentialDecayOptions,
+  LinearOnecycleOptions,
+  PolynomialScheduleOptions,
+  WarmupCosineDecayOptions,
+  WarmupExponentialDecayOptions,
+} from './transforms/schedules';
+
+// Second-order pieces: curvature, estimators, damping, solvers, the assembler.
+export { fisherCurvature, ggnCurvature, hessianCurvature } from './transforms/curvature';
+export type { Curvature, CurvatureOperator } from './transforms/curvature';
+export { exactDiagEstimator, gaussNewtonBartlettDiag, gaussNewtonBartlettEstimator, hutchinsonDiag, hutchinsonEstimator } from './transforms/estimators';
+export type { DiagonalEstimator, GaussNewtonBartlettOptions, HutchinsonOptions } from './transforms/estimators';
+export { scaleByDiagonalCurvature } from './transforms/diagonal';
+export type { DiagonalCurvatureOptions, ScaleByDiagonalCurvatureState } from './transforms/diagonal';
+export { constantDamping, kirosDamping, trustRegionDamping } from './transforms/damping';
+export type { Damping, DampingState, DampingUpdate, TrustRegionOptions } from './transforms/damping';
+export { cgSolver, conjugateGradient, denseSolve, directSolver, rowSpaceSolver } from './transforms/solvers';
+export type { CgOptions, CgResult } from './transforms/solvers';
+export { fisherWoodburySolver } from './transforms/naturalGradient';
+export { scaleBySecondOrder } from './transforms/secondOrder';
+export type { DirectionSolver, ScaleBySecondOrderState, SecondOrderOptions, SolveProblem, SolveResult } from './transforms/secondOrder';
+export { lbfgsTwoLoop, scaleByLbfgs, scaleBySqn } from './transforms/lbfgs';
+export type { LbfgsHistory, ScaleByLbfgsOptions, ScaleByLbfgsState, ScaleBySqnOptions, ScaleBySqnState } from './transforms/lbfgs';
+export { scaleByBacktrackingLinesearch, scaleByZoomLinesearch } from './transforms/linesearch';
+export type {
+  BacktrackingLinesearchOptions,
+  BacktrackingLinesearchState,
+  ZoomLinesearchOptions,
+  ZoomLinesearchState,
+} from './transforms/linesearch';
+
+// First-order optimizers.
+export { adagrad, adam, adamw, amsgrad, lion, nadam, noisySgd, rmsprop, sgd } from './chains/firstOrder';
+export type { AdamwOptions, LionOptions, NoisySgdOptions, RmspropOptions, SgdOptions } from './chains/firstOrder';
+
+// Second-order methods, their options and states.
+export { adahessian, sophiaG, sophiaH } from './chains/diagonal';
+export type { AdahessianOptions, DiagonalMethodState, SophiaOptions } from './chains/diagonal';
+export { newtonCg, newtonDirect } from './chains/newton';
+export type { CgMethodOptions, NewtonCgOptions, NewtonDirectOptions } from './chains/newton';
+export { egn, ggnDirect, ignd, sgn } from './chains/gaussNewton';
+export type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './chains/gaussNewton';
+export { swmng } from './chains/naturalGradient';
+export type { SwmngOptions } from './chains/naturalGradient';
+export { sgdArmijo, sqn, stochasticArmijo } from './chains/quasiNewton';
+export type { SgdArmijoOptions, SqnOptions } from './chains/quasiNewton';
+export { lbfgs } from './chains/lbfgs';
+export type { LbfgsOptions } from './chains/lbfgs';
+export type {
+  DampingOptions,
+  GuardOptions,
+  LamPolicy,
+  MethodState,
+  PostDirectionOptions,
+  SecondOrderMethodOptions,
+  SecondOrderMethodState,
+} from './chains/common';
+
+// The registry.
+export { describe, listMethods, make } from './chains/registry';
+export type { MethodName, MethodOptions } from './chains/registry';

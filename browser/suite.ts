@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStepAsync, mlpObjective, objectiveLoss, random, tree } from '../index';
-import type { GradientTransformation, Tree } from '../index';
+import type { GradientTransformation, MethodName, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
 import type { Act, LossName } from '../tests/helpers/mlp64';
 
@@ -41,12 +41,12 @@ export const METHOD_OPTIONS: Readonly<Record<string, Record<string, unknown>>> =
   adahessian: { learningRate: 0.1 },
   sophiaH: { learningRate: 0.05, weightDecay: 0 },
   sophiaG: { learningRate: 0.05, weightDecay: 0 },
-  newtonCg: { lam0: 1, maxiter: 5 },
+  newtonCg: { lam0: 1, maxIterations: 5 },
   newtonDirect: { lam0: 0.1 },
-  sgn: { lam0: 0.1, maxiter: 10 },
+  sgn: { lam0: 0.1, maxIterations: 10 },
   egn: { lam0: 0.1 },
   ggnDirect: { lam0: 0.1 },
-  sqn: { learningRate: 1, lineSearch: true },
+  sqn: { learningRate: 1, linesearch: true },
   swmng: { lam0: 0.1, learningRate: 0.5 },
   ignd: { learningRate: 0.05 },
   sgdArmijo: { learningRate: 2 },
@@ -113,7 +113,7 @@ export async function products(names: readonly ProductName[] = PRODUCTS): Promis
 export function buildMethod(name: string, objective: { predict: (p: any, x: tf.Tensor) => tf.Tensor; loss: LossName }): GradientTransformation<any> {
   const options = METHOD_OPTIONS[name] ?? {};
   if (name === 'adam') return adam(options.learningRate as number);
-  return make(name, { objective, lossFn: objectiveLoss(objective), ...options } as any);
+  return make(name as MethodName, { objective, lossFn: objectiveLoss(objective), ...options } as any);
 }
 
 /** One step of a method: the parameters before and after, and the loss it reported. */

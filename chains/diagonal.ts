@@ -7,21 +7,28 @@
 import { chain } from '../lib/combine';
 import type { Mask } from '../lib/combine';
 import type { Objective } from '../lib/objective';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn, ScalarOrSchedule } from '../lib/types';
 import { clip } from '../transforms/clipping';
 import { hessianCurvature } from '../transforms/curvature';
-import { gaussNewtonBartlettEstimator, hutchinsonEstimator, scaleByDiagonalCurvature } from '../transforms/preconditioners';
+import { scaleByDiagonalCurvature } from '../transforms/diagonal';
+import type { ScaleByDiagonalCurvatureState } from '../transforms/diagonal';
+import { gaussNewtonBartlettEstimator, hutchinsonEstimator } from '../transforms/estimators';
 import { scaleByLearningRate } from '../transforms/scale';
 import { addDecayedWeights } from '../transforms/weightDecay';
-import { guarded, postDirection } from './common';
-import type { GuardOptions, PostDirectionOptions } from './common';
+import { GUARD_DEFAULTS, POST_DIRECTION_DEFAULTS, guarded, postDirection } from './common';
+import type { GuardOptions, MethodState, PostDirectionOptions } from './common';
+
+/** State of the diagonal methods: the diagonal lane, then the chain after it. */
+export type DiagonalMethodState = MethodState<readonly [ScaleByDiagonalCurvatureState, ...unknown[]]>;
 
 /** Options of {@link adahessian} (somax v1 defaults). */
-export interface AdahessianOptions extends PostDirectionOptions {
+export interface AdahessianOptions extends PostDirectionOptions, GuardOptions {
   /** Decay of the gradient momentum m (default 0.9). */
-  beta1?: number;
+  b1?: number;
   /** Decay of the EMA v of the squared Hessian-diagonal estimates (default 0.999). */
-  beta2?: number;
+  b2?: number;
   /** Added to the denominator v̂^(k/2) (default 1e-8). */
   eps?: number;
   /** The Hessian power k ∈ [0, 1] of the denominator v̂^(k/2) (default 1). */
@@ -33,7 +40,7 @@ export interface AdahessianOptions extends PostDirectionOptions {
    */
   relativeFloor?: number;
   /** Rademacher probes z per Hutchinson estimate z ⊙ Hz (default 1; each costs one HVP). */
-  nProbes?: number;
+  numProbes?: number;
   /** Average the estimate over the spatial axes of conv kernels (rank ≥ 3 leaves; default true). */
   spatialAveraging?: boolean;
   /** Refresh the Hessian diagonal every k steps (step 0 refreshes; default 1). */
@@ -41,6 +48,20 @@ export interface AdahessianOptions extends PostDirectionOptions {
   /** Seed of the probe keys when the step passes no `key` (default 0). */
   seed?: number;
 }
+
+const ADAHESSIAN_DEFAULTS = {
+  b1: 0.9,
+  b2: 0.999,
+  eps: 1e-8,
+  hessianPower: 1,
+  relativeFloor: 0.01,
+  numProbes: 1,
+  spatialAveraging: true,
+  evalEveryK: 1,
+  seed: 0,
+  ...POST_DIRECTION_DEFAULTS,
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<AdahessianOptions>;
 
 /**
  * AdaHessian: s = m̂ / (max(v̂^(k/2), ρ·mean(v̂^(k/2))) + ε) with v the EMA of the squared
@@ -52,16 +73,12 @@ export interface AdahessianOptions extends PostDirectionOptions {
  * const tx = adahessian(lossFn, { learningRate: 0.15 });
  * @see Yao et al., "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning" (AAAI 2021), arXiv 2006.00719.
  */
-export function adahessian<B>(
-  lossFn: LossFn<B>,
-  { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, hessianPower = 1, relativeFloor = 0.01, nProbes = 1, spatialAveraging = true, evalEveryK = 1, seed = 0, guardNonFinite, ...post }: AdahessianOptions = {},
-): GradientTransformation<any> {
-  return guarded(chain(
-    scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
-      mode: 'adahessian', beta1, beta2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed,
-    }),
-    postDirection(post),
-  ), { guardNonFinite }, { sync: false });
+export function adahessian<B>(lossFn: LossFn<B>, options: AdahessianOptions = {}): GradientTransformation<DiagonalMethodState> {
+  const o = resolveOptions('adahessian', options, ADAHESSIAN_DEFAULTS);
+  const estimator = hutchinsonEstimator(hessianCurvature(lossFn), { numProbes: o.numProbes });
+  const { b1, b2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed } = o;
+  const lane = scaleByDiagonalCurvature(estimator, { mode: 'adahessian', b1, b2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed });
+  return guarded(chain(lane, postDirection(o)), o.skipNonFinite, { sync: false });
 }
 
 /** Options shared by the Sophia variants (somax v1 defaults). */
@@ -69,9 +86,9 @@ export interface SophiaOptions extends GuardOptions {
   /** Learning rate or schedule (somax v1 default 1.0; the paper uses ~1e-4 to 1e-3). */
   learningRate?: ScalarOrSchedule;
   /** Decay of the gradient momentum m (default 0.965). */
-  beta1?: number;
+  b1?: number;
   /** Decay of the EMA h of the curvature diagonal (default 0.99). */
-  beta2?: number;
+  b2?: number;
   /** γ of the denominator max(γ ĥ, ε) (default 0.01 for Sophia-H, 0.05 for Sophia-G). */
   gamma?: number;
   /** Floor ε of the denominator (default 1e-8). */
@@ -86,11 +103,31 @@ export interface SophiaOptions extends GuardOptions {
   clipValue?: number;
   /** Seed of the probe / sampled-label keys when the step passes no `key` (default 0). */
   seed?: number;
+  /** Probes per estimate: Rademacher vectors (Sophia-H) or label draws (Sophia-G) (default 1). */
+  numProbes?: number;
 }
 
-/** Sophia's chain after the direction: clip(clipValue) → addDecayedWeights → −lr. */
-function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1.0 }: Omit<SophiaOptions, keyof GuardOptions>): GradientTransformation<any>[] {
-  return [clip(clipValue), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate)];
+const SOPHIA_DEFAULTS = {
+  learningRate: 1.0,
+  b1: 0.965,
+  b2: 0.99,
+  gamma: 0.01,
+  eps: 1e-8,
+  evalEveryK: 10,
+  weightDecay: 0.2,
+  mask: undefined,
+  clipValue: 1.0,
+  seed: 0,
+  numProbes: 1,
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<SophiaOptions>;
+
+/** Sophia from its estimator and resolved options: the lane → clip(clipValue) → addDecayedWeights → −lr. */
+function sophia(estimator: (numProbes: number) => ReturnType<typeof hutchinsonEstimator>, o: Required<SophiaOptions>) {
+  const { b1, b2, gamma, eps, evalEveryK, seed } = o;
+  const lane = scaleByDiagonalCurvature(estimator(o.numProbes), { mode: 'sophia', b1, b2, gamma, eps, evalEveryK, spatialAveraging: false, seed });
+  const tail = [clip(o.clipValue), addDecayedWeights(o.weightDecay, { mask: o.mask }), scaleByLearningRate(o.learningRate)];
+  return guarded(chain(lane, ...tail), o.skipNonFinite, { sync: false }) as GradientTransformation<DiagonalMethodState>;
 }
 
 /**
@@ -102,16 +139,9 @@ function sophiaTail({ learningRate = 1.0, weightDecay = 0.2, mask, clipValue = 1
  * const tx = sophiaH(lossFn, { learningRate: 0.05, weightDecay: 0 });
  * @see Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training" (2023), arXiv 2305.14342.
  */
-export function sophiaH<B>(
-  lossFn: LossFn<B>,
-  { beta1 = 0.965, beta2 = 0.99, gamma = 0.01, eps = 1e-8, evalEveryK = 10, seed = 0, nProbes = 1, guardNonFinite, ...tail }: SophiaOptions & { nProbes?: number } = {},
-): GradientTransformation<any> {
-  return guarded(chain(
-    scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes }), {
-      mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
-    }),
-    ...sophiaTail(tail),
-  ), { guardNonFinite }, { sync: false });
+export function sophiaH<B>(lossFn: LossFn<B>, options: SophiaOptions = {}): GradientTransformation<DiagonalMethodState> {
+  const o = resolveOptions('sophiaH', options, SOPHIA_DEFAULTS) as Required<SophiaOptions>;
+  return sophia((numProbes) => hutchinsonEstimator(hessianCurvature(lossFn), { numProbes }), o);
 }
 
 /**
@@ -122,14 +152,7 @@ export function sophiaH<B>(
  * const tx = sophiaG({ predict, loss: 'softmaxCrossEntropy' }, { learningRate: 0.05, weightDecay: 0 });
  * @see Liu et al. (2023), arXiv 2305.14342.
  */
-export function sophiaG<X>(
-  objective: Objective<X>,
-  { beta1 = 0.965, beta2 = 0.99, gamma = 0.05, eps = 1e-8, evalEveryK = 10, seed = 0, nSamples = 1, guardNonFinite, ...tail }: SophiaOptions & { nSamples?: number } = {},
-): GradientTransformation<any> {
-  return guarded(chain(
-    scaleByDiagonalCurvature(gaussNewtonBartlettEstimator(objective, { nSamples }), {
-      mode: 'sophia', beta1, beta2, gamma, eps, evalEveryK, spatialAveraging: false, seed,
-    }),
-    ...sophiaTail(tail),
-  ), { guardNonFinite }, { sync: false });
+export function sophiaG<X>(objective: Objective<X>, options: SophiaOptions = {}): GradientTransformation<DiagonalMethodState> {
+  const o = resolveOptions('sophiaG', options, { ...SOPHIA_DEFAULTS, gamma: 0.05 }) as Required<SophiaOptions>;
+  return sophia((numProbes) => gaussNewtonBartlettEstimator(objective, { numProbes }), o);
 }

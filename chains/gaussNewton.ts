@@ -1,78 +1,123 @@
 /**
  * Gauss-Newton methods on the GGN G = (1/B) Jᵀ Q J of an objective (`predict` + output loss):
- * SGN (CG in parameter space), EGN (exact solve in row space), and the direct GGN step.
+ * SGN (CG in parameter space), EGN (exact solve in row space), the direct GGN step, and IGND.
  * G uses `extra.curvatureBatch` (default: the gradient batch); the gradient uses `extra.batch`.
  * @module
  */
 import { chain } from '../lib/combine';
 import { objectiveLoss } from '../lib/objective';
 import type { Objective } from '../lib/objective';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
 import { scaleByIgnd } from '../transforms/naturalGradient';
+import type { ScaleByIgndState } from '../transforms/naturalGradient';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
-import { guarded, postDirection, secondOrderMethod } from './common';
-import type { DampingOptions, PostDirectionOptions } from './common';
-import type { NewtonCgOptions } from './newton';
+import { GUARD_DEFAULTS, POST_DIRECTION_DEFAULTS, SECOND_ORDER_METHOD_DEFAULTS, guarded, postDirection, secondOrderMethod } from './common';
+import type { GuardOptions, MethodState, PostDirectionOptions, SecondOrderMethodOptions, SecondOrderMethodState } from './common';
+import { CG_METHOD_DEFAULTS } from './newton';
+import type { CgMethodOptions } from './newton';
+
+/** Options of {@link sgn}. */
+export interface SgnOptions extends CgMethodOptions, SecondOrderMethodOptions {}
+
+const SGN_DEFAULTS = { ...CG_METHOD_DEFAULTS, ...SECOND_ORDER_METHOD_DEFAULTS } as const satisfies Defaults<SgnOptions>;
 
 /**
  * SGN: (G + λI) s = g by CG with Gauss-Newton-vector products, then the post-direction chain
  * (somax v1 defaults as Newton-CG).
  *
+ * @example
+ * const tx = sgn(mlpObjective({ loss: 'softmaxCrossEntropy' }), { lam0: 0.3, maxIterations: 3 });
  * @see Schraudolph (2002); Martens (2010); Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
  */
-export function sgn<X>(
-  objective: Objective<X>,
-  { tol = 1e-5, maxiter = 20, warmStart = true, ...options }: Omit<NewtonCgOptions, 'diagonalProbes'> & DampingOptions & PostDirectionOptions = {},
-): GradientTransformation<any> {
-  const parts = { curvature: ggnCurvature(objective), solver: cgSolver({ tol, maxiter, warmStart }), lossFn: objectiveLoss(objective) };
-  return secondOrderMethod(parts, options);
+export function sgn<X>(objective: Objective<X>, options: SgnOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('sgn', options, SGN_DEFAULTS);
+  const solver = cgSolver({ tol: o.tol, maxIterations: o.maxIterations, warmStart: o.warmStart });
+  return secondOrderMethod({ curvature: ggnCurvature(objective), solver, lossFn: objectiveLoss(objective) }, o);
 }
+
+/** Options of {@link egn}. */
+export interface EgnOptions extends SecondOrderMethodOptions {
+  /** How the B·C × B·C row-space system is solved in float64: `'cholesky'` (default) or `'cg'`. */
+  rowSolver?: 'cholesky' | 'cg';
+}
+
+const EGN_DEFAULTS = { rowSolver: 'cholesky', ...SECOND_ORDER_METHOD_DEFAULTS } as const satisfies Defaults<EgnOptions>;
 
 /**
- * EGN: the exact regularized Gauss-Newton direction s = (G + λI)⁻¹ g computed in row space,
- * s = J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ r̃ (Woodbury), by Cholesky or (`rowSolver: 'cg'`) CG in float64 on the
- * B·C × B·C system; then the post-direction chain. For cross-entropy J̃ = blockdiag(Lᵢᵀ) J with
+ * EGN: the exact regularized Gauss-Newton direction s = (G + λI)⁻¹ g computed in row space by
+ * Woodbury, s = (1/λ)(g − J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ J̃ g), which is s = J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ r̃ when g is the
+ * batch gradient (1/B) J̃ᵀ r̃; by Cholesky or (`rowSolver: 'cg'`) CG in float64 on the B·C × B·C
+ * system; then the post-direction chain. For cross-entropy J̃ = blockdiag(Lᵢᵀ) J with
  * Qᵢ + εI = LᵢLᵢᵀ (not somax v1's Lᵢ J, which is not the GGN).
  *
+ * @example
+ * const tx = egn(mlpObjective({ loss: 'softmaxCrossEntropy' }), { lam0: 1 });
  * @see Korbit, Adeoye, Bemporad & Zanon, "Exact Gauss-Newton Optimization for Training Deep Neural Networks" (2024), arXiv 2405.14402.
  */
-export function egn<X>(
-  objective: Objective<X>,
-  { rowSolver = 'cholesky', ...options }: { rowSolver?: 'cholesky' | 'cg' } & DampingOptions & PostDirectionOptions = {},
-): GradientTransformation<any> {
+export function egn<X>(objective: Objective<X>, options: EgnOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('egn', options, EGN_DEFAULTS);
   const parts = {
-    curvature: options.lamPolicy === 'trustRegion' ? ggnCurvature(objective) : undefined, // only ρ needs G v
-    solver: rowSpaceSolver(objective, { method: rowSolver }),
+    curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
+    solver: rowSpaceSolver(objective, { rowSolver: o.rowSolver }),
     lossFn: objectiveLoss(objective),
   };
-  return secondOrderMethod(parts, options);
+  return secondOrderMethod(parts, o);
 }
 
-/** The direct GGN step (G + λI) s = g with the dense GGN (tiny models and tests). */
-export function ggnDirect<X>(
-  objective: Objective<X>,
-  options: DampingOptions & PostDirectionOptions = {},
-): GradientTransformation<any> {
-  return secondOrderMethod({ curvature: ggnCurvature(objective), solver: directSolver(), lossFn: objectiveLoss(objective) }, options);
+/** Options of {@link ggnDirect}. */
+export type GgnDirectOptions = SecondOrderMethodOptions;
+
+/**
+ * The direct GGN step (G + λI) s = g with the dense GGN (tiny models and tests).
+ *
+ * @example
+ * const tx = ggnDirect({ predict, loss: 'meanSquaredError' }, { lam0: 1e-3 });
+ */
+export function ggnDirect<X>(objective: Objective<X>, options: GgnDirectOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('ggnDirect', options, SECOND_ORDER_METHOD_DEFAULTS);
+  return secondOrderMethod({ curvature: ggnCurvature(objective), solver: directSolver(), lossFn: objectiveLoss(objective) }, o);
 }
+
+/** Options of {@link ignd}. */
+export interface IgndOptions extends PostDirectionOptions, GuardOptions {
+  /** Decay of the momentum of the direction (default 0: none). */
+  b1?: number;
+  /** Decay of the second moment of the direction (default 0: none). */
+  b2?: number;
+  /** Added to the second moment's root (default 1e-7). */
+  eps?: number;
+  /** δ of (Qᵢ + δI)⁻¹ for classification, relative to Qᵢ's largest diagonal entry (default 1e-4). */
+  outputDamping?: number;
+}
+
+const IGND_DEFAULTS = {
+  b1: 0,
+  b2: 0,
+  eps: 1e-7,
+  outputDamping: 1e-4,
+  ...POST_DIRECTION_DEFAULTS,
+  learningRate: 0.1,
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<IgndOptions>;
 
 /**
  * IGND (somax 2024): the average of each sample's own Gauss-Newton step,
  * s = (1/B) Σᵢ Jᵢᵀ(JᵢJᵢᵀ)⁻¹(Qᵢ + δI)⁻¹gᵢ — for scalar regression s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖², for
  * softmax cross-entropy the classification variant somax left unimplemented — with optional
  * moments, then the post-direction chain (learning rate 0.1 by default, as somax 2024). See
- * `scaleByIgnd`.
+ * `scaleByIgnd`. Its direction comes from the per-sample residuals of the curvature batch, not
+ * from the incoming updates (each sample's step is solved in that sample's own row space).
  *
  * @example
  * const tx = ignd({ predict, loss: 'meanSquaredError' }, { learningRate: 0.1 });
  */
-export function ignd<X>(
-  objective: Objective<X>,
-  { beta1 = 0, beta2 = 0, eps = 1e-7, outputDamping = 1e-4, learningRate = 0.1, guardNonFinite, ...post }: { beta1?: number; beta2?: number; eps?: number; outputDamping?: number } & PostDirectionOptions = {},
-): GradientTransformation<any> {
-  const direction = scaleByIgnd(objective, { beta1, beta2, eps, outputDamping });
+export function ignd<X>(objective: Objective<X>, options: IgndOptions = {}): GradientTransformation<MethodState<readonly [ScaleByIgndState, unknown]>> {
+  const o = resolveOptions('ignd', options, IGND_DEFAULTS);
+  const direction = scaleByIgnd(objective, { beta1: o.b1, beta2: o.b2, eps: o.eps, outputDamping: o.outputDamping });
   // The squared-error direction never reads from the device: keep the guard read-free too.
   const readFree = objective.loss === 'meanSquaredError';
-  return guarded(chain(direction, postDirection({ learningRate, ...post })), { guardNonFinite }, { sync: !readFree });
+  return guarded(chain(direction, postDirection(o)), o.skipNonFinite, { sync: !readFree });
 }

@@ -4,50 +4,71 @@
  * gradient, and the losses of the trust-region ratio, use `extra.batch`.
  * @module
  */
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { hessianCurvature } from '../transforms/curvature';
-import { hutchinsonEstimator } from '../transforms/preconditioners';
+import { hutchinsonEstimator } from '../transforms/estimators';
 import { cgSolver, directSolver } from '../transforms/solvers';
-import { secondOrderMethod } from './common';
-import type { DampingOptions, PostDirectionOptions } from './common';
+import { SECOND_ORDER_METHOD_DEFAULTS, secondOrderMethod } from './common';
+import type { SecondOrderMethodOptions, SecondOrderMethodState } from './common';
 
-/** CG knobs (somax v1 preset defaults: tol 1e-5, maxiter 20, warm start). */
-export interface NewtonCgOptions {
+/** The CG knobs of the CG-based methods (somax v1 preset defaults). */
+export interface CgMethodOptions {
   /** CG stops when ‖r‖ ≤ tol‖g‖ (default 1e-5). */
   tol?: number;
   /** At most this many CG iterations, i.e. curvature products, per step (default 20). */
-  maxiter?: number;
+  maxIterations?: number;
   /** Start CG from the previous step's direction (default true). */
   warmStart?: boolean;
-  /** Precondition CG by a Hutchinson estimate of the curvature diagonal with this many probes. */
-  diagonalProbes?: number;
 }
+
+/** Defaults of {@link CgMethodOptions}. */
+export const CG_METHOD_DEFAULTS = { tol: 1e-5, maxIterations: 20, warmStart: true } as const satisfies Defaults<CgMethodOptions>;
+
+/** Options of {@link newtonCg}. */
+export interface NewtonCgOptions extends CgMethodOptions, SecondOrderMethodOptions {
+  /** Precondition CG by a Hutchinson estimate of the Hessian diagonal with this many probes (default none). */
+  numProbes?: number;
+  /** Seed of the probe keys when the step passes no `key` (default 0). */
+  seed?: number;
+}
+
+const NEWTON_CG_DEFAULTS = {
+  ...CG_METHOD_DEFAULTS,
+  ...SECOND_ORDER_METHOD_DEFAULTS,
+  numProbes: undefined,
+  seed: 0,
+} as const satisfies Defaults<NewtonCgOptions>;
 
 /**
  * Newton-CG (Hessian-free): solve (H + λI) s = g by conjugate gradient with Hessian-vector products
  * (stopping at negative curvature), then the post-direction chain. somax v1 defaults: λ = 1
  * constant, 20 CG iterations, tol 1e-5, warm start; `lamPolicy: 'trustRegion'` adapts λ;
- * `diagonalProbes` preconditions CG with a Hutchinson diagonal (extra products per step).
+ * `numProbes` preconditions CG with a Hutchinson diagonal (extra products per step).
  *
  * @example
  * const tx = newtonCg(lossFn, { learningRate: 1, lam0: 1e-2, lamPolicy: 'trustRegion' });
  * @see Martens, "Deep learning via Hessian-free optimization" (ICML 2010).
  */
-export function newtonCg<B>(
-  lossFn: LossFn<B>,
-  { tol = 1e-5, maxiter = 20, warmStart = true, diagonalProbes, seed = 0, ...options }: NewtonCgOptions & DampingOptions & PostDirectionOptions & { seed?: number } = {},
-): GradientTransformation<any> {
+export function newtonCg<B>(lossFn: LossFn<B>, options: NewtonCgOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('newtonCg', options, NEWTON_CG_DEFAULTS);
   const curvature = hessianCurvature(lossFn);
-  const diagonal = diagonalProbes === undefined ? undefined : hutchinsonEstimator(curvature, { nProbes: diagonalProbes });
-  return secondOrderMethod({ curvature, solver: cgSolver({ tol, maxiter, warmStart, diagonal }), lossFn, seed }, options);
+  const diagonal = o.numProbes === undefined ? undefined : hutchinsonEstimator(curvature, { numProbes: o.numProbes });
+  const solver = cgSolver({ tol: o.tol, maxIterations: o.maxIterations, warmStart: o.warmStart, diagonal });
+  return secondOrderMethod({ curvature, solver, lossFn, seed: o.seed }, o);
 }
+
+/** Options of {@link newtonDirect}. */
+export type NewtonDirectOptions = SecondOrderMethodOptions;
 
 /**
  * The direct Newton step (H + λI) s = g with the dense Hessian (P HVPs; tiny models and tests).
+ *
+ * @example
+ * const tx = newtonDirect(lossFn, { lam0: 1e-3 });
  */
-export function newtonDirect<B>(
-  lossFn: LossFn<B>,
-  options: DampingOptions & PostDirectionOptions = {},
-): GradientTransformation<any> {
-  return secondOrderMethod({ curvature: hessianCurvature(lossFn), solver: directSolver(), lossFn }, options);
+export function newtonDirect<B>(lossFn: LossFn<B>, options: NewtonDirectOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('newtonDirect', options, SECOND_ORDER_METHOD_DEFAULTS);
+  return secondOrderMethod({ curvature: hessianCurvature(lossFn), solver: directSolver(), lossFn }, o);
 }

@@ -4,13 +4,17 @@
  * @module
  */
 import { chain } from '../lib/combine';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { scaleBySqn } from '../transforms/lbfgs';
+import type { ScaleBySqnState } from '../transforms/lbfgs';
 import { scaleByBacktrackingLinesearch } from '../transforms/linesearch';
-import type { BacktrackingLinesearchOptions } from '../transforms/linesearch';
+import type { BacktrackingLinesearchOptions, BacktrackingLinesearchState } from '../transforms/linesearch';
 import { scale } from '../transforms/scale';
-import { guarded } from './common';
-import type { GuardOptions } from './common';
+import type { EmptyState } from '../lib/combine';
+import { GUARD_DEFAULTS, guarded } from './common';
+import type { GuardOptions, MethodState } from './common';
 
 /**
  * The stochastic Armijo line search of somax 2024 (Vaswani et al. 2019): c = 0.1, shrink by 0.8,
@@ -19,7 +23,11 @@ import type { GuardOptions } from './common';
  * @example
  * const tx = chain(scale(-1), stochasticArmijo(lossFn, 1.0));   // sgdArmijo
  */
-export function stochasticArmijo<B>(lossFn: LossFn<B>, maxStepsize: number, options: BacktrackingLinesearchOptions = {}): GradientTransformation<any> {
+export function stochasticArmijo<B>(
+  lossFn: LossFn<B>,
+  maxStepsize: number,
+  options: BacktrackingLinesearchOptions = {},
+): GradientTransformation<BacktrackingLinesearchState> {
   return scaleByBacktrackingLinesearch(lossFn, {
     slopeRtol: 0.1,
     decreaseFactor: 0.8,
@@ -30,26 +38,58 @@ export function stochasticArmijo<B>(lossFn: LossFn<B>, maxStepsize: number, opti
   });
 }
 
+/** Options of {@link sqn}. */
+export interface SqnOptions extends GuardOptions {
+  /** Fixed step size, or the cap of the line search (default 1.0). */
+  learningRate?: number;
+  /** Curvature pairs kept (default 10). */
+  memorySize?: number;
+  /** Find the step by the stochastic Armijo line search, capped at `learningRate` (default false). */
+  linesearch?: boolean;
+  /** Pairs with sᵀy ≤ curvatureEps·‖s‖‖y‖ are skipped (default 1e-10). */
+  curvatureEps?: number;
+}
+
+const SQN_DEFAULTS = {
+  learningRate: 1.0,
+  memorySize: 10,
+  linesearch: false,
+  curvatureEps: 1e-10,
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<SqnOptions>;
+
 /**
  * SQN: online L-BFGS with curvature pairs from the gradient difference on the same (or the
- * curvature) batch, history 10, fixed step `learningRate` or the stochastic Armijo line search
- * (`lineSearch: true`, capped at `learningRate`).
+ * curvature) batch, memory 10, fixed step `learningRate` or the stochastic Armijo line search
+ * (`linesearch: true`, capped at `learningRate`).
  *
  * @example
  * const tx = sqn(lossFn, { learningRate: 0.1 });
  * @see Bottou, Curtis & Nocedal (2018), Alg. 6.2; Byrd, Hansen, Nocedal & Singer (2016).
  */
-export function sqn<B>(
-  lossFn: LossFn<B>,
-  { learningRate = 1.0, historySize = 10, lineSearch = false, curvatureEps = 1e-10, guardNonFinite }: { learningRate?: number; historySize?: number; lineSearch?: boolean; curvatureEps?: number } & GuardOptions = {},
-): GradientTransformation<any> {
-  return guarded(scaleBySqn(lossFn, {
-    learningRate,
-    memorySize: historySize,
-    curvatureEps,
-    linesearch: lineSearch ? stochasticArmijo(lossFn, learningRate) : undefined,
-  }), { guardNonFinite });
+export function sqn<B>(lossFn: LossFn<B>, options: SqnOptions = {}): GradientTransformation<MethodState<ScaleBySqnState>> {
+  const o = resolveOptions('sqn', options, SQN_DEFAULTS);
+  const linesearch = o.linesearch ? stochasticArmijo(lossFn, o.learningRate) : undefined;
+  return guarded(scaleBySqn(lossFn, { learningRate: o.learningRate, memorySize: o.memorySize, curvatureEps: o.curvatureEps, linesearch }), o.skipNonFinite);
 }
+
+/** Options of {@link sgdArmijo}: the line search's, the step cap and the guard. */
+export interface SgdArmijoOptions extends BacktrackingLinesearchOptions, GuardOptions {
+  /** The largest step size η (default 1.0). */
+  learningRate?: number;
+}
+
+const SGD_ARMIJO_DEFAULTS = {
+  learningRate: 1.0,
+  maxBacktrackingSteps: undefined,
+  slopeRtol: undefined,
+  decreaseFactor: undefined,
+  increaseFactor: undefined,
+  maxLearningRate: undefined,
+  atol: undefined,
+  rtol: undefined,
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<SgdArmijoOptions>;
 
 /**
  * SGD with the stochastic Armijo line search: θ ← θ − η g with η from the Armijo condition on the
@@ -61,7 +101,9 @@ export function sqn<B>(
  */
 export function sgdArmijo<B>(
   lossFn: LossFn<B>,
-  { learningRate = 1.0, guardNonFinite, ...options }: BacktrackingLinesearchOptions & { learningRate?: number } & GuardOptions = {},
-): GradientTransformation<any> {
-  return guarded(chain(scale(-1), stochasticArmijo(lossFn, learningRate, options)), { guardNonFinite });
+  options: SgdArmijoOptions = {},
+): GradientTransformation<MethodState<readonly [EmptyState, BacktrackingLinesearchState]>> {
+  const { learningRate, skipNonFinite, ...linesearch } = resolveOptions('sgdArmijo', options, SGD_ARMIJO_DEFAULTS);
+  const defined = Object.fromEntries(Object.entries(linesearch).filter(([, v]) => v !== undefined));
+  return guarded(chain(scale(-1), stochasticArmijo(lossFn, learningRate, defined)), skipNonFinite);
 }

@@ -5,36 +5,53 @@
  */
 import { HyperparameterError } from '../lib/errors';
 import type { Objective } from '../lib/objective';
+import { nearestName } from '../lib/options';
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { adahessian, sophiaG, sophiaH } from './diagonal';
+import type { AdahessianOptions, SophiaOptions } from './diagonal';
 import { egn, ggnDirect, ignd, sgn } from './gaussNewton';
-import { swmng } from './naturalGradient';
-import { sgdArmijo, sqn } from './quasiNewton';
+import type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './gaussNewton';
 import { lbfgs } from './lbfgs';
+import type { LbfgsOptions } from './lbfgs';
+import { swmng } from './naturalGradient';
+import type { SwmngOptions } from './naturalGradient';
 import { newtonCg, newtonDirect } from './newton';
+import type { NewtonCgOptions, NewtonDirectOptions } from './newton';
+import { sgdArmijo, sqn } from './quasiNewton';
+import type { SgdArmijoOptions, SqnOptions } from './quasiNewton';
 
-/** What `make` needs besides the method's own options: the model, as a loss or an objective. */
-export type MethodModel =
-  | {
-      /** The loss `lossFn(params, batch)`, for the methods on the Hessian or the gradient alone. */
-      lossFn: LossFn<any>;
-      /** Not with `lossFn`. */
-      objective?: never;
-    }
-  | {
-      /** The model and its output loss, for the Gauss-Newton and Fisher methods. */
-      objective: Objective<any>;
-      /** Not with `objective`. */
-      lossFn?: never;
-    };
+/** What each method is built from: a loss (Hessian and gradient methods) or an objective (Gauss-Newton, Fisher). */
+type Needs = 'lossFn' | 'objective';
 
-interface Entry {
-  readonly needs: 'lossFn' | 'objective';
-  readonly description: string;
-  readonly build: (model: any, options: any) => GradientTransformation<any>;
+/** The options `make` takes for each method: the method's own, and its model. */
+export interface MethodOptions {
+  adahessian: AdahessianOptions & { lossFn: LossFn<any> };
+  sophiaH: SophiaOptions & { lossFn: LossFn<any> };
+  sophiaG: SophiaOptions & { objective: Objective<any> };
+  newtonCg: NewtonCgOptions & { lossFn: LossFn<any> };
+  newtonDirect: NewtonDirectOptions & { lossFn: LossFn<any> };
+  sgn: SgnOptions & { objective: Objective<any> };
+  egn: EgnOptions & { objective: Objective<any> };
+  ggnDirect: GgnDirectOptions & { objective: Objective<any> };
+  sqn: SqnOptions & { lossFn: LossFn<any> };
+  swmng: SwmngOptions & { objective: Objective<any> };
+  ignd: IgndOptions & { objective: Objective<any> };
+  sgdArmijo: SgdArmijoOptions & { lossFn: LossFn<any> };
+  lbfgs: LbfgsOptions & { lossFn: LossFn<any> };
 }
 
-const METHODS: Readonly<Record<string, Entry>> = {
+/** The name of a registered method. */
+export type MethodName = keyof MethodOptions;
+
+interface Entry<K extends MethodName> {
+  readonly needs: Needs;
+  readonly description: string;
+  readonly build: (model: any, options: Omit<MethodOptions[K], Needs>) => GradientTransformation<any>;
+}
+
+const BUILDERS = { adahessian, sophiaH, sophiaG, newtonCg, newtonDirect, sgn, egn, ggnDirect, sqn, swmng, ignd, sgdArmijo, lbfgs };
+
+const METHODS: { readonly [K in MethodName]: Entry<K> } = {
   adahessian: { needs: 'lossFn', description: 'curvature: Hessian · solver: diagonal (AdaHessian EMA of squared estimates) · damping: eps · estimator: Hutchinson', build: adahessian },
   sophiaH: { needs: 'lossFn', description: 'curvature: Hessian · solver: diagonal (Sophia EMA, clipped) · damping: γ, eps · estimator: Hutchinson every 10 steps', build: sophiaH },
   sophiaG: { needs: 'objective', description: 'curvature: GGN (cross-entropy) · solver: diagonal (Sophia EMA, clipped) · damping: γ, eps · estimator: Gauss-Newton-Bartlett every 10 steps', build: sophiaG },
@@ -50,12 +67,13 @@ const METHODS: Readonly<Record<string, Entry>> = {
   lbfgs: { needs: 'lossFn', description: 'curvature: L-BFGS (secant pairs) · solver: two-loop recursion · damping: none · estimator: none · strong-Wolfe line search', build: lbfgs },
 };
 
-function entry(name: string): Entry {
-  const e = METHODS[name];
-  if (e === undefined) {
-    throw new HyperparameterError(`unknown method '${name}'; known methods: ${Object.keys(METHODS).join(', ')}`);
+function entry(name: string): Entry<MethodName> {
+  if (!Object.prototype.hasOwnProperty.call(METHODS, name)) {
+    const near = nearestName(name, listMethods());
+    const hint = near === undefined ? `known methods: ${listMethods().join(', ')}` : `did you mean '${near}'?`;
+    throw new HyperparameterError(`unknown method '${name}'; ${hint}`);
   }
-  return e;
+  return METHODS[name as MethodName] as Entry<MethodName>;
 }
 
 /**
@@ -64,8 +82,8 @@ function entry(name: string): Entry {
  * @example
  * listMethods()   // ['adahessian', 'sophiaH', 'sophiaG', 'newtonCg', ...]
  */
-export function listMethods(): string[] {
-  return Object.keys(METHODS);
+export function listMethods(): MethodName[] {
+  return Object.keys(METHODS) as MethodName[];
 }
 
 /**
@@ -80,16 +98,21 @@ export function describe(name: string): string {
 
 /**
  * Builds a method by name: `make('egn', { objective, learningRate: 1, lam0: 0.1 })`,
- * `make('adahessian', { lossFn, learningRate: 0.15 })`. Unknown names raise an error listing the
- * known ones; a missing model says which one the method needs.
+ * `make('adahessian', { lossFn, learningRate: 0.15 })`. The options are the method's own (typed by
+ * {@link MethodOptions}) and its model: `lossFn` or `objective` (the one the method does not need
+ * may be given too, and is dropped). An unknown name, or an option the method does not know, is an
+ * error naming it and the nearest known one; a missing model says which one the method needs.
  *
  * @example
  * const tx = make('egn', { objective: { predict, loss: 'softmaxCrossEntropy' }, lam0: 1 });
  * const tx2 = make('adahessian', { lossFn, learningRate: 0.1 });
  */
-export function make(name: string, { lossFn, objective, ...options }: MethodModel & Record<string, unknown>): GradientTransformation<any> {
+export function make<K extends MethodName>(name: K, options: MethodOptions[K]): ReturnType<(typeof BUILDERS)[K]> {
   const e = entry(name);
+  if (options === null || typeof options !== 'object') throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\``);
+  // The model the method does not need may be given too (generic code passes both): it is dropped.
+  const { lossFn, objective, ...rest } = options as unknown as Record<string, unknown>;
   const model = e.needs === 'lossFn' ? lossFn : objective;
   if (model === undefined) throw new HyperparameterError(`method '${name}' needs \`${e.needs}\``);
-  return e.build(model, options);
+  return e.build(model, rest as Omit<MethodOptions[MethodName], Needs>) as ReturnType<(typeof BUILDERS)[K]>;
 }

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gaussNewtonProduct, hvp, linearization } from '../lib/autodiff';
 import { checkObjective, checkTargets, predictOn } from '../lib/objective';
+import { resolveOptions } from '../lib/options';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import { gradientSampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
@@ -68,8 +69,9 @@ export function ggnCurvature<X>(objective: Objective<X>): Curvature {
  */
 export function fisherCurvature<X>(
   objective: Objective<X>,
-  { kind = 'empirical' }: { kind?: 'empirical' | 'sampled' } = {},
+  options: { kind?: 'empirical' | 'sampled' } = {},
 ): Curvature {
+  const { kind } = resolveOptions('fisherCurvature', options, { kind: 'empirical' });
   const loss = checkObjective(objective);
   return (params, batch, key = 0) => {
     const b = batch as SupervisedBatch<X>;

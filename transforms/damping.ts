@@ -5,6 +5,8 @@
  * @module
  */
 import { assertFinite, assertInRange, assertInteger, assertPositive, HyperparameterError } from '../lib/errors';
+import { checkOptionKeys, resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 
 /** Damping state: λ and how many ratios it has been offered. */
 export interface DampingState {
@@ -56,23 +58,35 @@ export function constantDamping(lam0 = 1.0): Damping {
 export interface TrustRegionOptions {
   /** Initial λ (default 1.0). */
   lam0?: number;
-  /** ρ below this grows λ. */
+  /** ρ below this grows λ (default 0.25). */
   lower?: number;
-  /** ρ above this shrinks λ. */
+  /** ρ above this shrinks λ (default 0.75). */
   upper?: number;
   /** λ ← λ · increaseFactor when ρ < lower (≥ 1; default 1.5). */
   increaseFactor?: number;
   /** λ ← λ · decreaseFactor when ρ > upper (in (0, 1]; default 0.5). */
   decreaseFactor?: number;
-  /** Adapt every k offered ratios (the first, step 0, adapts). */
+  /** Adapt every k offered ratios (the first, step 0, adapts; default 1). */
   everyK?: number;
   /** Lower bound of λ (default 1e-12). */
   minLam?: number;
   /** Upper bound of λ (default 1e6). */
   maxLam?: number;
-  /** ρ is clipped to [−rhoClip, rhoClip]. */
+  /** ρ is clipped to [−rhoClip, rhoClip] (default 5). */
   rhoClip?: number;
 }
+
+const TRUST_REGION_DEFAULTS = {
+  lam0: 1.0,
+  lower: 0.25,
+  upper: 0.75,
+  increaseFactor: 1.5,
+  decreaseFactor: 0.5,
+  everyK: 1,
+  minLam: 1e-12,
+  maxLam: 1e6,
+  rhoClip: 5,
+} as const satisfies Defaults<TrustRegionOptions>;
 
 /**
  * Levenberg-Marquardt / trust-region damping (somax v1 `trust_region`): with
@@ -84,17 +98,12 @@ export interface TrustRegionOptions {
  *
  * @see Levenberg (1944); Marquardt (1963); Martens, "Deep learning via Hessian-free optimization" (2010).
  */
-export function trustRegionDamping({
-  lam0 = 1.0,
-  lower = 0.25,
-  upper = 0.75,
-  increaseFactor = 1.5,
-  decreaseFactor = 0.5,
-  everyK = 1,
-  minLam = 1e-12,
-  maxLam = 1e6,
-  rhoClip = 5,
-}: TrustRegionOptions = {}): Damping {
+export function trustRegionDamping(options: TrustRegionOptions = {}): Damping {
+  const { lam0, lower, upper, increaseFactor, decreaseFactor, everyK, minLam, maxLam, rhoClip } = resolveOptions(
+    'trustRegionDamping',
+    options,
+    TRUST_REGION_DEFAULTS,
+  );
   assertPositive('lam0', lam0);
   assertFinite('lower', lower);
   assertFinite('upper', upper);
@@ -128,6 +137,7 @@ export function trustRegionDamping({
  * The adaptive rule of somax's 2024 Newton-CG and SWM-NG (recommended by Kiros 2013):
  * λ ← 1.01 λ when ρ < 0.25, 0.99 λ when ρ > 0.75 — {@link trustRegionDamping} with those factors.
  */
-export function kirosDamping({ lam0 = 1.0, ...rest }: TrustRegionOptions = {}): Damping {
-  return trustRegionDamping({ lam0, increaseFactor: 1.01, decreaseFactor: 0.99, ...rest });
+export function kirosDamping(options: TrustRegionOptions = {}): Damping {
+  checkOptionKeys('kirosDamping', options, Object.keys(TRUST_REGION_DEFAULTS));
+  return trustRegionDamping({ increaseFactor: 1.01, decreaseFactor: 0.99, ...options });
 }

@@ -1,5 +1,7 @@
 /**
- * Estimators of the curvature diagonal, as used by the diagonal methods (AdaHessian, Sophia).
+ * Estimators of the curvature diagonal, as used by the diagonal methods (AdaHessian, Sophia) and
+ * the diagonal preconditioner of CG, each beside the factory that makes it a
+ * {@link DiagonalEstimator} of the params and a batch.
  *
  * - {@link hutchinsonDiag}: diag(C) ≈ mean over probes of (C z) ⊙ z, z Rademacher
  *   (Hutchinson 1989; Bekas, Kokiopoulou & Saad 2007);
@@ -9,14 +11,37 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { valueAndGrad } from '../lib/autodiff';
+import { hessianDiag, valueAndGrad } from '../lib/autodiff';
 import { assertInteger } from '../lib/errors';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import { checkObjective, objectiveLoss, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import { foldIn } from '../lib/random';
 import * as tree from '../lib/tree';
-import type { PRNGKey, Tree } from '../lib/types';
-import type { CurvatureOperator } from './curvature';
+import type { LossFn, PRNGKey, Tree } from '../lib/types';
+import type { Curvature, CurvatureOperator } from './curvature';
+
+/** Estimates the curvature diagonal at `params` on a batch: a tree shaped like the params. */
+export type DiagonalEstimator = (params: Tree, batch: unknown, key: PRNGKey) => Tree;
+
+/** Options of {@link hutchinsonDiag} and {@link hutchinsonEstimator}. */
+export interface HutchinsonOptions {
+  /** Rademacher probes z averaged per estimate (default 1; each costs one curvature product). */
+  numProbes?: number;
+  /** Average |(C z) ⊙ z| instead of (C z) ⊙ z (default false). */
+  useAbs?: boolean;
+}
+
+const HUTCHINSON_DEFAULTS = { numProbes: 1, useAbs: false } as const satisfies Defaults<HutchinsonOptions>;
+
+/** Options of {@link gaussNewtonBartlettDiag} and {@link gaussNewtonBartlettEstimator}. */
+export interface GaussNewtonBartlettOptions {
+  /** Label draws ŷ ~ softmax(f) averaged per estimate (default 1; each costs one gradient). */
+  numProbes?: number;
+}
+
+const GNB_DEFAULTS = { numProbes: 1 } as const satisfies Defaults<GaussNewtonBartlettOptions>;
 
 /**
  * Hutchinson's diagonal estimate `diag(C) ≈ (1/n) Σⱼ (C zⱼ) ⊙ zⱼ` with Rademacher probes zⱼ drawn
@@ -28,24 +53,25 @@ export function hutchinsonDiag(
   op: CurvatureOperator,
   params: Tree,
   key: PRNGKey,
-  { nProbes = 1, useAbs = false }: { nProbes?: number; useAbs?: boolean } = {},
+  options: HutchinsonOptions = {},
 ): Tree {
-  assertInteger('nProbes', nProbes);
+  const { numProbes, useAbs } = resolveOptions('hutchinsonDiag', options, HUTCHINSON_DEFAULTS);
+  assertInteger('numProbes', numProbes);
   return tree.tidy(() => {
     let sum: Tree | null = null;
-    for (let j = 0; j < nProbes; j++) {
+    for (let j = 0; j < numProbes; j++) {
       const z = tree.rademacherLike(params, foldIn(key, j));
       const cz = op.matvec(z);
       const term = tree.map((a: tf.Tensor, b: tf.Tensor) => (useAbs ? tf.abs(tf.mul(a, b)) : tf.mul(a, b)), cz, z);
       sum = sum === null ? term : tree.add(sum, term);
     }
-    return tree.scale(sum as Tree, 1 / nProbes);
+    return tree.scale(sum as Tree, 1 / numProbes);
   });
 }
 
 /**
  * Gauss-Newton-Bartlett estimate of the GGN diagonal for softmax cross-entropy:
- * for each of `nSamples` draws ŷᵢ ~ Categorical(softmax(fᵢ)), ĝ = ∇_θ L(θ; x, ŷ) (mean loss), and
+ * for each of `numProbes` draws ŷᵢ ~ Categorical(softmax(fᵢ)), ĝ = ∇_θ L(θ; x, ŷ) (mean loss), and
  * the estimate is `B · mean over draws of ĝ ⊙ ĝ` — unbiased for diag(Jᵀ Q J / B)·… as in Sophia-G.
  *
  * @see Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer" (2023), arXiv 2305.14342.
@@ -55,22 +81,23 @@ export function gaussNewtonBartlettDiag<X>(
   params: Tree,
   batch: SupervisedBatch<X>,
   key: PRNGKey,
-  { nSamples = 1 }: { nSamples?: number } = {},
+  options: GaussNewtonBartlettOptions = {},
 ): Tree {
-  assertInteger('nSamples', nSamples);
+  const { numProbes } = resolveOptions('gaussNewtonBartlettDiag', options, GNB_DEFAULTS);
+  assertInteger('numProbes', numProbes);
   const loss = checkObjective(objective);
   const lossFn = objectiveLoss(objective);
   return tree.tidy(() => {
     const outputs = predictOn(objective, params, batch);
     const b = outputs.shape[0];
     let sum: Tree | null = null;
-    for (let j = 0; j < nSamples; j++) {
+    for (let j = 0; j < numProbes; j++) {
       const yHat = loss.sampleTargets(outputs, foldIn(key, j));
       const { grads } = valueAndGrad(lossFn)(params, { x: batch.x, y: yHat });
       const sq = tree.mul(grads, grads);
       sum = sum === null ? sq : tree.add(sum, sq);
     }
-    return tree.scale(sum as Tree, b / nSamples);
+    return tree.scale(sum as Tree, b / numProbes);
   });
 }
 
@@ -92,4 +119,46 @@ export function spatialAverage(diag: Tree): Tree {
     // Broadcast back by an Add: tf.broadcastTo's Tile kernel is ~14× slower on wasm.
     return tf.tidy(() => tf.add(tf.mean(tf.abs(d), axes, true), tf.zerosLike(d)));
   }, diag);
+}
+
+/**
+ * Hutchinson's estimator on a curvature (see {@link hutchinsonDiag}): builds the operator on the
+ * batch, estimates, disposes the operator.
+ *
+ * @example
+ * const diagonal = hutchinsonEstimator(hessianCurvature(lossFn), { numProbes: 4 });
+ */
+export function hutchinsonEstimator(curvature: Curvature, options: HutchinsonOptions = {}): DiagonalEstimator {
+  const resolved = resolveOptions('hutchinsonEstimator', options, HUTCHINSON_DEFAULTS);
+  assertInteger('numProbes', resolved.numProbes);
+  return (params, batch, key) => {
+    const op = curvature(params, batch, key);
+    try {
+      return hutchinsonDiag(op, params, key, resolved);
+    } finally {
+      op.dispose();
+    }
+  };
+}
+
+/**
+ * The Gauss-Newton-Bartlett estimator of Sophia-G (see {@link gaussNewtonBartlettDiag}).
+ *
+ * @example
+ * const diagonal = gaussNewtonBartlettEstimator({ predict, loss: 'softmaxCrossEntropy' });
+ */
+export function gaussNewtonBartlettEstimator<X>(objective: Objective<X>, options: GaussNewtonBartlettOptions = {}): DiagonalEstimator {
+  const resolved = resolveOptions('gaussNewtonBartlettEstimator', options, GNB_DEFAULTS);
+  assertInteger('numProbes', resolved.numProbes);
+  return (params, batch, key) => gaussNewtonBartlettDiag(objective, params, batch as SupervisedBatch<X>, key, resolved);
+}
+
+/**
+ * The exact Hessian diagonal (P Hessian-vector products: tiny models and tests only).
+ *
+ * @example
+ * const diagonal = exactDiagEstimator(lossFn);
+ */
+export function exactDiagEstimator<B>(lossFn: LossFn<B>): DiagonalEstimator {
+  return (params, batch) => hessianDiag(lossFn, params, batch as B);
 }

@@ -3,6 +3,8 @@
  * `scale_by_lbfgs`), which turns gradients into quasi-Newton directions `H g`.
  * @module
  */
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertNonNegative, InputError } from '../lib/errors';
 import * as tree from '../lib/tree';
@@ -157,6 +159,18 @@ export interface ScaleByLbfgsState {
   readonly memory: LbfgsMemory;
 }
 
+/** Options of {@link scaleByLbfgs} (Optax's names and defaults). */
+export interface ScaleByLbfgsOptions {
+  /** Pairs (s, y) kept (default 10). */
+  memorySize?: number;
+  /** H₀ = γI with γ = sᵀy / yᵀy of the newest pair (default true); else H₀ = I. */
+  scaleInitPrecond?: boolean;
+  /** Pairs with sᵀy ≤ curvatureEps·‖s‖‖y‖ are skipped (default 1e-10). */
+  curvatureEps?: number;
+}
+
+const SCALE_BY_LBFGS_DEFAULTS = { memorySize: 10, scaleInitPrecond: true, curvatureEps: 1e-10 } as const satisfies Defaults<ScaleByLbfgsOptions>;
+
 /**
  * L-BFGS scaling (Optax `scale_by_lbfgs`): from the previous step's params and gradients, store the
  * pair (s, y) and output `H g` by the two-loop recursion with `memorySize` pairs. With
@@ -167,11 +181,8 @@ export interface ScaleByLbfgsState {
  *
  * @see Nocedal & Wright, Numerical Optimization (2006), §7.2.
  */
-export function scaleByLbfgs({
-  memorySize = 10,
-  scaleInitPrecond = true,
-  curvatureEps = 1e-10,
-}: { memorySize?: number; scaleInitPrecond?: boolean; curvatureEps?: number } = {}): GradientTransformation<ScaleByLbfgsState> {
+export function scaleByLbfgs(options: ScaleByLbfgsOptions = {}): GradientTransformation<ScaleByLbfgsState> {
+  const { memorySize, scaleInitPrecond, curvatureEps } = resolveOptions('scaleByLbfgs', options, SCALE_BY_LBFGS_DEFAULTS);
   assertInteger('memorySize', memorySize);
   assertNonNegative('curvatureEps', curvatureEps);
   return withReads(
@@ -198,6 +209,20 @@ export interface ScaleBySqnState {
   readonly linesearch: unknown;
 }
 
+/** Options of {@link scaleBySqn}. */
+export interface ScaleBySqnOptions {
+  /** Fixed step size η when there is no line search (default 1.0). */
+  learningRate?: number;
+  /** Pairs (s, y) kept (default 10). */
+  memorySize?: number;
+  /** Pairs with sᵀy ≤ curvatureEps·‖s‖‖y‖ are skipped (default 1e-10). */
+  curvatureEps?: number;
+  /** A line search transform that scales the direction −H g (default none: η = learningRate). */
+  linesearch?: GradientTransformation<unknown>;
+}
+
+const SCALE_BY_SQN_DEFAULTS = { learningRate: 1.0, memorySize: 10, curvatureEps: 1e-10, linesearch: undefined } as const satisfies Defaults<ScaleBySqnOptions>;
+
 /**
  * Online (stochastic) L-BFGS, Bottou, Curtis & Nocedal (2018) Alg. 6.2 as somax 2024's SQN: the
  * step is δ = −η H g by the two-loop recursion, then the pair s = δ, y = ∇L(θ + δ) − ∇L(θ) is
@@ -208,15 +233,8 @@ export interface ScaleBySqnState {
  *
  * @see Bottou, Curtis & Nocedal, "Optimization Methods for Large-Scale Machine Learning" (2018), §6.2.
  */
-export function scaleBySqn<B>(
-  lossFn: LossFn<B>,
-  {
-    learningRate = 1.0,
-    memorySize = 10,
-    curvatureEps = 1e-10,
-    linesearch,
-  }: { learningRate?: number; memorySize?: number; curvatureEps?: number; linesearch?: GradientTransformation<any> } = {},
-): GradientTransformation<ScaleBySqnState> {
+export function scaleBySqn<B>(lossFn: LossFn<B>, options: ScaleBySqnOptions = {}): GradientTransformation<ScaleBySqnState> {
+  const { learningRate, memorySize, curvatureEps, linesearch } = resolveOptions('scaleBySqn', options, SCALE_BY_SQN_DEFAULTS);
   assertInteger('memorySize', memorySize);
   assertNonNegative('learningRate', learningRate);
   const vg = valueAndGrad(lossFn);

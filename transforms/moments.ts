@@ -5,11 +5,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInRange, assertNonNegative } from '../lib/errors';
+import { checkOptionKeys, resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Tree } from '../lib/types';
 
-/** `decay · m + (1 − decay) · g` leafwise (order 1) or with g² (order 2). */
-function updateMoment(m: Tree, g: Tree, decay: number, order: 1 | 2): Tree {
+/**
+ * One EMA step of a moment, leafwise: `decay · m + (1 − decay) · g` (order 1) or with g² (order 2).
+ * Every moment of somax (Adam's, the diagonal methods', IGND's) is updated by this function.
+ */
+export function updateMoment(m: Tree, g: Tree, decay: number, order: 1 | 2): Tree {
   return tree.map(
     (mi: tf.Tensor, gi: tf.Tensor) => tf.add(tf.mul(mi, decay), tf.mul(order === 1 ? gi : tf.square(gi), 1 - decay)),
     m,
@@ -27,6 +32,14 @@ export interface TraceState {
   readonly trace: Tree;
 }
 
+/** Options of {@link trace}. */
+export interface TraceOptions {
+  /** Output `g + decay · t` (Nesterov) instead of `t` (default false). */
+  nesterov?: boolean;
+}
+
+const TRACE_DEFAULTS = { nesterov: false } as const satisfies Defaults<TraceOptions>;
+
 /**
  * Momentum: `t ← g + decay · t`, output `t` (or `g + decay · t` with Nesterov).
  *
@@ -34,7 +47,8 @@ export interface TraceState {
  * const tx = chain(trace(0.9), scaleByLearningRate(0.1));   // heavy-ball SGD
  * @see Polyak (1964); Sutskever et al., "On the importance of initialization and momentum" (2013).
  */
-export function trace(decay: number, { nesterov = false }: { nesterov?: boolean } = {}): GradientTransformation<TraceState> {
+export function trace(decay: number, options: TraceOptions = {}): GradientTransformation<TraceState> {
+  const { nesterov } = resolveOptions('trace', options, TRACE_DEFAULTS);
   assertDecay('decay', decay);
   return {
     init: (params) => ({ trace: tree.zerosLike(params) }),
@@ -57,11 +71,23 @@ export interface EmaState {
   readonly ema: Tree;
 }
 
+/** Options of {@link ema}. */
+export interface EmaOptions {
+  /** Output the bias-corrected `e / (1 − decay^t)` (default true). */
+  debias?: boolean;
+}
+
+const EMA_DEFAULTS = { debias: true } as const satisfies Defaults<EmaOptions>;
+
 /**
  * Exponential moving average: `e ← decay · e + (1 − decay) · g`, output `e / (1 − decay^t)` with
  * `debias` (the default) or `e`.
+ *
+ * @example
+ * const tx = ema(0.99);   // Polyak averaging of the updates
  */
-export function ema(decay: number, { debias = true }: { debias?: boolean } = {}): GradientTransformation<EmaState> {
+export function ema(decay: number, options: EmaOptions = {}): GradientTransformation<EmaState> {
+  const { debias } = resolveOptions('ema', options, EMA_DEFAULTS);
   assertDecay('decay', decay);
   return {
     init: (params) => ({ count: 0, ema: tree.zerosLike(params) }),
@@ -105,6 +131,16 @@ export interface ScaleByAdamOptions {
   amsgrad?: boolean;
 }
 
+/** Defaults of {@link ScaleByAdamOptions} (Optax's). */
+export const SCALE_BY_ADAM_DEFAULTS = {
+  b1: 0.9,
+  b2: 0.999,
+  eps: 1e-8,
+  epsRoot: 0,
+  nesterov: false,
+  amsgrad: false,
+} as const satisfies Defaults<ScaleByAdamOptions>;
+
 /**
  * Adam's scaling: `m ← b1 m + (1 − b1) g`, `v ← b2 v + (1 − b2) g²`, output
  * `m̂ / (sqrt(v̂ + epsRoot) + eps)` with `m̂ = m / (1 − b1^t)`, `v̂ = v / (1 − b2^t)`.
@@ -115,14 +151,8 @@ export interface ScaleByAdamOptions {
  * const tx = chain(scaleByAdam({ b1: 0.9, b2: 0.999 }), scaleByLearningRate(1e-3));
  * @see Kingma & Ba, "Adam" (2015), arXiv 1412.6980; Dozat (2016); Reddi et al. (2018).
  */
-export function scaleByAdam({
-  b1 = 0.9,
-  b2 = 0.999,
-  eps = 1e-8,
-  epsRoot = 0,
-  nesterov = false,
-  amsgrad = false,
-}: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+  const { b1, b2, eps, epsRoot, nesterov, amsgrad } = resolveOptions('scaleByAdam', options, SCALE_BY_ADAM_DEFAULTS);
   assertDecay('b1', b1);
   assertDecay('b2', b2);
   assertNonNegative('eps', eps);
@@ -159,8 +189,22 @@ export function scaleByAdam({
 
 /** AMSGrad's scaling: {@link scaleByAdam} with `amsgrad: true` (Reddi et al. 2018). */
 export function scaleByAmsgrad(options: Omit<ScaleByAdamOptions, 'amsgrad'> = {}): GradientTransformation<ScaleByAdamState> {
+  checkOptionKeys('scaleByAmsgrad', options, Object.keys(SCALE_BY_ADAM_DEFAULTS).filter((k) => k !== 'amsgrad'));
   return scaleByAdam({ ...options, amsgrad: true });
 }
+
+/** Options of {@link scaleByRms} and {@link scaleByStddev} (Optax's names and defaults). */
+export interface ScaleByRmsOptions {
+  /** Decay of the moments (default 0.9). */
+  decay?: number;
+  /** Added inside the root (default 1e-8). */
+  eps?: number;
+  /** Initial value of the second moment (default 0). */
+  initialScale?: number;
+}
+
+/** Defaults of {@link ScaleByRmsOptions}. */
+export const SCALE_BY_RMS_DEFAULTS = { decay: 0.9, eps: 1e-8, initialScale: 0 } as const satisfies Defaults<ScaleByRmsOptions>;
 
 /** State of {@link scaleByRms}. */
 export interface ScaleByRmsState {
@@ -172,13 +216,12 @@ export interface ScaleByRmsState {
  * RMSProp's scaling: `v ← decay v + (1 − decay) g²`, output `g / sqrt(v + eps)` (eps inside the
  * root, as Optax's default and tfjs's `tf.train.rmsprop`).
  *
+ * @example
+ * const tx = chain(scaleByRms({ decay: 0.9 }), scaleByLearningRate(1e-3));
  * @see Tieleman & Hinton, Lecture 6.5 (2012).
  */
-export function scaleByRms({
-  decay = 0.9,
-  eps = 1e-8,
-  initialScale = 0,
-}: { decay?: number; eps?: number; initialScale?: number } = {}): GradientTransformation<ScaleByRmsState> {
+export function scaleByRms(options: ScaleByRmsOptions = {}): GradientTransformation<ScaleByRmsState> {
+  const { decay, eps, initialScale } = resolveOptions('scaleByRms', options, SCALE_BY_RMS_DEFAULTS);
   assertDecay('decay', decay);
   assertNonNegative('eps', eps);
   assertNonNegative('initialScale', initialScale);
@@ -205,13 +248,14 @@ export interface ScaleByStddevState {
 
 /**
  * Centered RMSProp's scaling: `m ← decay m + (1 − decay) g`, `v ← decay v + (1 − decay) g²`, output
- * `g / sqrt(v − m² + eps)` (Graves 2013).
+ * `g / sqrt(v − m² + eps)`.
+ *
+ * @example
+ * const tx = chain(scaleByStddev(), scaleByLearningRate(1e-3));   // centered RMSProp
+ * @see Graves, "Generating Sequences With Recurrent Neural Networks" (2013), arXiv 1308.0850.
  */
-export function scaleByStddev({
-  decay = 0.9,
-  eps = 1e-8,
-  initialScale = 0,
-}: { decay?: number; eps?: number; initialScale?: number } = {}): GradientTransformation<ScaleByStddevState> {
+export function scaleByStddev(options: ScaleByRmsOptions = {}): GradientTransformation<ScaleByStddevState> {
+  const { decay, eps, initialScale } = resolveOptions('scaleByStddev', options, SCALE_BY_RMS_DEFAULTS);
   assertDecay('decay', decay);
   assertNonNegative('eps', eps);
   assertNonNegative('initialScale', initialScale);
@@ -234,6 +278,17 @@ export function scaleByStddev({
   };
 }
 
+/** Options of {@link scaleByRss} (Optax's names and defaults). */
+export interface ScaleByRssOptions {
+  /** Initial value of the running sum (default 0.1). */
+  initialAccumulatorValue?: number;
+  /** Added inside the root (default 1e-7). */
+  eps?: number;
+}
+
+/** Defaults of {@link ScaleByRssOptions}. */
+export const SCALE_BY_RSS_DEFAULTS = { initialAccumulatorValue: 0.1, eps: 1e-7 } as const satisfies Defaults<ScaleByRssOptions>;
+
 /** State of {@link scaleByRss}. */
 export interface ScaleByRssState {
   /** Running sum s of the squared gradients (starts at `initialAccumulatorValue`). */
@@ -243,12 +298,12 @@ export interface ScaleByRssState {
 /**
  * Adagrad's scaling: `s ← s + g²`, output `g / sqrt(s + eps)` (0 where s = 0).
  *
+ * @example
+ * const tx = chain(scaleByRss(), scaleByLearningRate(0.1));
  * @see Duchi, Hazan & Singer, "Adaptive Subgradient Methods" (JMLR 2011).
  */
-export function scaleByRss({
-  initialAccumulatorValue = 0.1,
-  eps = 1e-7,
-}: { initialAccumulatorValue?: number; eps?: number } = {}): GradientTransformation<ScaleByRssState> {
+export function scaleByRss(options: ScaleByRssOptions = {}): GradientTransformation<ScaleByRssState> {
+  const { initialAccumulatorValue, eps } = resolveOptions('scaleByRss', options, SCALE_BY_RSS_DEFAULTS);
   assertNonNegative('initialAccumulatorValue', initialAccumulatorValue);
   assertNonNegative('eps', eps);
   return {
@@ -268,6 +323,17 @@ export function scaleByRss({
   };
 }
 
+/** Options of {@link scaleByLion} (Optax's names and defaults). */
+export interface ScaleByLionOptions {
+  /** Interpolation of the momentum and the gradient in the sign (default 0.9). */
+  b1?: number;
+  /** Decay of the momentum (default 0.99). */
+  b2?: number;
+}
+
+/** Defaults of {@link ScaleByLionOptions}. */
+export const SCALE_BY_LION_DEFAULTS = { b1: 0.9, b2: 0.99 } as const satisfies Defaults<ScaleByLionOptions>;
+
 /** State of {@link scaleByLion}. */
 export interface ScaleByLionState {
   /** EMA m of the gradients (decay b2). */
@@ -277,9 +343,13 @@ export interface ScaleByLionState {
 /**
  * Lion's scaling: output `sign(b1 m + (1 − b1) g)`, then `m ← b2 m + (1 − b2) g`.
  *
+ * @example
+ * const tx = chain(scaleByLion(), scaleByLearningRate(1e-4));
+ *
  * @see Chen et al., "Symbolic Discovery of Optimization Algorithms" (2023), arXiv 2302.06675.
  */
-export function scaleByLion({ b1 = 0.9, b2 = 0.99 }: { b1?: number; b2?: number } = {}): GradientTransformation<ScaleByLionState> {
+export function scaleByLion(options: ScaleByLionOptions = {}): GradientTransformation<ScaleByLionState> {
+  const { b1, b2 } = resolveOptions('scaleByLion', options, SCALE_BY_LION_DEFAULTS);
   assertDecay('b1', b1);
   assertDecay('b2', b2);
   return {

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertFinite, assertLearningRate, HyperparameterError } from '../lib/errors';
+import { resolveOptions } from '../lib/options';
 import type { EmptyState } from '../lib/combine';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, ScalarOrSchedule, Schedule } from '../lib/types';
@@ -61,8 +62,9 @@ export function scaleBySchedule(stepSizeFn: Schedule): GradientTransformation<Co
  */
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
-  { flipSign = true }: { flipSign?: boolean } = {},
+  options: { flipSign?: boolean } = {},
 ): GradientTransformation<CountState> {
+  const { flipSign } = resolveOptions('scaleByLearningRate', options, { flipSign: true });
   assertLearningRate('learningRate', learningRate);
   const sign = flipSign ? -1 : 1;
   return {

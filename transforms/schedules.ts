@@ -5,6 +5,7 @@
  * @module
  */
 import { assertFinite, assertInRange, assertNonNegative, assertPositive, HyperparameterError } from '../lib/errors';
+import { checkOptionKeys } from '../lib/options';
 import type { Schedule } from '../lib/types';
 
 /** Boundaries (steps) and scales, as `{ [step]: scale }` or `[step, scale]` pairs. */
@@ -50,6 +51,8 @@ export interface PolynomialScheduleOptions {
   transitionBegin?: number;
 }
 
+const POLYNOMIAL_SCHEDULE_KEYS: readonly (keyof PolynomialScheduleOptions)[] = ['initValue', 'endValue', 'power', 'transitionSteps', 'transitionBegin'];
+
 /**
  * Polynomial transition from `initValue` to `endValue` over `transitionSteps` steps starting at
  * `transitionBegin` (Optax's `polynomial_schedule`):
@@ -62,7 +65,9 @@ export interface PolynomialScheduleOptions {
  * @example
  * polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: 100 })(50)   // 0.2575
  */
-export function polynomialSchedule({ initValue, endValue, power, transitionSteps, transitionBegin = 0 }: PolynomialScheduleOptions): Schedule {
+export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
+  checkOptionKeys('polynomialSchedule', options, POLYNOMIAL_SCHEDULE_KEYS);
+  const { initValue, endValue, power, transitionSteps, transitionBegin = 0 } = options;
   assertFinite('initValue', initValue);
   assertFinite('endValue', endValue);
   assertFinite('power', power);
@@ -83,7 +88,8 @@ export function polynomialSchedule({ initValue, endValue, power, transitionSteps
  * @example
  * linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })(5)   // 0.5
  */
-export function linearSchedule(options: { initValue: number; endValue: number; transitionSteps: number; transitionBegin?: number }): Schedule {
+export function linearSchedule(options: Omit<PolynomialScheduleOptions, 'power'>): Schedule {
+  checkOptionKeys('linearSchedule', options, POLYNOMIAL_SCHEDULE_KEYS.filter((k) => k !== 'power'));
   return polynomialSchedule({ ...options, power: 1 });
 }
 
@@ -116,6 +122,8 @@ export interface ExponentialDecayOptions {
   endValue?: number;
 }
 
+const EXPONENTIAL_DECAY_KEYS: readonly (keyof ExponentialDecayOptions)[] = ['initValue', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue'];
+
 /**
  * Exponential decay (Optax's `exponential_decay`):
  *
@@ -125,14 +133,9 @@ export interface ExponentialDecayOptions {
  * @example
  * exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 0.5 })(20)   // 0.25
  */
-export function exponentialDecay({
-  initValue,
-  transitionSteps,
-  decayRate,
-  transitionBegin = 0,
-  staircase = false,
-  endValue,
-}: ExponentialDecayOptions): Schedule {
+export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
+  checkOptionKeys('exponentialDecay', options, EXPONENTIAL_DECAY_KEYS);
+  const { initValue, transitionSteps, decayRate, transitionBegin = 0, staircase = false, endValue } = options;
   assertFinite('initValue', initValue);
   assertFinite('transitionSteps', transitionSteps);
   assertNonNegative('decayRate', decayRate);
@@ -159,6 +162,8 @@ export interface CosineDecayOptions {
   exponent?: number;
 }
 
+const COSINE_DECAY_KEYS: readonly (keyof CosineDecayOptions)[] = ['initValue', 'decaySteps', 'alpha', 'exponent'];
+
 /**
  * Cosine decay (Optax's `cosine_decay_schedule`):
  *
@@ -168,7 +173,9 @@ export interface CosineDecayOptions {
  * @example
  * cosineDecaySchedule({ initValue: 1, decaySteps: 100, alpha: 0.1 })(50)   // 0.55
  */
-export function cosineDecaySchedule({ initValue, decaySteps, alpha = 0, exponent = 1 }: CosineDecayOptions): Schedule {
+export function cosineDecaySchedule(options: CosineDecayOptions): Schedule {
+  checkOptionKeys('cosineDecaySchedule', options, COSINE_DECAY_KEYS);
+  const { initValue, decaySteps, alpha = 0, exponent = 1 } = options;
   assertFinite('initValue', initValue);
   assertPositive('decaySteps', decaySteps);
   assertFinite('decaySteps', decaySteps);
@@ -214,7 +221,9 @@ export function joinSchedules(schedules: readonly Schedule[], boundaries: readon
  * @example
  * warmupConstantSchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100 })
  */
-export function warmupConstantSchedule({ initValue, peakValue, warmupSteps }: { initValue: number; peakValue: number; warmupSteps: number }): Schedule {
+export function warmupConstantSchedule(options: { initValue: number; peakValue: number; warmupSteps: number }): Schedule {
+  checkOptionKeys('warmupConstantSchedule', options, ['initValue', 'peakValue', 'warmupSteps']);
+  const { initValue, peakValue, warmupSteps } = options;
   return linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps });
 }
 
@@ -234,6 +243,8 @@ export interface WarmupCosineDecayOptions {
   exponent?: number;
 }
 
+const WARMUPCOSINE_DECAY_KEYS: readonly (keyof WarmupCosineDecayOptions)[] = ['initValue', 'peakValue', 'warmupSteps', 'decaySteps', 'endValue', 'exponent'];
+
 /**
  * Linear warmup to `peakValue`, then cosine decay to `endValue` (Optax's
  * `warmup_cosine_decay_schedule`); `decaySteps` counts the warmup, so the cosine lasts
@@ -246,7 +257,9 @@ export interface WarmupCosineDecayOptions {
  * @example
  * warmupCosineDecaySchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100, decaySteps: 10_000, endValue: 1e-5 })
  */
-export function warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, decaySteps, endValue = 0, exponent = 1 }: WarmupCosineDecayOptions): Schedule {
+export function warmupCosineDecaySchedule(options: WarmupCosineDecayOptions): Schedule {
+  checkOptionKeys('warmupCosineDecaySchedule', options, WARMUPCOSINE_DECAY_KEYS);
+  const { initValue, peakValue, warmupSteps, decaySteps, endValue = 0, exponent = 1 } = options;
   assertFinite('peakValue', peakValue);
   assertFinite('endValue', endValue);
   assertNonNegative('warmupSteps', warmupSteps);
@@ -282,6 +295,8 @@ export interface WarmupExponentialDecayOptions {
   endValue?: number;
 }
 
+const WARMUPEXPONENTIAL_DECAY_KEYS: readonly (keyof WarmupExponentialDecayOptions)[] = ['initValue', 'peakValue', 'warmupSteps', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue'];
+
 /**
  * Linear warmup to `peakValue` over `warmupSteps`, then {@link exponentialDecay} from `peakValue`
  * seeing `t − warmupSteps` (Optax's `warmup_exponential_decay_schedule`).
@@ -289,16 +304,9 @@ export interface WarmupExponentialDecayOptions {
  * @example
  * warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100, transitionSteps: 1000, decayRate: 0.5 })
  */
-export function warmupExponentialDecaySchedule({
-  initValue,
-  peakValue,
-  warmupSteps,
-  transitionSteps,
-  decayRate,
-  transitionBegin = 0,
-  staircase = false,
-  endValue,
-}: WarmupExponentialDecayOptions): Schedule {
+export function warmupExponentialDecaySchedule(options: WarmupExponentialDecayOptions): Schedule {
+  checkOptionKeys('warmupExponentialDecaySchedule', options, WARMUPEXPONENTIAL_DECAY_KEYS);
+  const { initValue, peakValue, warmupSteps, transitionSteps, decayRate, transitionBegin = 0, staircase = false, endValue } = options;
   assertNonNegative('warmupSteps', warmupSteps);
   return joinSchedules(
     [
@@ -357,6 +365,8 @@ export interface LinearOnecycleOptions {
   finalDivFactor?: number;
 }
 
+const LINEAR_ONECYCLE_KEYS: readonly (keyof LinearOnecycleOptions)[] = ['transitionSteps', 'peakValue', 'pctStart', 'pctFinal', 'divFactor', 'finalDivFactor'];
+
 /**
  * One-cycle with linear annealing (Optax's `linear_onecycle_schedule`): a
  * {@link piecewiseInterpolateSchedule} from `peak/div` up to `peak` at `⌊pctStart·T⌋`, back to
@@ -366,14 +376,9 @@ export interface LinearOnecycleOptions {
  * @example
  * linearOnecycleSchedule({ transitionSteps: 1000, peakValue: 0.1 })
  */
-export function linearOnecycleSchedule({
-  transitionSteps,
-  peakValue,
-  pctStart = 0.3,
-  pctFinal = 0.85,
-  divFactor = 25,
-  finalDivFactor = 1e4,
-}: LinearOnecycleOptions): Schedule {
+export function linearOnecycleSchedule(options: LinearOnecycleOptions): Schedule {
+  checkOptionKeys('linearOnecycleSchedule', options, LINEAR_ONECYCLE_KEYS);
+  const { transitionSteps, peakValue, pctStart = 0.3, pctFinal = 0.85, divFactor = 25, finalDivFactor = 1e4 } = options;
   assertPositive('transitionSteps', transitionSteps);
   assertFinite('transitionSteps', transitionSteps);
   assertFinite('peakValue', peakValue);
@@ -402,6 +407,8 @@ export interface CosineOnecycleOptions {
   finalDivFactor?: number;
 }
 
+const COSINE_ONECYCLE_KEYS: readonly (keyof CosineOnecycleOptions)[] = ['transitionSteps', 'peakValue', 'pctStart', 'divFactor', 'finalDivFactor'];
+
 /**
  * One-cycle with cosine annealing (Optax's `cosine_onecycle_schedule`): half cosines from
  * `peak/div` up to `peak` at `⌊pctStart·T⌋`, then down to `peak/(div·finalDiv)` at `T`.
@@ -410,7 +417,9 @@ export interface CosineOnecycleOptions {
  * @example
  * cosineOnecycleSchedule({ transitionSteps: 1000, peakValue: 0.1 })
  */
-export function cosineOnecycleSchedule({ transitionSteps, peakValue, pctStart = 0.3, divFactor = 25, finalDivFactor = 1e4 }: CosineOnecycleOptions): Schedule {
+export function cosineOnecycleSchedule(options: CosineOnecycleOptions): Schedule {
+  checkOptionKeys('cosineOnecycleSchedule', options, COSINE_ONECYCLE_KEYS);
+  const { transitionSteps, peakValue, pctStart = 0.3, divFactor = 25, finalDivFactor = 1e4 } = options;
   assertPositive('transitionSteps', transitionSteps);
   assertFinite('transitionSteps', transitionSteps);
   assertFinite('peakValue', peakValue);
@@ -434,11 +443,11 @@ export function cosineOnecycleSchedule({ transitionSteps, peakValue, pctStart = 
  *   { initValue: 0, peakValue: 0.05, warmupSteps: 10, decaySteps: 2000 },
  * ])
  */
-export function sgdrSchedule(cosineKwargs: readonly WarmupCosineDecayOptions[]): Schedule {
-  if (!Array.isArray(cosineKwargs) || cosineKwargs.length === 0) throw new HyperparameterError('sgdrSchedule needs at least one cycle');
+export function sgdrSchedule(cycles: readonly WarmupCosineDecayOptions[]): Schedule {
+  if (!Array.isArray(cycles) || cycles.length === 0) throw new HyperparameterError('sgdrSchedule needs at least one cycle');
   const boundaries: number[] = [];
   let step = 0;
-  const schedules = cosineKwargs.map((kw) => {
+  const schedules = cycles.map((kw) => {
     const s = warmupCosineDecaySchedule(kw);
     step += kw.decaySteps;
     boundaries.push(step);

@@ -16,7 +16,7 @@ import type { Objective, SupervisedBatch } from '../lib/objective';
 import * as tree from '../lib/tree';
 import type { Reads, Tree } from '../lib/types';
 import { fetchScalar, fetchValues, runSync } from '../lib/reads';
-import type { DiagonalEstimator } from './preconditioners';
+import type { DiagonalEstimator } from './estimators';
 import { statelessSolver } from './secondOrder';
 import type { DirectionSolver, SolveProblem, SolveResult } from './secondOrder';
 
@@ -178,14 +178,14 @@ function raveledSystem(problem: SolveProblem, x0: Tree | null, diag: Tree | null
  * (see {@link diagonalPreconditioner}); `preconditioner` sets a fixed one instead.
  */
 export function cgSolver({
-  maxiter = 20,
+  maxIterations: maxiter = 20,
   tol = 1e-5,
   warmStart = true,
   preconditioner,
   diagonal,
   stabiliseEvery = 10,
 }: {
-  maxiter?: number;
+  maxIterations?: number;
   tol?: number;
   warmStart?: boolean;
   preconditioner?: (r: Tree) => Tree;
@@ -437,7 +437,7 @@ export function* rowSpaceDirectionReads<X>(
  */
 export function rowSpaceSolver<X>(
   objective: Objective<X>,
-  { method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { method?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
+  { rowSolver: method = 'cholesky', eps = 1e-6, maxiter = 100, tol = 1e-10 }: { rowSolver?: 'cholesky' | 'cg'; eps?: number; maxiter?: number; tol?: number } = {},
 ): DirectionSolver<null> {
   checkObjective(objective);
   return statelessSolver(false, (problem) => {

@@ -3,6 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { resolveOptions } from '../lib/options';
 import type { EmptyState } from '../lib/combine';
 import { maskLeaves } from '../lib/combine';
 import type { Mask } from '../lib/combine';
@@ -18,7 +19,8 @@ import type { GradientTransformation } from '../lib/types';
  * const tx = chain(scaleByAdam(), addDecayedWeights(1e-4, { mask: (p) => ({ w: true, b: false }) }), scaleByLearningRate(1e-3));
  * @see Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (2019), arXiv 1711.05101.
  */
-export function addDecayedWeights(weightDecay: number, { mask }: { mask?: Mask } = {}): GradientTransformation<EmptyState> {
+export function addDecayedWeights(weightDecay: number, options: { mask?: Mask } = {}): GradientTransformation<EmptyState> {
+  const { mask } = resolveOptions('addDecayedWeights', options, { mask: undefined });
   assertNonNegative('weightDecay', weightDecay);
   return {
     init: () => ({}),

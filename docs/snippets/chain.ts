@@ -3,11 +3,7 @@
  * Run: npx tsx docs/snippets/chain.ts
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  addDecayedWeights, cgSolver, chain, clip, clipByGlobalNorm, ggnCurvature, hessianCurvature, hutchinsonEstimator,
-  makeStep, multiTransform, objectiveLoss, scaleByAdam, scaleByDiagonalCurvature, scaleByLearningRate,
-  scaleBySecondOrder, sgd, trace, tree, trustRegionDamping, warmupCosineDecaySchedule,
-} from '../../index';
+import { addDecayedWeights, cgSolver, chain, clip, clipByGlobalNorm, ggnCurvature, hessianCurvature, hutchinsonEstimator, makeStep, multiTransform, objectiveLoss, scaleByAdam, scaleByDiagonalCurvature, scaleByLearningRate, scaleBySecondOrder, sgd, trace, tree, trustRegionDamping, warmupCosineDecaySchedule } from '../../index';
 import type { GradientTransformation, Objective, Tree } from '../../index';
 
 const predict = (p: any, x: tf.Tensor) =>
@@ -50,7 +46,7 @@ run('clipped AdamW, warmup-cosine', adamw, 300);
 //    then momentum and a learning rate (what sgn does, with a different post-direction chain).
 const gnCg = scaleBySecondOrder({
   curvature: ggnCurvature(objective),
-  solver: cgSolver({ maxiter: 10, tol: 1e-4 }),
+  solver: cgSolver({ maxIterations: 10, tol: 1e-4 }),
   damping: trustRegionDamping({ lam0: 1, minLam: 1e-3 }),
   lossFn,                                   // the gain ratio ρ needs the loss
   tx: chain(trace(0.5), scaleByLearningRate(1.0)),
@@ -61,7 +57,7 @@ run('GGN-CG + trust region + momentum', gnCg, 30);
 //    element-wise clip of Sophia, then a learning rate.
 const sophia = chain(
   clipByGlobalNorm(1.0),
-  scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { nProbes: 2 }), {
+  scaleByDiagonalCurvature(hutchinsonEstimator(hessianCurvature(lossFn), { numProbes: 2 }), {
     mode: 'sophia', gamma: 0.05, evalEveryK: 5,
   }),
   clip(1.0),

@@ -55,7 +55,7 @@ console.log('egn, 20 steps, curvature on 16 samples: loss',
 // --- 3. The registry --------------------------------------------------------------------------------
 console.log('make(sophiaG), 50 steps: loss',
   train(make('sophiaG', { objective, learningRate: 0.05, weightDecay: 0 }), 50).toFixed(4));
-console.log('make(newtonCg), 20 steps: loss', train(make('newtonCg', { lossFn: objectiveLoss(objective), lam0: 1, maxiter: 10 }), 20).toFixed(4));
+console.log('make(newtonCg), 20 steps: loss', train(make('newtonCg', { lossFn: objectiveLoss(objective), lam0: 1, maxIterations: 10 }), 20).toFixed(4));
 tf.dispose(small);
 console.log(listMethods().map(describe).join('\n'));
 console.log('tensors before', before, 'after', tf.memory().numTensors);

@@ -7,7 +7,7 @@
  * Run: npx tsx docs/snippets/layers-ggn.ts
  */
 import * as tf from '@tensorflow/tfjs';
-import { egn, makeStep, objectiveLoss, sgn, tree } from '../../index';
+import { disposeState, egn, makeStep, objectiveLoss, sgn, tree } from '../../index';
 import type { Objective, Tree } from '../../index';
 
 function data(): { x: tf.Tensor2D; y: tf.Tensor2D } {
@@ -41,7 +41,7 @@ function recipeA(method: 'egn' | 'sgn'): void {
     out.loss.dispose();
   }
   console.log(`A ${method}: model mse ${before.toFixed(4)} -> ${mse(m, batch).toFixed(4)}, tensors ${n0} -> ${tf.memory().numTensors}`);
-  tree.dispose(state as Tree);
+  disposeState(state);
   m.dispose();
   tf.dispose(batch);
 }
@@ -78,7 +78,8 @@ function recipeB(): void {
   }
   m.setWeights(m.trainableWeights.map((w) => (params as Record<string, tf.Tensor>)[w.name]));
   console.log(`B egn trustRegion: model mse ${before.toFixed(4)} -> ${mse(m, batch).toFixed(4)}, λ ${lam.toExponential(2)}`);
-  tree.dispose([params, state as Tree]);
+  tree.dispose(params);
+  disposeState(state);
   m.dispose();
   tf.dispose(batch);
 }

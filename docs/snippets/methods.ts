@@ -5,10 +5,7 @@
  * Run: npx tsx docs/snippets/methods.ts [names...]
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  adahessian, egn, ggnDirect, ignd, lbfgs, makeStep, newtonCg, newtonDirect, objectiveLoss, sgdArmijo, sgn, sophiaG,
-  sophiaH, sqn, swmng, tree,
-} from '../../index';
+import { adahessian, egn, ggnDirect, ignd, lbfgs, makeStep, newtonCg, newtonDirect, objectiveLoss, sgdArmijo, sgn, sophiaG, sophiaH, sqn, swmng, tree } from '../../index';
 import type { GradientTransformation, Objective, Tree } from '../../index';
 
 const predict = (p: any, x: tf.Tensor) =>
@@ -37,12 +34,12 @@ const METHODS: Record<string, [() => GradientTransformation<any>, 'cls' | 'reg' 
   adahessian: [() => adahessian(lossFn, { learningRate: 0.1 }), 'cls', 30],
   sophiaH: [() => sophiaH(lossFn, { learningRate: 0.05, weightDecay: 0 }), 'cls', 30],
   sophiaG: [() => sophiaG(classes, { learningRate: 0.05, weightDecay: 0 }), 'cls', 30],
-  newtonCg: [() => newtonCg(lossFn, { lam0: 1, maxiter: 10, lamPolicy: 'trustRegion', lamKwargs: { minLam: 0.1 } }), 'cls', 10],
+  newtonCg: [() => newtonCg(lossFn, { lam0: 1, maxIterations: 10, lamPolicy: 'trustRegion', lamOptions: { minLam: 0.1 } }), 'cls', 10],
   newtonDirect: [() => newtonDirect(lossFn, { lam0: 1 }), 'cls', 10],
-  sgn: [() => sgn(classes, { lam0: 1, maxiter: 10 }), 'cls', 10],
+  sgn: [() => sgn(classes, { lam0: 1, maxIterations: 10 }), 'cls', 10],
   egn: [() => egn(classes, { lam0: 1 }), 'cls', 10],
   ggnDirect: [() => ggnDirect(classes, { lam0: 1 }), 'cls', 10],
-  sqn: [() => sqn(lossFn, { learningRate: 0.5, lineSearch: true }), 'cls', 30],
+  sqn: [() => sqn(lossFn, { learningRate: 0.5, linesearch: true }), 'cls', 30],
   swmng: [() => swmng(classes, { lam0: 1, learningRate: 0.5 }), 'cls', 10],
   ignd: [() => ignd(regression, { learningRate: 0.1 }), 'reg', 30],
   igndCls: [() => ignd(classes, { learningRate: 0.1 }), 'oneHot', 30],

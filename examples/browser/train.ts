@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { adam, make, makeStepAsync, mlpObjective, objectiveLoss, tree } from '../../index';
-import type { GradientTransformation, Tree } from '../../index';
+import type { GradientTransformation, MethodName, Tree } from '../../index';
 import type { DigitSet } from '../data/mnist';
 
 /** Hidden units of the demo's MLP. */
@@ -20,8 +20,8 @@ export const DEMO_OPTIONS: Readonly<Record<string, Record<string, unknown>>> = {
   sophiaH: { learningRate: 3e-3, weightDecay: 0 },
   adahessian: { learningRate: 0.05 },
   egn: { lam0: 1, learningRate: 0.5 },
-  sgn: { lam0: 1, learningRate: 0.5, maxiter: 10 },
-  newtonCg: { lam0: 1, learningRate: 0.5, maxiter: 10 },
+  sgn: { lam0: 1, learningRate: 0.5, maxIterations: 10 },
+  newtonCg: { lam0: 1, learningRate: 0.5, maxIterations: 10 },
   swmng: { lam0: 1, learningRate: 0.5 },
   sgdArmijo: { learningRate: 1 },
 };
@@ -50,7 +50,7 @@ export function initParams(seed: number): Tree {
 export function buildOptimizer(name: string): GradientTransformation<any> {
   const options = DEMO_OPTIONS[name] ?? {};
   if (name === 'adam') return adam(options.learningRate as number);
-  return make(name, { objective, lossFn: objectiveLoss(objective), ...options } as any);
+  return make(name as MethodName, { objective, lossFn: objectiveLoss(objective), ...options } as any);
 }
 
 /** Digits as tensors, kept for the whole session. */

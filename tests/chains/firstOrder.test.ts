@@ -3,10 +3,7 @@
 // leaks over 300 steps of every alias (1000 for a clipped, scheduled adam chain), construction and
 // dtype errors, and the known gaps.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  adagrad, adam, adamw, addDecayedWeights, amsgrad, applyUpdates, chain, clipByGlobalNorm, lion, makeStep, nadam, noisySgd,
-  rmsprop, scaleByAdam, scaleByLearningRate, sgd, tree, valueAndGrad, warmupCosineDecaySchedule, HyperparameterError, InputError,
-} from '../../index';
+import { adagrad, adam, adamw, addDecayedWeights, amsgrad, applyUpdates, chain, clipByGlobalNorm, lion, makeStep, nadam, noisySgd, rmsprop, scaleByAdam, scaleByLearningRate, sgd, tree, valueAndGrad, warmupCosineDecaySchedule, HyperparameterError, InputError } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 
 // A small least-squares problem with a tree of params: L = mean((x w + b − y)²) + ‖u‖².

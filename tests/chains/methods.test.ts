@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as somax from '../../index';
-import {
-  denseGgn, denseHessian, egn, ggnDirect, linalg, makeStep, newtonCg, newtonDirect, objectiveLoss, sgn, sophiaG,
-  sophiaH, tree, valueAndGrad, HyperparameterError,
-} from '../../index';
+import { denseGgn, denseHessian, egn, ggnDirect, makeStep, newtonCg, newtonDirect, objectiveLoss, sgn, sophiaG, sophiaH, tree, valueAndGrad, HyperparameterError } from '../../index';
+import * as linalg from '../../lib/linalg';
 import type { GradientTransformation, Tree } from '../../index';
 import * as ref from '../helpers/mlp64';
 
@@ -38,8 +36,8 @@ describe('methods against exact math', () => {
     ['ggnDirect', (o: any) => ggnDirect(o, { lam0: 1e-10 })],
     ['egn (Cholesky)', (o: any) => egn(o, { lam0: 1e-10 })],
     ['egn (row CG)', (o: any) => egn(o, { lam0: 1e-10, rowSolver: 'cg' })],
-    ['sgn', (o: any) => sgn(o, { lam0: 1e-10, maxiter: 50, tol: 1e-10 })],
-    ['newtonCg', (o: any) => newtonCg(objectiveLoss(o), { lam0: 1e-10, maxiter: 50, tol: 1e-10 })],
+    ['sgn', (o: any) => sgn(o, { lam0: 1e-10, maxIterations: 50, tol: 1e-10 })],
+    ['newtonCg', (o: any) => newtonCg(objectiveLoss(o), { lam0: 1e-10, maxIterations: 50, tol: 1e-10 })],
   ])('%s with λ → 0 fits an under-determined linear least-squares batch exactly in one step', (_name, make) => {
     const p = lsq();
     const out = oneStep(make(p.objective), p.lossFn, p.params(), { x: p.x, y: p.y });
@@ -91,7 +89,7 @@ describe('methods against exact math', () => {
     // Newton-CG on a curvature batch uses its Hessian: compare with the dense H_c.
     const Hc = denseHessian(lossFn, params, curv);
     for (let i = 0; i < p; i++) Hc[i * p + i] += 2;
-    const nc = oneStep(newtonCg(lossFn, { lam0: 2, maxiter: 200, tol: 1e-9, warmStart: false }), lossFn, prob.params(), batch, { curvatureBatch: curv });
+    const nc = oneStep(newtonCg(lossFn, { lam0: 2, maxIterations: 200, tol: 1e-9, warmStart: false }), lossFn, prob.params(), batch, { curvatureBatch: curv });
     expect(ref.relErr(flat(nc.params).map((v, i) => before[i] - v), linalg.solveSymmetric(Hc, flat(grads), p))).toBeLessThan(1e-3);
     tree.dispose([batch, curv, params, value, grads, out.params, out.state, out.loss, full.params, full.state, full.loss, nc.params, nc.state, nc.loss] as any);
   });
@@ -109,7 +107,7 @@ describe('preconditioned Newton-CG', () => {
     const { value, grads } = valueAndGrad(lossFn)(params, batch);
     const want = linalg.solveSymmetric(H, flat(grads), p);
     const before = flat(params);
-    const out = oneStep(newtonCg(lossFn, { lam0: 3, maxiter: 200, tol: 1e-9, warmStart: false, diagonalProbes: 4 }), lossFn, prob.params(), batch, { key: 1 });
+    const out = oneStep(newtonCg(lossFn, { lam0: 3, maxIterations: 200, tol: 1e-9, warmStart: false, numProbes: 4 }), lossFn, prob.params(), batch, { key: 1 });
     expect(ref.relErr(flat(out.params).map((v, i) => before[i] - v), want)).toBeLessThan(1e-3);
     expect(out.info.cgIterations).toBeGreaterThan(0);
     expect(out.info.negativeCurvature).toBe(false);
@@ -139,7 +137,7 @@ describe('Levenberg-Marquardt damping inside a method', () => {
     // Far from 0 the curvature (1 + x²)^(−3/2) is tiny, so an undamped Newton step overshoots
     // (ρ < 0); near 0 the quadratic model is accurate (ρ ≈ 1).
     const lossFn = (p: any) => tf.sum(tf.sqrt(tf.add(1, tf.square(p.x)))) as tf.Scalar;
-    const tx = newtonCg(lossFn, { lam0: 1e-3, lamPolicy: 'trustRegion', maxiter: 5 });
+    const tx = newtonCg(lossFn, { lam0: 1e-3, lamPolicy: 'trustRegion', maxIterations: 5 });
     const step = makeStep(tx, lossFn);
     let params: any = { x: tf.tensor1d([3, -2]) };
     let state = tx.init(params);
@@ -184,8 +182,8 @@ describe('singular systems never write NaN into params', () => {
     ['ggnDirect', 'error', () => ggnDirect(objective, { lam0: 0 })],
     ['newtonDirect', 'error', () => newtonDirect(lossFn, { lam0: 0 })],
     ['egn', 'error', () => egn(objective, { lam0: 0 })],
-    ['sgn', 'finite', () => sgn(objective, { lam0: 0, maxiter: 10 })],
-    ['newtonCg', 'finite', () => newtonCg(lossFn, { lam0: 0, maxiter: 10 })],
+    ['sgn', 'finite', () => sgn(objective, { lam0: 0, maxIterations: 10 })],
+    ['newtonCg', 'finite', () => newtonCg(lossFn, { lam0: 0, maxIterations: 10 })],
   ] as const)('%s with λ = 0: %s, never NaN', (_name, behaviour, make) => {
     const tx = make();
     const start = params();
@@ -212,7 +210,7 @@ describe('registry', () => {
   test('lists, describes and builds methods; unknown names and missing models are clear errors', () => {
     expect(somax.listMethods()).toEqual(expect.arrayContaining(['adahessian', 'sophiaH', 'sophiaG', 'newtonCg', 'newtonDirect', 'sgn', 'egn', 'ggnDirect', 'lbfgs']));
     expect(somax.describe('egn')).toMatch(/^egn: curvature: GGN · solver: row-space Cholesky/);
-    expect(() => somax.make('adam2', { lossFn: () => tf.scalar(0) })).toThrow(/unknown method 'adam2'; known methods: adahessian, sophiaH/);
+    expect(() => somax.make('adam2' as somax.MethodName, { lossFn: () => tf.scalar(0) })).toThrow(/unknown method 'adam2'; known methods: adahessian, sophiaH/);
     expect(() => somax.describe('nope')).toThrow(HyperparameterError);
     expect(() => somax.make('egn', { lossFn: () => tf.scalar(0) } as any)).toThrow(/method 'egn' needs `objective`/);
     const p = lsq();

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ignd, linalg, makeStep, memoryOrder, objectiveLoss, sqn, swmng, tree } from '../../index';
+import { ignd, makeStep, objectiveLoss, sqn, swmng, tree } from '../../index';
+import { memoryOrder } from '../../transforms/lbfgs';
+import * as linalg from '../../lib/linalg';
 import type { GradientTransformation, Tree } from '../../index';
 import * as ref from '../helpers/mlp64';
 
@@ -79,7 +81,7 @@ describe('somax 2024 methods against exact math', () => {
     const A = ref.randomSpd(n, 81);
     const b = ref.rand(n, 82);
     const { lossFn: quad, dispose } = ref.quadratic(A, b);
-    const tx = sqn(quad, { learningRate: 1, lineSearch: true });
+    const tx = sqn(quad, { learningRate: 1, linesearch: true });
     const step = makeStep(tx, quad);
     let params: any = { x: tf.zeros([n]) };
     let state = tx.init(params);
@@ -109,7 +111,7 @@ describe('somax 2024 methods against exact math', () => {
     const gradAt = (x: Float64Array) => ref.matVec(A, x, n, n).map((v, i) => v - b[i]);
     // Fixed step: after 5 steps (5 pairs in a memory of 10), the next update against the reference.
     const lr = 0.3;
-    const fixed = sqn(quad, { learningRate: lr, historySize: 10 });
+    const fixed = sqn(quad, { learningRate: lr, memorySize: 10 });
     const step = makeStep(fixed, quad);
     let params: any = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
     let state = fixed.init(params);
@@ -145,7 +147,7 @@ describe('somax 2024 methods against exact math', () => {
     tree.dispose([g, delta, next, params, state] as any);
 
     // With the stochastic Armijo search (c = 0.1): L(θ + δ) ≤ L(θ) + c gᵀδ on every accepted step.
-    const searched = sqn(quad, { learningRate: 2, lineSearch: true });
+    const searched = sqn(quad, { learningRate: 2, linesearch: true });
     const lsStep = makeStep(searched, quad);
     params = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
     state = searched.init(params);
@@ -176,7 +178,7 @@ describe('ignd (regression only): 300 steps, tensors flat, loss falls', () => {
     batch: () => ({ x: tf.tensor2d(Array.from(ref.rand(24, 71)), [8, 3]), y: tf.tensor2d(Array.from(ref.rand(8, 72)), [8, 1]) }),
   };
   test.each([
-    ['linear regression (moments)', linear, { learningRate: 0.05, beta1: 0.9, beta2: 0.99 }, 0.65],
+    ['linear regression (moments)', linear, { learningRate: 0.05, b1: 0.9, b2: 0.99 }, 0.65],
     ['tanh MLP regression', ref.makeProblem('tanh', 'meanSquaredError', { d: 3, h: 4, c: 1, b: 6 }), { learningRate: 0.5 }, 0.3],
   ] as const)('%s', (_name, pr, options, fraction) => {
     const objective = { predict: pr.predict, loss: 'meanSquaredError' as const };

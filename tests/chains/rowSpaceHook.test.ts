@@ -1,7 +1,8 @@
 // egn, ignd, swmng and sgn with the objective's hooks (mlpObjective: the row Gram without Jacobian
 // rows, the closed-form linearization) take the same steps as with the Jacobian rows and the tape, leak-free, and read nothing unfetched under makeStepAsync.
 import * as tf from '@tensorflow/tfjs-core';
-import { egn, ignd, makeStep, makeStepAsync, mlpObjective, objectiveLoss, rowSpaceDirection, sgn, swmng, tree } from '../../index';
+import { egn, ignd, makeStep, makeStepAsync, mlpObjective, objectiveLoss, sgn, swmng, tree } from '../../index';
+import { rowSpaceDirection } from '../../transforms/solvers';
 import type { Activation, GradientTransformation, Objective, OutputLossName, Tree } from '../../index';
 import { rand } from '../helpers/mlp64';
 
@@ -20,7 +21,7 @@ const METHODS: [string, Method][] = [
   ['swmng', (o) => swmng(o, { lam0: 0.5, learningRate: 0.5 })],
   ['ignd', (o) => ignd(o, { learningRate: 0.1 })],
   // The Gauss-Newton products of ggnCurvature, by the linearize hook: CG, and egn's trust-region ratio.
-  ['sgn', (o) => sgn(o, { lam0: 0.5, maxiter: 5 })],
+  ['sgn', (o) => sgn(o, { lam0: 0.5, maxIterations: 5 })],
   ['egn (trust region)', (o) => egn(o, { lam0: 0.5, lamPolicy: 'trustRegion' })],
 ];
 

@@ -12,7 +12,7 @@ describe('Sophia', () => {
     const loss = (p: any) => tf.tidy(() => tf.add(tf.mul(0.5, tf.sum(tf.mul(tf.tensor1d(a), tf.square(p.w)))), tf.sum(tf.mul(tf.tensor1d(c), p.w))) as tf.Scalar);
     const [b1, b2, gamma, eps, lr, wd, k] = [0.965, 0.99, 0.5, 1e-8, 0.1, 0.2, 2];
     const tx = chain(
-      scaleByDiagonalCurvature(exactDiagEstimator(loss), { mode: 'sophia', beta1: b1, beta2: b2, gamma, eps, evalEveryK: k }),
+      scaleByDiagonalCurvature(exactDiagEstimator(loss), { mode: 'sophia', b1: b1, b2: b2, gamma, eps, evalEveryK: k }),
       clip(1), addDecayedWeights(wd), scaleByLearningRate(lr),
     );
     const step = makeStep(tx, loss);
@@ -46,9 +46,9 @@ describe('Sophia', () => {
     const objective = { predict: prob.predict, loss: 'softmaxCrossEntropy' as const };
     const params = prob.params();
     const batch = prob.batch();
-    const spread = (nSamples: number) => {
+    const spread = (numProbes: number) => {
       const draws = Array.from({ length: 12 }, (_, s) => {
-        const est = gaussNewtonBartlettDiag(objective, params, batch, 100 + s, { nSamples });
+        const est = gaussNewtonBartlettDiag(objective, params, batch, 100 + s, { numProbes });
         const out = flat(est);
         tree.dispose(est);
         return out;

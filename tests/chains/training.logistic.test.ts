@@ -10,14 +10,14 @@ describeTraining(logisticRegression(), [
   { name: 'adahessian', options: { learningRate: 0.1 }, threshold: 0.528 },
   { name: 'sophiaH', options: { learningRate: 0.05, weightDecay: 0 }, threshold: 0.528 },
   { name: 'sophiaG', options: { learningRate: 0.05, weightDecay: 0 }, threshold: 0.528 },
-  { name: 'newtonCg', options: { lam0: 1, maxiter: 5 }, threshold: 0.528 },
+  { name: 'newtonCg', options: { lam0: 1, maxIterations: 5 }, threshold: 0.528 },
   // The dense direct methods cost P products per step: 100 steps (0.5188).
   { name: 'newtonDirect', options: { lam0: 1 }, threshold: 0.528, steps: 100 },
-  { name: 'sgn', options: { lam0: 1, maxiter: 5 }, threshold: 0.528 },
+  { name: 'sgn', options: { lam0: 1, maxIterations: 5 }, threshold: 0.528 },
   { name: 'egn', options: { lam0: 0.1, lamPolicy: 'trustRegion' }, threshold: 0.528 },
   { name: 'ggnDirect', options: { lam0: 1 }, threshold: 0.528, steps: 100 },
-  { name: 'sqn', options: { learningRate: 1, lineSearch: true }, threshold: 0.528 },
-  { name: 'swmng', options: { lam0: 0.1, learningRate: 0.5, adaptiveLambda: true }, threshold: 0.528 },
+  { name: 'sqn', options: { learningRate: 1, linesearch: true }, threshold: 0.528 },
+  { name: 'swmng', options: { lam0: 0.1, learningRate: 0.5, lamPolicy: 'kiros' }, threshold: 0.528 },
   { name: 'sgdArmijo', options: { learningRate: 2 }, threshold: 0.528 },
   { name: 'lbfgs', options: {}, threshold: 0.528 },
   // Per-sample steps do not converge to L* (0.607).

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { make, makeStep, tree } from '../../index';
-import type { GradientTransformation, Tree } from '../../index';
+import type { GradientTransformation, MethodName, Tree } from '../../index';
 import type { TrainingProblem } from './problems';
 
 /** A method as the registry builds it, with the options used in the training tests. */
@@ -26,7 +26,7 @@ const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 
 /** The registry's method `name` built for `problem`. */
 export function build(problem: TrainingProblem, name: string, options: Record<string, unknown>): GradientTransformation<any> {
   const model = NEEDS_OBJECTIVE.has(name) ? { objective: problem.objective } : { lossFn: problem.lossFn };
-  return make(name, { ...model, ...options } as any);
+  return make(name as MethodName, { ...model, ...options } as any);
 }
 
 /** Runs `steps` steps of a method from the problem's initial params; returns the final params. */

@@ -13,10 +13,8 @@
 // And kernel by kernel: stock's gradient for a kernel with somax's for all others must fail for
 // the kernels somax replaces and pass for the kernels where somax keeps stock's.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  ensureSecondOrderGradients, explainSecondOrderFailure, hvp, installSecondOrderGradients, losses, REPLACED_KERNELS,
-  SECOND_ORDER_KERNELS, tree, UnsupportedOpError,
-} from '../../index';
+import { hvp, installSecondOrderGradients, losses, tree, UnsupportedOpError } from '../../index';
+import { ensureSecondOrderGradients, explainSecondOrderFailure, REPLACED_KERNELS, SECOND_ORDER_KERNELS } from '../../lib/gradients';
 import { fdHessian } from '../helpers/conv64';
 import * as mlp from '../helpers/mlp64';
 

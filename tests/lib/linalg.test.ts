@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { InputError, linalg } from '../../index';
+import { InputError } from '../../index';
+import * as linalg from '../../lib/linalg';
 import { rand } from '../helpers/mlp64';
 
 const maxAbs = (v: ArrayLike<number>) => Array.from(v).reduce((m, x) => Math.max(m, Math.abs(x)), 0);

@@ -2,7 +2,8 @@
 // tape-based products of the same model without hooks, and the Gauss-Newton products it speeds up
 // (ggnvp, ggnCurvature, the implicit row products) against float64 references.
 import * as tf from '@tensorflow/tfjs-core';
-import { ggnCurvature, ggnvp, jacobianSampleRows, jvp, linearization, mlpObjective, tree, vjp } from '../../index';
+import { ggnCurvature, ggnvp, jvp, linearization, mlpObjective, tree, vjp } from '../../index';
+import { jacobianSampleRows } from '../../lib/rowGram';
 import type { Activation, OutputLossName, Tree } from '../../index';
 import * as ref from '../helpers/mlp64';
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { denseGgn, ggnvp, hvp, losses, meanSquaredError, objectiveLoss, tree } from '../../index';
+import { denseGgn, ggnvp, hvp, losses, objectiveLoss, tree } from '../../index';
+import { meanSquaredError } from '../../lib/objective';
 import type { OutputLoss } from '../../index';
 import * as ref from '../helpers/mlp64';
 import { fdHessian } from '../helpers/conv64';

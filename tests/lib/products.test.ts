@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, objectiveLoss, rowGram, tree, vjp,
-  InputError, HyperparameterError,
-} from '../../index';
+import { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, objectiveLoss, rowGram, tree, vjp, InputError, HyperparameterError } from '../../index';
 import * as conv from '../helpers/conv64';
 import * as ref from '../helpers/mlp64';
 

@@ -31,7 +31,7 @@ describe('makeStepAsync', () => {
   test.each([
     // Every method of the registry, with the browser suite's options (ignd here on cross-entropy).
     ...listMethods().map((name) => [name, () => buildMethod(name, objective)]),
-    ['newtonCg (trust region)', () => newtonCg(lossFn, { lam0: 1, maxiter: 5, lamPolicy: 'trustRegion' })],
+    ['newtonCg (trust region)', () => newtonCg(lossFn, { lam0: 1, maxIterations: 5, lamPolicy: 'trustRegion' })],
     ['egn (trust region)', () => egn(objective, { lam0: 0.5, lamPolicy: 'trustRegion' })],
   ] as [string, () => GradientTransformation<any>][])('%s: the same 5 steps as makeStep, and no unfetched synchronous read', async (_name, make) => {
     const before = tf.memory().numTensors;

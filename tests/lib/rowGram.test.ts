@@ -1,9 +1,9 @@
 // The row Gram of the delta trick (mlpObjective / denseObjective) against the Jacobian rows, and
 // the implicit row products (R v by one JVP, Rᵀ w by one VJP) against the materialized ones.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  denseObjective, gradientSampleRows, jacobianRows, jacobianSampleRows, mlpObjective, outputBasis, perSampleGradients, rowGram, tree,
-} from '../../index';
+import { denseObjective, jacobianRows, mlpObjective, perSampleGradients, rowGram, tree } from '../../index';
+import { gradientSampleRows, jacobianSampleRows } from '../../lib/rowGram';
+import { outputBasis } from '../../lib/objective';
 import type { Activation, Objective, OutputLossName, Tree } from '../../index';
 import { rand } from '../helpers/mlp64';
 

@@ -192,7 +192,7 @@ describe('Hessian-based methods inside model.fit', () => {
     // On mini-batches an unbounded trust region drives λ to its floor and undamped Newton steps
     // on a tanh net turn chaotic: with λ ≥ 0.3 the epoch loss went 1.08 → 3.1 → 0.014 or → 0.77
     // depending on float32 rounding in CG; with λ ≥ 1 it falls monotonically (0.135 → 0.018).
-    ['newtonCg (trust region)', () => newtonCg(minimizeLoss, { lam0: 1, maxiter: 5, lamPolicy: 'trustRegion', lamKwargs: { minLam: 1 } })],
+    ['newtonCg (trust region)', () => newtonCg(minimizeLoss, { lam0: 1, maxIterations: 5, lamPolicy: 'trustRegion', lamOptions: { minLam: 1 } })],
   ])('%s trains a tfjs-layers model by model.fit, tensors flat', async (_name, make) => {
     const xs = tf.randomNormal([64, 3], 0, 1, 'float32', 11);
     const ys = tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5])), 1, true);
@@ -231,7 +231,7 @@ describe('Gauss-Newton methods on a tfjs-layers model (docs/layers-models.md)', 
       // calls the model, so derivatives with respect to the variables flow through model.apply.
       const params = Object.fromEntries(model.trainableWeights.map((w) => [w.name, (w as any).val as tf.Variable]));
       const objective = { predict: (_p: unknown, x: tf.Tensor) => model.apply(x) as tf.Tensor, loss: 'meanSquaredError' as const };
-      const tx = method === 'egn' ? egn(objective, { lam0: 0.1 }) : sgn(objective, { lam0: 0.1, maxiter: 20 });
+      const tx = method === 'egn' ? egn(objective, { lam0: 0.1 }) : sgn(objective, { lam0: 0.1, maxIterations: 20 });
       const step = makeStep(tx, objectiveLoss(objective));
       const before = tf.memory().numTensors;
       let state = tx.init(params);

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  fisherCurvature, gaussNewtonBartlettDiag, ggnCurvature, hessianCurvature, hutchinsonDiag, mlpObjective, objectiveLoss,
-  random, spatialAverage, tree,
-} from '../../index';
+import { fisherCurvature, gaussNewtonBartlettDiag, ggnCurvature, hessianCurvature, hutchinsonDiag, mlpObjective, objectiveLoss, random, tree } from '../../index';
+import { spatialAverage } from '../../transforms/estimators';
 import * as ref from '../helpers/mlp64';
 
 function flat(t: any): Float64Array {
@@ -85,7 +83,7 @@ describe('diagonal estimators', () => {
   test('Hutchinson is exact on a diagonal operator and its error shrinks with probes', () => {
     const d = { a: tf.tensor1d([1, -2, 3, 4]), b: tf.tensor2d([[0.5, 5], [7, -1]]) };
     const diagOp = { matvec: (v: any) => tree.mul(d, v), dispose: () => undefined };
-    const est = hutchinsonDiag(diagOp, d, 42, { nProbes: 3 });
+    const est = hutchinsonDiag(diagOp, d, 42, { numProbes: 3 });
     expect(ref.relErr(flat(est), flat(d))).toBeLessThan(1e-7);
     tree.dispose(est);
     // A dense SPD operator: the estimate's mean error falls as probes grow.
@@ -100,7 +98,7 @@ describe('diagonal estimators', () => {
     const err = (probes: number) => {
       let total = 0;
       for (let s = 0; s < 20; s++) {
-        const e = hutchinsonDiag(op as any, x, 1000 + s, { nProbes: probes }) as tf.Tensor;
+        const e = hutchinsonDiag(op as any, x, 1000 + s, { numProbes: probes }) as tf.Tensor;
         total += ref.relErr(e.dataSync(), trueDiag);
         e.dispose();
       }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { constantDamping, HyperparameterError, kirosDamping, predictedDecrease, trustRegionDamping } from '../../index';
+import { constantDamping, HyperparameterError, kirosDamping, trustRegionDamping } from '../../index';
+import { predictedDecrease } from '../../transforms/damping';
 import type { Damping, DampingState } from '../../transforms/damping';
 
 /** Feeds (actual, predicted) pairs and records λ, ρ and validity after each update. */

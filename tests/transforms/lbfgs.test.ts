@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { chain, lbfgsTwoLoop, linalg, makeStep, scale, scaleByBacktrackingLinesearch, scaleByLbfgs, tree } from '../../index';
+import { chain, lbfgsTwoLoop, makeStep, scale, scaleByBacktrackingLinesearch, scaleByLbfgs, tree } from '../../index';
+import * as linalg from '../../lib/linalg';
 import { matVec, quadratic, rand, randomSpd, relErr } from '../helpers/mlp64';
 
 const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).vector));

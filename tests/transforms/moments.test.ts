@@ -1,9 +1,7 @@
 // transforms/moments.ts against float64 references written out step by step, plus the
 // first-step closed forms, state layout, construction and dtype errors.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  ema, scaleByAdam, scaleByAmsgrad, scaleByLion, scaleByRms, scaleByRss, scaleByStddev, trace, tree, HyperparameterError, InputError,
-} from '../../index';
+import { ema, scaleByAdam, scaleByAmsgrad, scaleByLion, scaleByRms, scaleByRss, scaleByStddev, trace, tree, HyperparameterError, InputError } from '../../index';
 import type { GradientTransformation } from '../../index';
 
 // Gradients: a tree of two leaves (sizes 3 and 2), 8 steps of deterministic values with sign

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  exactDiagEstimator, hessianCurvature, hutchinsonEstimator, scaleByDiagonalCurvature, tree, HyperparameterError,
-} from '../../index';
+import { exactDiagEstimator, hessianCurvature, hutchinsonEstimator, scaleByDiagonalCurvature, tree, HyperparameterError } from '../../index';
 
 // L(θ) = ½ Σ aᵢ θᵢ², H = diag(a), ∇L = a ⊙ θ.
 const a = [2, -0.5, 4, 1];
@@ -35,7 +33,7 @@ describe('scaleByDiagonalCurvature', () => {
     const b1 = 0.9;
     const b2 = 0.999;
     const p0 = { w: tf.tensor1d([1, 2, -3, 0.5]) };
-    const tx = scaleByDiagonalCurvature(exactDiagEstimator(lossFn), { mode: 'adahessian', spatialAveraging: false, beta1: b1, beta2: b2, eps: 0 });
+    const tx = scaleByDiagonalCurvature(exactDiagEstimator(lossFn), { mode: 'adahessian', spatialAveraging: false, b1: b1, b2: b2, eps: 0 });
     const s0 = tx.init(p0);
     const g0 = grad(p0);
     const [u0, s1] = tx.update(g0, s0, p0, {});
@@ -102,7 +100,7 @@ describe('scaleByDiagonalCurvature', () => {
 
   test('bad hyperparameters are rejected when built', () => {
     const est = exactDiagEstimator(lossFn);
-    expect(() => scaleByDiagonalCurvature(est, { mode: 'adahessian', beta1: 1 })).toThrow(HyperparameterError);
+    expect(() => scaleByDiagonalCurvature(est, { mode: 'adahessian', b1: 1 })).toThrow(HyperparameterError);
     expect(() => scaleByDiagonalCurvature(est, { mode: 'adahessian', hessianPower: 2 })).toThrow(/hessianPower must be in \[0, 1\]/);
     expect(() => scaleByDiagonalCurvature(est, { mode: 'sophia', evalEveryK: 0 })).toThrow(/evalEveryK/);
   });

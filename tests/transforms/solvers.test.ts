@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  cgSolver, conjugateGradient, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature,
-  linalg, makeStep, objectiveLoss, rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection, rowSpaceSolver, scale,
-  scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, predictedDecrease, valueAndGrad, HyperparameterError,
-} from '../../index';
+import { cgSolver, conjugateGradient, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature, makeStep, objectiveLoss, rowSpaceSolver, scale, scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, valueAndGrad, HyperparameterError } from '../../index';
+import { rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers';
+import { predictedDecrease } from '../../transforms/damping';
+import * as linalg from '../../lib/linalg';
 import * as ref from '../helpers/mlp64';
 
 const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).vector));
@@ -195,7 +194,7 @@ describe('scaleBySecondOrder', () => {
 
   test.each([
     ['direct', () => directSolver()],
-    ['CG', () => cgSolver({ maxiter: 50, tol: 1e-8 })],
+    ['CG', () => cgSolver({ maxIterations: 50, tol: 1e-8 })],
   ])('Newton with the %s solver and λ → 0, learning rate 1, solves the quadratic in one step', (_n, make) => {
     const tx = scaleBySecondOrder({ curvature: hessianCurvature(quad), solver: make(), damping: constantDamping(1e-9), tx: scale(-1) });
     const step = makeStep(tx, quad);
@@ -213,7 +212,7 @@ describe('scaleBySecondOrder', () => {
     const split = (xs: Float64Array) => ({ u: tf.tensor1d(Array.from(xs.slice(0, 3))), v: tf.tensor1d(Array.from(xs.slice(3))) });
     const d = split(diag);
     const preconditioner = (r: any) => tree.map((x: tf.Tensor, di: tf.Tensor) => tf.div(x, di), r, d);
-    const solver = cgSolver({ maxiter: 3, tol: 1e-10, preconditioner });
+    const solver = cgSolver({ maxIterations: 3, tol: 1e-10, preconditioner });
     const problem = { params, grads, batch: null, key: 0, op, lam, sameBatch: true };
     const initial = solver.init(params);
     const before = tf.memory().numTensors;
