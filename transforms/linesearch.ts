@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from '../lib/autodiff';
 import { assertInRange, assertInteger, assertNonNegative, assertPositive, InputError } from '../lib/errors';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import { fetchScalar, fetchValues, withReads } from '../lib/reads';
 import * as tree from '../lib/tree';
 import type { Extra, GradientTransformation, LossFn, Reads, Tree } from '../lib/types';
@@ -45,6 +47,17 @@ export interface BacktrackingLinesearchOptions {
   rtol?: number;
 }
 
+/** Defaults of {@link BacktrackingLinesearchOptions} (Optax's). */
+const BACKTRACKING_LINESEARCH_DEFAULTS = {
+  maxBacktrackingSteps: 15,
+  slopeRtol: 1e-4,
+  decreaseFactor: 0.8,
+  increaseFactor: 1.5,
+  maxLearningRate: 1.0,
+  atol: 0,
+  rtol: 0,
+} satisfies Defaults<BacktrackingLinesearchOptions>;
+
 /** A scalar tensor or number as a JS number (a tensor is yielded, then read; not disposed). */
 function* numberOf(x: tf.Scalar | number): Reads<number> {
   if (typeof x === 'number') return x;
@@ -63,20 +76,22 @@ function* numberOf(x: tf.Scalar | number): Reads<number> {
  * Uses `extra.value` and `extra.grad` when given, else computes them. Each trial reads the loss
  * (one device sync per trial).
  *
+ * An unknown option key is an error (see {@link resolveOptions}).
+ *
+ * @example
+ * const tx = chain(scale(-1), scaleByBacktrackingLinesearch(lossFn, { maxLearningRate: 1 }));
+ * const step = makeStep(tx, lossFn);
  * @see Armijo (1966); Vaswani et al., "Painless Stochastic Gradient" (2019), arXiv 1905.09997.
  */
 export function scaleByBacktrackingLinesearch<B>(
   lossFn: LossFn<B>,
-  {
-    maxBacktrackingSteps = 15,
-    slopeRtol = 1e-4,
-    decreaseFactor = 0.8,
-    increaseFactor = 1.5,
-    maxLearningRate = 1.0,
-    atol = 0,
-    rtol = 0,
-  }: BacktrackingLinesearchOptions = {},
+  options: BacktrackingLinesearchOptions = {},
 ): GradientTransformation<BacktrackingLinesearchState> {
+  const { maxBacktrackingSteps, slopeRtol, decreaseFactor, increaseFactor, maxLearningRate, atol, rtol } = resolveOptions(
+    'scaleByBacktrackingLinesearch',
+    options,
+    BACKTRACKING_LINESEARCH_DEFAULTS,
+  );
   assertInteger('maxBacktrackingSteps', maxBacktrackingSteps, 0);
   assertInRange('slopeRtol', slopeRtol, 0, 1, { loOpen: true, hiOpen: true });
   assertInRange('decreaseFactor', decreaseFactor, 0, 1, { loOpen: true, hiOpen: true });
@@ -123,17 +138,21 @@ function* valueAndSlope<B>(lossFn: LossFn<B>, updates: Tree, params: Tree, extra
 
 /** State of {@link scaleByZoomLinesearch}. */
 export interface ZoomLinesearchState {
-  /** The step size accepted at the last step. */
+  /** The step size taken at the last step, or 1 after a zero step (the next search starts afresh). */
   readonly learningRate: number;
   /** Telemetry of the last search. */
   readonly info: {
     /** Loss/gradient evaluations of the last search. */
     readonly numEvaluations: number;
-    /** Whether the accepted step satisfies both strong Wolfe conditions. */
+    /** Whether the step taken satisfies both strong Wolfe conditions (its decrease exact or approximate). */
     readonly wolfe: boolean;
+    /** Whether the step taken passed the decrease test only by Hager–Zhang's approximate test (Armijo fails). */
+    readonly approximateDecrease: boolean;
+    /** The step size η taken: 0 when no trial was acceptable (no move). */
+    readonly stepSize: number;
     /** Loss before the step. */
     readonly value: number;
-    /** Loss at the accepted step. */
+    /** Loss at the step taken. */
     readonly newValue: number;
   };
 }
@@ -144,14 +163,98 @@ export interface ZoomLinesearchOptions {
   maxLinesearchSteps?: number;
   /** Largest step size tried (unbounded by default). */
   maxLearningRate?: number;
-  /** c₁ of the sufficient-decrease condition. */
+  /** c₁ of the sufficient-decrease condition (default 1e-4). */
   slopeRtol?: number;
-  /** c₂ of the curvature condition. */
+  /** c₂ of the curvature condition (default 0.9). */
   curvRtol?: number;
-  /** Growth of the trial step while bracketing. */
+  /** Growth of the trial step while bracketing (default 2). */
   increaseFactor?: number;
+  /**
+   * c₃ of Hager & Zhang's approximate sufficient-decrease test (default 1e-6): a trial that fails
+   * Armijo still decreases enough when φ(η) ≤ φ(0) + c₃|φ(0)| and φ'(η) ≤ (2c₁ − 1) φ'(0). Near a
+   * minimum, where float32 cannot resolve the decrease Armijo asks for, this keeps the search
+   * moving. `null` turns the test off (Armijo only, Optax's `None`); `Infinity` drops its value
+   * bound (the slope bound alone); 0 keeps it with φ(η) ≤ φ(0).
+   */
+  approxDecRtol?: number | null;
   /** First trial: the last accepted step (`'keep'`) or 1 (`'one'`). */
   initialGuessStrategy?: 'keep' | 'one';
+}
+
+/** Defaults of {@link ZoomLinesearchOptions} (Optax's). */
+const ZOOM_LINESEARCH_DEFAULTS = {
+  maxLinesearchSteps: 15,
+  maxLearningRate: Infinity,
+  slopeRtol: 1e-4,
+  curvRtol: 0.9,
+  increaseFactor: 2,
+  approxDecRtol: 1e-6,
+  initialGuessStrategy: 'keep',
+} satisfies Defaults<ZoomLinesearchOptions>;
+
+/** A trial of a line search along u: the step size η, φ(η) = L(θ + η u) and φ'(η) = ⟨∇L(θ + η u), u⟩. */
+interface Trial {
+  readonly eta: number;
+  readonly f: number;
+  readonly d: number;
+}
+
+/** A failure measure with NaN read as +∞ (a NaN trial never passes). */
+const failure = (e: number): number => (Number.isNaN(e) ? Infinity : e);
+
+/**
+ * How far a trial misses the Armijo condition φ(η) ≤ φ(0) + c₁ η φ'(0): φ(η) − φ(0) − c₁ η φ'(0),
+ * > 0 when it fails.
+ */
+function armijoError(t: Trial, origin: Trial, slopeRtol: number): number {
+  return failure(t.f - origin.f - slopeRtol * t.eta * origin.d);
+}
+
+/**
+ * How far a trial misses Hager & Zhang's approximate sufficient decrease (their eq. 23, with the
+ * value bound of eqs. 26–27 simplified to the start point, as Optax):
+ *
+ *   φ'(η) ≤ (2c₁ − 1) φ'(0)   and   φ(η) ≤ φ(0) + c₃|φ(0)|,
+ *
+ * as the larger of the two violations (> 0 when it fails; +∞ when `approxDecRtol` c₃ is null).
+ */
+function approxDecreaseError(t: Trial, origin: Trial, slopeRtol: number, approxDecRtol: number | null): number {
+  if (approxDecRtol === null) return Infinity;
+  // c₃ = ∞ drops the value bound (∞·|φ(0)| would be NaN when φ(0) = 0).
+  const slack = approxDecRtol === Infinity ? Infinity : approxDecRtol * Math.abs(origin.f);
+  return failure(Math.max(t.d - (2 * slopeRtol - 1) * origin.d, t.f - origin.f - slack));
+}
+
+/** Whether |φ'(η)| ≤ c₂ |φ'(0)| (strong curvature condition; false for NaN). */
+function flatEnough(t: Trial, origin: Trial, curvRtol: number): boolean {
+  return Math.abs(t.d) <= curvRtol * Math.abs(origin.d);
+}
+
+/**
+ * The next trial inside the bracket (lo, hi): the minimizer of the quadratic through φ(lo), φ'(lo)
+ * and φ(hi), kept in the bracket's middle 80% (else its midpoint).
+ */
+function interpolate(lo: Trial, hi: Trial): number {
+  const width = hi.eta - lo.eta;
+  const denom = 2 * (hi.f - lo.f - lo.d * width);
+  const a = denom !== 0 ? lo.eta - (lo.d * width * width) / denom : NaN;
+  const lower = Math.min(lo.eta, hi.eta) + 0.1 * Math.abs(width);
+  const upper = Math.max(lo.eta, hi.eta) - 0.1 * Math.abs(width);
+  return a >= lower && a <= upper ? a : lo.eta + width / 2;
+}
+
+/** The trial of lowest value (the earliest on ties), or undefined for none. */
+function lowest(trials: readonly Trial[]): Trial | undefined {
+  return trials.reduce<Trial | undefined>((best, t) => (best === undefined || t.f < best.f ? t : best), undefined);
+}
+
+/**
+ * The step taken when no trial satisfied both conditions: the lowest trial that decreases enough
+ * (Optax's safe step), else the lowest trial that does not raise the loss (φ(η) ≤ φ(0); Optax takes
+ * its last trial then, even when it rises), else none (a zero step: every trial rose or was NaN).
+ */
+function fallbackTrial(trials: readonly Trial[], origin: Trial, decreases: (t: Trial) => boolean): Trial | undefined {
+  return lowest(trials.filter(decreases)) ?? lowest(trials.filter((t) => t.f <= origin.f));
 }
 
 /**
@@ -160,107 +263,102 @@ export interface ZoomLinesearchOptions {
  *
  *   φ(η) ≤ φ(0) + c₁ η φ'(0)   and   |φ'(η)| ≤ c₂ |φ'(0)|,   φ(η) = L(θ + η u),
  *
- * on `extra.batch`. Each trial evaluates the loss and its gradient (one device sync). If no step
- * satisfies both within `maxLinesearchSteps` evaluations, the best sufficient-decrease step found
- * is taken (or the smallest tried). Meant for deterministic (full-batch) problems, as in Optax.
+ * on `extra.batch`, where the first (sufficient-decrease) condition may also be met by Hager &
+ * Zhang's approximate test, φ'(η) ≤ (2c₁ − 1) φ'(0) and φ(η) ≤ φ(0) + c₃|φ(0)| (`approxDecRtol`
+ * c₃): near a float32 minimum the decrease c₁ η φ'(0) is below the resolution of φ, Armijo fails at
+ * every trial, and only the slope still says the step is good. Each trial evaluates the loss and
+ * its gradient (one device sync). If no trial satisfies both within `maxLinesearchSteps`
+ * evaluations, the lowest trial that decreases enough is taken, else the lowest trial that does
+ * not raise the loss, else no step (e.g. u is not a descent direction). Meant for deterministic
+ * (full-batch) problems, as in Optax. An unknown option key is an error (see {@link resolveOptions}).
  *
- * @see Nocedal & Wright, Numerical Optimization (2006), §3.5; Optax `scale_by_zoom_linesearch`.
+ * @example
+ * const tx = chain(scaleByLbfgs(), scale(-1), scaleByZoomLinesearch(lossFn, { initialGuessStrategy: 'one' }));
+ * const step = makeStep(tx, lossFn);
+ * @see Nocedal & Wright, Numerical Optimization (2006), §3.5; Hager & Zhang, "A new conjugate
+ * gradient method with guaranteed descent and an efficient line search", SIAM J. Optim. 16 (2005),
+ * and "Algorithm 851: CG_DESCENT" (2006), https://doi.org/10.1145/1132973.1132979; Optax
+ * `scale_by_zoom_linesearch`.
  */
 export function scaleByZoomLinesearch<B>(
   lossFn: LossFn<B>,
-  {
-    maxLinesearchSteps = 15,
-    maxLearningRate = Infinity,
-    slopeRtol = 1e-4,
-    curvRtol = 0.9,
-    increaseFactor = 2,
-    initialGuessStrategy = 'keep',
-  }: ZoomLinesearchOptions = {},
+  options: ZoomLinesearchOptions = {},
 ): GradientTransformation<ZoomLinesearchState> {
+  const { maxLinesearchSteps, maxLearningRate, slopeRtol, curvRtol, increaseFactor, approxDecRtol, initialGuessStrategy } = resolveOptions(
+    'scaleByZoomLinesearch',
+    options,
+    ZOOM_LINESEARCH_DEFAULTS,
+  );
   assertInteger('maxLinesearchSteps', maxLinesearchSteps);
   if (maxLearningRate !== Infinity) assertPositive('maxLearningRate', maxLearningRate);
   assertInRange('slopeRtol', slopeRtol, 0, 1, { loOpen: true, hiOpen: true });
   assertInRange('curvRtol', curvRtol, slopeRtol, 1, { loOpen: true, hiOpen: true });
   assertInRange('increaseFactor', increaseFactor, 1, Infinity, { loOpen: true });
+  if (approxDecRtol !== null && approxDecRtol !== Infinity) assertNonNegative('approxDecRtol', approxDecRtol);
   const vg = valueAndGrad(lossFn);
   return withReads<ZoomLinesearchState>(
-    () => ({ learningRate: 1, info: { numEvaluations: 0, wolfe: true, value: NaN, newValue: NaN } }),
+    () => ({
+      learningRate: 1,
+      info: { numEvaluations: 0, wolfe: true, approximateDecrease: false, stepSize: 0, value: NaN, newValue: NaN },
+    }),
     function* (updates, state, params, extra: Extra = {}) {
       if (params === undefined) throw new InputError('scaleByZoomLinesearch needs params');
       const theta = params;
       const batch = extra.batch as B;
-      /** φ(η) and φ'(η) = ⟨∇L(θ + ηu), u⟩, one read. */
-      function* phi(eta: number): Reads<[number, number]> {
+      const [f0, d0] = yield* valueAndSlope(lossFn, updates, params, extra);
+      const origin: Trial = { eta: 0, f: f0, d: d0 };
+      const trials: Trial[] = [];
+      /** φ(η) and φ'(η), one read; recorded in `trials`. */
+      function* evaluate(eta: number): Reads<Trial> {
         const [f, d] = yield* fetchValues(() => {
           const { value, grads } = vg(tree.axpy(eta, updates, theta), batch);
           return tf.stack([value, tree.vdot(grads, updates)]);
         });
-        return [f, d];
+        const t = { eta, f, d };
+        trials.push(t);
+        return t;
       }
-      const [f0, d0] = yield* valueAndSlope(lossFn, updates, params, extra);
-      let evaluations = 0;
-      const armijo = (eta: number, f: number) => f <= f0 + slopeRtol * eta * d0;
-      const curvature = (d: number) => Math.abs(d) <= curvRtol * Math.abs(d0);
-      let best = { eta: 0, f: f0 };
-      const consider = (eta: number, f: number) => {
-        if (armijo(eta, f) && f < best.f) best = { eta, f };
-      };
-      function* zoom(lo: [number, number, number], hi: [number, number, number]): Reads<[number, number, boolean]> {
-        while (evaluations < maxLinesearchSteps) {
-          const [aLo, fLo, dLo] = lo;
-          const [aHi, fHi] = hi;
-          const width = aHi - aLo;
-          // Minimizer of the quadratic through (aLo, fLo, dLo) and (aHi, fHi), kept inside the bracket.
-          const denom = 2 * (fHi - fLo - dLo * width);
-          let a = denom !== 0 ? aLo - (dLo * width * width) / denom : NaN;
-          const lower = Math.min(aLo, aHi) + 0.1 * Math.abs(width);
-          const upper = Math.max(aLo, aHi) - 0.1 * Math.abs(width);
-          if (!(a >= lower && a <= upper)) a = aLo + width / 2;
-          const [f, d] = yield* phi(a);
-          evaluations++;
-          consider(a, f);
-          if (!armijo(a, f) || f >= fLo) {
-            hi = [a, f, d];
+      // Sufficient decrease: Armijo, or the approximate test (Optax's decrease error ≤ 0).
+      const decreases = (t: Trial) =>
+        Math.min(armijoError(t, origin, slopeRtol), approxDecreaseError(t, origin, slopeRtol, approxDecRtol)) <= 0;
+      const flat = (t: Trial) => flatEnough(t, origin, curvRtol);
+      /** Alg. 3.6: shrinks the bracket (lo decreases enough, φ(lo) ≤ φ(hi)) to a trial meeting both conditions. */
+      function* zoom(lo: Trial, hi: Trial): Reads<Trial | undefined> {
+        while (trials.length < maxLinesearchSteps) {
+          const t = yield* evaluate(interpolate(lo, hi));
+          if (!decreases(t) || t.f >= lo.f) {
+            hi = t;
           } else {
-            if (curvature(d)) return [a, f, true];
-            if (d * width >= 0) hi = lo;
-            lo = [a, f, d];
+            if (flat(t)) return t;
+            if (t.d * (hi.eta - lo.eta) >= 0) hi = lo;
+            lo = t;
           }
         }
-        return [best.eta, best.f, false];
+        return undefined;
       }
-      let prev: [number, number, number] = [0, f0, d0];
-      let eta = Math.min(initialGuessStrategy === 'one' ? 1 : state.learningRate, maxLearningRate);
-      let result: [number, number, boolean] = [best.eta, best.f, false];
-      while (evaluations < maxLinesearchSteps) {
-        const [f, d] = yield* phi(eta);
-        evaluations++;
-        consider(eta, f);
-        if (!armijo(eta, f) || (prev[0] > 0 && f >= prev[1])) {
-          result = yield* zoom(prev, [eta, f, d]);
-          break;
+      /** Alg. 3.5: grows η from the first guess until a trial meets both conditions or brackets one. */
+      function* search(): Reads<Trial | undefined> {
+        let prev = origin;
+        let eta = Math.min(initialGuessStrategy === 'one' ? 1 : state.learningRate, maxLearningRate);
+        while (trials.length < maxLinesearchSteps) {
+          const t = yield* evaluate(eta);
+          if (!decreases(t) || (prev.eta > 0 && t.f >= prev.f)) return yield* zoom(prev, t);
+          if (flat(t)) return t;
+          if (t.d >= 0) return yield* zoom(t, prev);
+          // At the largest step allowed, sufficient decrease holds but not curvature: the fallback takes it.
+          if (eta >= maxLearningRate) return undefined;
+          prev = t;
+          eta = Math.min(eta * increaseFactor, maxLearningRate);
         }
-        if (curvature(d)) {
-          result = [eta, f, true];
-          break;
-        }
-        if (d >= 0) {
-          result = yield* zoom([eta, f, d], prev);
-          break;
-        }
-        prev = [eta, f, d];
-        if (eta >= maxLearningRate) {
-          result = [eta, f, false];
-          break;
-        }
-        eta = Math.min(eta * increaseFactor, maxLearningRate);
-        result = [best.eta, best.f, false];
+        return undefined;
       }
-      const [accepted, newValue] = result;
-      // No step decreased the loss enough (e.g. u is not a descent direction): do not move, and
-      // start the next search afresh.
-      const next = accepted > 0 ? accepted : 1;
-      return [tree.scale(updates, accepted), { learningRate: next, info: { numEvaluations: evaluations, wolfe: result[2], value: f0, newValue } }];
+      const found = yield* search();
+      const taken = found ?? fallbackTrial(trials, origin, decreases);
+      const stepSize = taken?.eta ?? 0;
+      const approximateDecrease = taken !== undefined && decreases(taken) && armijoError(taken, origin, slopeRtol) > 0;
+      const newValue = taken?.f ?? f0;
+      const info = { numEvaluations: trials.length, wolfe: found !== undefined, approximateDecrease, stepSize, value: f0, newValue };
+      return [tree.scale(updates, stepSize), { learningRate: stepSize > 0 ? stepSize : 1, info }];
     },
   );
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { lbfgs, makeStep, scaleByBacktrackingLinesearch, scaleByZoomLinesearch as zoom, tree, valueAndGrad } from '../../index';
+import {
+  HyperparameterError, lbfgs, makeStep, scaleByBacktrackingLinesearch, scaleByZoomLinesearch as zoom, tree, valueAndGrad,
+} from '../../index';
 
 // Rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)².
 const rosenbrock = (p: any) =>
@@ -46,6 +48,16 @@ describe('scaleByBacktrackingLinesearch', () => {
     expect(s1.learningRate).toBe(1);
     expect(Array.from((u as any).z.dataSync())).toEqual([-1, 2]);
     tree.dispose([params, direction, s0, u, s1] as any);
+  });
+
+  test('an unknown option key is rejected, naming the nearest known key; a key given as undefined takes its default', () => {
+    const quad = (p: any) => tf.sum(tf.square(p.z)) as tf.Scalar;
+    expect(() => scaleByBacktrackingLinesearch(quad, { maxBacktrackSteps: 3 } as any)).toThrow(HyperparameterError);
+    expect(() => scaleByBacktrackingLinesearch(quad, { maxBacktrackSteps: 3 } as any)).toThrow(
+      "unknown option 'maxBacktrackSteps' for scaleByBacktrackingLinesearch; did you mean 'maxBacktrackingSteps'?",
+    );
+    const ls = scaleByBacktrackingLinesearch(quad, { maxLearningRate: undefined });
+    expect(ls.init({}).learningRate).toBe(1);
   });
 });
 
