@@ -99,10 +99,11 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Te
  * that dtype and writes the integer bits (1 reads as 1.4e-45), which silently zeroes the labels.
  * Indices outside `[0, depth)` raise an {@link InputError} naming the label and C where the check
  * is free (cpu, wasm, tfjs-node; see {@link assertLabelsInRange}); on WebGL / WebGPU they are not
- * checked (it would cost a device read) and give an all-zero row.
+ * checked (it would cost a device read) and give an all-zero row. `checked: false` skips the check
+ * for indices in range by construction (e.g. labels sampled on the device, which a check would read).
  */
-export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
-  assertLabelsInRange(indices, depth);
+export function oneHotFloat(indices: tf.Tensor, depth: number, { checked = true }: { checked?: boolean } = {}): tf.Tensor {
+  if (checked) assertLabelsInRange(indices, depth);
   return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32') as tf.Tensor1D, depth), 'float32'));
 }
 

@@ -14,7 +14,10 @@ const vals = (t: tf.Tensor) => Array.from(t.dataSync());
 const B = 4;
 const xs = [[1, 0], [0, 1], [1, 1], [2, -1]];
 const ys = [0.5, -1, 2, 1.5];
-const linear = { predict: (p: Tree, x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, (p as { w: tf.Tensor2D }).w), loss: 'meanSquaredError' as const };
+const linear = {
+  predict: (p: Tree, x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, (p as { w: tf.Tensor2D }).w),
+  loss: 'meanSquaredError' as const,
+};
 
 /** Snapshot of every tensor in a tree or state: its values, and whether it is still alive. */
 const snapshot = (s: unknown) => tree.tensors(s as StateTree).map((t) => ({ t, v: vals(t) }));
