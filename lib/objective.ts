@@ -106,14 +106,42 @@ export function outputsPerSample(outputs: tf.Tensor): number {
 }
 
 /**
+ * Squared-error targets in the outputs' shape. Targets shaped like the outputs are used as they
+ * are. One output per sample is the one deliberate reshape: `[B]` targets for `[B, 1]` outputs (or
+ * `[B, 1]` for `[B]`) are reshaped to the outputs' shape, since a plain subtraction would broadcast
+ * them to `[B, B]` and give a silently wrong loss. Any other difference raises an
+ * {@link InputError} naming both shapes.
+ */
+export function squaredErrorTargets(outputs: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  return needsReshape(outputs, targets) ? tf.reshape(targets, outputs.shape) : targets;
+}
+
+/**
+ * The shape check of {@link squaredErrorTargets}: false when the shapes are equal, true for one
+ * output per sample given in the other form (`[B]` vs `[B, 1]`), else an {@link InputError}.
+ */
+function needsReshape(outputs: tf.Tensor, targets: tf.Tensor): boolean {
+  const same = outputs.rank === targets.rank && outputs.shape.every((d, i) => d === targets.shape[i]);
+  if (same) return false;
+  const onePerSample = outputsPerSample(outputs) === 1 && targets.size === outputs.size && batchSize(targets) === batchSize(outputs);
+  if (onePerSample && outputs.rank <= 2 && targets.rank <= 2) return true;
+  throw new InputError(
+    `meanSquaredError: targets of shape [${targets.shape.join(', ')}] do not match outputs of shape [${outputs.shape.join(', ')}] ` +
+      '(targets must be shaped like the outputs; [B] is accepted for [B, 1])',
+  );
+}
+
+/**
  * Squared error, ℓᵢ = ½‖fᵢ − yᵢ‖², L = mean over samples. Qᵢ = I. Sampled targets are
- * fᵢ + ε with ε ~ N(0, I) (the Gaussian likelihood whose Fisher is the GGN).
+ * fᵢ + ε with ε ~ N(0, I) (the Gaussian likelihood whose Fisher is the GGN). Targets are shaped
+ * like the outputs, or `[B]` for `[B, 1]` outputs (reshaped; see {@link squaredErrorTargets});
+ * any other shape raises an error naming both shapes, never a broadcast.
  */
 export const meanSquaredError: OutputLoss = {
   name: 'meanSquaredError',
   value: (f, y) =>
-    tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(f, y)))), batchSize(f)) as tf.Scalar),
-  residual: (f, y) => tf.sub(f, y),
+    tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(f, squaredErrorTargets(f, y))))), batchSize(f)) as tf.Scalar),
+  residual: (f, y) => tf.tidy(() => tf.sub(f, squaredErrorTargets(f, y))),
   hessianProduct: (_f, u) => tf.clone(u),
   hessianBlocks: (f) => {
     const b = batchSize(f);
@@ -125,8 +153,19 @@ export const meanSquaredError: OutputLoss = {
   sampleTargets: (f, key) => tf.tidy(() => tf.add(f, tf.randomNormal(f.shape, 0, 1, 'float32', key))),
 };
 
-/** One-hot float targets from integer labels `[B]` or float one-hot / soft labels `[B, C]`. */
-export function oneHotTargets(targets: tf.Tensor, numClasses: number): tf.Tensor {
+/**
+ * One-hot float targets from integer labels `[B]` or float one-hot / soft labels `[B, C]`, for
+ * outputs of shape `[B, C]` when `batch` (B) is given (checked: labels of another batch size would
+ * broadcast). Integer labels outside `[0, C)` raise an error naming the label and C where the check
+ * costs no device read (cpu, wasm, tfjs-node: the labels are read on the host); on WebGL / WebGPU
+ * it would cost one per loss evaluation, so there they are not checked (see `losses.oneHotFloat`).
+ */
+export function oneHotTargets(targets: tf.Tensor, numClasses: number, batch?: number): tf.Tensor {
+  if (batch !== undefined && batchSize(targets) !== batch) {
+    throw new InputError(
+      `softmaxCrossEntropy targets of shape [${targets.shape.join(', ')}] do not match outputs of shape [${batch}, ${numClasses}]`,
+    );
+  }
   if (targets.dtype === 'int32' && targets.rank === 1) return losses.oneHotFloat(targets, numClasses);
   if (targets.rank === 2 && targets.shape[1] === numClasses) return tf.cast(targets, 'float32');
   throw new InputError(
@@ -135,19 +174,26 @@ export function oneHotTargets(targets: tf.Tensor, numClasses: number): tf.Tensor
   );
 }
 
+/** {@link oneHotTargets} for outputs `f` of shape `[B, C]`. */
+function oneHotFor(f: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return oneHotTargets(y, f.shape[1] as number, batchSize(f));
+}
+
 /**
  * Softmax cross-entropy, ℓᵢ = −Σₖ yᵢₖ log softmax(fᵢ)ₖ, with one-hot (or soft) `[B, C]` or
  * integer `[B]` targets; L = mean over samples. rᵢ = pᵢ − yᵢ, Qᵢ = diag(pᵢ) − pᵢpᵢᵀ.
- * Sampled targets are one-hot draws ŷᵢ ~ Categorical(pᵢ).
+ * Sampled targets are one-hot draws ŷᵢ ~ Categorical(pᵢ). Targets of another batch size or class
+ * count raise an error naming both shapes; integer labels outside `[0, C)` raise one naming the
+ * label and C on the backends where that is free (see {@link oneHotTargets}).
  */
 export const softmaxCrossEntropy: OutputLoss = {
   name: 'softmaxCrossEntropy',
   value: (f, y) =>
     tf.tidy(() => {
       const logp = losses.logSoftmax(f);
-      return tf.div(tf.neg(tf.sum(tf.mul(oneHotTargets(y, f.shape[1] as number), logp))), batchSize(f)) as tf.Scalar;
+      return tf.div(tf.neg(tf.sum(tf.mul(oneHotFor(f, y), logp))), batchSize(f)) as tf.Scalar;
     }),
-  residual: (f, y) => tf.tidy(() => tf.sub(tf.softmax(f), oneHotTargets(y, f.shape[1] as number))),
+  residual: (f, y) => tf.tidy(() => tf.sub(tf.softmax(f), oneHotFor(f, y))),
   hessianProduct: (f, u) =>
     tf.tidy(() => {
       const p = tf.softmax(f);
@@ -184,7 +230,7 @@ export const softmaxCrossEntropy: OutputLoss = {
       const u = tf.randomUniform([f.shape[0], 1], 0, 1, 'float32', key);
       const below = tf.cast(tf.less(tf.cumsum(tf.softmax(f), 1), u), 'int32');
       const draws = tf.minimum(tf.sum(below, 1), tf.scalar(c - 1, 'int32'));
-      return losses.oneHotFloat(draws, c);
+      return losses.oneHotFloat(draws, c, { checked: false }); // in [0, C) by construction; a check would read them
     }),
 };
 
@@ -250,25 +296,48 @@ export function objectiveLoss<X>(objective: Objective<X>): (params: Tree, batch:
   return (params, batch) =>
     tf.tidy(() => {
       const outputs = predictOn(objective, params, batch);
-      checkTargets(outputs, batch.y);
+      checkTargets(outputs, batch.y, loss);
       return loss.value(outputs, batch.y);
     });
 }
 
 /**
- * Per-sample residuals rᵢ = ∂ℓᵢ/∂fᵢ at the targets; squared-error targets are reshaped like the
- * outputs first (`[B]` targets of `[B, 1]` outputs), the other losses take their own forms.
+ * Per-sample residuals rᵢ = ∂ℓᵢ/∂fᵢ at the targets, after {@link checkTargets}. Squared-error
+ * targets are reshaped like the outputs only when there is one output per sample (`[B]` targets of
+ * `[B, 1]` outputs, see {@link squaredErrorTargets}); any other mismatch raises an error naming both
+ * shapes. The other losses take their own target forms.
  */
 export function residualAt(loss: OutputLoss, outputs: tf.Tensor, targets: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => loss.residual(outputs, loss.name === 'meanSquaredError' ? tf.reshape(targets, outputs.shape) : targets));
+  checkTargets(outputs, targets, loss);
+  return tf.tidy(() => loss.residual(outputs, loss.name === 'meanSquaredError' ? squaredErrorTargets(outputs, targets) : targets));
 }
 
-/** Checks that targets have as many samples as the outputs. */
-export function checkTargets(outputs: tf.Tensor, targets: tf.Tensor): void {
+/**
+ * Checks targets against the outputs before a loss uses them, naming both shapes on a mismatch: as
+ * many samples as the outputs, and, for the built-in losses (when `loss` is given), the shapes that
+ * loss takes (squared error: the outputs' shape, or `[B]` for `[B, 1]`; softmax cross-entropy:
+ * int32 labels `[B]` or `[B, C]`). Shapes only: no device read.
+ */
+export function checkTargets(outputs: tf.Tensor, targets: tf.Tensor, loss?: OutputLoss): void {
   if (batchSize(targets) !== batchSize(outputs)) {
     throw new InputError(
       `batch.y has ${batchSize(targets)} samples but predict returned ${batchSize(outputs)} ` +
         `(outputs [${outputs.shape.join(', ')}], targets [${targets.shape.join(', ')}])`,
+    );
+  }
+  if (loss === meanSquaredError) needsReshape(outputs, targets);
+  if (loss === softmaxCrossEntropy) checkClassTargets(outputs, targets);
+}
+
+/** The shape part of {@link oneHotTargets}, without building the one-hot rows. */
+function checkClassTargets(outputs: tf.Tensor, targets: tf.Tensor): void {
+  const c = outputs.shape[outputs.rank - 1];
+  const labels = targets.dtype === 'int32' && targets.rank === 1;
+  const oneHot = targets.rank === 2 && targets.shape[1] === c;
+  if (!labels && !oneHot) {
+    throw new InputError(
+      `softmaxCrossEntropy targets must be int32 labels of shape [B] or one-hot of shape [B, ${c}], ` +
+        `got ${targets.dtype} [${targets.shape.join(', ')}] for outputs [${outputs.shape.join(', ')}]`,
     );
   }
 }

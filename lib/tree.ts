@@ -50,8 +50,13 @@ function childPath(path: string, k: string | number): string {
   return typeof k === 'number' ? `${path}[${k}]` : `${path}.${k}`;
 }
 
-/** Flattens a tree into its leaves (depth first, sorted keys) and its structure. */
-export function flatten(tree: Tree): {
+/**
+ * Flattens a tree into its leaves (depth first, sorted keys) and its structure. A disposed leaf is
+ * refused with an {@link InputError} naming its path under `root` (`params.w is disposed`) rather
+ * than tfjs's `Cannot read properties of undefined (reading 'backend')` later on; the check reads
+ * one property per leaf and the path is built only on failure.
+ */
+export function flatten(tree: Tree, root = 'tree'): {
   /** The leaves, depth first with sorted keys (the tree's own tensors, not copies). */
   leaves: tf.Tensor[];
   /** The structure, for {@link unflatten}. */
@@ -72,7 +77,59 @@ export function flatten(tree: Tree): {
     throw new TreeMismatchError(`not a tree of tensors: found ${String(t)}`);
   };
   const def = walk(tree);
+  const dead = leaves.findIndex(isDisposedTensor);
+  if (dead >= 0) throw new InputError(`${paths(tree, root)[dead]} is disposed`);
   return { leaves, def };
+}
+
+/** True when `t` is a tensor that has been disposed (a property read, no device work). */
+function isDisposedTensor(t: tf.Tensor): boolean {
+  return (t as { isDisposed?: boolean }).isDisposed === true;
+}
+
+/**
+ * Throws an {@link InputError} naming the path of the first disposed tensor found in `value` (a
+ * tree, a state, a batch: tensors inside arrays and plain objects; other values are skipped, and so
+ * are arrays whose first entry is not an object, such as arrays of numbers). `root` names `value`
+ * in the message: `state.mu.w1 is disposed`. One property read per tensor, no device work.
+ *
+ * @example
+ * tree.assertLive(state, 'state');   // before a step that would read it
+ */
+export function assertLive(value: unknown, root = 'tree'): void {
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v !== 'object' || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (isTensor(v)) {
+      if (isDisposedTensor(v)) throw new InputError(`${path} is disposed`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      if (v.length > 0 && typeof v[0] === 'object') v.forEach((c, i) => walk(c, childPath(path, i)));
+      return;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return;
+    for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k], childPath(path, k));
+  };
+  walk(value, root);
+}
+
+/**
+ * Throws an {@link InputError} when `a` has no tensor leaf: `params is an empty tree: nothing to
+ * optimize` (tfjs would otherwise fail deep inside its gradient code).
+ */
+export function assertNonEmpty(a: Tree, root = 'params'): void {
+  if (!hasLeaf(a)) throw new InputError(`${root} is an empty tree: nothing to optimize`);
+}
+
+/** True when a tree holds at least one tensor (stops at the first). */
+function hasLeaf(t: Tree): boolean {
+  if (isTensor(t)) return true;
+  if (Array.isArray(t)) return t.some(hasLeaf);
+  if (typeof t === 'object' && t !== null) return Object.values(t).some(hasLeaf);
+  return false;
 }
 
 /** Rebuilds a tree of structure `def` from its leaves, in `flatten` order. */
@@ -95,9 +152,9 @@ export function unflatten(def: TreeDef, leaves: readonly tf.Tensor[]): Tree {
   return tree;
 }
 
-/** The leaves of a tree, in `flatten` order. */
-export function leaves(tree: Tree): tf.Tensor[] {
-  return flatten(tree).leaves;
+/** The leaves of a tree, in `flatten` order (a disposed leaf is refused, named under `root`). */
+export function leaves(tree: Tree, root = 'tree'): tf.Tensor[] {
+  return flatten(tree, root).leaves;
 }
 
 /** The path of every leaf (`root.layer1.w`, `root[0]`), in `flatten` order. */
@@ -170,12 +227,13 @@ export function assertSameStructure(
 
 /**
  * Maps `fn` over the leaves of one or more trees of the same structure and shapes (checked;
- * a mismatch names the path and both shapes). `fn` gets the leaves and the leaf's path.
+ * a mismatch names the path and both shapes; a disposed leaf names its path). `fn` gets the leaves
+ * and the leaf's path.
  */
 export function map(fn: (...leavesAndPath: any[]) => tf.Tensor, tree: Tree, ...rest: Tree[]): Tree {
   rest.forEach((other, i) => assertSameStructure(tree, other, { names: ['first tree has', `tree ${i + 2} has`] }));
   const flat = flatten(tree);
-  const others = rest.map(leaves);
+  const others = rest.map((other, i) => flatten(other, `tree ${i + 2}`).leaves);
   const ps = paths(tree);
   const out = flat.leaves.map((leaf, i) => fn(leaf, ...others.map((o) => o[i]), ps[i]));
   return unflatten(flat.def, out);
@@ -271,18 +329,24 @@ export function l2Norm(a: Tree): tf.Scalar {
   return tf.tidy(() => tf.sqrt(squaredNorm(a)));
 }
 
-/** A tree of zeros shaped like `a`. */
-export function zerosLike(a: Tree): Tree {
+/**
+ * A tree of zeros shaped like `a`. The init helper of most transforms, so it refuses a non-float
+ * leaf (naming its path under `root`): state built from int32 params would truncate every update.
+ */
+export function zerosLike(a: Tree, root = 'params'): Tree {
+  assertFloat(a, root);
   return map((x: tf.Tensor) => tf.zerosLike(x), a);
 }
 
-/** A tree of ones shaped like `a`. */
-export function onesLike(a: Tree): Tree {
+/** A tree of ones shaped like `a`; refuses a non-float leaf like {@link zerosLike}. */
+export function onesLike(a: Tree, root = 'params'): Tree {
+  assertFloat(a, root);
   return map((x: tf.Tensor) => tf.onesLike(x), a);
 }
 
-/** A tree shaped like `a` filled with `value`. */
-export function fullLike(a: Tree, value: number): Tree {
+/** A tree shaped like `a` filled with `value`; refuses a non-float leaf like {@link zerosLike}. */
+export function fullLike(a: Tree, value: number, root = 'params'): Tree {
+  assertFloat(a, root);
   return map((x: tf.Tensor) => tf.fill(x.shape, value, x.dtype), a);
 }
 
@@ -306,13 +370,21 @@ export function rademacherLike(a: Tree, k: PRNGKey): Tree {
   );
 }
 
-/** Fresh copies of every tensor in a tree or state (numbers and other values are kept). */
-export function clone<T extends StateTree>(a: T): T {
+/**
+ * Fresh copies of every tensor in a tree or state (numbers and other values are kept). A disposed
+ * tensor is refused with an {@link InputError} naming its path under `root`.
+ */
+export function clone<T extends StateTree>(a: T, root = 'state'): T {
+  assertLive(a, root);
+  return cloneLive(a);
+}
+
+function cloneLive<T extends StateTree>(a: T): T {
   if (isTensor(a)) return tf.clone(a) as unknown as T;
-  if (Array.isArray(a)) return a.map((c) => clone(c as StateTree)) as unknown as T;
+  if (Array.isArray(a)) return a.map((c) => cloneLive(c as StateTree)) as unknown as T;
   if (typeof a === 'object' && a !== null) {
     const out: { [key: string]: StateTree } = {};
-    for (const k of Object.keys(a)) out[k] = clone((a as { [key: string]: StateTree })[k]);
+    for (const k of Object.keys(a)) out[k] = cloneLive((a as { [key: string]: StateTree })[k]);
     return out as T;
   }
   return a;
@@ -351,14 +423,18 @@ export function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
 }
 
-/** Throws an InputError naming the first leaf whose dtype is not float32 (updates must be float). */
+/**
+ * Throws an {@link InputError} naming the first leaf whose dtype is not float32
+ * (`params.w: expected float32 values, got int32; somax optimizes float32 tensors`): params,
+ * updates and state are float32, and an int32 leaf would silently truncate. Reads each leaf's
+ * dtype only; the paths are built on failure.
+ */
 export function assertFloat(a: Tree, root = 'updates'): void {
-  const ps = paths(a, root);
-  leaves(a).forEach((t, i) => {
-    if (t.dtype !== 'float32') {
-      throw new InputError(`${ps[i]}: expected float32 values, got ${t.dtype}`);
-    }
-  });
+  const ls = leaves(a, root);
+  const bad = ls.findIndex((t) => t.dtype !== 'float32');
+  if (bad >= 0) {
+    throw new InputError(`${paths(a, root)[bad]}: expected float32 values, got ${ls[bad].dtype}; somax optimizes float32 tensors`);
+  }
 }
 
 /** Runs `fn` in a tidy scope, reads the values of the tensor it returns, and disposes it. */

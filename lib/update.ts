@@ -22,15 +22,18 @@ export function isVariable(t: tf.Tensor): t is tf.Variable {
 }
 
 /**
- * Applies updates to params: `θ ← θ + u` leafwise, keeping each param's dtype (Optax's
- * `apply_updates`).
+ * Applies updates to params: `θ ← θ + u` leafwise (Optax's `apply_updates`).
  *
  * - Params that are plain tensors: returns a NEW tree of fresh tensors; the old params are
  *   neither disposed nor changed (the caller disposes them when no longer needed).
  * - Params that are `tf.Variable`s: assigns `θ + u` to each variable in place (the tfjs way) and
  *   returns the SAME variables (in a tree of the same structure).
  *
- * A tree may mix both. `updates` is never disposed.
+ * A tree may mix both. `updates` is never disposed. Refused before anything is computed or
+ * assigned (an {@link InputError} / {@link TreeMismatchError} naming the path; nothing changed):
+ * trees of different structure or shapes, a disposed leaf (`params.w is disposed`), and a
+ * non-float32 param or update (`params.n: expected float32 values, got int32; ...`): an int32
+ * param would truncate every step (`tf.train.adam` refuses them too).
  *
  * @example
  * const newParams = applyUpdates(params, updates);   // plain tensors: a new tree
@@ -38,15 +41,16 @@ export function isVariable(t: tf.Tensor): t is tf.Variable {
  */
 export function applyUpdates<T extends Tree>(params: T, updates: Tree): T {
   tree.assertSameStructure(params, updates, { names: ['params have', 'updates have'], root: 'updates' });
-  const { leaves, def } = tree.flatten(params);
-  const us = tree.leaves(updates);
+  const { leaves, def } = tree.flatten(params, 'params');
+  const us = tree.leaves(updates, 'updates');
+  tree.assertFloat(params, 'params');
+  tree.assertFloat(updates, 'updates');
   const out = leaves.map((p, i) => {
-    const sum = () => (p.dtype === us[i].dtype ? tf.add(p, us[i]) : tf.cast(tf.add(p, us[i]), p.dtype));
     if (isVariable(p)) {
-      tf.tidy(() => p.assign(sum()));
+      tf.tidy(() => p.assign(tf.add(p, us[i])));
       return p;
     }
-    return tf.tidy(sum);
+    return tf.add(p, us[i]);
   });
   return tree.unflatten(def, out) as T;
 }
@@ -141,6 +145,11 @@ function collectInfo(state: unknown): StepInfo {
  * `info` merges the numbers / booleans / strings found under every `info` key of the new state
  * (e.g. a line search's `{ stepSize, trials }`); `{}` when there are none.
  *
+ * Bad input is refused with an {@link InputError} naming the path, before anything is computed or
+ * disposed (params and state stay as they were): an empty params tree (`params is an empty tree:
+ * nothing to optimize`), non-float32 params, and a disposed tensor in params, state or batch
+ * (`params.w is disposed`: e.g. the old params or state of an earlier step, which it consumed).
+ *
  * @example
  * const step = makeStep(adam(1e-3), (p, b) => losses.meanSquaredError(predict(p, b.x), b.y));
  * let state = tx.init(params);
@@ -183,6 +192,7 @@ function stepReads<S, B>(tx: GradientTransformation<S>, lossFn: LossFn<B>, name:
   if (typeof lossFn !== 'function') throw new HyperparameterError(`${name}: lossFn must be a function (params, batch) → tf.Scalar`);
   const vg = valueAndGrad(lossFn);
   return function* (params: Tree, state: S, batch: B, { curvatureBatch, key }: StepOptions = {}): Reads<StepResult<S>> {
+    checkStepInputs(params, state, batch, curvatureBatch);
     const { value, grads } = vg(params, batch);
     let updates: Tree;
     let newState: S;
@@ -196,6 +206,21 @@ function stepReads<S, B>(tx: GradientTransformation<S>, lossFn: LossFn<B>, name:
     }
     return finishStep(params, state, grads, value, updates, newState);
   };
+}
+
+/**
+ * The checks at the start of a step, before any tensor is computed or disposed (so a refused step
+ * leaves params and state as they were): params are a non-empty tree of live float32 tensors, and
+ * no tensor in the state or the batches is disposed (e.g. params or a state an earlier step consumed).
+ * Property reads only: no device work.
+ */
+function checkStepInputs(params: Tree, state: unknown, batch: unknown, curvatureBatch: unknown): void {
+  tree.assertNonEmpty(params, 'params');
+  tree.assertLive(params, 'params');
+  tree.assertFloat(params, 'params');
+  tree.assertLive(state, 'state');
+  tree.assertLive(batch, 'batch');
+  tree.assertLive(curvatureBatch, 'curvatureBatch');
 }
 
 /** The end of a step: apply the updates, dispose what the step consumed, collect the telemetry. */

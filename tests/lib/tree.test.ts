@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { tree, TreeMismatchError } from '../../index';
+import { InputError, tree, TreeMismatchError } from '../../index';
 
 describe('tree', () => {
   test('map over two trees adds leafwise and names the path of a shape mismatch', () => {
@@ -94,5 +94,35 @@ describe('tree properties (fast-check over random nested trees)', () => {
       outs.forEach((o) => tree.leaves(o).forEach((t) => expect(inputs.has(t)).toBe(false)));
       tree.dispose(outs as any);
     });
+  });
+});
+
+describe('tree: bad input named by path', () => {
+  test('flatten, leaves and map refuse a disposed leaf naming its path; assertLive walks states and batches', () => {
+    const dead = tf.tensor1d([1]);
+    dead.dispose();
+    const live = tf.tensor1d([2]);
+    const t = { a: live, b: [live, dead] };
+    expect(() => tree.flatten(t)).toThrow(InputError);
+    expect(() => tree.flatten(t, 'params')).toThrow('params.b[1] is disposed');
+    expect(() => tree.leaves(t, 'updates')).toThrow('updates.b[1] is disposed');
+    expect(() => tree.map((x: tf.Tensor) => tf.neg(x), t)).toThrow('tree.b[1] is disposed');
+    expect(() => tree.add({ w: live }, { w: dead })).toThrow('tree 2.w is disposed');
+    expect(() => tree.assertLive({ count: 3, info: { tag: 'x' }, nums: [1, 2], m: { w: dead } }, 'state')).toThrow('state.m.w is disposed');
+    expect(() => tree.assertLive({ count: 3, m: { w: live }, key: null }, 'state')).not.toThrow();
+    live.dispose();
+  });
+
+  test('zerosLike / onesLike / fullLike refuse non-float leaves naming the path; assertNonEmpty refuses {} and []', () => {
+    const p = { w: tf.tensor1d([1, 2]), n: [tf.tensor1d([1], 'int32')] };
+    const n0 = tf.memory().numTensors;
+    expect(() => tree.zerosLike(p)).toThrow('params.n[0]: expected float32 values, got int32; somax optimizes float32 tensors');
+    expect(() => tree.onesLike(p)).toThrow(InputError);
+    expect(() => tree.fullLike(p, 1, 'tree')).toThrow('tree.n[0]: expected float32 values');
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(() => tree.assertNonEmpty({})).toThrow('params is an empty tree: nothing to optimize');
+    expect(() => tree.assertNonEmpty([[], { a: [] }] as any, 'x')).toThrow('x is an empty tree');
+    expect(() => tree.assertNonEmpty(p)).not.toThrow();
+    tree.dispose(p as any);
   });
 });

@@ -24,18 +24,30 @@ const momentumTx = (decay: number): GradientTransformation<MomentumState> => ({
 });
 
 describe('applyUpdates', () => {
-  test('plain tensors: a new tree p + u, inputs untouched, dtype of each param kept', () => {
-    const p = { w: tf.tensor1d([1, 2]), n: [tf.tensor1d([5, 7], 'int32')] };
+  test('plain tensors: a new tree p + u, inputs untouched', () => {
+    const p = { w: tf.tensor1d([1, 2]), n: [tf.tensor1d([5, 7])] };
     const u = { w: tf.tensor1d([0.5, -0.25]), n: [tf.tensor1d([1.75, -2.5])] };
     const out = applyUpdates(p, u);
     expect(vals(out.w)).toEqual([1.5, 1.75]);
-    expect(out.n[0].dtype).toBe('int32');
-    expect(vals(out.n[0])).toEqual([6, 4]); // 6.75 → 6, 4.5 → 4 (cast truncates)
+    expect(vals(out.n[0])).toEqual([6.75, 4.5]);
     expect(out.w).not.toBe(p.w);
     expect(vals(p.w)).toEqual([1, 2]);
     expect(vals(u.w)).toEqual([0.5, -0.25]);
     expect(() => applyUpdates(p, { w: u.w } as any)).toThrow(/updates/);
     tree.dispose([p, u, out] as unknown as StateTree);
+  });
+
+  test('int32 params or updates are refused naming the path and dtype, nothing computed (the cast used to truncate)', () => {
+    const p = { w: tf.tensor1d([1, 2]), n: [tf.tensor1d([5, 7], 'int32')] };
+    const u = { w: tf.tensor1d([0.5, -0.25]), n: [tf.tensor1d([1.75, -2.5])] };
+    const n0 = tf.memory().numTensors;
+    expect(() => applyUpdates(p, u)).toThrow('params.n[0]: expected float32 values, got int32; somax optimizes float32 tensors');
+    const ints = { w: tf.tensor1d([1, 1], 'int32'), n: [tf.tensor1d([1, 1])] };
+    const floats = { w: tf.tensor1d([1, 2]), n: [tf.tensor1d([5, 7])] };
+    expect(() => applyUpdates(floats, ints)).toThrow('updates.w: expected float32 values, got int32');
+    expect(tf.memory().numTensors).toBe(n0 + 4);
+    expect(vals(p.n[0])).toEqual([5, 7]);
+    tree.dispose([p, u, ints, floats] as unknown as StateTree);
   });
 
   test('tf.Variables: assigned p + u in place, the same variables returned, nothing leaked', () => {
