@@ -545,7 +545,8 @@ function readingTransform(yielded: tf.Tensor[]): GradientTransformation<ReadingS
 
 /** The values of `x` path by path: tensors by shape and values, plain objects and arrays by keys, others by value. */
 function valuesOf(x: unknown, root: string): string[] {
-  const show = (v: unknown): string => (tree.isTensor(v) ? `[${Array.from(v.dataSync() as ArrayLike<unknown>).join(', ')}]` : showSnap(snap(v)));
+  const show = (v: unknown): string =>
+    (tree.isTensor(v) ? `[${Array.from(v.dataSync() as ArrayLike<unknown>).join(', ')}]` : showSnap(snap(v)));
   return nodes(x, root).map(({ path, value }) => `${path} = ${show(value)}`);
 }
 
@@ -680,7 +681,9 @@ export function checkTransformLaws(
         checkNoLeaks(tx, params, grads, { steps: leakSteps, extra: ex });
         checkDeterminism(tx, params, grads, { extra: ex });
         checkChainIdentity(tx, params, grads, { extra: ex });
-        if (linearInUpdates) checkLinearInUpdates(tx, params, grads, { extra: ex, tol: linearInUpdates === true ? 1e-5 : linearInUpdates.tol });
+        if (linearInUpdates) {
+          checkLinearInUpdates(tx, params, grads, { extra: ex, tol: linearInUpdates === true ? undefined : linearInUpdates.tol });
+        }
       } finally {
         tree.dispose([params, grads] as StateTree);
       }

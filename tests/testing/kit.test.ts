@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { addDecayedWeights, chain, guardNonFinite, identity, scale, scaleByAdam, scaleBySign, trace, tree, withReads } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 import {
-  arbParamsAndGrads, arbTreeSpec, buildTree, checkCarriesReads, checkChainAssociativity, checkChainIdentity, checkDeterminism, checkLinearInUpdates,
-  checkNoLeaks, checkNoMutationOrDisposal, checkStructure, checkTransformLaws,
+  arbParamsAndGrads, arbTreeSpec, buildTree, checkCarriesReads, checkChainAssociativity, checkChainIdentity, checkDeterminism,
+  checkLinearInUpdates, checkNoLeaks, checkNoMutationOrDisposal, checkStructure, checkTransformLaws,
 } from '../../testing';
 
 const spec = { kind: 'object', children: { w: { kind: 'leaf', shape: [2, 3] }, b: { kind: 'array', children: [{ kind: 'leaf', shape: [3] }] } } } as const;
@@ -110,14 +110,15 @@ describe('somax/testing catches in-place mutation of JS state, and names the tre
   test('s.count++ returning the same state, and nested booleans, strings, array pushes, are caught with their path', () => {
     withTrees((p, g) => {
       expect(() => checkNoMutationOrDisposal(jsMutator((s) => s.count++, true), p, g))
-        .toThrow(/state\.count was mutated in place \(0 → 1\); update returned state itself as the output state instead of a fresh object/);
+        .toThrow(/state\.count was mutated in place \(0 → 1\); update returned state itself as the output state instead of a fresh/);
       expect(() => checkNoMutationOrDisposal(jsMutator((s) => (s.inner[0].flag = true)), p, g))
         .toThrow(/state\.inner\[0\]\.flag was mutated in place \(false → true\)$/);
-      expect(() => checkNoMutationOrDisposal(jsMutator((s) => (s.inner[0].name = 'b')), p, g)).toThrow(/state\.inner\[0\]\.name was mutated in place \("a" → "b"\)/);
+      expect(() => checkNoMutationOrDisposal(jsMutator((s) => (s.inner[0].name = 'b')), p, g))
+        .toThrow(/state\.inner\[0\]\.name was mutated in place \("a" → "b"\)/);
       expect(() => checkNoMutationOrDisposal(jsMutator((s) => s.hist.push(1)), p, g))
         .toThrow(/state\.hist was mutated in place \(an array of length 0 → an array of length 1\)/);
       expect(() => checkNoMutationOrDisposal(jsMutator((s) => ((s as any).extraKey = 1)), p, g))
-        .toThrow(/state was mutated in place \(an object with keys \{count, hist, inner\} → an object with keys \{count, extraKey, hist, inner\}\)/);
+        .toThrow(/state was mutated in place \(an object with keys \{count, hist, inner\} → an object with keys \{count, extraKey, hist/);
     });
   });
 
@@ -129,19 +130,31 @@ describe('somax/testing catches in-place mutation of JS state, and names the tre
     withTrees((p, g) => {
       expect(() => checkNoMutationOrDisposal(lazy, p, g, { steps: 1 })).not.toThrow();
       expect(() => checkNoMutationOrDisposal(lazy, p, g))
-        .toThrow(/state\.hist was mutated in place \(an array of length 0 → an array of length 1\); update returned state\.hist itself as the output state\.hist .*\(at step 2\)/);
+        .toThrow(/state\.hist was mutated in place \(an array of length 0 → .*length 1\); *update returned state\.hist itself.*step 2/);
     });
   });
 
   test('mutating extra, or replacing a state tensor in place, is caught; an unchanged state returned as is passes', () => {
-    const bumpsExtra: GradientTransformation<{}> = { init: () => ({}), update: (u, _s, _p, e) => { (e as any).calls.n++; return [tree.clone(u), {}]; } };
+    const bumpsExtra: GradientTransformation<{}> = {
+      init: () => ({}),
+      update: (u, _s, _p, e) => { (e as any).calls.n++; return [tree.clone(u), {}]; },
+    };
     const swaps: GradientTransformation<{ mu: tf.Tensor }> = {
       init: () => ({ mu: tf.zeros([1]) }),
-      update: (u, s) => { const old = s.mu; (s as any).mu = tf.add(old, 1); old.dispose(); return [tree.clone(u), { mu: tf.clone(s.mu) }]; },
+      update: (u, s) => {
+        const old = s.mu;
+        (s as any).mu = tf.add(old, 1);
+        old.dispose();
+        return [tree.clone(u), { mu: tf.clone(s.mu) }];
+      },
     };
-    const keeps: GradientTransformation<{ n: number; label: string }> = { init: () => ({ n: 1, label: 'x' }), update: (u, s) => [tree.clone(u), s] };
+    const keeps: GradientTransformation<{ n: number; label: string }> = {
+      init: () => ({ n: 1, label: 'x' }),
+      update: (u, s) => [tree.clone(u), s],
+    };
     withTrees((p, g) => {
-      expect(() => checkNoMutationOrDisposal(bumpsExtra, p, g, { extra: { calls: { n: 0 } } })).toThrow(/extra\.calls\.n was mutated in place \(0 → 1\)/);
+      expect(() => checkNoMutationOrDisposal(bumpsExtra, p, g, { extra: { calls: { n: 0 } } }))
+        .toThrow(/extra\.calls\.n was mutated in place \(0 → 1\)/);
       expect(() => checkNoMutationOrDisposal(swaps, p, g)).toThrow(/state\.mu was disposed by update/);
       checkNoMutationOrDisposal(keeps, p, g);
       checkNoMutationOrDisposal(chain(scale(2), trace(0.9), identity()), p, g);
@@ -150,11 +163,14 @@ describe('somax/testing catches in-place mutation of JS state, and names the tre
       init: () => ({ mu: tf.zeros([1]) }),
       update: (u, s) => { (s as any).mu = tf.ones([1]); return [tree.clone(u), { mu: tf.clone(s.mu) }]; },
     };
-    tf.tidy(() => withTrees((p, g) => expect(() => checkNoMutationOrDisposal(replaces, p, g)).toThrow(/state\.mu was replaced in place by another tensor/)));
+    tf.tidy(() => withTrees((p, g) => {
+      expect(() => checkNoMutationOrDisposal(replaces, p, g)).toThrow(/state\.mu was replaced in place by another tensor/);
+    }));
   });
 
   test('checkTransformLaws catches s.count++ on random trees', () => {
-    expect(() => checkTransformLaws(jsMutator((s) => s.count++, true), { numRuns: 3, seed: 1 })).toThrow(/state\.count was mutated in place \(0 → 1\)/);
+    expect(() => checkTransformLaws(jsMutator((s) => s.count++, true), { numRuns: 3, seed: 1 }))
+      .toThrow(/state\.count was mutated in place \(0 → 1\)/);
   });
 
   test('disposal and aliasing messages name the tree and the path', () => {
@@ -162,10 +178,17 @@ describe('somax/testing catches in-place mutation of JS state, and names the tre
       init: (p) => ({ mu: tree.zerosLike(p) }),
       update: (u, s) => { const mu = tree.add(s.mu, u); tree.dispose(s.mu); return [tree.clone(u), { mu }]; },
     };
-    const keepsGrads: GradientTransformation<{ last: Tree }> = { init: (p) => ({ last: tree.zerosLike(p) }), update: (u) => [tree.clone(u), { last: u }] };
-    const returnsState: GradientTransformation<{ mu: Tree }> = { init: (p) => ({ mu: tree.zerosLike(p) }), update: (u, s) => [tree.clone(u), s] };
+    const keepsGrads: GradientTransformation<{ last: Tree }> = {
+      init: (p) => ({ last: tree.zerosLike(p) }),
+      update: (u) => [tree.clone(u), { last: u }],
+    };
+    const returnsState: GradientTransformation<{ mu: Tree }> = {
+      init: (p) => ({ mu: tree.zerosLike(p) }),
+      update: (u, s) => [tree.clone(u), s],
+    };
     withTrees((p, g) => {
-      expect(() => checkNoMutationOrDisposal(disposesState, p, g)).toThrow(/^transform law violated: state\.mu\.b\[0\] was disposed by update$/);
+      expect(() => checkNoMutationOrDisposal(disposesState, p, g))
+        .toThrow(/^transform law violated: state\.mu\.b\[0\] was disposed by update$/);
       expect(() => checkNoMutationOrDisposal(keepsGrads, p, g)).toThrow(/updates\.b\[0\] is aliased by the output state\.last\.b\[0\]/);
       expect(() => checkNoMutationOrDisposal(returnsState, p, g)).toThrow(/state\.mu\.b\[0\] is aliased by the output state\.mu\.b\[0\]/);
     });
@@ -174,7 +197,8 @@ describe('somax/testing catches in-place mutation of JS state, and names the tre
 
 describe('somax/testing never leaks its own tensors when a law fails', () => {
   // Each transform holds a tensor state (so a kit that drops it on the failure path leaks) and breaks one law.
-  const withState = (update: GradientTransformation<{ mu: Tree; count: number }>['update']): GradientTransformation<{ mu: Tree; count: number }> =>
+  type S = { mu: Tree; count: number };
+  const withState = (update: GradientTransformation<S>['update']): GradientTransformation<S> =>
     ({ init: (p) => ({ mu: tree.zerosLike(p), count: 0 }), update });
   const throwsAtStep2 = withState((u, s) => {
     if (s.count > 0) throw new Error('boom at step 2');
@@ -186,7 +210,7 @@ describe('somax/testing never leaks its own tensors when a law fails', () => {
   const grows = withState((u, s) => [tree.clone(u), { mu: [tree.clone(s.mu)], count: 0 } as any]);
   const disposes = withState((u, s) => { const mu = tree.clone(s.mu); tree.dispose(s.mu); return [tree.clone(u), { mu, count: 0 }]; });
   const cases: [string, (p: Tree, g: Tree) => void, RegExp][] = [
-    ['checkNoMutationOrDisposal (state tensor disposed)', (p, g) => checkNoMutationOrDisposal(disposes, p, g), /state\.mu\.b\[0\] was disposed/],
+    ['checkNoMutationOrDisposal (disposes)', (p, g) => checkNoMutationOrDisposal(disposes, p, g), /state\.mu\.b\[0\] was disposed/],
     ['checkNoMutationOrDisposal (s.count++)', (p, g) => checkNoMutationOrDisposal(bumps, p, g), /state\.count was mutated in place/],
     ['checkNoMutationOrDisposal (throws)', (p, g) => checkNoMutationOrDisposal(throwsAtStep2, p, g), /boom at step 2/],
     ['checkStructure (grows)', (p, g) => checkStructure(grows, p, g), /state changed structure/],
@@ -218,11 +242,13 @@ describe('checkLinearInUpdates', () => {
 
   test('catches Adam (not homogeneous), sign, and decayed weights (affine: nonzero at 0·g), naming the path and the factor', () => {
     withTrees((p, g) => {
-      expect(() => checkLinearInUpdates(scaleByAdam(), p, g)).toThrow(/updates\.b\[0\]\[0\] is \S+ for 2·g, expected \S+ \(2 × \S+, its value for g\): the step is not linear/);
+      expect(() => checkLinearInUpdates(scaleByAdam(), p, g))
+        .toThrow(/updates\.b\[0\]\[0\] is \S+ for 2·g, expected \S+ \(2 × \S+, its value for g\): the step is not linear/);
       expect(() => checkLinearInUpdates(scaleBySign(), p, g)).toThrow(/updates\.b\[0\]\[0\] is \S+ for 2·g/);
       expect(() => checkLinearInUpdates(addDecayedWeights(0.1), p, g)).toThrow(/updates\.b\[0\]\[0\] is \S+ for 0·g, expected 0 \(0 × /);
     });
-    expect(() => checkTransformLaws(scaleByAdam(), { numRuns: 3, seed: 3, linearInUpdates: { tol: 1e-3 } })).toThrow(/for 2·g.*not linear in the updates \(tol 0\.001\)/);
+    expect(() => checkTransformLaws(scaleByAdam(), { numRuns: 3, seed: 3, linearInUpdates: { tol: 1e-3 } }))
+      .toThrow(/for 2·g.*not linear in the updates \(tol 0\.001\)/);
     checkTransformLaws(scaleByAdam(), { numRuns: 3, seed: 3 });
   });
 
@@ -270,15 +296,16 @@ describe('checkCarriesReads', () => {
     });
   });
 
-  test('catches a wrapper that drops updateReads, runs its inner synchronously, changes the result, or never runs it; no leak', async () => {
+  test('catches a wrapper that drops updateReads, runs its inner synchronously, changes the result, never runs it; no leak', async () => {
     await withTreesAsync(async (params, grads) => {
       const before = tf.memory().numTensors;
       await expect(checkCarriesReads(dropsReads, { params, grads })).rejects.toThrow(/wrapper dropsReads drops updateReads/);
       await expect(checkCarriesReads(syncInside, { params, grads })).rejects
-        .toThrow(/wrapper syncInside hides the device reads of the transform it wraps: runAsync surfaced none of its 3 read\(s\) over 3 steps/);
+        .toThrow(/wrapper syncInside hides the device reads of the transform it wraps: runAsync surfaced none of its 3 read\(s\) over 3/);
       await expect(checkCarriesReads(doubles, { params, grads })).rejects
         .toThrow(/wrapper doubles: updateReads differs from update at step 1: updates\.b\[0\] = \[/);
-      await expect(checkCarriesReads(neverCalls, { params, grads, steps: 2 })).rejects.toThrow(/wrapper neverCalls never ran the transform it wraps in 2 steps/);
+      await expect(checkCarriesReads(neverCalls, { params, grads, steps: 2 })).rejects
+        .toThrow(/wrapper neverCalls never ran the transform it wraps in 2 steps/);
       await expect(checkCarriesReads((inner) => ({ ...inner, updateReads: undefined }), { params, grads, name: 'masked-like' })).rejects
         .toThrow(/wrapper masked-like drops updateReads/);
       expect(tf.memory().numTensors).toBe(before);
