@@ -25,7 +25,7 @@ export function sgn<X>(
   objective: Objective<X>,
   { tol = 1e-5, maxiter = 20, warmStart = true, ...options }: Omit<NewtonCgOptions, 'diagonalProbes'> & DampingOptions & PostDirectionOptions = {},
 ): GradientTransformation<any> {
-  const parts = { curvature: ggnCurvature(objective), solver: cgSolver({ tol, maxiter, warmStart }), lossFn: objectiveLoss(objective) };
+  const parts = { curvature: ggnCurvature(objective), solver: cgSolver({ tol, maxIterations: maxiter, warmStart }), lossFn: objectiveLoss(objective) };
   return secondOrderMethod(parts, options);
 }
 
@@ -43,7 +43,7 @@ export function egn<X>(
 ): GradientTransformation<any> {
   const parts = {
     curvature: options.lamPolicy === 'trustRegion' ? ggnCurvature(objective) : undefined, // only ρ needs G v
-    solver: rowSpaceSolver(objective, { method: rowSolver }),
+    solver: rowSpaceSolver(objective, { rowSolver }),
     lossFn: objectiveLoss(objective),
   };
   return secondOrderMethod(parts, options);

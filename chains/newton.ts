@@ -39,7 +39,7 @@ export function newtonCg<B>(
 ): GradientTransformation<any> {
   const curvature = hessianCurvature(lossFn);
   const diagonal = diagonalProbes === undefined ? undefined : hutchinsonEstimator(curvature, { nProbes: diagonalProbes });
-  return secondOrderMethod({ curvature, solver: cgSolver({ tol, maxiter, warmStart, diagonal }), lossFn, seed }, options);
+  return secondOrderMethod({ curvature, solver: cgSolver({ tol, maxIterations: maxiter, warmStart, diagonal }), lossFn, seed }, options);
 }
 
 /**
