@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  cgSolver, conjugateGradient, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature,
+  cgSolver, conjugateGradient, fisherWoodburySolver, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature,
   linalg, makeStep, objectiveLoss, rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection, rowSpaceSolver, scale,
   scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, predictedDecrease, valueAndGrad, HyperparameterError,
 } from '../../index';
@@ -101,6 +101,37 @@ describe('conjugate gradient on trees', () => {
     expect(Array.from(flat(first.x))).toEqual([1, 1, 1, 1, 1]); // no iterate yet: the gradient itself
     tf.dispose([d, b]);
     tree.dispose([res.x, first.x]);
+  });
+});
+
+describe('solver options', () => {
+  test('are resolved against their defaults: unknown keys (the old maxiter, method) are refused with the new name', () => {
+    const objective = { predict: (p: any, xs: tf.Tensor) => tf.matMul(xs as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
+    expect(() => cgSolver({ maxiter: 5 } as any)).toThrow("unknown option 'maxiter' for cgSolver; did you mean 'maxIterations'?");
+    expect(() => conjugateGradient((v) => v, tf.zeros([2]), { maxiter: 5 } as any)).toThrow(/unknown option 'maxiter' for conjugateGradient/);
+    expect(() => rowSpaceSolver(objective, { method: 'cg' } as any)).toThrow(/unknown option 'method' for rowSpaceSolver/);
+    expect(() => fisherWoodburySolver(objective, { eps: 1 } as any)).toThrow(/unknown option 'eps' for woodburySolver/);
+    expect(() => rowSpaceSolver(objective, { rowSolver: 'lu' } as any)).toThrow(/rowSolver must be 'cholesky' or 'cg'/);
+    expect(() => cgSolver({ stabiliseEvery: -1 })).toThrow(HyperparameterError);
+    expect(() => rowSpaceCgSolve(new Float64Array(1), [1], 1, 1, { maxiter: 3 } as any)).toThrow(/did you mean 'maxIterations'/);
+  });
+
+  test('stabiliseEvery: 0 never recomputes the residual (one operator product per iteration) and solves alike', () => {
+    const n = 20;
+    const a = spd(n, 3);
+    const like = like20();
+    const op = operatorOf(a, n, like);
+    let products = 0;
+    const counted = (v: any) => { products += 1; return op.matvec(v); };
+    const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 4))));
+    const off = conjugateGradient(counted, b, { maxIterations: 30, tol: 1e-12, stabiliseEvery: 0 });
+    expect(products).toBe(off.iterations);
+    products = 0;
+    const on = conjugateGradient(counted, b, { maxIterations: 30, tol: 1e-12, stabiliseEvery: 10 });
+    expect(products).toBe(on.iterations + Math.floor(on.iterations / 10));
+    expect(ref.relErr(flat(off.x), linalg.solveSymmetric(a, flat(b), n))).toBeLessThan(1e-4);
+    tree.dispose([like, b, off.x, on.x] as any);
+    op.dispose();
   });
 });
 
