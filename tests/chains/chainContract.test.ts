@@ -24,7 +24,7 @@ function setup(lossName: LossName) {
 }
 
 /** The update θ′ − θ of one makeStep step from fresh params and state, in float64; leak-free. */
-function stepOf(tx: GradientTransformation<any>, objective: Objective, params: () => Tree, batch: Batch, curvatureBatch?: Batch): Float64Array {
+function stepOf(tx: GradientTransformation<any>, objective: Objective, params: () => Tree, batch: Batch, curvatureBatch?: Batch) {
   const start = params();
   const before = flat(start);
   const out = makeStep(tx, objectiveLoss(objective))(start, tx.init(start), batch, curvatureBatch === undefined ? {} : { curvatureBatch });
@@ -85,8 +85,8 @@ describe('egn keeps the chain contract', () => {
     tree.dispose([batch, curvatureBatch] as any);
   });
 
-  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)('chain(scale(2), egn) takes twice the egn step, leak-free (%s)', (lossName) => {
-    const { prob, plain, fast, batch } = setup(lossName);
+  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)('chain(scale(2), egn) takes twice the egn step, no leak (%s)', (loss) => {
+    const { prob, plain, fast, batch } = setup(loss);
     for (const objective of [plain, fast]) {
       const single = stepOf(egn(objective, { lam0: LAM }), objective, prob.params, batch);
       const before = tf.memory().numTensors;

@@ -108,7 +108,9 @@ describe('solver options', () => {
   test('are resolved against their defaults: unknown keys (the old maxiter, method) are refused with the new name', () => {
     const objective = { predict: (p: any, xs: tf.Tensor) => tf.matMul(xs as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
     expect(() => cgSolver({ maxiter: 5 } as any)).toThrow("unknown option 'maxiter' for cgSolver; did you mean 'maxIterations'?");
-    expect(() => conjugateGradient((v) => v, tf.zeros([2]), { maxiter: 5 } as any)).toThrow(/unknown option 'maxiter' for conjugateGradient/);
+    const zeros = tf.zeros([2]);
+    expect(() => conjugateGradient((v) => v, zeros, { maxiter: 5 } as any)).toThrow(/unknown option 'maxiter' for conjugateGradient/);
+    zeros.dispose();
     expect(() => rowSpaceSolver(objective, { method: 'cg' } as any)).toThrow(/unknown option 'method' for rowSpaceSolver/);
     expect(() => fisherWoodburySolver(objective, { eps: 1 } as any)).toThrow(/unknown option 'eps' for woodburySolver/);
     expect(() => rowSpaceSolver(objective, { rowSolver: 'lu' } as any)).toThrow(/rowSolver must be 'cholesky' or 'cg'/);

@@ -61,7 +61,12 @@ export function conjugateGradient(matvec: (v: Tree) => Tree, b: Tree, options: C
   return runSync(conjugateGradientReads(matvec, b, options));
 }
 
-/** {@link conjugateGradient} as a {@link Reads} computation (its scalar reads can be awaited). */
+/**
+ * {@link conjugateGradient} as a {@link Reads} computation (its scalar reads can be awaited).
+ *
+ * @example
+ * const { x } = await runAsync(conjugateGradientReads(matvec, b, { maxIterations: 10 }));
+ */
 export function* conjugateGradientReads(matvec: (v: Tree) => Tree, b: Tree, options: CgOptions = {}): Reads<CgResult> {
   const { x0, maxIterations, tol, preconditioner, stabiliseEvery } = resolveOptions('conjugateGradient', options, CG_DEFAULTS);
   assertInteger('maxIterations', maxIterations, 0);
@@ -222,7 +227,8 @@ export type CgSolverState = {
  * @see Martens, "Deep learning via Hessian-free optimization" (ICML 2010).
  */
 export function cgSolver(options: CgSolverOptions = {}): DirectionSolver<CgSolverState> {
-  const { maxIterations, tol, warmStart, preconditioner, diagonal, stabiliseEvery } = resolveOptions('cgSolver', options, CG_SOLVER_DEFAULTS);
+  const resolved = resolveOptions('cgSolver', options, CG_SOLVER_DEFAULTS);
+  const { maxIterations, tol, warmStart, preconditioner, diagonal, stabiliseEvery } = resolved;
   assertInteger('maxIterations', maxIterations);
   assertPositive('tol', tol);
   assertInteger('stabiliseEvery', stabiliseEvery, 0);

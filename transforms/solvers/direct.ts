@@ -35,7 +35,12 @@ export function denseSolve(matvec: (v: Tree) => Tree, b: Tree, options: DenseSol
   return runSync(denseSolveReads(matvec, b, options));
 }
 
-/** {@link denseSolve} as a {@link Reads} computation (the matrix and the right-hand side are yielded). */
+/**
+ * {@link denseSolve} as a {@link Reads} computation (the matrix and the right-hand side are yielded).
+ *
+ * @example
+ * const s = await runAsync(denseSolveReads(matvec, grads, { damping: 0.1 }));
+ */
 export function* denseSolveReads(matvec: (v: Tree) => Tree, b: Tree, options: DenseSolveOptions = {}): Reads<Tree> {
   const { damping } = resolveOptions('denseSolve', options, DENSE_SOLVE_DEFAULTS);
   assertFinite('damping', damping);

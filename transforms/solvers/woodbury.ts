@@ -39,7 +39,13 @@ import type { DirectionSolver } from '../secondOrder';
  * @example
  * const u = rowSpaceCholeskySolve(gram, rhs, m, b * lam); // (G + BλI)⁻¹ r
  */
-export function rowSpaceCholeskySolve(gram: Float64Array, rhs: ArrayLike<number>, m: number, mu: number, { jitter = 0 }: { jitter?: number } = {}): Float64Array {
+export function rowSpaceCholeskySolve(
+  gram: Float64Array,
+  rhs: ArrayLike<number>,
+  m: number,
+  mu: number,
+  { jitter = 0 }: { jitter?: number } = {},
+): Float64Array {
   const a = symmetrize(gram, m);
   for (let i = 0; i < m; i++) a[i * m + i] += mu;
   return choleskySolve(cholesky(a, m, { jitter }), rhs, m);
@@ -62,7 +68,13 @@ const ROW_CG_DEFAULTS = { maxIterations: 100, tol: 1e-10 } satisfies Defaults<Ro
  * @example
  * const u = rowSpaceCgSolve(gram, rhs, m, b * lam, { maxIterations: 50 });
  */
-export function rowSpaceCgSolve(gram: Float64Array, rhs: ArrayLike<number>, m: number, mu: number, options: RowSpaceCgOptions = {}): Float64Array {
+export function rowSpaceCgSolve(
+  gram: Float64Array,
+  rhs: ArrayLike<number>,
+  m: number,
+  mu: number,
+  options: RowSpaceCgOptions = {},
+): Float64Array {
   const { maxIterations, tol } = resolveOptions('rowSpaceCgSolve', options, ROW_CG_DEFAULTS);
   const a = (v: Float64Array) => matVec(gram, v, m, m).map((x, i) => x + mu * v[i]);
   const dot = (u: Float64Array, v: Float64Array) => u.reduce((s, x, i) => s + x * v[i], 0);
@@ -100,7 +112,9 @@ const WOODBURY_DEFAULTS = { rowSolver: 'cholesky', maxIterations: 100, tol: 1e-1
 
 /** Checks resolved {@link WoodburyOptions}. */
 function checkWoodburyOptions({ rowSolver, maxIterations, tol }: Required<WoodburyOptions>): void {
-  if (rowSolver !== 'cholesky' && rowSolver !== 'cg') throw new InputError(`rowSolver must be 'cholesky' or 'cg', got '${String(rowSolver)}'`);
+  if (rowSolver !== 'cholesky' && rowSolver !== 'cg') {
+    throw new InputError(`rowSolver must be 'cholesky' or 'cg', got '${String(rowSolver)}'`);
+  }
   assertInteger('maxIterations', maxIterations);
   assertPositive('tol', tol);
 }
@@ -211,7 +225,8 @@ export function* woodburyDirectionReads(w: WoodburyRows, grads: Tree | null, lam
   if (grads === null && residual === null) throw new InputError('these rows have no residual form: pass the gradient');
   if (grads !== null && !(lam > 0)) throw new InputError(`the Woodbury solve of a given gradient divides by λ: it needs λ > 0, got ${lam}`);
   // One read: the Gram R Rᵀ (m × m) and the right-hand side (R g or r) beside it.
-  const values = yield* fetchValues(() => tf.concat([rows.gram(), tf.reshape(grads === null ? (residual as tf.Tensor) : rows.times(grads), [-1, 1])], 1));
+  const rhsColumn = () => tf.reshape(grads === null ? (residual as tf.Tensor) : rows.times(grads), [-1, 1]);
+  const values = yield* fetchValues(() => tf.concat([rows.gram(), rhsColumn()], 1));
   const gram = new Float64Array(m * m);
   const v = new Float64Array(m);
   for (let i = 0; i < m; i++) {
@@ -271,7 +286,13 @@ function outputHessianFactors(q: Float64Array, b: number, c: number, eps: number
  * const rows = yield* ggnRowsReads(objective, params, batch, 1e-6, true);
  * @see Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
  */
-export function* ggnRowsReads<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>, eps: number, residual: boolean): Reads<WoodburyRows> {
+export function* ggnRowsReads<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  eps: number,
+  residual: boolean,
+): Reads<WoodburyRows> {
   const loss: OutputLoss = checkObjective(objective);
   const outputs = tf.tidy(() => predictOn(objective, params, batch));
   const resid = residual ? tf.tidy(() => tf.reshape(loss.residual(outputs, batch.y), [-1])) : null;
@@ -323,11 +344,23 @@ const ROW_SPACE_DEFAULTS = { ...WOODBURY_DEFAULTS, grads: undefined, eps: 1e-6 }
  * @see Ren & Goldfarb, "Efficient subsampled Gauss-Newton and natural gradient methods" (2019);
  *   Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
  */
-export function rowSpaceDirection<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>, lam: number, options: RowSpaceOptions = {}): Tree {
+export function rowSpaceDirection<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  lam: number,
+  options: RowSpaceOptions = {},
+): Tree {
   return runSync(rowSpaceDirectionReads(objective, params, batch, lam, options));
 }
 
-/** {@link rowSpaceDirection} as a {@link Reads} computation. */
+/**
+ * {@link rowSpaceDirection} as a {@link Reads} computation (one read of the outputs, one of the
+ * row Gram beside the right-hand side).
+ *
+ * @example
+ * const s = await runAsync(rowSpaceDirectionReads(objective, params, batch, 0.1, { grads }));
+ */
 export function* rowSpaceDirectionReads<X>(
   objective: Objective<X>,
   params: Tree,
