@@ -27,7 +27,7 @@ type VariableGradients = Parameters<tf.Optimizer['applyGradients']>[0];
  * The closure is also `extra.batch` (and `curvatureBatch`): build a Hessian-based method with
  * {@link minimizeLoss} and it runs inside `model.fit`. Nothing is computed until a transform calls
  * `lossFn`, so first-order transforms cost what `tf.Optimizer.minimize` costs.
- * `applyGradients` alone passes no extra.
+ * `applyGradients` alone passes only `extra.grad` (the gradients it was given).
  */
 export class SomaxOptimizer extends tf.Optimizer {
   /** The class name tfjs serializes. */
@@ -57,7 +57,8 @@ export class SomaxOptimizer extends tf.Optimizer {
     }
     // model.fit runs each step inside tf.tidy: the state must be kept beyond it.
     if (this.state === null) this.state = keepAll(this.tx.init(params));
-    const [updates, next] = this.tx.update(grads, this.state, params, this.extra);
+    // `grad` is the very tree passed as the updates: a transform may then know they are the gradient.
+    const [updates, next] = this.tx.update(grads, this.state, params, { ...this.extra, grad: grads });
     applyUpdates(params, updates);
     tree.dispose(updates);
     tree.dispose(this.state as StateTree);

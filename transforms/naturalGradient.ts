@@ -9,51 +9,46 @@ import { batchSize, checkObjective, outputsPerSample, predictOn, residualAt } fr
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { solveSymmetric } from '../lib/linalg';
 import { fetchValues, withReads } from '../lib/reads';
-import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../lib/rowGram';
+import { gradientSampleRows, jacobianSampleRows } from '../lib/rowGram';
 import type { SampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Reads, Tree } from '../lib/types';
-import { statelessSolver } from './secondOrder';
 import type { DirectionSolver } from './secondOrder';
-import { rowSpaceCholeskySolve } from './solvers';
+import { woodburySolver } from './solvers/woodbury';
+import type { WoodburyOptions, WoodburyRows } from './solvers/woodbury';
+
+/**
+ * The rows of the empirical Fisher F = (1/B) LᵀL on a batch: the per-sample loss gradients
+ * Lᵢ = ∇ℓᵢ (one row per sample, no factors, no residual form), as {@link WoodburyRows}.
+ *
+ * @example
+ * const rows = yield* fisherRowsReads(objective, params, batch);
+ */
+export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Reads<WoodburyRows> {
+  const rows = gradientSampleRows(objective, params, batch);
+  return { rows, residual: null, dispose: () => rows.dispose() };
+}
 
 /**
  * The natural-gradient direction with the empirical Fisher F = LᵀL / B (L: per-sample gradients on
- * the curvature batch, B × P) by Sherman-Morrison-Woodbury in sample space:
+ * the curvature batch, B × P) by Sherman-Morrison-Woodbury in sample space, for the g it is given:
  *
  *   s = (F + λI)⁻¹ g = (g − Lᵀ (LLᵀ + BλI)⁻¹ L g) / λ,
  *
- * a B × B solve in float64. (somax 2024's SWM-NG returns −s.) With a {@link Objective.rowGram}
- * hook (e.g. `mlpObjective`) L is never formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's
- * Gram for the cotangents r (one backward pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one
- * VJP; without it L comes from B per-sample backward passes.
+ * a B × B solve in float64 ({@link woodburySolver} of the Fisher's rows; needs λ > 0). (somax
+ * 2024's SWM-NG returns −s.) With a {@link Objective.rowGram} hook (e.g. `mlpObjective`) L is never
+ * formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's Gram for the cotangents r (one backward
+ * pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one VJP; without it L comes from B
+ * per-sample backward passes.
  *
+ * @example
+ * const tx = scaleBySecondOrder({ solver: fisherWoodburySolver(objective), damping: constantDamping(1), tx: scale(-0.5) });
  * @see Amari (1998); Ren & Goldfarb (2019), arXiv 1906.02353; Goodfellow, "Efficient per-example
  *   gradient computations" (2015), arXiv 1510.01799.
  */
-export function fisherWoodburySolver<X>(objective: Objective<X>): DirectionSolver<null> {
+export function fisherWoodburySolver<X>(objective: Objective<X>, options: WoodburyOptions = {}): DirectionSolver<null> {
   checkObjective(objective);
-  return statelessSolver(false, function* (problem) {
-    if (!(problem.lam > 0)) throw new InputError('the Woodbury Fisher solve needs λ > 0');
-    const l = gradientSampleRows(objective, problem.params, problem.batch as SupervisedBatch<X>);
-    try {
-      const b = l.samples;
-      // One read: the Gram matrix LLᵀ (B × B) and Lg (B) side by side.
-      const values = yield* fetchValues(() => tf.concat([l.gram(), tf.reshape(l.times(problem.grads), [-1, 1])], 1));
-      const gram = new Float64Array(b * b);
-      const lg = new Float64Array(b);
-      for (let i = 0; i < b; i++) {
-        for (let j = 0; j < b; j++) gram[i * b + j] = values[i * (b + 1) + j];
-        lg[i] = values[i * (b + 1) + b];
-      }
-      const lta = transposeTimesValues(l, rowSpaceCholeskySolve(gram, lg, b, b * problem.lam));
-      const direction = tree.tidy(() => tree.map((gi: tf.Tensor, ai: tf.Tensor) => tf.div(tf.sub(gi, ai), problem.lam), problem.grads, lta));
-      tree.dispose(lta);
-      return direction;
-    } finally {
-      l.dispose();
-    }
-  });
+  return woodburySolver((params, batch) => fisherRowsReads(objective, params, batch as SupervisedBatch<X>), options);
 }
 
 /** State of {@link scaleByIgnd}. */

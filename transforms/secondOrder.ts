@@ -28,8 +28,12 @@ export interface SolveProblem {
   readonly op: CurvatureOperator | null;
   /** The damping λ of this step. */
   readonly lam: number;
-  /** Whether the gradient was computed on the curvature batch (row-space solvers then use residuals). */
-  readonly sameBatch: boolean;
+  /**
+   * Whether `grads` are the loss gradient on the curvature batch, provably: the very tensors of
+   * `extra.grad`, with the curvature batch the gradient batch (see {@link receivesBatchGradient}).
+   * Row-space solvers may then use the residual form; for any other g they solve for g itself.
+   */
+  readonly gradsAreBatchGradient: boolean;
 }
 
 /** What a direction solver returns: the direction s ≈ (C + λI)⁻¹ g, telemetry, its next state. */
@@ -66,6 +70,32 @@ export function statelessSolver(needsOperator: boolean, directionReads: (problem
     return { direction: yield* directionReads(problem), info: {}, state: null };
   }
   return { needsOperator, initInfo: {}, init: () => null, solve: (problem) => runSync(solveReads(problem)), solveReads };
+}
+
+/**
+ * Whether the `updates` a transform receives are, provably, the loss gradient on the curvature
+ * batch: leaf for leaf the very tensors (`===`) of `extra.grad` — `makeStep` passes the gradients
+ * it computed as both — and `extra.curvatureBatch` absent or the gradient batch `extra.batch`.
+ * False after a transform earlier in a chain (its output is other tensors), for a separate
+ * curvature batch, or without `extra.grad` (a hand-written loop): a transform that may compute the
+ * gradient its own way (e.g. EGN's residual form) may do so only when this holds.
+ *
+ * @example
+ * receivesBatchGradient(grads, { batch, grad: grads })                   // true
+ * receivesBatchGradient(tree.scale(grads, 2), { batch, grad: grads })    // false
+ */
+export function receivesBatchGradient(updates: Tree, extra: Extra = {}): boolean {
+  if (extra.grad === undefined || extra.grad === null) return false;
+  if (extra.curvatureBatch !== undefined && extra.curvatureBatch !== extra.batch) return false;
+  if (extra.grad === updates) return true;
+  let given: tf.Tensor[];
+  try {
+    given = tree.leaves(extra.grad as Tree);
+  } catch {
+    return false; // not a tree: not the gradient
+  }
+  const received = tree.leaves(updates);
+  return received.length === given.length && received.every((t, i) => t === given[i]);
 }
 
 /** State of {@link scaleBySecondOrder}. */
@@ -115,6 +145,8 @@ export interface SecondOrderOptions {
  *
  * with the losses on the gradient batch (`extra.batch`) and C on the curvature batch, then move λ.
  * A step that raised the loss is rejected (zero update, λ grows) unless `rejectBadSteps` is false.
+ * g is the `updates` received (chain contract): the solver sees whether they are the batch
+ * gradient itself ({@link receivesBatchGradient}) only to pick an equivalent, cheaper form.
  * Without `tx` the output is s itself (no sign): descent comes from a negative learning rate in `tx`.
  * Adaptive damping costs one more curvature product, one loss evaluation and one device sync.
  *
@@ -157,8 +189,7 @@ export function scaleBySecondOrder({
       const lam = state.damping.lam;
       const op = solver.needsOperator && curvature ? curvature(params, batch, key) : null;
       try {
-        const sameBatch = extra.curvatureBatch === undefined || extra.curvatureBatch === extra.batch;
-        const problem = { params, grads, batch, key, op, lam, sameBatch };
+        const problem = { params, grads, batch, key, op, lam, gradsAreBatchGradient: receivesBatchGradient(grads, extra) };
         const solved = solver.solveReads ? yield* solver.solveReads(problem, state.solver) : solver.solve(problem, state.solver);
         let delta: Tree = solved.direction;
         let txState: unknown = null;

@@ -149,9 +149,9 @@ describe('closed forms and state', () => {
     expect(Array.from((s1.mu as any).a.dataSync())).toEqual([0.2, -0.05, 0].map((x) => Math.fround(x)));
     [0.004, 0.00025, 0].forEach((w, i) => expect((s1.nu as any).a.dataSync()[i]).toBeCloseTo(w, 8));
     expect(s1.nuMax).toBeNull();
-    tree.dispose([g, s, u, s1] as any);
     const ams = scaleByAmsgrad().init(g);
     expect(tree.isTensor((ams.nuMax as any).a)).toBe(true);
+    tree.dispose([g, s, u, s1] as any);
     tree.dispose(ams as any);
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cgSolver, conjugateGradient, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature, makeStep, objectiveLoss, rowSpaceSolver, scale, scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, valueAndGrad, HyperparameterError } from '../../index';
-import { rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers';
+import { cgSolver, conjugateGradient, fisherWoodburySolver, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature, makeStep, objectiveLoss, rowSpaceSolver, scale, scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, valueAndGrad, HyperparameterError } from '../../index';
+import { rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers/woodbury';
 import { predictedDecrease } from '../../transforms/damping';
 import * as linalg from '../../lib/linalg';
 import * as ref from '../helpers/mlp64';
@@ -31,13 +31,13 @@ describe('conjugate gradient on trees', () => {
     const b64 = ref.rand(n, 4);
     const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(b64)));
     const exact = linalg.solveSymmetric(a, b64, n);
-    const res = conjugateGradient(op.matvec, b, { maxiter: 200, tol: 1e-7 });
+    const res = conjugateGradient(op.matvec, b, { maxIterations: 200, tol: 1e-7 });
     expect(res.converged).toBe(true);
     expect(ref.relErr(flat(res.x), exact)).toBeLessThan(1e-4);
     const warm = conjugateGradient(op.matvec, b, { x0: res.x, tol: 1e-3 });
     expect(warm.iterations).toBe(0);
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 200; i++) tree.dispose(conjugateGradient(op.matvec, b, { maxiter: 5 }).x);
+    for (let i = 0; i < 200; i++) tree.dispose(conjugateGradient(op.matvec, b, { maxIterations: 5 }).x);
     expect(tf.memory().numTensors).toBe(before);
     tree.dispose([like, b, res.x, warm.x] as any);
     op.dispose();
@@ -53,8 +53,8 @@ describe('conjugate gradient on trees', () => {
     const op = operatorOf(a, n, like);
     const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 8))));
     const diag = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from({ length: n }, (_, i) => a[i * n + i])));
-    const plain = conjugateGradient(op.matvec, b, { maxiter: 500, tol: 1e-6 });
-    const pre = conjugateGradient(op.matvec, b, { maxiter: 500, tol: 1e-6, preconditioner: (r) => tree.map((x: tf.Tensor, d: tf.Tensor) => tf.div(x, d), r, diag) });
+    const plain = conjugateGradient(op.matvec, b, { maxIterations: 500, tol: 1e-6 });
+    const pre = conjugateGradient(op.matvec, b, { maxIterations: 500, tol: 1e-6, preconditioner: (r) => tree.map((x: tf.Tensor, d: tf.Tensor) => tf.div(x, d), r, diag) });
     expect(pre.converged).toBe(true);
     expect(pre.iterations).toBeLessThan(plain.iterations);
     expect(ref.relErr(flat(pre.x), linalg.solveSymmetric(a, flat(b), n))).toBeLessThan(1e-4);
@@ -67,14 +67,14 @@ describe('conjugate gradient on trees', () => {
     // the next direction has negative curvature. No iterate beats x = 0, so CG returns b.
     const d = tf.tensor1d([1, 1e-3, -1]);
     const b = tf.ones([3]);
-    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxiter: 10 });
+    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxIterations: 10 });
     expect(res.negativeCurvature).toBe(true);
     expect(Array.from(flat(res.x))).toEqual([1, 1, 1]);
     // A = diag(1.4, 1.7, −0.6), b = (1, 0.5, 0.1): the relative residuals are 0.151, then 2.618, then
     // negative curvature: the first iterate is returned, not the last.
     const d2 = tf.tensor1d([1.4, 1.7, -0.6]);
     const b2 = tf.tensor1d([1, 0.5, 0.1]);
-    const res2 = conjugateGradient((v: any) => tf.mul(d2, v), b2, { maxiter: 10 });
+    const res2 = conjugateGradient((v: any) => tf.mul(d2, v), b2, { maxIterations: 10 });
     const x2 = flat(res2.x);
     const resid = Math.hypot(1 - 1.4 * x2[0], 0.5 - 1.7 * x2[1], 0.1 + 0.6 * x2[2]) / Math.hypot(1, 0.5, 0.1);
     expect(res2.negativeCurvature).toBe(true);
@@ -88,7 +88,7 @@ describe('conjugate gradient on trees', () => {
   test('an indefinite operator neither diverges nor returns NaN, and reports negative curvature', () => {
     const d = tf.tensor1d([1, -1, 2, -3, 0.5]);
     const b = tf.tensor1d([1, 1, 1, 1, 1]);
-    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxiter: 50 });
+    const res = conjugateGradient((v: any) => tf.mul(d, v), b, { maxIterations: 50 });
     const x = flat(res.x);
     expect(x.every(Number.isFinite)).toBe(true);
     expect(res.negativeCurvature).toBe(true);
@@ -100,6 +100,39 @@ describe('conjugate gradient on trees', () => {
     expect(Array.from(flat(first.x))).toEqual([1, 1, 1, 1, 1]); // no iterate yet: the gradient itself
     tf.dispose([d, b]);
     tree.dispose([res.x, first.x]);
+  });
+});
+
+describe('solver options', () => {
+  test('are resolved against their defaults: unknown keys (the old maxiter, method) are refused with the new name', () => {
+    const objective = { predict: (p: any, xs: tf.Tensor) => tf.matMul(xs as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
+    expect(() => cgSolver({ maxiter: 5 } as any)).toThrow("unknown option 'maxiter' for cgSolver; did you mean 'maxIterations'?");
+    const zeros = tf.zeros([2]);
+    expect(() => conjugateGradient((v) => v, zeros, { maxiter: 5 } as any)).toThrow(/unknown option 'maxiter' for conjugateGradient/);
+    zeros.dispose();
+    expect(() => rowSpaceSolver(objective, { method: 'cg' } as any)).toThrow(/unknown option 'method' for rowSpaceSolver/);
+    expect(() => fisherWoodburySolver(objective, { eps: 1 } as any)).toThrow(/unknown option 'eps' for woodburySolver/);
+    expect(() => rowSpaceSolver(objective, { rowSolver: 'lu' } as any)).toThrow(/rowSolver must be 'cholesky' or 'cg'/);
+    expect(() => cgSolver({ stabiliseEvery: -1 })).toThrow(HyperparameterError);
+    expect(() => rowSpaceCgSolve(new Float64Array(1), [1], 1, 1, { maxiter: 3 } as any)).toThrow(/did you mean 'maxIterations'/);
+  });
+
+  test('stabiliseEvery: 0 never recomputes the residual (one operator product per iteration) and solves alike', () => {
+    const n = 20;
+    const a = spd(n, 3);
+    const like = like20();
+    const op = operatorOf(a, n, like);
+    let products = 0;
+    const counted = (v: any) => { products += 1; return op.matvec(v); };
+    const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 4))));
+    const off = conjugateGradient(counted, b, { maxIterations: 30, tol: 1e-12, stabiliseEvery: 0 });
+    expect(products).toBe(off.iterations);
+    products = 0;
+    const on = conjugateGradient(counted, b, { maxIterations: 30, tol: 1e-12, stabiliseEvery: 10 });
+    expect(products).toBe(on.iterations + Math.floor(on.iterations / 10));
+    expect(ref.relErr(flat(off.x), linalg.solveSymmetric(a, flat(b), n))).toBeLessThan(1e-4);
+    tree.dispose([like, b, off.x, on.x] as any);
+    op.dispose();
   });
 });
 
@@ -146,9 +179,9 @@ describe('row-space and direct solves', () => {
     const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
     const want = linalg.solveSymmetric(G, flat(grads), p);
     for (const method of ['cholesky', 'cg'] as const) {
-      const s = rowSpaceDirection(objective, params, batch, lam, { method });
+      const s = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method });
       expect(ref.relErr(flat(s), want)).toBeLessThan(1e-4);
-      const sg = rowSpaceDirection(objective, params, batch, lam, { method, grads });
+      const sg = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method, grads });
       expect(ref.relErr(flat(sg), want)).toBeLessThan(1e-4);
       tree.dispose([s, sg]);
     }
@@ -213,11 +246,11 @@ describe('scaleBySecondOrder', () => {
     const d = split(diag);
     const preconditioner = (r: any) => tree.map((x: tf.Tensor, di: tf.Tensor) => tf.div(x, di), r, d);
     const solver = cgSolver({ maxIterations: 3, tol: 1e-10, preconditioner });
-    const problem = { params, grads, batch: null, key: 0, op, lam, sameBatch: true };
+    const problem = { params, grads, batch: null, key: 0, op, lam, gradsAreBatchGradient: true };
     const initial = solver.init(params);
     const before = tf.memory().numTensors;
     const first = solver.solve(problem, initial);
-    const reference = conjugateGradient((v) => tree.tidy(() => tree.axpy(lam, v, op.matvec(v))), grads, { maxiter: 3, tol: 1e-10, preconditioner });
+    const reference = conjugateGradient((v) => tree.tidy(() => tree.axpy(lam, v, op.matvec(v))), grads, { maxIterations: 3, tol: 1e-10, preconditioner });
     expect(ref.relErr(flat(first.direction), flat(reference.x))).toBeLessThan(1e-5);
     expect(first.info.cgIterations).toBe(3);
     // Warm-started from the first direction, three more iterations get closer to (A + λI)⁻¹ g.
