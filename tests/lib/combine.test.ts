@@ -100,12 +100,14 @@ describe('namedChain', () => {
 });
 
 describe('masked', () => {
-  test('applies the inner transform only where the mask is true; its state is over the selected leaves', () => {
+  test('applies the inner transform only where the mask is true; its state has holes ({}) at the other leaves', () => {
     const p = params(); const g = grads();
     const tx = masked(traceTx(0.5), { w: true, b: false, h: [false, true] });
     const s0 = tx.init(p);
-    expect(Array.isArray(s0.m)).toBe(true);
-    expect((s0.m as tf.Tensor[]).map((t) => t.shape)).toEqual([[], [2]]); // h[1] then w, in leaf order
+    // Optax's layout: the params' structure, a MaskedNode (here `{}`) where the mask is false.
+    expect((s0.m as any).b).toEqual({});
+    expect((s0.m as any).h[0]).toEqual({});
+    expect(tree.leaves(s0.m).map((t) => t.shape)).toEqual([[], [2]]); // h[1] then w, in leaf order
     const [u1, s1] = tx.update(g, s0, p);
     const [u2, s2] = tx.update(g, s1, p);
     const out = u2 as any;
@@ -150,7 +152,8 @@ describe('multiTransform', () => {
     const tx = multiTransform({ fast: scaleTx(10), slow: traceTx(0.5) }, () => ({ w: 'fast', b: 'slow', h: ['fast', 'slow'] }));
     const s0 = tx.init(p);
     expect(Object.keys(s0).sort()).toEqual(['fast', 'slow']);
-    expect(((s0.slow as TraceState).m as tf.Tensor[]).length).toBe(2);
+    expect(tree.leaves((s0.slow as TraceState).m).map((t) => t.shape)).toEqual([[1], []]); // b, h[1]
+    expect(((s0.slow as TraceState).m as any).w).toEqual({});
     const [u1, s1] = tx.update(g, s0, p);
     const [u2, s2] = tx.update(g, s1, p);
     const out = u2 as any;
@@ -169,7 +172,7 @@ describe('multiTransform', () => {
     const s0 = tx.init(p);
     const [u, s1] = tx.update(g, s0, p);
     expectClose((u as any).b, [4]);
-    expect((s1.unused as TraceState).m).toEqual([]);
+    expect(tree.leaves((s1.unused as TraceState).m)).toEqual([]); // only holes
     tree.dispose([p, g, s0, u, s1] as StateTree);
   });
 });
