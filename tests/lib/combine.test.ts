@@ -638,7 +638,7 @@ describe('masked: Optax\'s nested masks (optax#271)', () => {
     for (let i = 0; i < 2; i++) {
       tree.dispose(u);
       const [next, ns] = tx.update(g, s, p);
-      tree.dispose(s as StateTree);
+      tree.dispose(s as unknown as StateTree);
       u = next; s = ns;
     }
     const out = u as any;
