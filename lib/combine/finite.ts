@@ -56,7 +56,10 @@ export interface ApplyIfFiniteState<S> {
  * @example
  * const tx = applyIfFinite(adam(1e-3), 5);
  */
-export function applyIfFinite<S>(inner: GradientTransformation<S>, maxConsecutiveErrors: number): GradientTransformation<ApplyIfFiniteState<S>> {
+export function applyIfFinite<S>(
+  inner: GradientTransformation<S>,
+  maxConsecutiveErrors: number,
+): GradientTransformation<ApplyIfFiniteState<S>> {
   assertInteger('maxConsecutiveErrors', maxConsecutiveErrors, 0);
   return withReads<ApplyIfFiniteState<S>>(
     (params) => ({ notfiniteCount: 0, lastFinite: true, totalNotfinite: 0, innerState: inner.init(params) }),
@@ -153,7 +156,10 @@ function selectState<T extends StateTree>(ok: tf.Tensor, next: T, old: StateTree
  * @example
  * const tx = guardNonFinite(chain(scaleByAdam(), scaleByLearningRate(1e-3)));
  */
-export function guardNonFinite<S>(inner: GradientTransformation<S>, options: GuardNonFiniteOptions = {}): GradientTransformation<GuardNonFiniteState<S>> {
+export function guardNonFinite<S>(
+  inner: GradientTransformation<S>,
+  options: GuardNonFiniteOptions = {},
+): GradientTransformation<GuardNonFiniteState<S>> {
   const { sync } = resolveOptions('guardNonFinite', options, GUARD_NON_FINITE_DEFAULTS);
   if (!sync) return guardOnDevice(inner);
   const skip = (updates: Tree, state: GuardNonFiniteState<S>, skippedSteps: number): [Tree, GuardNonFiniteState<S>] => [

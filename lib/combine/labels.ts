@@ -17,7 +17,7 @@ export type Mask = LabelTree<boolean> | ((params: Tree) => LabelTree<boolean>);
  * One label per leaf of `params` (in `tree.leaves` order) from a label tree or a function of the
  * params. A label (string or boolean) may stand for a whole subtree (Optax's tree prefix); any
  * other mismatch throws a {@link TreeMismatchError} naming the path. A hole left by an enclosing
- * {@link masked} (an empty object, see {@link withHoles}) has no leaves, so its label selects
+ * {@link masked} (an empty object `{}`, Optax's `MaskedNode`) has no leaves, so its label selects
  * nothing: a mask given over the FULL params also applies inside an outer mask (optax#271).
  *
  * @example

@@ -114,12 +114,16 @@ export function multiTransform(
 ): GradientTransformation<MultiTransformState> {
   const known = Object.keys(transforms);
   known.forEach((l) => {
-    if (typeof transforms[l]?.update !== 'function') throw new HyperparameterError(`multiTransform: transforms['${l}'] is not a GradientTransformation`);
+    if (typeof transforms[l]?.update !== 'function') {
+      throw new HyperparameterError(`multiTransform: transforms['${l}'] is not a GradientTransformation`);
+    }
   });
   const labelsOf = (params: Tree): string[] => {
     const labels = leafLabels<string>(paramLabels, params, 'paramLabels');
     const unknown = labels.find((l) => !Object.prototype.hasOwnProperty.call(transforms, String(l)));
-    if (unknown !== undefined) throw new HyperparameterError(`multiTransform: no transform for label '${String(unknown)}' (known: ${known.join(', ')})`);
+    if (unknown !== undefined) {
+      throw new HyperparameterError(`multiTransform: no transform for label '${String(unknown)}' (known: ${known.join(', ')})`);
+    }
     return labels;
   };
   return withReads<MultiTransformState>(

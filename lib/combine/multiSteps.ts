@@ -77,7 +77,9 @@ export function multiSteps<S>(
   if (typeof everyK !== 'function') assertInteger('everyK', everyK);
   const kAt = (g: number): number => {
     const k = typeof everyK === 'function' ? everyK(g) : everyK;
-    if (!Number.isInteger(k) || k < 1) throw new HyperparameterError(`everyK must be an integer >= 1, got ${String(k)} at gradient step ${g}`);
+    if (!Number.isInteger(k) || k < 1) {
+      throw new HyperparameterError(`everyK must be an integer >= 1, got ${String(k)} at gradient step ${g}`);
+    }
     return k;
   };
   return withReads<MultiStepsState<S>>(

@@ -673,7 +673,8 @@ describe('masked: Optax\'s nested masks (optax#271)', () => {
 
 describe('options are resolved against their defaults', () => {
   test('an unknown or misspelt option is rejected, naming the nearest known one', () => {
-    expect(() => multiSteps(identity(), 2, { useGradMeans: false } as any)).toThrow(/unknown option 'useGradMeans' for multiSteps; did you mean 'useGradMean'\?/);
+    const misspelt = () => multiSteps(identity(), 2, { useGradMeans: false } as any);
+    expect(misspelt).toThrow(/unknown option 'useGradMeans' for multiSteps; did you mean 'useGradMean'\?/);
     expect(() => guardNonFinite(identity(), { synch: false } as any)).toThrow(/unknown option 'synch' for guardNonFinite/);
     expect(() => conditionallyTransform(identity(), () => true, { forwardExtra: true } as any)).toThrow(/did you mean 'forwardExtraArgs'/);
     expect(() => conditionallyMask(identity(), () => true, { nope: 1 } as any)).toThrow(HyperparameterError);
