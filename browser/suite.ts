@@ -9,7 +9,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adam, ggnvp, hessianDiag, hvp, jvp, make, makeStepAsync, mlpObjective, objectiveLoss, random, tree } from '../index';
+import {
+  adam, applyIfFinite, conditionallyTransform, ggnvp, guardNonFinite, hessianDiag, hvp, injectHyperparams, jvp, listMethods, make,
+  makeStepAsync, masked, mlpObjective, multiSteps, namedChain, objectiveLoss, partition, random, skipNotFinite, tree,
+} from '../index';
 import type { GradientTransformation, MethodName, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
 import type { Act, LossName } from '../tests/helpers/mlp64';
@@ -109,10 +112,42 @@ export async function products(names: readonly ProductName[] = PRODUCTS): Promis
   }
 }
 
-/** `adam` (first order, for comparison) or a registry method, built for an objective. */
-export function buildMethod(name: string, objective: { predict: (p: any, x: tf.Tensor) => tf.Tensor; loss: LossName }): GradientTransformation<any> {
+/** The objective a method is built for. */
+type MethodObjective = { predict: (p: any, x: tf.Tensor) => tf.Tensor; loss: LossName };
+
+/** newtonCg (it reads CG scalars, damping ratios and its guard) with {@link METHOD_OPTIONS}, `lam0` overridable. */
+function readingMethod(objective: MethodObjective, lam0 = METHOD_OPTIONS.newtonCg.lam0 as number): GradientTransformation<any> {
+  return make('newtonCg', { objective, lossFn: objectiveLoss(objective), ...METHOD_OPTIONS.newtonCg, lam0 } as any);
+}
+
+/**
+ * Every wrapper of `lib/combine` around a reading method, by the name of its step check: each
+ * step runs through `makeStepAsync`, so on WebGPU it proves the wrapper carries the inner reads
+ * (a synchronous read there stalls or fails). Each wrapper is set up to call newtonCg at the
+ * first step, over the whole params (masks and labels select every leaf: a curvature piece needs
+ * the model's params), so its step is newtonCg's.
+ */
+export const WRAPPED_METHODS: Readonly<Record<string, (objective: MethodObjective) => GradientTransformation<any>>> = {
+  'injectHyperparams(newtonCg)': (o) => injectHyperparams((hp) => readingMethod(o, hp.lam0), { lam0: (t: number) => 1 / (t + 1) }),
+  'namedChain(newtonCg)': (o) => namedChain(['newtonCg', readingMethod(o)]),
+  'masked(masked(newtonCg))': (o) => masked(masked(readingMethod(o), true), () => true),
+  'partition(newtonCg, adam)': (o) => partition({ newtonCg: readingMethod(o), adam: adam(0.05) }, 'newtonCg'),
+  'multiSteps(newtonCg)': (o) => multiSteps(readingMethod(o), 1, { shouldSkipUpdateFn: skipNotFinite }),
+  'applyIfFinite(newtonCg)': (o) => applyIfFinite(readingMethod(o), 2),
+  'conditionallyTransform(newtonCg)': (o) => conditionallyTransform(readingMethod(o), (step) => step % 2 === 0),
+  'guardNonFinite(newtonCg, sync: false)': (o) => guardNonFinite(readingMethod(o), { sync: false }),
+};
+
+/** The names of the step checks: every registry method, then every wrapper of {@link WRAPPED_METHODS}. */
+export function stepChecks(): string[] {
+  return [...listMethods(), ...Object.keys(WRAPPED_METHODS)];
+}
+
+/** `adam` (first order, for comparison), a registry method, or a wrapper of {@link WRAPPED_METHODS}, built for an objective. */
+export function buildMethod(name: string, objective: MethodObjective): GradientTransformation<any> {
   const options = METHOD_OPTIONS[name] ?? {};
   if (name === 'adam') return adam(options.learningRate as number);
+  if (Object.prototype.hasOwnProperty.call(WRAPPED_METHODS, name)) return WRAPPED_METHODS[name](objective);
   return make(name as MethodName, { objective, lossFn: objectiveLoss(objective), ...options } as any);
 }
 
@@ -123,7 +158,7 @@ export interface StepOutcome {
   readonly loss: number;
 }
 
-/** One step of `method` from the initial parameters of its problem, with key {@link STEP_KEY}. */
+/** One step of `method` (a name of {@link stepChecks}) from the initial parameters of its problem, with key {@link STEP_KEY}. */
 export async function methodStep(method: string): Promise<StepOutcome> {
   const { prob, objective, lossFn } = build(problemFor(method));
   const tx = buildMethod(method, objective);

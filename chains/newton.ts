@@ -9,22 +9,20 @@ import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn } from '../lib/types';
 import { hessianCurvature } from '../transforms/curvature';
 import { hutchinsonEstimator } from '../transforms/estimators';
-import { cgSolver, directSolver } from '../transforms/solvers';
+import { CG_SOLVER_DEFAULTS, cgSolver, directSolver } from '../transforms/solvers';
+import type { CgSolverOptions } from '../transforms/solvers';
 import { SECOND_ORDER_METHOD_DEFAULTS, secondOrderMethod } from './common';
 import type { SecondOrderMethodOptions, SecondOrderMethodState } from './common';
 
-/** The CG knobs of the CG-based methods (somax v1 preset defaults). */
-export interface CgMethodOptions {
-  /** CG stops when ‖r‖ ≤ tol‖g‖ (default 1e-5). */
-  tol?: number;
-  /** At most this many CG iterations, i.e. curvature products, per step (default 20). */
-  maxIterations?: number;
-  /** Start CG from the previous step's direction (default true). */
-  warmStart?: boolean;
-}
+/** The CG knobs of the CG-based methods: those of `cgSolver` (somax v1 preset defaults: tol 1e-5, 20 iterations, warm start). */
+export type CgMethodOptions = Pick<CgSolverOptions, 'tol' | 'maxIterations' | 'warmStart'>;
 
-/** Defaults of {@link CgMethodOptions}. */
-export const CG_METHOD_DEFAULTS = { tol: 1e-5, maxIterations: 20, warmStart: true } as const satisfies Defaults<CgMethodOptions>;
+/** Defaults of {@link CgMethodOptions}: `cgSolver`'s. */
+export const CG_METHOD_DEFAULTS = {
+  tol: CG_SOLVER_DEFAULTS.tol,
+  maxIterations: CG_SOLVER_DEFAULTS.maxIterations,
+  warmStart: CG_SOLVER_DEFAULTS.warmStart,
+} as const satisfies Defaults<CgMethodOptions>;
 
 /** Options of {@link newtonCg}. */
 export interface NewtonCgOptions extends CgMethodOptions, SecondOrderMethodOptions {

@@ -65,8 +65,9 @@ const sophia = chain(
 );
 run('Sophia-H, 2 probes every 5 steps', sophia, 200);
 
-// A curvature piece inside multiTransform or masked sees only its own leaves (an array), not the
-// model's params: lossFn(params) would fail. Use a curvature piece on the whole tree.
+// multiTransform and masked hand their inner transform the params tree with the other labels'
+// leaves left out (empty nodes, as Optax's MaskedNode): lossFn(params) of a curvature piece would
+// fail there. Use a curvature piece on the whole tree.
 const mixed = multiTransform({ w: adamLike(), b: sgd(0.05) }, { w1: 'w', b1: 'b', w2: 'w', b2: 'b' });
 run('Adam on weights, SGD on biases', mixed, 200);
 function adamLike() { return chain(scaleByAdam(), scaleByLearningRate(1e-2)); }

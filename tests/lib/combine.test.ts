@@ -6,7 +6,8 @@ import {
 import type { LabelTree } from '../../lib/combine';
 import { HyperparameterError, InputError, TreeMismatchError } from '../../lib/errors';
 import * as tree from '../../lib/tree';
-import type { Extra, GradientTransformation, StateTree, Tree } from '../../lib/types';
+import { fetchScalar, runAsync, withReads } from '../../lib/reads';
+import type { Extra, GradientTransformation, Reads, StateTree, Tree } from '../../lib/types';
 import { applyUpdates, makeStep } from '../../lib/update';
 import { checkTransformLaws } from '../../testing';
 
@@ -100,12 +101,14 @@ describe('namedChain', () => {
 });
 
 describe('masked', () => {
-  test('applies the inner transform only where the mask is true; its state is over the selected leaves', () => {
+  test('applies the inner transform only where the mask is true; its state has holes ({}) at the other leaves', () => {
     const p = params(); const g = grads();
     const tx = masked(traceTx(0.5), { w: true, b: false, h: [false, true] });
     const s0 = tx.init(p);
-    expect(Array.isArray(s0.m)).toBe(true);
-    expect((s0.m as tf.Tensor[]).map((t) => t.shape)).toEqual([[], [2]]); // h[1] then w, in leaf order
+    // Optax's layout: the params' structure, a MaskedNode (here `{}`) where the mask is false.
+    expect((s0.m as any).b).toEqual({});
+    expect((s0.m as any).h[0]).toEqual({});
+    expect(tree.leaves(s0.m).map((t) => t.shape)).toEqual([[], [2]]); // h[1] then w, in leaf order
     const [u1, s1] = tx.update(g, s0, p);
     const [u2, s2] = tx.update(g, s1, p);
     const out = u2 as any;
@@ -150,7 +153,8 @@ describe('multiTransform', () => {
     const tx = multiTransform({ fast: scaleTx(10), slow: traceTx(0.5) }, () => ({ w: 'fast', b: 'slow', h: ['fast', 'slow'] }));
     const s0 = tx.init(p);
     expect(Object.keys(s0).sort()).toEqual(['fast', 'slow']);
-    expect(((s0.slow as TraceState).m as tf.Tensor[]).length).toBe(2);
+    expect(tree.leaves((s0.slow as TraceState).m).map((t) => t.shape)).toEqual([[1], []]); // b, h[1]
+    expect(((s0.slow as TraceState).m as any).w).toEqual({});
     const [u1, s1] = tx.update(g, s0, p);
     const [u2, s2] = tx.update(g, s1, p);
     const out = u2 as any;
@@ -169,7 +173,7 @@ describe('multiTransform', () => {
     const s0 = tx.init(p);
     const [u, s1] = tx.update(g, s0, p);
     expectClose((u as any).b, [4]);
-    expect((s1.unused as TraceState).m).toEqual([]);
+    expect(tree.leaves((s1.unused as TraceState).m)).toEqual([]); // only holes
     tree.dispose([p, g, s0, u, s1] as StateTree);
   });
 });
@@ -504,5 +508,175 @@ describe('ownership of every combinator', () => {
     expectClose((p as any).w, [1 - 0.15, 2 + 0.3]);
     expectClose((p as any).b, [3 + 3 * 2]); // masked-out updates pass through unchanged
     tree.dispose([p, s, g] as StateTree);
+  });
+});
+
+/**
+ * A transform that reads (like a CG solver): `u′ = u / (1 + ‖u‖²)`, the norm fetched by a Reads
+ * computation; it records every tensor it yields in `yielded` and counts its calls in the state.
+ */
+function readingTx(yielded: tf.Tensor[]): GradientTransformation<{ readonly calls: number }> {
+  return withReads(
+    () => ({ calls: 0 }),
+    function* (u: Tree, s: { readonly calls: number }): Reads<[Tree, { readonly calls: number }]> {
+      const norm2 = yield* fetchScalar(() => {
+        const t = tree.squaredNorm(u);
+        yielded.push(t);
+        return t;
+      });
+      return [tree.scale(u, 1 / (1 + norm2)), { calls: s.calls + 1 }];
+    },
+  );
+}
+
+/** Drives a Reads computation by hand, collecting what it yields (each fetched, as runAsync does). */
+async function drive<T>(reads: Reads<T>): Promise<{ value: T; seen: tf.Tensor[] }> {
+  const seen: tf.Tensor[] = [];
+  let r = reads.next();
+  while (!r.done) {
+    seen.push(r.value);
+    await r.value.data();
+    r = reads.next();
+  }
+  return { value: r.value, seen };
+}
+
+describe('async reads through every wrapper', () => {
+  const all = { w: true, b: true, h: [true, true] };
+  // Each wrapper around an inner transform, set up so that the inner is called at the first step.
+  const wrappers: [string, (inner: GradientTransformation<any>) => GradientTransformation<any>][] = [
+    ['chain', (t) => chain(scaleTx(2), t)],
+    ['namedChain', (t) => namedChain(['x2', scaleTx(2)], ['inner', t])],
+    ['masked', (t) => masked(t, { w: true, b: false, h: [true, false] })],
+    ['masked (nested)', (t) => masked(masked(t, { w: true, b: true, h: false }), all)],
+    ['multiTransform', (t) => multiTransform({ a: t, b: scaleTx(3) }, { w: 'a', b: 'b', h: ['a', 'b'] })],
+    ['partition', (t) => partition({ a: scaleTx(3), b: t }, { w: 'b', b: 'a', h: 'b' })],
+    ['injectHyperparams', (t) => injectHyperparams((hp) => chain(scaleTx(hp.k), t), { k: (c: number) => c + 2 })],
+    ['multiSteps', (t) => multiSteps(t, 1)],
+    ['multiSteps (skipNotFinite)', (t) => multiSteps(t, 1, { shouldSkipUpdateFn: skipNotFinite })],
+    ['applyIfFinite', (t) => applyIfFinite(t, 2)],
+    ['guardNonFinite', (t) => guardNonFinite(t)],
+    ['guardNonFinite (sync: false)', (t) => guardNonFinite(t, { sync: false })],
+    ['conditionallyTransform', (t) => conditionallyTransform(t, (step) => step === 0)],
+    ['conditionallyMask', (t) => conditionallyMask(t, (step) => step === 0)],
+  ];
+
+  test.each(wrappers)('%s: exposes updateReads; runAsync surfaces the inner reads and equals update', async (_name, wrap) => {
+    const p = params(); const g = grads();
+    const before = tf.memory().numTensors;
+    const yielded: tf.Tensor[] = [];
+    const tx = wrap(readingTx(yielded));
+    expect(typeof tx.updateReads).toBe('function');
+    const s0 = tx.init(p);
+    const [uSync, sSync] = tx.update(g, s0, p);
+    const syncYields = yielded.splice(0);
+    expect(syncYields.length).toBe(1); // the inner ran once, synchronously
+    const { value: [uAsync, sAsync], seen } = await drive(tx.updateReads!(g, s0, p));
+    expect(yielded.length).toBe(1);
+    expect(seen).toContain(yielded[0]); // the inner's read reached the driver, which fetched it first
+    const [uRun, sRun] = await runAsync(tx.updateReads!(g, s0, p));
+    for (const u of [uAsync, uRun]) tree.leaves(u).forEach((t, i) => expect(vals(t)).toEqual(vals(tree.leaves(uSync)[i])));
+    expect(JSON.stringify(tree.tensors(sAsync as StateTree).map(vals))).toBe(JSON.stringify(tree.tensors(sSync as StateTree).map(vals)));
+    tree.dispose([uSync, sSync, uAsync, sAsync, uRun, sRun, s0] as StateTree);
+    expect(tf.memory().numTensors).toBe(before); // no leak
+    tree.dispose([p, g] as StateTree);
+  });
+
+  test.each(wrappers)('%s: around a transform without updateReads, updateReads gives what update gives', async (_name, wrap) => {
+    const p = params(); const g = grads();
+    const tx = wrap(traceTx(0.5));
+    const s0 = tx.init(p);
+    const [a, sa] = tx.update(g, s0, p);
+    const [b, sb] = await runAsync(tx.updateReads!(g, s0, p));
+    tree.leaves(b).forEach((t, i) => expect(vals(t)).toEqual(vals(tree.leaves(a)[i])));
+    tree.dispose([p, g, s0, a, sa, b, sb] as StateTree);
+  });
+});
+
+describe('masked: Optax\'s nested masks (optax#271)', () => {
+  // Optax's test_nested_mask: three linear layers; the outer mask (a function) keeps the matrices,
+  // the inner mask is given over the FULL params and drops linear_2 with a prefix `false`.
+  const layers = () => ({
+    linear_1: { w: tf.tensor2d([[1]]), b: tf.tensor1d([2]) },
+    linear_2: { w: tf.tensor2d([[3, 4]]), b: tf.tensor1d([5, 6]) },
+    linear_3: { w: tf.tensor2d([[1, 2, 3], [4, 5, 6]]), b: tf.tensor1d([7, 8, 9]) },
+  });
+  const matrices = (p: Tree): LabelTree<boolean> => {
+    const o = p as Record<string, Record<string, Tree>>;
+    return Object.fromEntries(Object.keys(o).map((k) => [k, Object.fromEntries(Object.keys(o[k]).map((n) => [n, n === 'w']))]));
+  };
+  const innerMask = { linear_1: true, linear_2: false, linear_3: { w: true, b: true } };
+
+  test('masked(masked(sgd(1), innerMask), outerMask): only the leaves both masks select move (hand-computed)', () => {
+    const p = layers();
+    const g = tree.map((t: tf.Tensor) => tf.onesLike(t), p); // ones, as in Optax's test
+    const tx = masked(masked(sgdTx(1, 0), innerMask), matrices);
+    const s0 = tx.init(p);
+    const [u, s1] = tx.update(g, s0, p);
+    const out = u as any;
+    // −1 on linear_1.w and linear_3.w (selected by both); +1 (passed through) everywhere else.
+    expect(vals(out.linear_1.w)).toEqual([-1]);
+    expect(vals(out.linear_3.w)).toEqual([-1, -1, -1, -1, -1, -1]);
+    expect(vals(out.linear_2.w)).toEqual([1, 1]);
+    for (const k of ['linear_1', 'linear_2', 'linear_3']) expect(vals(out[k].b).every((v) => v === 1)).toBe(true);
+    // The inner state (the momentum trace) has the params' structure, holes where not selected.
+    const m = (s1 as any)[0].m;
+    expect(m.linear_2).toEqual({ w: {}, b: {} });
+    expect(m.linear_1.b).toEqual({});
+    expect(vals(m.linear_3.w)).toEqual([1, 1, 1, 1, 1, 1]);
+    tree.dispose([p, g, s0, u, s1] as StateTree);
+  });
+
+  test('a stateful inner: two steps of momentum 0.5 on the doubly selected leaf; a prefix mask; a function inner mask', () => {
+    const p = layers();
+    const g = tree.map((t: tf.Tensor) => tf.mul(t, 0.1), p);
+    // Inner mask as a function (called with the holey tree it sees): everything under linear_1 and linear_2.
+    const inner = masked(traceTx(0.5), () => ({ linear_1: true, linear_2: true, linear_3: false }));
+    const tx = masked(inner, { linear_1: { w: true, b: false }, linear_2: true, linear_3: true });
+    let s = tx.init(p);
+    let u: Tree = {};
+    for (let i = 0; i < 2; i++) {
+      tree.dispose(u);
+      const [next, ns] = tx.update(g, s, p);
+      tree.dispose(s as unknown as StateTree);
+      u = next; s = ns;
+    }
+    const out = u as any;
+    // Selected by both: linear_1.w, linear_2.{w, b}: m = g + 0.5·g = 1.5·g. Others: g.
+    expectClose(out.linear_1.w, [0.15]);
+    expectClose(out.linear_2.w, [0.45, 0.6]);
+    expectClose(out.linear_2.b, [0.75, 0.9]);
+    expectClose(out.linear_1.b, [0.2]);
+    expectClose(out.linear_3.w, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+    expect(s.count).toBe(2);
+    tree.dispose([p, g, s, u] as StateTree);
+  });
+
+  test('masked inside partition: the inner mask is over the full params too (hand-computed)', () => {
+    const p = layers(); const g = tree.map((t: tf.Tensor) => tf.onesLike(t), p);
+    // Matrices → 'scaled' (×−2 where the inner mask, over the full params, selects linear_1); biases → 'kept'.
+    const labels = (q: Tree) => {
+      const m = matrices(q) as Record<string, Record<string, boolean>>;
+      return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { w: v.w ? 'scaled' : 'kept', b: v.b ? 'scaled' : 'kept' }]));
+    };
+    const tx = partition({ scaled: masked(scaleTx(-2), { linear_1: true, linear_2: false, linear_3: false }), kept: identity() }, labels);
+    const s0 = tx.init(p);
+    const [u, s1] = tx.update(g, s0, p);
+    const out = u as any;
+    expect(vals(out.linear_1.w)).toEqual([-2]);
+    expect(vals(out.linear_2.w)).toEqual([1, 1]);
+    expect(vals(out.linear_3.w).every((v) => v === 1)).toBe(true);
+    expect(vals(out.linear_1.b)).toEqual([1]);
+    tree.dispose([p, g, s0, u, s1] as StateTree);
+  });
+});
+
+describe('options are resolved against their defaults', () => {
+  test('an unknown or misspelt option is rejected, naming the nearest known one', () => {
+    const misspelt = () => multiSteps(identity(), 2, { useGradMeans: false } as any);
+    expect(misspelt).toThrow(/unknown option 'useGradMeans' for multiSteps; did you mean 'useGradMean'\?/);
+    expect(() => guardNonFinite(identity(), { synch: false } as any)).toThrow(/unknown option 'synch' for guardNonFinite/);
+    expect(() => conditionallyTransform(identity(), () => true, { forwardExtra: true } as any)).toThrow(/did you mean 'forwardExtraArgs'/);
+    expect(() => conditionallyMask(identity(), () => true, { nope: 1 } as any)).toThrow(HyperparameterError);
   });
 });

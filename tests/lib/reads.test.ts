@@ -1,7 +1,11 @@
 // makeStepAsync: the same steps as makeStep, with every device read fetched by `await data()`
 // first — what WebGPU needs (a synchronous read of an unfetched tensor stalls or fails there).
 import * as tf from '@tensorflow/tfjs-core';
-import { egn, fetchValues, listMethods, makeStep, makeStepAsync, newtonCg, objectiveLoss, runAsync, tree, withReads } from '../../index';
+import {
+  applyIfFinite, conditionallyTransform, egn, fetchValues, guardNonFinite, injectHyperparams, listMethods, makeStep, makeStepAsync, masked,
+  multiSteps, namedChain, newtonCg, objectiveLoss, partition, runAsync, scaleByAdam, scaleByLearningRate, chain, skipNotFinite, tree,
+  withReads,
+} from '../../index';
 import type { GradientTransformation, Reads, Tree } from '../../index';
 import { buildMethod } from '../../browser/suite';
 import * as ref from '../helpers/mlp64';
@@ -10,6 +14,24 @@ const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { d: 3, h: 4, c: 3, 
 const objective = { predict: prob.predict, loss: 'softmaxCrossEntropy' as const };
 const lossFn = objectiveLoss(objective);
 const flat = (t: Tree) => Array.from(tree.readValues(() => tree.ravel(t).vector));
+
+/** newtonCg (CG scalars, damping ratios, guards: all read) inside each wrapper of lib/combine. */
+function wrappedNewtonCg(): [string, () => GradientTransformation<any>][] {
+  const ncg = (lam0 = 1) => newtonCg(lossFn, { lam0, maxIterations: 5 });
+  const adamLr = () => chain(scaleByAdam(), scaleByLearningRate(0.05));
+  const everyOtherKey = (p: Tree) => Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0]));
+  return [
+    ['injectHyperparams(newtonCg)', () => injectHyperparams((hp) => ncg(hp.lam0), { lam0: (t: number) => 1 / (t + 1) })],
+    ['namedChain(newtonCg)', () => namedChain(['ncg', ncg()])],
+    ['masked(newtonCg, all)', () => masked(masked(ncg(), true), () => true)],
+    ['partition(newtonCg, adam)', () => partition({ ncg: ncg(), none: adamLr() }, 'ncg')],
+    ['masked(guardNonFinite(adam))', () => masked(guardNonFinite(adamLr()), everyOtherKey)],
+    ['multiSteps(newtonCg, 2, skipNotFinite)', () => multiSteps(ncg(), 2, { shouldSkipUpdateFn: skipNotFinite })],
+    ['applyIfFinite(newtonCg)', () => applyIfFinite(ncg(), 2)],
+    ['conditionallyTransform(newtonCg)', () => conditionallyTransform(ncg(), (step) => step % 2 === 0)],
+    ['guardNonFinite(newtonCg, sync: false)', () => guardNonFinite(ncg(), { sync: false })],
+  ];
+}
 
 /** Counts `dataSync()` calls on tensors that were not fetched with `data()` before. */
 function watchReads() {
@@ -33,6 +55,8 @@ describe('makeStepAsync', () => {
     ...listMethods().map((name) => [name, () => buildMethod(name, objective)]),
     ['newtonCg (trust region)', () => newtonCg(lossFn, { lam0: 1, maxIterations: 5, lamPolicy: 'trustRegion' })],
     ['egn (trust region)', () => egn(objective, { lam0: 0.5, lamPolicy: 'trustRegion' })],
+    // Every wrapper of lib/combine around a reading method: its reads must reach makeStepAsync.
+    ...wrappedNewtonCg(),
   ] as [string, () => GradientTransformation<any>][])('%s: the same 5 steps as makeStep, and no unfetched synchronous read', async (_name, make) => {
     const before = tf.memory().numTensors;
     const batch = prob.batch();

@@ -53,6 +53,16 @@ describe('clipping', () => {
     );
   });
 
+  test('clipByGlobalNorm(0) is accepted (as in Optax) and clips to zero norm: zeros out, also for zero updates', () => {
+    // Optax: u / ‖u‖ · 0 = 0 for ‖u‖ > 0; somax also gives 0 (not 0/0 = NaN) for ‖u‖ = 0.
+    const u = mk([3, -4, 12, 0]);
+    expect(once(clipByGlobalNorm(0), u).map((v) => v + 0)).toEqual([0, 0, 0, 0]);
+    tree.dispose(u);
+    const z = mk([0, 0, 0, 0]);
+    expect(once(clipByGlobalNorm(0), z)).toEqual([0, 0, 0, 0]);
+    tree.dispose(z);
+  });
+
   test('clipByBlockRms: each leaf separately scaled to rms ≤ threshold', () => {
     // Leaf a = [3, −4]: rms = sqrt(12.5) > 1 → scaled by 1/sqrt(12.5); leaf b = [0.5, −0.25]: rms < 1, unchanged.
     const u = mk([3, -4, 0.5, -0.25]);
@@ -68,7 +78,8 @@ describe('clipping', () => {
     for (const [make, msg] of [
       [() => clip(-1), /maxDelta must be in \(0, Infinity\]/],
       [() => clip(NaN), /maxDelta must be a finite number/],
-      [() => clipByGlobalNorm(0), /maxNorm must be in \(0, Infinity\]/],
+      [() => clipByGlobalNorm(-1), /maxNorm must be in \[0, Infinity\]/],
+      [() => clipByGlobalNorm(NaN), /maxNorm must be a finite number/],
       [() => clipByBlockRms(-0.5), /threshold must be in/],
     ] as [() => unknown, RegExp][]) {
       expect(make).toThrow(HyperparameterError);

@@ -28,7 +28,7 @@ export interface CgOptions {
 }
 
 /** The defaults of {@link CgOptions}. */
-const CG_DEFAULTS = { x0: null, maxIterations: 20, tol: 1e-5, preconditioner: undefined, stabiliseEvery: 10 } satisfies Defaults<CgOptions>;
+const CG_DEFAULTS = { x0: null, maxIterations: 20, tol: 1e-5, preconditioner: undefined, stabiliseEvery: 10 } as const satisfies Defaults<CgOptions>;
 
 /** What {@link conjugateGradient} returns (`x` is fresh, owned by the caller). */
 export interface CgResult {
@@ -198,14 +198,14 @@ export interface CgSolverOptions {
 }
 
 /** The defaults of {@link CgSolverOptions} (somax v1: 20 iterations, tol 1e-5, warm start). */
-const CG_SOLVER_DEFAULTS = {
-  maxIterations: 20,
-  tol: 1e-5,
+export const CG_SOLVER_DEFAULTS = {
+  maxIterations: CG_DEFAULTS.maxIterations,
+  tol: CG_DEFAULTS.tol,
   warmStart: true,
   preconditioner: undefined,
   diagonal: undefined,
-  stabiliseEvery: 10,
-} satisfies Defaults<CgSolverOptions>;
+  stabiliseEvery: CG_DEFAULTS.stabiliseEvery,
+} as const satisfies Defaults<CgSolverOptions>;
 
 /** State of {@link cgSolver} (a type alias, so that it is a {@link StateTree}). */
 export type CgSolverState = {
