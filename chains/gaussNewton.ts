@@ -11,8 +11,9 @@ import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
-import { scaleByIgnd } from '../transforms/naturalGradient';
-import type { ScaleByIgndState } from '../transforms/naturalGradient';
+import { scaleByIgnd } from '../transforms/ignd';
+import { ema, scaleByAdam } from '../transforms/moments';
+import { identity } from '../lib/combine';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
 import { GUARD_DEFAULTS, POST_DIRECTION_DEFAULTS, SECOND_ORDER_METHOD_DEFAULTS, guarded, postDirection, secondOrderMethod } from './common';
 import type { GuardOptions, MethodState, PostDirectionOptions, SecondOrderMethodOptions, SecondOrderMethodState } from './common';
@@ -85,7 +86,7 @@ export function ggnDirect<X>(objective: Objective<X>, options: GgnDirectOptions 
 export interface IgndOptions extends PostDirectionOptions, GuardOptions {
   /** Decay of the momentum of the direction (default 0: none). */
   b1?: number;
-  /** Decay of the second moment of the direction (default 0: none). */
+  /** Decay of the second moment of the direction (default 0: none; > 0 divides by its root, as Adam). */
   b2?: number;
   /** Added to the second moment's root (default 1e-7). */
   eps?: number;
@@ -106,18 +107,20 @@ const IGND_DEFAULTS = {
 /**
  * IGND (somax 2024): the average of each sample's own Gauss-Newton step,
  * s = (1/B) Σᵢ Jᵢᵀ(JᵢJᵢᵀ)⁻¹(Qᵢ + δI)⁻¹gᵢ — for scalar regression s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖², for
- * softmax cross-entropy the classification variant somax left unimplemented — with optional
- * moments, then the post-direction chain (learning rate 0.1 by default, as somax 2024). See
- * `scaleByIgnd`. Its direction comes from the per-sample residuals of the curvature batch, not
- * from the incoming updates (each sample's step is solved in that sample's own row space).
+ * softmax cross-entropy the classification variant somax left unimplemented — then optional
+ * moments (b2 > 0: Adam's m̂ / (√v̂ + ε); b1 > 0 alone: the debiased EMA m̂), then the
+ * post-direction chain (learning rate 0.1 by default, as somax 2024). See `scaleByIgnd`. Its
+ * direction comes from the per-sample residuals of the curvature batch, not from the incoming
+ * updates (each sample's step is solved in that sample's own row space).
  *
  * @example
  * const tx = ignd({ predict, loss: 'meanSquaredError' }, { learningRate: 0.1 });
  */
-export function ignd<X>(objective: Objective<X>, options: IgndOptions = {}): GradientTransformation<MethodState<readonly [ScaleByIgndState, unknown]>> {
+export function ignd<X>(objective: Objective<X>, options: IgndOptions = {}): GradientTransformation<MethodState<readonly unknown[]>> {
   const o = resolveOptions('ignd', options, IGND_DEFAULTS);
-  const direction = scaleByIgnd(objective, { beta1: o.b1, beta2: o.b2, eps: o.eps, outputDamping: o.outputDamping });
+  const moments = o.b2 > 0 ? scaleByAdam({ b1: o.b1, b2: o.b2, eps: o.eps }) : o.b1 > 0 ? ema(o.b1) : identity();
   // The squared-error direction never reads from the device: keep the guard read-free too.
   const readFree = objective.loss === 'meanSquaredError';
-  return guarded(chain(direction, postDirection(o)), o.skipNonFinite, { sync: !readFree });
+  const direction = chain(scaleByIgnd(objective, { outputDamping: o.outputDamping }), moments, postDirection(o));
+  return guarded(direction as GradientTransformation<readonly unknown[]>, o.skipNonFinite, { sync: !readFree });
 }

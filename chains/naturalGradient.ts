@@ -7,7 +7,7 @@ import type { Objective } from '../lib/objective';
 import { resolveOptions } from '../lib/options';
 import type { GradientTransformation } from '../lib/types';
 import { fisherCurvature } from '../transforms/curvature';
-import { fisherWoodburySolver } from '../transforms/naturalGradient';
+import { fisherWoodburySolver } from '../transforms/solvers';
 import { SECOND_ORDER_METHOD_DEFAULTS, secondOrderMethod } from './common';
 import type { SecondOrderMethodOptions, SecondOrderMethodState } from './common';
 

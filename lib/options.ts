@@ -19,19 +19,21 @@ export type Resolved<O, D> = {
   readonly [K in keyof Required<O>]: K extends keyof D ? (D[K] extends undefined ? O[K] : Exclude<O[K], undefined>) : O[K];
 };
 
-/** The Levenshtein distance between `a` and `b`, case-insensitive. */
+/**
+ * The edit distance between `a` and `b` (insertions, deletions, substitutions and transpositions of
+ * adjacent letters: the optimal-string-alignment distance), case-insensitive.
+ */
 function editDistance(a: string, b: string): number {
   const s = a.toLowerCase();
   const t = b.toLowerCase();
-  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: s.length + 1 }, (_, i) => Array.from({ length: t.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= s.length; i++) {
-    const current = [i];
     for (let j = 1; j <= t.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    previous = current;
   }
-  return previous[t.length];
+  return d[s.length][t.length];
 }
 
 /**

@@ -22,7 +22,7 @@ import type { Objective, OutputLoss, SupervisedBatch } from '../../lib/objective
 import { resolveOptions } from '../../lib/options';
 import type { Defaults } from '../../lib/options';
 import { fetchValues, runSync } from '../../lib/reads';
-import { jacobianSampleRows, transposeTimesValues } from '../../lib/rowGram';
+import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../../lib/rowGram';
 import type { SampleRows } from '../../lib/rowGram';
 import * as tree from '../../lib/tree';
 import type { Reads, Tree } from '../../lib/types';
@@ -402,4 +402,38 @@ export function rowSpaceSolver<X>(objective: Objective<X>, options: RowSpaceSolv
   assertNonNegative('eps', eps);
   checkObjective(objective);
   return woodburySolver((params, batch, residual) => ggnRowsReads(objective, params, batch as SupervisedBatch<X>, eps, residual), woodbury);
+}
+
+/**
+ * The rows of the empirical Fisher F = (1/B) LᵀL on a batch: the per-sample loss gradients
+ * Lᵢ = ∇ℓᵢ (one row per sample, no factors, no residual form), as {@link WoodburyRows}.
+ *
+ * @example
+ * const rows = yield* fisherRowsReads(objective, params, batch);
+ */
+export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Reads<WoodburyRows> {
+  const rows = gradientSampleRows(objective, params, batch);
+  return { rows, residual: null, dispose: () => rows.dispose() };
+}
+
+/**
+ * The natural-gradient direction with the empirical Fisher F = LᵀL / B (L: per-sample gradients on
+ * the curvature batch, B × P) by Sherman-Morrison-Woodbury in sample space, for the g it is given:
+ *
+ *   s = (F + λI)⁻¹ g = (g − Lᵀ (LLᵀ + BλI)⁻¹ L g) / λ,
+ *
+ * a B × B solve in float64 ({@link woodburySolver} of the Fisher's rows; needs λ > 0). (somax
+ * 2024's SWM-NG returns −s.) With a {@link Objective.rowGram} hook (e.g. `mlpObjective`) L is never
+ * formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's Gram for the cotangents r (one backward
+ * pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one VJP; without it L comes from B
+ * per-sample backward passes.
+ *
+ * @example
+ * const tx = scaleBySecondOrder({ solver: fisherWoodburySolver(objective), damping: constantDamping(1), tx: scale(-0.5) });
+ * @see Amari (1998); Ren & Goldfarb (2019), arXiv 1906.02353; Goodfellow, "Efficient per-example
+ *   gradient computations" (2015), arXiv 1510.01799.
+ */
+export function fisherWoodburySolver<X>(objective: Objective<X>, options: WoodburyOptions = {}): DirectionSolver<null> {
+  checkObjective(objective);
+  return woodburySolver((params, batch) => fisherRowsReads(objective, params, batch as SupervisedBatch<X>), options);
 }

@@ -1,65 +1,21 @@
 /**
- * Sample-space solves of the empirical Fisher and the incremental Gauss-Newton direction (somax
- * 2024's SWM-NG and IGND), on the curvature batch.
+ * IGND's direction (somax 2024): each sample's Gauss-Newton step in its own row space, averaged.
+ * The direction only; its optional moments are Adam's (see `ignd`).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange, assertNonNegative, assertPositive, InputError } from '../lib/errors';
+import { assertPositive, InputError } from '../lib/errors';
 import { batchSize, checkObjective, outputsPerSample, predictOn, residualAt } from '../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
 import { solveSymmetric } from '../lib/linalg';
 import { fetchValues, withReads } from '../lib/reads';
-import { gradientSampleRows, jacobianSampleRows } from '../lib/rowGram';
+import { jacobianSampleRows } from '../lib/rowGram';
 import type { SampleRows } from '../lib/rowGram';
 import * as tree from '../lib/tree';
 import type { GradientTransformation, Reads, Tree } from '../lib/types';
-import type { DirectionSolver } from './secondOrder';
-import { woodburySolver } from './solvers/woodbury';
-import type { WoodburyOptions, WoodburyRows } from './solvers/woodbury';
-
-/**
- * The rows of the empirical Fisher F = (1/B) LᵀL on a batch: the per-sample loss gradients
- * Lᵢ = ∇ℓᵢ (one row per sample, no factors, no residual form), as {@link WoodburyRows}.
- *
- * @example
- * const rows = yield* fisherRowsReads(objective, params, batch);
- */
-export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Reads<WoodburyRows> {
-  const rows = gradientSampleRows(objective, params, batch);
-  return { rows, residual: null, dispose: () => rows.dispose() };
-}
-
-/**
- * The natural-gradient direction with the empirical Fisher F = LᵀL / B (L: per-sample gradients on
- * the curvature batch, B × P) by Sherman-Morrison-Woodbury in sample space, for the g it is given:
- *
- *   s = (F + λI)⁻¹ g = (g − Lᵀ (LLᵀ + BλI)⁻¹ L g) / λ,
- *
- * a B × B solve in float64 ({@link woodburySolver} of the Fisher's rows; needs λ > 0). (somax
- * 2024's SWM-NG returns −s.) With a {@link Objective.rowGram} hook (e.g. `mlpObjective`) L is never
- * formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's Gram for the cotangents r (one backward
- * pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one VJP; without it L comes from B
- * per-sample backward passes.
- *
- * @example
- * const tx = scaleBySecondOrder({ solver: fisherWoodburySolver(objective), damping: constantDamping(1), tx: scale(-0.5) });
- * @see Amari (1998); Ren & Goldfarb (2019), arXiv 1906.02353; Goodfellow, "Efficient per-example
- *   gradient computations" (2015), arXiv 1510.01799.
- */
-export function fisherWoodburySolver<X>(objective: Objective<X>, options: WoodburyOptions = {}): DirectionSolver<null> {
-  checkObjective(objective);
-  return woodburySolver((params, batch) => fisherRowsReads(objective, params, batch as SupervisedBatch<X>), options);
-}
-
-/** State of {@link scaleByIgnd}. */
-export interface ScaleByIgndState {
-  /** Steps taken so far (t of the bias corrections). */
-  readonly count: number;
-  /** First moment of the direction (β1 momentum; zeros when beta1 = 0). */
-  readonly m: Tree;
-  /** Second moment of the direction (zeros when beta2 = 0). */
-  readonly v: Tree;
-}
+import type { EmptyState } from '../lib/combine';
 
 /** The largest diagonal entry of an n×n block (at least 1e-30): the scale of relative shifts. */
 function diagonalScale(m: Float64Array, n: number): number {
@@ -140,6 +96,15 @@ function* classificationCoefficientsReads(blocks: () => tf.Tensor, f: tf.Tensor,
   return perSampleCoefficients(k, loss.hessianBlocks(f), values.subarray(b * c * c), b, c, outputDamping);
 }
 
+/** Options of {@link scaleByIgnd}. */
+export interface ScaleByIgndOptions {
+  /** δ of (Qᵢ + δI)⁻¹ for classification, relative to Qᵢ's largest diagonal entry (default 1e-4). */
+  outputDamping?: number;
+}
+
+/** Defaults of {@link ScaleByIgndOptions}. */
+export const SCALE_BY_IGND_DEFAULTS = { outputDamping: 1e-4 } as const satisfies Defaults<ScaleByIgndOptions>;
+
 /**
  * The incremental Gauss-Newton direction: each sample's Gauss-Newton step in its own row space,
  * averaged,
@@ -149,38 +114,24 @@ function* classificationCoefficientsReads(blocks: () => tf.Tensor, f: tf.Tensor,
  * which for a scalar-output squared error is somax 2024's s = (1/B) Σᵢ Jᵢ rᵢ / ‖Jᵢ‖², rᵢ = fᵢ − yᵢ,
  * and for softmax cross-entropy (Qᵢ = diag(pᵢ) − pᵢpᵢᵀ, singular along 1, δ = `outputDamping`
  * relative to Qᵢ's largest diagonal entry, default 1e-4) the classification variant somax 2024
- * left unimplemented. Optional Adam-like moments (β1 momentum, β2 second moment,
- * bias-corrected, ε = 1e-7). Uses `extra.curvatureBatch` (default `extra.batch`) for J and g;
- * classification reads B·C² + B·C numbers to solve the C × C systems in float64.
+ * left unimplemented. Uses `extra.curvatureBatch` (default `extra.batch`) for J and g, not the
+ * incoming updates: a summed gradient cannot give the per-sample steps. Classification reads
+ * B·C² + B·C numbers to solve the C × C systems in float64.
  *
+ * @example
+ * const tx = chain(scaleByIgnd({ predict, loss: 'meanSquaredError' }), scaleByAdam(), scaleByLearningRate(0.1));
  * @see somax (2024) `IGND`.
  */
-export function scaleByIgnd<X>(
-  objective: Objective<X>,
-  { beta1 = 0, beta2 = 0, eps = 1e-7, outputDamping = 1e-4 }: { beta1?: number; beta2?: number; eps?: number; outputDamping?: number } = {},
-): GradientTransformation<ScaleByIgndState> {
+export function scaleByIgnd<X>(objective: Objective<X>, options: ScaleByIgndOptions = {}): GradientTransformation<EmptyState> {
   const loss = checkObjective(objective);
-  assertInRange('beta1', beta1, 0, 1, { hiOpen: true });
-  assertInRange('beta2', beta2, 0, 1, { hiOpen: true });
-  assertNonNegative('eps', eps);
+  const { outputDamping } = resolveOptions('scaleByIgnd', options, SCALE_BY_IGND_DEFAULTS);
   assertPositive('outputDamping', outputDamping);
   return withReads(
-    (params) => ({ count: 0, m: tree.zerosLike(params), v: tree.zerosLike(params) }),
-    // IGND builds its direction from the residuals, not from the incoming gradient.
-    function* (_updates, state, params, extra = {}) {
+    () => ({}),
+    function* (_updates, _state, params, extra = {}) {
       if (params === undefined) throw new InputError('scaleByIgnd needs params');
       const batch = (extra.curvatureBatch ?? extra.batch) as SupervisedBatch<X>;
-      const t = state.count + 1;
-      const s = yield* igndDirectionReads(objective, loss, params, batch, outputDamping);
-      const out = tree.tidy(() => {
-        const m = tree.map((mi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(mi, beta1), tf.mul(si, 1 - beta1)), state.m, s);
-        const v = tree.map((vi: tf.Tensor, si: tf.Tensor) => tf.add(tf.mul(vi, beta2), tf.mul(tf.square(si), 1 - beta2)), state.v, s);
-        const mHat = tree.scale(m, 1 / (1 - beta1 ** t));
-        const d = beta2 > 0 ? tree.map((a: tf.Tensor, b: tf.Tensor) => tf.div(a, tf.add(tf.sqrt(tf.div(b, 1 - beta2 ** t)), eps)), mHat, v) : mHat;
-        return { d, m, v };
-      });
-      tree.dispose(s);
-      return [out.d, { count: t, m: out.m, v: out.v }];
+      return [yield* igndDirectionReads(objective, loss, params, batch, outputDamping), {}];
     },
   );
 }
