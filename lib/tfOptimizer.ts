@@ -195,6 +195,6 @@ export function minimizeLoss(params: Tree, batch: unknown): tf.Scalar {
  * model.compile({ optimizer: asTfOptimizer(adamw(1e-3)), loss: 'categoricalCrossentropy' });
  * await model.fit(xs, ys, { epochs: 5 });
  */
-export function asTfOptimizer(tx: GradientTransformation<any>, { name = 'somax' }: { name?: string } = {}): SomaxOptimizer {
+export function asTfOptimizer(tx: GradientTransformation<unknown>, { name = 'somax' }: { name?: string } = {}): SomaxOptimizer {
   return new SomaxOptimizer(tx, name);
 }

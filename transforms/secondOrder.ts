@@ -123,7 +123,7 @@ export interface SecondOrderOptions {
   /** Damping λ (default constant λ = 1). */
   damping?: Damping;
   /** The post-direction chain turning s into the final update δ (default: δ = s). */
-  tx?: GradientTransformation<any>;
+  tx?: GradientTransformation<unknown>;
   /** The loss, needed when the damping adapts (ρ = actual / predicted decrease on the batch). */
   lossFn?: LossFn<any>;
   /** Seed of the step keys when `extra.key` is absent. */

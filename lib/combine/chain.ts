@@ -67,7 +67,7 @@ export type NamedChainState = Readonly<Record<string, unknown>>;
  * const tx = namedChain(['clip', clipByGlobalNorm(1)], ['adam', scaleByAdam()], ['lr', scaleByLearningRate(1e-3)]);
  * const state = tx.init(params);   // { clip: {...}, adam: {...}, lr: {...} }
  */
-export function namedChain(...named: readonly (readonly [string, GradientTransformation<any>])[]): GradientTransformation<NamedChainState> {
+export function namedChain(...named: readonly (readonly [string, GradientTransformation<unknown>])[]): GradientTransformation<NamedChainState> {
   named.forEach((entry, i) => {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1]?.update !== 'function') {
       throw new HyperparameterError(`namedChain: argument ${i} must be a [name, transform] pair`);

@@ -109,7 +109,7 @@ export type MultiTransformState = Readonly<Record<string, unknown>>;
  * const tx = multiTransform({ fast: adam(1e-2), slow: sgd(1e-3) }, { encoder: 'slow', head: 'fast' });
  */
 export function multiTransform(
-  transforms: Readonly<Record<string, GradientTransformation<any>>>,
+  transforms: Readonly<Record<string, GradientTransformation<unknown>>>,
   paramLabels: LabelTree<string> | ((params: Tree) => LabelTree<string>),
 ): GradientTransformation<MultiTransformState> {
   const known = Object.keys(transforms);
