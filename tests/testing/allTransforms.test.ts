@@ -9,7 +9,7 @@ import * as momentsModule from '../../transforms/moments';
 import * as scaleModule from '../../transforms/scale';
 import * as weightDecayModule from '../../transforms/weightDecay';
 import {
-  checkDeterminism, checkLinearInUpdates, checkNoLeaks, checkNoMutationOrDisposal, checkStructure, checkTransformLaws,
+  checkCarriesReads, checkDeterminism, checkLinearInUpdates, checkNoLeaks, checkNoMutationOrDisposal, checkStructure, checkTransformLaws,
 } from '../../testing';
 
 const { tree } = somax;
@@ -249,5 +249,40 @@ describe.each(optimizers)('optimizer %s (Optax-style common tests)', (_name, kin
     tree.dispose([params, state] as any);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]).toBeLessThan(0.9 * losses[0]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The read protocol through every wrapper: a wrapper of a transform that exposes its device reads
+// (updateReads) exposes them too, and makeStepAsync fetches them (checkCarriesReads).
+describe('every wrapper carries the async reads of what it wraps', () => {
+  const params = { a: tf.tensor1d([1, -2, 3]), b: tf.tensor2d([[0.5, -1], [2, 0.25]]) };
+  const grads = { a: tf.tensor1d([0.1, 0.2, -0.3]), b: tf.tensor2d([[1, -1], [0.5, 2]]) };
+  afterAll(() => tree.dispose([params, grads]));
+  const wrappers: [string, (inner: GradientTransformation<unknown>) => GradientTransformation<unknown>, number][] = [
+    ['chain', (inner) => somax.chain(somax.clip(1), inner), 3],
+    ['namedChain', (inner) => somax.namedChain(['clip', somax.clip(1)], ['inner', inner]), 3],
+    ['masked', (inner) => somax.masked(inner, { a: true, b: true }), 3],
+    ['masked (nested)', (inner) => somax.masked(somax.masked(inner, { a: true, b: true }), { a: true, b: true }), 3],
+    ['multiTransform', (inner) => somax.multiTransform({ x: inner }, { a: 'x', b: 'x' }), 3],
+    ['partition', (inner) => somax.partition({ x: inner, y: somax.identity() }, { a: 'x', b: 'x' }), 3],
+    ['injectHyperparams', (inner) => somax.injectHyperparams(() => inner, { lr: 0.1 }), 3],
+    ['multiSteps', (inner) => somax.multiSteps(inner, 2), 4],
+    ['applyIfFinite', (inner) => somax.applyIfFinite(inner, 3), 3],
+    ['guardNonFinite', (inner) => somax.guardNonFinite(inner), 3],
+    ['guardNonFinite (sync: false)', (inner) => somax.guardNonFinite(inner, { sync: false }), 3],
+    ['conditionallyTransform', (inner) => somax.conditionallyTransform(inner, () => true), 3],
+    ['conditionallyMask', (inner) => somax.conditionallyMask(inner, () => true), 3],
+  ];
+  test('the wrapper table covers every combinator', () => {
+    const combinators = ['chain', 'namedChain', 'masked', 'multiTransform', 'partition', 'injectHyperparams', 'multiSteps', 'applyIfFinite',
+      'guardNonFinite', 'conditionallyTransform', 'conditionallyMask'];
+    const names = new Set(wrappers.map(([n]) => n.split(' ')[0]));
+    expect(combinators.filter((c) => !names.has(c))).toEqual([]);
+  });
+  test.each(wrappers)('%s', async (name, wrap, steps) => {
+    const before = tf.memory().numTensors;
+    await checkCarriesReads(wrap, { params, grads, steps, name });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
