@@ -194,4 +194,4 @@ export type {
 
 // The registry.
 export { describe, listMethods, make } from './chains/registry';
-export type { MethodName, MethodOptions } from './chains/registry';
+export type { LossModel, MethodName, MethodOptions, MethodStates, ObjectiveModel } from './chains/registry';

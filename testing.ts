@@ -651,7 +651,10 @@ export interface LawOptions {
    * Also check {@link checkLinearInUpdates} (for transforms linear in the updates at a fixed state:
    * scale, momentum, fixed preconditioners); `{ tol }` sets its tolerance. Default false.
    */
-  linearInUpdates?: boolean | { tol?: number };
+  linearInUpdates?: boolean | {
+    /** Relative tolerance of the linearity check (default 1e-5). */
+    tol?: number;
+  };
 }
 
 /**

@@ -6,9 +6,10 @@
 import { HyperparameterError } from '../lib/errors';
 import type { Objective } from '../lib/objective';
 import { nearestName } from '../lib/options';
-import type { GradientTransformation, LossFn } from '../lib/types';
+import type { GradientTransformation, LossFn, StateOf } from '../lib/types';
+import type { SecondOrderMethodState } from './common';
 import { adahessian, sophiaG, sophiaH } from './diagonal';
-import type { AdahessianOptions, SophiaOptions } from './diagonal';
+import type { AdahessianOptions, DiagonalMethodState, SophiaOptions } from './diagonal';
 import { egn, ggnDirect, ignd, sgn } from './gaussNewton';
 import type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './gaussNewton';
 import { lbfgs } from './lbfgs';
@@ -23,21 +24,76 @@ import type { SgdArmijoOptions, SqnOptions } from './quasiNewton';
 /** What each method is built from: a loss (Hessian and gradient methods) or an objective (Gauss-Newton, Fisher). */
 type Needs = 'lossFn' | 'objective';
 
+/** The model of a method built on the loss (the Hessian and gradient methods). */
+export interface LossModel {
+  /** The loss `lossFn(params, batch) → tf.Scalar`. */
+  lossFn: LossFn<any>;
+}
+
+/** The model of a Gauss-Newton or Fisher method: predictions and their output loss. */
+export interface ObjectiveModel {
+  /** The model and its output loss (`{ predict, loss }`, or `mlpObjective(...)`). */
+  objective: Objective<any>;
+}
+
 /** The options `make` takes for each method: the method's own, and its model. */
 export interface MethodOptions {
-  adahessian: AdahessianOptions & { lossFn: LossFn<any> };
-  sophiaH: SophiaOptions & { lossFn: LossFn<any> };
-  sophiaG: SophiaOptions & { objective: Objective<any> };
-  newtonCg: NewtonCgOptions & { lossFn: LossFn<any> };
-  newtonDirect: NewtonDirectOptions & { lossFn: LossFn<any> };
-  sgn: SgnOptions & { objective: Objective<any> };
-  egn: EgnOptions & { objective: Objective<any> };
-  ggnDirect: GgnDirectOptions & { objective: Objective<any> };
-  sqn: SqnOptions & { lossFn: LossFn<any> };
-  swmng: SwmngOptions & { objective: Objective<any> };
-  ignd: IgndOptions & { objective: Objective<any> };
-  sgdArmijo: SgdArmijoOptions & { lossFn: LossFn<any> };
-  lbfgs: LbfgsOptions & { lossFn: LossFn<any> };
+  /** `adahessian`'s options and its loss. */
+  adahessian: AdahessianOptions & LossModel;
+  /** `sophiaH`'s options and its loss. */
+  sophiaH: SophiaOptions & LossModel;
+  /** `sophiaG`'s options and its objective. */
+  sophiaG: SophiaOptions & ObjectiveModel;
+  /** `newtonCg`'s options and its loss. */
+  newtonCg: NewtonCgOptions & LossModel;
+  /** `newtonDirect`'s options and its loss. */
+  newtonDirect: NewtonDirectOptions & LossModel;
+  /** `sgn`'s options and its objective. */
+  sgn: SgnOptions & ObjectiveModel;
+  /** `egn`'s options and its objective. */
+  egn: EgnOptions & ObjectiveModel;
+  /** `ggnDirect`'s options and its objective. */
+  ggnDirect: GgnDirectOptions & ObjectiveModel;
+  /** `sqn`'s options and its loss. */
+  sqn: SqnOptions & LossModel;
+  /** `swmng`'s options and its objective. */
+  swmng: SwmngOptions & ObjectiveModel;
+  /** `ignd`'s options and its objective. */
+  ignd: IgndOptions & ObjectiveModel;
+  /** `sgdArmijo`'s options and its loss. */
+  sgdArmijo: SgdArmijoOptions & LossModel;
+  /** `lbfgs`'s options and its loss. */
+  lbfgs: LbfgsOptions & LossModel;
+}
+
+/** The state of each method's transformation. */
+export interface MethodStates {
+  /** The state of `adahessian`. */
+  adahessian: DiagonalMethodState;
+  /** The state of `sophiaH`. */
+  sophiaH: DiagonalMethodState;
+  /** The state of `sophiaG`. */
+  sophiaG: DiagonalMethodState;
+  /** The state of `newtonCg`. */
+  newtonCg: SecondOrderMethodState;
+  /** The state of `newtonDirect`. */
+  newtonDirect: SecondOrderMethodState;
+  /** The state of `sgn`. */
+  sgn: SecondOrderMethodState;
+  /** The state of `egn`. */
+  egn: SecondOrderMethodState;
+  /** The state of `ggnDirect`. */
+  ggnDirect: SecondOrderMethodState;
+  /** The state of `sqn`. */
+  sqn: StateOf<ReturnType<typeof sqn>>;
+  /** The state of `swmng`. */
+  swmng: SecondOrderMethodState;
+  /** The state of `ignd`. */
+  ignd: StateOf<ReturnType<typeof ignd>>;
+  /** The state of `sgdArmijo`. */
+  sgdArmijo: StateOf<ReturnType<typeof sgdArmijo>>;
+  /** The state of `lbfgs`. */
+  lbfgs: StateOf<ReturnType<typeof lbfgs>>;
 }
 
 /** The name of a registered method. */
@@ -48,8 +104,6 @@ interface Entry<K extends MethodName> {
   readonly description: string;
   readonly build: (model: any, options: Omit<MethodOptions[K], Needs>) => GradientTransformation<any>;
 }
-
-const BUILDERS = { adahessian, sophiaH, sophiaG, newtonCg, newtonDirect, sgn, egn, ggnDirect, sqn, swmng, ignd, sgdArmijo, lbfgs };
 
 const METHODS: { readonly [K in MethodName]: Entry<K> } = {
   adahessian: { needs: 'lossFn', description: 'curvature: Hessian · solver: diagonal (AdaHessian EMA of squared estimates) · damping: eps · estimator: Hutchinson', build: adahessian },
@@ -107,12 +161,12 @@ export function describe(name: string): string {
  * const tx = make('egn', { objective: { predict, loss: 'softmaxCrossEntropy' }, lam0: 1 });
  * const tx2 = make('adahessian', { lossFn, learningRate: 0.1 });
  */
-export function make<K extends MethodName>(name: K, options: MethodOptions[K]): ReturnType<(typeof BUILDERS)[K]> {
+export function make<K extends MethodName>(name: K, options: MethodOptions[K]): GradientTransformation<MethodStates[K]> {
   const e = entry(name);
   if (options === null || typeof options !== 'object') throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\``);
   // The model the method does not need may be given too (generic code passes both): it is dropped.
   const { lossFn, objective, ...rest } = options as unknown as Record<string, unknown>;
   const model = e.needs === 'lossFn' ? lossFn : objective;
   if (model === undefined) throw new HyperparameterError(`method '${name}' needs \`${e.needs}\``);
-  return e.build(model, rest as Omit<MethodOptions[MethodName], Needs>) as ReturnType<(typeof BUILDERS)[K]>;
+  return e.build(model, rest as Omit<MethodOptions[MethodName], Needs>) as GradientTransformation<MethodStates[K]>;
 }

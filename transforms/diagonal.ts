@@ -52,7 +52,7 @@ export interface DiagonalCurvatureOptions {
   gamma?: number;
   /** Refresh the diagonal every k steps (step 0 refreshes; default 1 for AdaHessian, 10 for Sophia). */
   evalEveryK?: number;
-  /** Average the estimate over kernel axes (see {@link spatialAverage}; default true for AdaHessian). */
+  /** Average the estimate over kernel axes (see `spatialAverage`; default true for AdaHessian). */
   spatialAveraging?: boolean;
   /** Seed of the probe keys when the step passes no `extra.key` (default 0). */
   seed?: number;

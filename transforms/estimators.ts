@@ -7,7 +7,7 @@
  *   (Hutchinson 1989; Bekas, Kokiopoulou & Saad 2007);
  * - {@link gaussNewtonBartlettDiag}: B · mean over draws of ĝ ⊙ ĝ, ĝ the mean gradient at labels
  *   sampled from the model's softmax (Sophia-G; Liu et al. 2023, arXiv 2305.14342);
- * - {@link spatialAverage}: AdaHessian's averaging of a diagonal over kernel axes (Yao et al. 2021).
+ * - `spatialAverage`: AdaHessian's averaging of a diagonal over kernel axes (Yao et al. 2021).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -76,7 +76,7 @@ function* numberOf(x: tf.Scalar | number): Reads<number> {
  * Uses `extra.value` and `extra.grad` when given, else computes them. Each trial reads the loss
  * (one device sync per trial).
  *
- * An unknown option key is an error (see {@link resolveOptions}).
+ * An unknown option key is an error (see `resolveOptions`).
  *
  * @example
  * const tx = chain(scale(-1), scaleByBacktrackingLinesearch(lossFn, { maxLearningRate: 1 }));
@@ -270,7 +270,7 @@ function fallbackTrial(trials: readonly Trial[], origin: Trial, decreases: (t: T
  * its gradient (one device sync). If no trial satisfies both within `maxLinesearchSteps`
  * evaluations, the lowest trial that decreases enough is taken, else the lowest trial that does
  * not raise the loss, else no step (e.g. u is not a descent direction). Meant for deterministic
- * (full-batch) problems, as in Optax. An unknown option key is an error (see {@link resolveOptions}).
+ * (full-batch) problems, as in Optax. An unknown option key is an error (see `resolveOptions`).
  *
  * @example
  * const tx = chain(scaleByLbfgs(), scale(-1), scaleByZoomLinesearch(lossFn, { initialGuessStrategy: 'one' }));

@@ -30,7 +30,7 @@ export interface SolveProblem {
   readonly lam: number;
   /**
    * Whether `grads` are the loss gradient on the curvature batch, provably: the very tensors of
-   * `extra.grad`, with the curvature batch the gradient batch (see {@link receivesBatchGradient}).
+   * `extra.grad`, with the curvature batch the gradient batch (see `receivesBatchGradient`).
    * Row-space solvers may then use the residual form; for any other g they solve for g itself.
    */
   readonly gradsAreBatchGradient: boolean;
@@ -146,7 +146,7 @@ export interface SecondOrderOptions {
  * with the losses on the gradient batch (`extra.batch`) and C on the curvature batch, then move λ.
  * A step that raised the loss is rejected (zero update, λ grows) unless `rejectBadSteps` is false.
  * g is the `updates` received (chain contract): the solver sees whether they are the batch
- * gradient itself ({@link receivesBatchGradient}) only to pick an equivalent, cheaper form.
+ * gradient itself (`receivesBatchGradient`) only to pick an equivalent, cheaper form.
  * Without `tx` the output is s itself (no sign): descent comes from a negative learning rate in `tx`.
  * Adaptive damping costs one more curvature product, one loss evaluation and one device sync.
  *

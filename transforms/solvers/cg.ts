@@ -219,7 +219,7 @@ export type CgSolverState = {
  * CG on `(C + λI) s = g` as a direction solver (Newton-CG, SGN), warm-started from the previous
  * solution when `warmStart`, on the parameters raveled into one vector (see
  * {@link conjugateGradient} for trees). With `diagonal`, each solve is preconditioned by the
- * diagonal estimated on the curvature batch (see {@link diagonalPreconditioner}); `preconditioner`
+ * diagonal estimated on the curvature batch (see `diagonalPreconditioner`); `preconditioner`
  * sets a fixed one instead. The direction is linear in g for a fixed warm start (none at the first step).
  *
  * @example

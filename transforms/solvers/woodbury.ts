@@ -313,7 +313,7 @@ export function* ggnRowsReads<X>(
   }
 }
 
-/** Options of {@link rowSpaceDirection}. */
+/** Options of `rowSpaceDirection`. */
 export interface RowSpaceOptions extends WoodburyOptions {
   /** The gradient g, for the gradient form (any g); absent: the residual form (g the loss gradient on `batch`). */
   grads?: Tree;
@@ -355,7 +355,7 @@ export function rowSpaceDirection<X>(
 }
 
 /**
- * {@link rowSpaceDirection} as a {@link Reads} computation (one read of the outputs, one of the
+ * `rowSpaceDirection` as a {@link Reads} computation (one read of the outputs, one of the
  * row Gram beside the right-hand side).
  *
  * @example
@@ -389,7 +389,7 @@ export interface RowSpaceSolverOptions extends WoodburyOptions {
 const ROW_SPACE_SOLVER_DEFAULTS = { ...WOODBURY_DEFAULTS, eps: 1e-6 } satisfies Defaults<RowSpaceSolverOptions>;
 
 /**
- * {@link rowSpaceDirection} as a direction solver (EGN): the {@link woodburySolver} of the GGN's
+ * `rowSpaceDirection` as a direction solver (EGN): the `woodburySolver` of the GGN's
  * rows. The residual form (no J g) when the gradient it is given is the batch gradient of the
  * curvature batch, the gradient form (M + λI)⁻¹ g for any other g.
  *
@@ -422,7 +422,7 @@ export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch
  *
  *   s = (F + λI)⁻¹ g = (g − Lᵀ (LLᵀ + BλI)⁻¹ L g) / λ,
  *
- * a B × B solve in float64 ({@link woodburySolver} of the Fisher's rows; needs λ > 0). (somax
+ * a B × B solve in float64 (`woodburySolver` of the Fisher's rows; needs λ > 0). (somax
  * 2024's SWM-NG returns −s.) With a {@link Objective.rowGram} hook (e.g. `mlpObjective`) L is never
  * formed: Lᵢ = Jᵢᵀrᵢ (rᵢ = ∂ℓᵢ/∂fᵢ), so LLᵀ is the hook's Gram for the cotangents r (one backward
  * pass), (Lg)ᵢ = rᵢᵀ(J g)ᵢ one JVP and Lᵀa = Jᵀ(a ⊙ r) one VJP; without it L comes from B
