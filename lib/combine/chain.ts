@@ -43,11 +43,19 @@ export function chain<S extends readonly unknown[]>(
       const states = state as readonly unknown[];
       let current: Tree = updates;
       const newStates: unknown[] = [];
-      for (let i = 0; i < txs.length; i++) {
-        const [next, s] = yield* updateReadsOf(txs[i], current, states[i], params, extra);
+      try {
+        for (let i = 0; i < txs.length; i++) {
+          const [next, s] = yield* updateReadsOf(txs[i], current, states[i], params, extra);
+          if (current !== updates) tree.dispose(current);
+          current = next;
+          newStates.push(s);
+        }
+      } catch (e) {
+        // A member failed: what the earlier members made is nobody's (the old state is kept as is).
+        const old = new Set(tree.tensors(state as StateTree));
+        for (const t of tree.tensors(newStates as StateTree)) if (!old.has(t)) t.dispose();
         if (current !== updates) tree.dispose(current);
-        current = next;
-        newStates.push(s);
+        throw e;
       }
       return [current === updates ? tree.clone(updates) : current, newStates as unknown as S];
     },

@@ -3,7 +3,9 @@ import {
   applyIfFinite, chain, conditionallyMask, guardNonFinite, conditionallyTransform, hasUpdated, identity, injectHyperparams, leafLabels,
   maskLeaves, masked, multiSteps, multiTransform, namedChain, partition, setHyperparams, skipNotFinite,
 } from '../../lib/combine';
-import type { LabelTree } from '../../lib/combine';
+import type { EmptyState, LabelTree } from '../../lib/combine';
+import { trace } from '../../transforms/moments';
+import { scale } from '../../transforms/scale';
 import { HyperparameterError, InputError, TreeMismatchError } from '../../lib/errors';
 import * as tree from '../../lib/tree';
 import { fetchScalar, runAsync, withReads } from '../../lib/reads';
@@ -678,5 +680,21 @@ describe('options are resolved against their defaults', () => {
     expect(() => guardNonFinite(identity(), { synch: false } as any)).toThrow(/unknown option 'synch' for guardNonFinite/);
     expect(() => conditionallyTransform(identity(), () => true, { forwardExtra: true } as any)).toThrow(/did you mean 'forwardExtraArgs'/);
     expect(() => conditionallyMask(identity(), () => true, { nope: 1 } as any)).toThrow(HyperparameterError);
+  });
+});
+
+describe('chain when a member throws', () => {
+  test('the earlier members’ updates and new states are disposed, the error passes through, inputs untouched', () => {
+    const boom: GradientTransformation<EmptyState> = { init: () => ({}), update: () => { throw new Error('boom'); } };
+    const tx = chain(trace(0.9), scale(2), boom);
+    const params = { w: tf.tensor1d([1, 2]) };
+    const g = { w: tf.tensor1d([0.5, -1]) };
+    const state = tx.init(params);
+    const before = tf.memory().numTensors;
+    expect(() => tx.update(g, state, params)).toThrow('boom');
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(g.w.dataSync())).toEqual([0.5, -1]);
+    expect(tree.tensors(state as never).every((t) => !t.isDisposed)).toBe(true);
+    tree.dispose([params, g, state as never]);
   });
 });
