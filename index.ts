@@ -77,11 +77,10 @@ export type { Json } from './lib/state';
 // tfjs adapters.
 export { asTfOptimizer, minimizeLoss, SomaxOptimizer } from './lib/tfOptimizer';
 export type { MinimizeBatch } from './lib/tfOptimizer';
-export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/gradients';
+export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/autodiff';
 
 // Products and exact references.
-export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, valueAndGrad, vjp } from './lib/autodiff';
-export { rowGram } from './lib/autodiff/rows';
+export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, rowGram, valueAndGrad, vjp } from './lib/autodiff';
 export { objectiveLoss, outputBasis } from './lib/objective';
 export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
 

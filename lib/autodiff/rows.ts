@@ -20,7 +20,8 @@ import { batchSize, checkObjective, outputBasis, residualAt } from '../objective
 import type { Linearization, Objective, SupervisedBatch } from '../objective';
 import * as tree from '../tree';
 import type { Tree } from '../types';
-import { jacobianRows, linearization, perSampleGradients } from '../autodiff';
+import { linearization } from './linearize';
+import { jacobianRows, perSampleGradients } from './products';
 
 /**
  * A per-sample matrix R (`m × P`, m = B·K rows, sample-major: row i·K + k belongs to sample i) as
