@@ -1,7 +1,8 @@
 /**
- * Dense P×P matrices of linear operators on parameter trees, float64 on the host: the matrix of a
- * matvec (what a direct solver factors), the exact Hessian and its diagonal by P Hessian-vector
- * products, and the dense GGN. For small models only (P ≤ {@link MAX_DENSE_PARAMS}).
+ * Dense P×P matrices of linear operators on parameter trees, float64 on the host, for small models
+ * (P ≤ {@link MAX_DENSE_PARAMS}): the matrix of a matvec as a read protocol (what a direct solver
+ * factors) and the exact Hessian diagonal (an exact estimator) are library features; the dense
+ * Hessian and GGN are the float64 references the test kit (`somax/testing`) hands on.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -48,7 +49,7 @@ export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, p
  * The dense matrix of a linear operator on trees (P matvecs with basis vectors), row-major
  * float64 P×P. Tiny models only (P ≤ {@link MAX_DENSE_PARAMS}).
  */
-export function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
+function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
   return runSync(denseMatrixReads(matvec, like));
 }
 

@@ -10,6 +10,6 @@ export { assertSecondOrderSafe, explainSecondOrderFailure } from './tapeCheck';
 export { REPLACED_KERNELS, SECOND_ORDER_KERNELS } from './kernels';
 export { assertScalarLoss, fisherDiag, hvp, jacobianRows, jvp, perSampleGradients, valueAndGrad, vjp } from './products';
 export { gaussNewtonProduct, ggnvp, linearization } from './linearize';
-export { denseGgn, denseHessian, denseMatrix, denseMatrixReads, hessianDiag, MAX_DENSE_PARAMS } from './dense';
+export { denseGgn, denseHessian, denseMatrixReads, hessianDiag } from './dense';
 export { diagonalBlocks, gradientSampleRows, implicitRows, jacobianSampleRows, materializedRows, rowGram, transposeTimesValues } from './rows';
 export type { SampleRows } from './rows';
