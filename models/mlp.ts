@@ -70,8 +70,8 @@ export function mlpForward(activation: Activation = 'tanh'): DenseForward<tf.Ten
  *   Jᵀu:  δ_L = u,  ∂Wₗ = aₗ₋₁ᵀ δₗ,  ∂bₗ = Σᵢ δₗᵢ,  δₗ₋₁ = (δₗ Wₗᵀ) ⊙ σ'(zₗ₋₁).
  *
  * Each product is two matrix products per layer (a tape-based JVP by double VJP runs about three
- * backward passes). The transposes are made once (tfjs-backend-wasm 4.22 multiplies transposed
- * operands 10–20× slower). σ' is the elementwise derivative of the activation, by autodiff.
+ * backward passes). The transposes are made once and explicitly (see `matMulFast` in lib/ops.ts).
+ * σ' is the elementwise derivative of the activation, by autodiff.
  *
  * @see Pearlmutter (1994), Schraudolph (2002) for the forward (R-op) pass of a network.
  */

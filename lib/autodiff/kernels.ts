@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
+import { broadcastTo, matMulFast } from '../ops';
 
 type Attrs = Record<string, any>;
 type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
@@ -40,25 +41,6 @@ export interface SomaxGradConfig {
 // Helpers (every op used inside a gradient is itself in SECOND_ORDER_KERNELS).
 
 const f32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
-
-
-/** `x` with its last two axes swapped. */
-function swapLastAxes(x: tf.Tensor): tf.Tensor {
-  const perm = x.shape.map((_, i) => i);
-  [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
-  return tf.transpose(x, perm);
-}
-
-/**
- * `tf.matMul(a, b, transposeA, transposeB)`, with the transposes made explicit on the wasm
- * backend: tfjs-backend-wasm 4.22's BatchMatMul is 10–20× slower with a transposed operand
- * (measured: xᵀδ for x 128×784 took 34 ms, an explicit transpose then a plain matMul 2.8 ms), and
- * the backward pass of every dense layer has one.
- */
-function matMulFast(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() !== 'wasm' || (!transposeA && !transposeB)) return tf.matMul(a, b, transposeA, transposeB);
-  return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
-}
 
 /** Sums a broadcast gradient back to `shape` (leading and size-1 axes). */
 function unbroadcast(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
@@ -105,15 +87,6 @@ function binary(
     }),
     replaces,
   };
-}
-
-/**
- * `x` broadcast to `shape`, as `x + zeros(shape)`: `tf.broadcastTo` runs the Tile kernel, which
- * tfjs-backend-wasm 4.22 computes about 14× slower than a broadcasting Add (8.5 vs 0.6 ms for
- * [784, 1] → [784, 128]); the Add is twice differentiable like the rest of this list.
- */
-function broadcastLike(x: tf.Tensor, shape: number[]): tf.Tensor {
-  return tf.add(x, tf.zeros(shape));
 }
 
 /** The shape of `x` with the reduced `axes` kept as size 1. */
@@ -370,7 +343,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'Sum',
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
-      x: () => broadcastLike(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
+      x: () => broadcastTo(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
     }),
   },
   {
@@ -380,7 +353,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
       x: () => {
         const axes = axesOf(axis, x.shape);
         const count = axes.reduce((n, a) => n * x.shape[a], 1);
-        return tf.div(broadcastLike(tf.reshape(dy, keptShape(x.shape, axes)), x.shape), count);
+        return tf.div(broadcastTo(tf.reshape(dy, keptShape(x.shape, axes)), x.shape), count);
       },
     }),
   },

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import { batchSize, checkObjective, outputBasis, residualAt } from '../objective';
 import type { Linearization, Objective, SupervisedBatch } from '../objective';
+import { outerGram } from '../ops';
 import * as tree from '../tree';
 import type { Tree } from '../types';
 import { linearization } from './linearize';
@@ -49,10 +50,10 @@ export function materializedRows(rows: tf.Tensor2D, def: tree.TreeDef, rowsPerSa
   return {
     samples: rows.shape[0] / rowsPerSample,
     rowsPerSample,
-    gram: () => tf.matMul(rows, rows, false, true),
+    gram: () => outerGram(rows),
     blockGram: () => tf.tidy(() => {
       const r = tf.reshape(rows, [-1, rowsPerSample, rows.shape[1]]) as tf.Tensor3D;
-      return tf.matMul(r, r, false, true);
+      return outerGram(r);
     }),
     times: (v) => tf.tidy(() => tf.reshape(tf.matMul(rows, tf.reshape(tree.ravel(v).vector, [-1, 1])), [-1])),
     transposeTimes: (w) => tree.tidy(() => tree.unravel(def, tf.reshape(tf.matMul(tf.reshape(w, [1, -1]), rows), [-1]))),
