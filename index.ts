@@ -77,16 +77,16 @@ export type { Json } from './lib/state';
 // tfjs adapters.
 export { asTfOptimizer, minimizeLoss, SomaxOptimizer } from './lib/tfOptimizer';
 export type { MinimizeBatch } from './lib/tfOptimizer';
-export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/gradients';
+export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/autodiff';
 
 // Products and exact references.
-export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, valueAndGrad, vjp } from './lib/autodiff';
+export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, rowGram, valueAndGrad, vjp } from './lib/autodiff';
 export { objectiveLoss, outputBasis } from './lib/objective';
 export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
 
 // Models with closed-form curvature hooks.
-export { denseObjective, mlpObjective, rowGram } from './lib/rowGram';
-export type { Activation, DenseForward, DenseLayer, DenseObjective, DenseObjectiveOptions, MlpObjective, MlpObjectiveOptions } from './lib/rowGram';
+export { denseObjective, mlpObjective } from './models';
+export type { Activation, DenseForward, DenseLayer, DenseObjective, DenseObjectiveOptions, MlpObjective, MlpObjectiveOptions } from './models';
 
 // First-order transforms.
 export { scale, scaleByLearningRate, scaleBySchedule, scaleBySign } from './transforms/scale';

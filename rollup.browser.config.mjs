@@ -42,7 +42,7 @@ function libraryFromDist() {
 }
 
 // Module namespaces stay frozen, as every ESM bundler emits them: somax must import cleanly there
-// (its `tf.fused.matMul` patch in lib/gradients.ts steps aside on a frozen namespace).
+// (its `tf.fused.matMul` patch in lib/autodiff/install.ts steps aside on a frozen namespace).
 export default {
   input: { page: 'browser/page.ts', demo: 'examples/browser/demo.ts' },
   plugins: [

@@ -12,7 +12,7 @@ export default [
     plugins: [
       typescript({
         tsconfig: './tsconfig.json',
-        include: ['index.ts', 'testing.ts', 'lib/**/*.ts', 'transforms/**/*.ts', 'chains/**/*.ts'],
+        include: ['index.ts', 'testing.ts', 'lib/**/*.ts', 'models/**/*.ts', 'transforms/**/*.ts', 'chains/**/*.ts'],
         compilerOptions: { noEmit: false, declaration: false, types: [] },
       }),
     ],

@@ -18,6 +18,12 @@ import { fetchScalar, runAsync, withReads } from './lib/reads';
 import * as tree from './lib/tree';
 import type { Extra, GradientTransformation, Reads, StateTree, Tree } from './lib/types';
 
+/**
+ * Float64 reference products for checking curvature on small models (P ≤ 4096): the dense
+ * Hessian (P Hessian-vector products) and the dense GGN (from the Jacobian rows), row-major P×P.
+ */
+export { denseGgn, denseHessian } from './lib/autodiff';
+
 /** The structure of a parameter tree, as plain data (shapes only). */
 export type TreeSpec =
   | {

@@ -48,24 +48,24 @@ export interface Objective<X = tf.Tensor> {
   /** The output loss: a built-in name or a user's {@link OutputLoss}. */
   readonly loss: OutputLossName | OutputLoss;
   /**
-   * Optional fast path of the row-space methods (`egn`, `ignd`, `swmng`): the Gram matrix of the
+   * Optional fast path of the row-space solvers: the Gram matrix of the
    * per-sample vector-Jacobian products, computed without forming them. With cotangents `U` of
    * shape `[K, ...outputs.shape]` and Jᵢ the Jacobian of sample i's outputs, the vectors are
    * vᵢₖ = Jᵢᵀ U[k, i] and the result is the `[B·K, B·K]` matrix G[(i,k), (j,l)] = ⟨vᵢₖ, vⱼₗ⟩,
    * sample-major (row i·K + k). `U` = the output basis gives J Jᵀ; `U` = the residuals gives the
-   * Gram L Lᵀ of the per-sample gradients. {@link denseObjective} and {@link mlpObjective} build it
-   * by the per-example "delta" trick; objectives without it get the same numbers from B·C
+   * Gram L Lᵀ of the per-sample gradients. A model made of dense layers can build it by the
+   * per-example "delta" trick (see `models/`); objectives without it get the same numbers from B·C
    * single-sample backward passes (`jacobianRows`).
    *
    * @see Goodfellow, "Efficient per-example gradient computations" (2015), arXiv 1510.01799.
    */
   rowGram?(params: Tree, x: X, cotangents: tf.Tensor): tf.Tensor;
   /**
-   * Optional fast path of the Gauss-Newton products (`ggnvp`, `ggnCurvature`, the row products of
-   * `egn`, `ignd`, `swmng`): the model linearized at `params` on inputs `x`,
+   * Optional fast path of the Gauss-Newton products (`ggnvp`, the curvature operators, the row
+   * products of the row-space solvers): the model linearized at `params` on inputs `x`,
    * f(θ + v) ≈ f(θ) + J v, with the forward pass run once and kept, so that each J v and Jᵀ u is
-   * a few matrix products without a gradient tape. {@link mlpObjective} implements it in closed
-   * form; objectives without it get the same numbers from `jvp` (double VJP) and `vjp`.
+   * a few matrix products without a gradient tape (an MLP has it in closed form, see `models/`);
+   * objectives without it get the same numbers from `jvp` (double VJP) and `vjp`.
    */
   linearize?(params: Tree, x: X): Linearization;
 }

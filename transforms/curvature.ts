@@ -14,7 +14,7 @@ import { gaussNewtonProduct, hvp, linearization } from '../lib/autodiff';
 import { checkObjective, checkTargets, predictOn } from '../lib/objective';
 import { resolveOptions } from '../lib/options';
 import type { Objective, SupervisedBatch } from '../lib/objective';
-import { gradientSampleRows } from '../lib/rowGram';
+import { gradientSampleRows } from '../lib/autodiff';
 import * as tree from '../lib/tree';
 import type { LossFn, PRNGKey, Tree } from '../lib/types';
 

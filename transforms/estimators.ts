@@ -17,6 +17,7 @@ import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import { checkObjective, objectiveLoss, predictOn } from '../lib/objective';
 import type { Objective, SupervisedBatch } from '../lib/objective';
+import { broadcastTo } from '../lib/ops';
 import { foldIn } from '../lib/random';
 import * as tree from '../lib/tree';
 import type { LossFn, PRNGKey, Tree } from '../lib/types';
@@ -116,8 +117,7 @@ export function spatialAverage(diag: Tree): Tree {
   return tree.map((d: tf.Tensor) => {
     if (d.rank <= 1) return tf.clone(d);
     const axes = d.rank === 4 ? [2, 3] : [d.rank - 1];
-    // Broadcast back by an Add: tf.broadcastTo's Tile kernel is ~14× slower on wasm.
-    return tf.tidy(() => tf.add(tf.mean(tf.abs(d), axes, true), tf.zerosLike(d)));
+    return tf.tidy(() => broadcastTo(tf.mean(tf.abs(d), axes, true), d.shape));
   }, diag);
 }
 

@@ -22,8 +22,8 @@ import type { Objective, OutputLoss, SupervisedBatch } from '../../lib/objective
 import { resolveOptions } from '../../lib/options';
 import type { Defaults } from '../../lib/options';
 import { fetchValues, runSync } from '../../lib/reads';
-import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../../lib/rowGram';
-import type { SampleRows } from '../../lib/rowGram';
+import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../../lib/autodiff';
+import type { SampleRows } from '../../lib/autodiff';
 import * as tree from '../../lib/tree';
 import type { Reads, Tree } from '../../lib/types';
 import { statelessSolver } from '../secondOrder';

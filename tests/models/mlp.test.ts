@@ -3,7 +3,7 @@
 // (ggnvp, ggnCurvature, the implicit row products) against float64 references.
 import * as tf from '@tensorflow/tfjs-core';
 import { ggnCurvature, ggnvp, jvp, linearization, mlpObjective, tree, vjp } from '../../index';
-import { jacobianSampleRows } from '../../lib/rowGram';
+import { jacobianSampleRows } from '../../lib/autodiff/rows';
 import type { Activation, OutputLossName, Tree } from '../../index';
 import * as ref from '../helpers/mlp64';
 

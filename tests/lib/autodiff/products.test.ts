@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, objectiveLoss, rowGram, tree, vjp, InputError, HyperparameterError } from '../../index';
-import * as conv from '../helpers/conv64';
-import * as ref from '../helpers/mlp64';
+import { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, objectiveLoss, rowGram, tree, vjp, InputError, HyperparameterError } from '../../../index';
+import * as conv from '../../helpers/conv64';
+import * as ref from '../../helpers/mlp64';
 
 const cases: [ref.Act, ref.LossName][] = [
   ['tanh', 'softmaxCrossEntropy'],

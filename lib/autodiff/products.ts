@@ -1,23 +1,24 @@
 /**
  * Automatic differentiation over parameter trees, built on tfjs's tape autodiff: gradients,
- * vector-Jacobian and Jacobian-vector products, Hessian- and Gauss-Newton-vector products,
- * Jacobian rows, exact Hessian diagonals, Fisher diagonals (the row Gram matrix: `lib/rowGram.ts`).
+ * vector-Jacobian and Jacobian-vector products, Hessian-vector products, Jacobian rows,
+ * per-sample gradients and Fisher diagonals. (Linearized models and Gauss-Newton products:
+ * `linearize.ts`; per-sample rows and their Gram without forming them: `rows.ts`.)
  *
  * Second-order products are nested reverse-mode (reverse-over-reverse) and are exact only with
- * the second-order-safe gradients of `lib/gradients.ts`; every second-order entry point checks that
+ * the second-order-safe gradients of `kernels.ts`; every second-order entry point checks that
  * they are the registered ones (and re-installs them if another package replaced them).
  *
  * Every function returns fresh tensors owned by the caller and disposes its intermediates.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError } from './errors';
-import { assertSecondOrderSafe, ensureSecondOrderGradients, withSecondOrder } from './gradients';
-import { batchSize, checkObjective, checkTargets, onInputs, predictOn } from './objective';
-import type { Linearization, Objective, OutputLoss, SupervisedBatch } from './objective';
-import { fetchValues, runSync } from './reads';
-import * as tree from './tree';
-import type { PRNGKey, Reads, Tree } from './types';
+import { InputError } from '../errors';
+import { batchSize, checkObjective, predictOn } from '../objective';
+import type { Objective, SupervisedBatch } from '../objective';
+import * as tree from '../tree';
+import type { PRNGKey, Tree } from '../types';
+import { ensureSecondOrderGradients, withSecondOrder } from './install';
+import { assertSecondOrderSafe } from './tapeCheck';
 
 /** Throws unless `value` is a scalar tensor; `what` names the function that produced it. */
 export function assertScalarLoss(value: unknown, what = 'lossFn'): asserts value is tf.Scalar {
@@ -137,54 +138,6 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
   return tree.unflatten(def, grads);
 }
 
-/**
- * Gauss-Newton-vector product `G v = (1/B) Jᵀ Q J v` of an objective on a batch, with J the
- * Jacobian of the model outputs and Q the block-diagonal output Hessian of the loss (I for squared
- * error, diag(p) − ppᵀ per sample for softmax cross-entropy). One JVP and one VJP.
- *
- * @see Schraudolph, "Fast curvature matrix-vector products for second-order gradient descent" (2002).
- */
-export function ggnvp<X>(objective: Objective<X>, params: Tree, v: Tree, batch: SupervisedBatch<X>): Tree {
-  const loss = checkObjective(objective);
-  const lin = linearization(objective, params, batch);
-  try {
-    checkTargets(lin.outputs, batch.y);
-    return gaussNewtonProduct(loss, lin, v);
-  } finally {
-    lin.dispose();
-  }
-}
-
-/** `(1/B) Jᵀ Q J v` on a linearized model: one J v, the output-Hessian product, one Jᵀ u. */
-export function gaussNewtonProduct(loss: OutputLoss, lin: Linearization, v: Tree): Tree {
-  return tree.tidy(() => lin.vjp(tf.div(loss.hessianProduct(lin.outputs, lin.jvp(v)), batchSize(lin.outputs))));
-}
-
-/**
- * The model of an objective linearized at `params` on `batch.x` ({@link Linearization}): the
- * objective's own {@link Objective.linearize} hook when it has one (closed form, one forward pass
- * kept), else the outputs computed once with J v by {@link jvp} (double VJP) and Jᵀ u by {@link vjp}.
- *
- * @example
- * const lin = linearization(objective, params, batch);
- * const jv = lin.jvp(v); // [B, C]
- * const jtu = lin.vjp(jv); // shaped like params
- * lin.dispose();
- */
-export function linearization<X>(objective: Objective<X>, params: Tree, batch: Pick<SupervisedBatch<X>, 'x'>): Linearization {
-  checkObjective(objective);
-  const hook = objective.linearize;
-  if (hook !== undefined) return onInputs(batch, 'linearize(params, batch.x)', (x) => hook.call(objective, params, x));
-  const fn = (p: Tree) => predictOn(objective, p, batch as SupervisedBatch<X>);
-  const outputs = tf.tidy(() => fn(params));
-  return {
-    outputs,
-    jvp: (v) => jvp(fn, params, v, { outputShape: outputs.shape }),
-    vjp: (u) => vjp(fn, params, u),
-    dispose: () => outputs.dispose(),
-  };
-}
-
 /** The i-th sample of a batch input (a tensor sliced along its leading axis, kept rank). */
 function sampleOf(x: unknown, i: number): tf.Tensor {
   if (!tree.isTensor(x)) throw new InputError('per-sample products need batch.x to be a tensor with samples along axis 0');
@@ -195,8 +148,8 @@ function sampleOf(x: unknown, i: number): tf.Tensor {
  * The Jacobian of the model outputs on a batch, one row per (sample, output) pair in sample-major
  * order: a `[B·C, P]` tensor whose row `i·C + k` is `∂f_ik/∂θ` raveled like `tree.ravel(params)`.
  * Costs B·C single-sample backward passes; meant for the small batches of row-space solvers.
- * Row-space methods need only products with these rows and their Gram matrix: see
- * `lib/rowGram.ts` (`rowGram`, `jacobianSampleRows`) for those without the rows.
+ * Row-space solvers need only products with these rows and their Gram matrix: see `rows.ts`
+ * (`rowGram`, `jacobianSampleRows`) for those without the rows.
  */
 export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf.Tensor2D {
   const { leaves, def } = tree.flatten(params);
@@ -265,114 +218,4 @@ export function fisherDiag<X>(
   const out = tree.unravel(def, diag);
   diag.dispose();
   return out;
-}
-
-/** Largest parameter count for which the dense (P×P) helpers run. */
-export const MAX_DENSE_PARAMS = 4096;
-
-function assertDenseSize(params: Tree, what: string): number {
-  const p = tree.numel(params);
-  if (p > MAX_DENSE_PARAMS) {
-    throw new InputError(`${what} builds a dense ${p}×${p} matrix; it is meant for models of at most ${MAX_DENSE_PARAMS} parameters`);
-  }
-  return p;
-}
-
-/** The basis vector e_j shaped like `params`. */
-function basisLike(params: Tree, j: number): Tree {
-  return tree.tidy(() => tree.unravel(tree.flatten(params).def, basisVector(tree.numel(params), j)));
-}
-
-/** The j-th basis vector of length p (float32; built on the host: wasm's float32 oneHot is broken). */
-function basisVector(p: number, j: number): tf.Tensor1D {
-  const values = new Float32Array(p);
-  values[j] = 1;
-  return tf.tensor1d(values);
-}
-
-/**
- * The dense Hessian of `lossFn` (P HVPs with basis vectors), row-major float64 `P×P`, raveled
- * like `tree.ravel(params)`. Tiny models and tests only (P ≤ {@link MAX_DENSE_PARAMS}).
- */
-export function denseHessian<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Float64Array {
-  return denseMatrix((v) => hvp(lossFn, params, v, batch), params);
-}
-
-/**
- * The dense matrix of a linear operator on trees (P matvecs with basis vectors), row-major
- * float64 P×P. Tiny models only (P ≤ {@link MAX_DENSE_PARAMS}).
- */
-export function denseMatrix(matvec: (v: Tree) => Tree, like: Tree): Float64Array {
-  return runSync(denseMatrixReads(matvec, like));
-}
-
-/** Entries of the columns read from the device at once by {@link denseMatrixReads} (4 MB). */
-const DENSE_READ_ENTRIES = 1 << 20;
-
-/**
- * {@link denseMatrix} as a {@link Reads} computation: the columns are computed on the device and
- * read in blocks of about 2²⁰ entries (one read for a model of up to 1024 parameters).
- */
-export function* denseMatrixReads(matvec: (v: Tree) => Tree, like: Tree): Reads<Float64Array> {
-  const p = assertDenseSize(like, 'denseMatrix');
-  const { def } = tree.flatten(like);
-  const out = new Float64Array(p * p);
-  const block = Math.max(1, Math.floor(DENSE_READ_ENTRIES / p));
-  for (let first = 0; first < p; first += block) {
-    const cols = Math.min(block, p - first);
-    // Row c of the block is column first + c of the matrix.
-    const values = yield* fetchValues(() =>
-      tf.stack(Array.from({ length: cols }, (_, c) => tf.tidy(() => tree.ravel(matvec(tree.unravel(def, basisVector(p, first + c)))).vector))));
-    for (let c = 0; c < cols; c++) {
-      for (let i = 0; i < p; i++) out[i * p + first + c] = values[c * p + i];
-    }
-  }
-  return out;
-}
-
-/**
- * The exact Hessian diagonal of `lossFn` by P Hessian-vector products with basis vectors: tiny
- * models and tests only (P ≤ {@link MAX_DENSE_PARAMS}). Returns a tree shaped like `params`.
- */
-export function hessianDiag<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tree, batch: B): Tree {
-  const p = assertDenseSize(params, 'hessianDiag');
-  const { def } = tree.flatten(params);
-  // No read from the device: each entry stays a tensor until the diagonal is assembled.
-  return tree.tidy(() => {
-    const entries = Array.from({ length: p }, (_, j) =>
-      tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1)));
-    return tree.unravel(def, tf.concat(entries));
-  });
-}
-
-/**
- * The dense GGN `(1/B) Jᵀ Q J` of an objective on a batch, row-major float64 `P×P` (tiny models
- * and tests only).
- */
-export function denseGgn<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Float64Array {
-  const p = assertDenseSize(params, 'denseGgn');
-  const loss = checkObjective(objective);
-  const [jRows, outputs] = tf.tidy(() => [jacobianRows(objective, params, batch.x), predictOn(objective, params, batch)]);
-  const j = jRows.dataSync();
-  const q = loss.hessianBlocks(outputs);
-  const b = batchSize(outputs);
-  const c = outputs.size / b;
-  tf.dispose([jRows, outputs]);
-  const g = new Float64Array(p * p);
-  for (let i = 0; i < b; i++) {
-    for (let k = 0; k < c; k++) {
-      for (let l = 0; l < c; l++) {
-        const qkl = q[i * c * c + k * c + l] / b;
-        if (qkl === 0) continue;
-        const rk = (i * c + k) * p;
-        const rl = (i * c + l) * p;
-        for (let a = 0; a < p; a++) {
-          const ja = j[rk + a] * qkl;
-          if (ja === 0) continue;
-          for (let bb = 0; bb < p; bb++) g[a * p + bb] += ja * j[rl + bb];
-        }
-      }
-    }
-  }
-  return g;
 }

@@ -1,5 +1,6 @@
 /**
- * Second-order-safe gradients for tfjs kernels.
+ * The second-order-safe gradient table: one gradient per tfjs kernel that can be differentiated
+ * again (to any order).
  *
  * Stock tfjs 4.22 computes Hessian-vector products by nested reverse mode WRONGLY for many models,
  * without a word: when a kernel's gradient uses the kernel's saved *output* (Tanh, Sigmoid, Exp,
@@ -9,35 +10,25 @@
  * Prod's gradient uses Cumprod (no gradient), and the backprop kernels of Conv2D's filter and of
  * pooling are not differentiable.
  *
- * This module registers, for every kernel of {@link SECOND_ORDER_KERNELS}, a gradient that saves
- * only *inputs* and recomputes what it needs from primitive ops that are themselves in the list,
- * so the gradient can be differentiated again (to any order):
- * - kernels whose stock gradient is wrong or missing at second order ({@link REPLACED_KERNELS})
- *   always get somax's gradient;
- * - the others keep a stock gradient when one is registered (stock is correct for them, tested),
- *   and get somax's own (first-order identical, tested) when none is: the `@tensorflow/tfjs-core`
- *   CommonJS bundle registers no gradients at all, so a somax user with only tfjs-core and a
- *   backend still gets working first- and second-order gradients for these kernels.
- *
- * They are installed when somax is imported. Every second-order entry point calls
- * {@link ensureSecondOrderGradients} (a cheap identity check) and re-installs them if another
- * package replaced them (loading `@tensorflow/tfjs` after somax does, silently), and
- * {@link assertSecondOrderSafe} rejects a computation that went through a kernel not in the list,
- * naming it and what to use instead, rather than return a wrong number;
- * {@link explainSecondOrderFailure} turns tfjs's own autodiff errors into the same explanation.
+ * Every gradient of `SECOND_ORDER_KERNELS` saves only *inputs* and recomputes what it needs
+ * from primitive ops that are themselves in the list. The kernels whose stock gradient is wrong or
+ * missing at second order (`REPLACED_KERNELS`) always get somax's gradient; the others keep a
+ * stock gradient when one is registered (stock is correct for them, tested). The installer is
+ * `install.ts`; the check that a computation used only these kernels is `tapeCheck.ts`.
  *
  * See docs/second-order-ops.md for the table of covered kernels.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UnsupportedOpError } from './errors';
+import { UnsupportedOpError } from '../errors';
+import { broadcastTo, matMulFast } from '../ops';
 
 type Attrs = Record<string, any>;
 type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
 type GradFunc = (dy: any, saved: tf.Tensor[], attrs: Attrs) => GradMap;
 
 /** A gradient somax registers for one kernel. */
-interface SomaxGradConfig {
+export interface SomaxGradConfig {
   readonly kernelName: string;
   readonly inputsToSave?: string[];
   readonly saveAllInputs?: boolean;
@@ -50,25 +41,6 @@ interface SomaxGradConfig {
 // Helpers (every op used inside a gradient is itself in SECOND_ORDER_KERNELS).
 
 const f32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
-
-
-/** `x` with its last two axes swapped. */
-function swapLastAxes(x: tf.Tensor): tf.Tensor {
-  const perm = x.shape.map((_, i) => i);
-  [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
-  return tf.transpose(x, perm);
-}
-
-/**
- * `tf.matMul(a, b, transposeA, transposeB)`, with the transposes made explicit on the wasm
- * backend: tfjs-backend-wasm 4.22's BatchMatMul is 10–20× slower with a transposed operand
- * (measured: xᵀδ for x 128×784 took 34 ms, an explicit transpose then a plain matMul 2.8 ms), and
- * the backward pass of every dense layer has one.
- */
-function matMulFast(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() !== 'wasm' || (!transposeA && !transposeB)) return tf.matMul(a, b, transposeA, transposeB);
-  return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
-}
 
 /** Sums a broadcast gradient back to `shape` (leading and size-1 axes). */
 function unbroadcast(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
@@ -115,15 +87,6 @@ function binary(
     }),
     replaces,
   };
-}
-
-/**
- * `x` broadcast to `shape`, as `x + zeros(shape)`: `tf.broadcastTo` runs the Tile kernel, which
- * tfjs-backend-wasm 4.22 computes about 14× slower than a broadcasting Add (8.5 vs 0.6 ms for
- * [784, 1] → [784, 128]); the Add is twice differentiable like the rest of this list.
- */
-function broadcastLike(x: tf.Tensor, shape: number[]): tf.Tensor {
-  return tf.add(x, tf.zeros(shape));
 }
 
 /** The shape of `x` with the reduced `axes` kept as size 1. */
@@ -276,7 +239,8 @@ const BROADCAST = 'stock gradient does not sum over broadcast dimensions: a shap
 const NO_MASK_GRADIENT = 'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, or a tf.where condition that depends on the input, even at first order)';
 const SAVED_OUTPUT = 'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong HVP or throws)';
 
-const GRADIENTS: readonly SomaxGradConfig[] = [
+/** The gradients somax registers, one per kernel. */
+export const GRADIENTS: readonly SomaxGradConfig[] = [
   // Elementwise arithmetic.
   binary('Add', (dy) => dy, (dy) => dy),
   {
@@ -379,7 +343,7 @@ const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'Sum',
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
-      x: () => broadcastLike(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
+      x: () => broadcastTo(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
     }),
   },
   {
@@ -389,7 +353,7 @@ const GRADIENTS: readonly SomaxGradConfig[] = [
       x: () => {
         const axes = axesOf(axis, x.shape);
         const count = axes.reduce((n, a) => n * x.shape[a], 1);
-        return tf.div(broadcastLike(tf.reshape(dy, keptShape(x.shape, axes)), x.shape), count);
+        return tf.div(broadcastTo(tf.reshape(dy, keptShape(x.shape, axes)), x.shape), count);
       },
     }),
   },
@@ -582,7 +546,7 @@ const GRADIENTS: readonly SomaxGradConfig[] = [
 
 /**
  * The kernels whose gradients somax provides and has tested to be correct when differentiated
- * again (an HVP test per kernel against a float64 reference, tests/lib/gradients.test.ts).
+ * again (an HVP test per kernel against a float64 reference, tests/lib/autodiff/kernels.test.ts).
  */
 export const SECOND_ORDER_KERNELS: readonly string[] = GRADIENTS.map((g) => g.kernelName);
 
@@ -593,198 +557,3 @@ export const SECOND_ORDER_KERNELS: readonly string[] = GRADIENTS.map((g) => g.ke
 export const REPLACED_KERNELS: Readonly<Record<string, string>> = Object.fromEntries(
   GRADIENTS.filter((g) => g.replaces).map((g) => [g.kernelName, g.replaces as string]),
 );
-
-const REPLACED = GRADIENTS.filter((g) => g.replaces);
-const SAFE_SET = new Set(SECOND_ORDER_KERNELS);
-
-/** What to use instead of ops that cannot be differentiated twice. */
-const ALTERNATIVES: Record<string, string> = {
-  logSoftmax: 'losses.logSoftmax from somax',
-  softmaxCrossEntropy: "losses.softmaxCrossEntropy from somax, or an objective with loss 'softmaxCrossEntropy'",
-  logSigmoid: 'losses.logSigmoid from somax (−softplus(−x))',
-  LRN: 'a normalization written with primitive ops (tf.div, tf.pow, ...)',
-};
-
-/** Explains why `kernelName` cannot take part in a second-order product. */
-function explain(kernelName: string): string {
-  const base = kernelName.replace(/__op$/, '').replace(/_\d+$/, '');
-  const alt = Object.entries(ALTERNATIVES).find(([k]) => base.toLowerCase().includes(k.toLowerCase()));
-  if (alt && base === alt[0]) return `'${base}' cannot be differentiated twice: use ${alt[1]}`;
-  if (alt) return `'${base}' is built with tf.customGrad and cannot be differentiated twice: use ${alt[1]}`;
-  if (base.startsWith('_Fused') || base.startsWith('Fused') || base.startsWith('fused')) {
-    return `'${base}' (a fused op) cannot be differentiated twice: use tf.matMul / tf.conv2d followed by the bias and the activation`;
-  }
-  return `the kernel '${base}' has no second-order-safe gradient in somax (supported kernels: docs/second-order-ops.md)`;
-}
-
-/**
- * Turns an error thrown by tfjs's autodiff during a second-order product into an
- * {@link UnsupportedOpError} that names the op and what to use instead; other errors are
- * returned unchanged. Use it as `catch (e) { throw explainSecondOrderFailure(e); }`.
- *
- * - "gradient function not found for K": K has no gradient (somax covers the kernels of
- *   {@link SECOND_ORDER_KERNELS}; for others, rewrite the op with covered ones).
- * - "Cannot compute gradient of y=f(x)": the second differentiation met a tensor the tape lost,
- *   the mark of an op built with `tf.customGrad` (`tf.logSoftmax`, `tf.losses.*`, `tf.logSigmoid`,
- *   fused ops) or of a stock gradient that uses its saved output (somax's gradients not installed).
- *
- * @example
- * try { hv = tf.grad(...nested...) } catch (e) { throw explainSecondOrderFailure(e); }
- */
-export function explainSecondOrderFailure(err: unknown): unknown {
-  if (err instanceof UnsupportedOpError || !(err instanceof Error)) return err;
-  const missing = /gradient function not found for ([\w.]+?)\.?$/m.exec(err.message);
-  if (missing) {
-    const kernel = missing[1];
-    const why = SAFE_SET.has(kernel)
-      ? `no gradient is registered for '${kernel}': call installSecondOrderGradients() (somax's gradients were unregistered)`
-      : explain(kernel);
-    return new UnsupportedOpError(`second-order product: ${why}`);
-  }
-  if (/Cannot compute gradient of y=f\(x\)/.test(err.message)) {
-    return new UnsupportedOpError(
-      'second-order product: the second differentiation lost its path through an op that cannot be ' +
-        'differentiated twice, an op built with tf.customGrad: tf.logSoftmax (use losses.logSoftmax), ' +
-        'tf.losses.* (use the losses of somax), tf.logSigmoid (use losses.logSigmoid), tf.fused.* with an ' +
-        'activation (use the plain op, then the bias and activation); or tfjs\'s stock gradients replaced ' +
-        "somax's (call ensureSecondOrderGradients()). Original error: " + err.message.split('\n')[0],
-    );
-  }
-  return err;
-}
-
-let installedReplaced: unknown[] = [];
-
-/** Nesting depth of somax second-order products in progress (fused ops are unfused inside them). */
-let secondOrderDepth = 0;
-
-/** Runs `fn` as a second-order product: `tf.fused.matMul` runs unfused inside, so it is differentiable twice. */
-export function withSecondOrder<T>(fn: () => T): T {
-  secondOrderDepth += 1;
-  try {
-    return fn();
-  } finally {
-    secondOrderDepth -= 1;
-  }
-}
-
-type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
-
-/** `tf.fused.matMul` as plain ops: matMul, bias, activation (all second-order safe). */
-function unfusedMatMul({ a, b, transposeA = false, transposeB = false, bias, activation = 'linear', preluActivationWeights, leakyreluAlpha = 0.2 }: FusedMatMulArgs): tf.Tensor {
-  let y = tf.matMul(a, b, transposeA, transposeB);
-  if (bias) y = tf.add(y, bias);
-  switch (activation) {
-    case 'linear': return y;
-    case 'relu': return tf.relu(y);
-    case 'relu6': return tf.relu6(y);
-    case 'elu': return tf.elu(y);
-    case 'sigmoid': return tf.sigmoid(y);
-    case 'leakyrelu': return tf.leakyRelu(y, leakyreluAlpha);
-    case 'prelu': return tf.prelu(y, preluActivationWeights as tf.Tensor);
-    default: throw new UnsupportedOpError(`fused activation '${String(activation)}' in a second-order product`);
-  }
-}
-
-const fused = tf.fused as unknown as { matMul: (args: FusedMatMulArgs) => tf.Tensor; __somaxOriginal?: (args: FusedMatMulArgs) => tf.Tensor };
-
-/**
- * Routes `tf.fused.matMul` (used by tfjs-layers' Dense) through plain ops while a somax
- * second-order product runs; outside them the fused kernel runs as before.
- */
-function installUnfusing(): void {
-  if (fused.__somaxOriginal) return;
-  // In ESM bundles `tf.fused` is a frozen module namespace (or getter-only): it cannot be patched,
-  // and a fused matMul with a custom gradient is then reported by the second-order safety check.
-  if (!Object.isExtensible(fused) || !Object.getOwnPropertyDescriptor(fused, 'matMul')?.writable) return;
-  const original = fused.matMul;
-  fused.__somaxOriginal = original;
-  fused.matMul = (args) => (secondOrderDepth > 0 ? unfusedMatMul(args) : original(args));
-}
-
-function quietly<T>(fn: () => T): T {
-  const warn = console.warn;
-  console.warn = () => undefined;
-  try {
-    return fn();
-  } finally {
-    console.warn = warn;
-  }
-}
-
-/**
- * Registers somax's second-order-safe gradients (idempotent): always for the kernels of
- * {@link REPLACED_KERNELS}, and for every other kernel of {@link SECOND_ORDER_KERNELS} that has
- * no gradient registered (tfjs-core alone registers none). Called when somax is imported; call it
- * again only after re-registering or unregistering tfjs's gradients yourself.
- *
- * @example
- * import '@tensorflow/tfjs'; // registers tfjs's stock gradients over somax's
- * installSecondOrderGradients();
- */
-export function installSecondOrderGradients(): void {
-  installUnfusing();
-  quietly(() => {
-    for (const g of GRADIENTS) {
-      if (g.replaces || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
-    }
-  });
-  installedReplaced = REPLACED.map((g) => tf.getGradient(g.kernelName));
-}
-
-/**
- * Makes sure somax's gradients are in place, re-installing them if another package replaced or
- * removed them (loading `@tensorflow/tfjs` after somax does, silently). Cheap: one registry
- * lookup per covered kernel (an identity check for the replaced ones); every second-order entry
- * point of somax calls it.
- *
- * @example
- * ensureSecondOrderGradients();
- * const hv = hvp(lossFn, params, v, batch);
- */
-export function ensureSecondOrderGradients(): void {
-  for (let i = 0; i < REPLACED.length; i++) {
-    if (tf.getGradient(REPLACED[i].kernelName) !== installedReplaced[i]) {
-      installSecondOrderGradients();
-      return;
-    }
-  }
-  for (const g of GRADIENTS) {
-    if (tf.getGradient(g.kernelName) == null) {
-      installSecondOrderGradients();
-      return;
-    }
-  }
-}
-
-interface TapeNode {
-  kernelName: string;
-  inputs: Record<string, unknown>;
-  outputs: unknown[];
-}
-
-/**
- * The engine records the copies it keeps for backprop as tape nodes named after the enclosing
- * scope (not a kernel), with one input `x`; custom-gradient ops have inputs keyed '0', '1', ...
- */
-function isCloneNode(node: TapeNode): boolean {
-  const keys = Object.keys(node.inputs);
-  return keys.length === 1 && keys[0] === 'x' && node.outputs.length === 1 && !SAFE_SET.has(node.kernelName) &&
-    tf.getGradient(node.kernelName) == null;
-}
-
-/**
- * Throws an {@link UnsupportedOpError} if the computation recorded on tfjs's active tape went
- * through a kernel that is not second-order safe, naming it and what to use instead. Called by
- * the second-order products while their outer tape is recording.
- */
-export function assertSecondOrderSafe(): void {
-  const tape = (tf.engine() as unknown as { state: { activeTape: TapeNode[] | null } }).state.activeTape;
-  if (!tape) return;
-  for (const node of tape) {
-    if (isCloneNode(node) || Object.keys(node.inputs).length === 0) continue; // copies and constants
-    if (!SAFE_SET.has(node.kernelName)) throw new UnsupportedOpError(`second-order product: ${explain(node.kernelName)}`);
-  }
-}
-
-installSecondOrderGradients();

@@ -1,4 +1,4 @@
-// Second-order-safe gradients (lib/gradients.ts), kernel by kernel.
+// Second-order-safe gradients (lib/autodiff/kernels.ts), kernel by kernel.
 //
 // For every kernel of SECOND_ORDER_KERNELS, the HVP of a small scalar function of it
 // (f = Σ w ⊙ op(x)-like, fixed weights) by reverse-over-reverse nested tf.grads, against a float64
@@ -13,10 +13,10 @@
 // And kernel by kernel: stock's gradient for a kernel with somax's for all others must fail for
 // the kernels somax replaces and pass for the kernels where somax keeps stock's.
 import * as tf from '@tensorflow/tfjs-core';
-import { hvp, installSecondOrderGradients, losses, tree, UnsupportedOpError } from '../../index';
-import { ensureSecondOrderGradients, explainSecondOrderFailure, REPLACED_KERNELS, SECOND_ORDER_KERNELS } from '../../lib/gradients';
-import { fdHessian } from '../helpers/conv64';
-import * as mlp from '../helpers/mlp64';
+import { hvp, installSecondOrderGradients, losses, tree, UnsupportedOpError } from '../../../index';
+import { ensureSecondOrderGradients, explainSecondOrderFailure, REPLACED_KERNELS, SECOND_ORDER_KERNELS } from '../../../lib/autodiff';
+import { fdHessian } from '../../helpers/conv64';
+import * as mlp from '../../helpers/mlp64';
 
 const { matVec, rand, relErr } = mlp;
 type F64 = Float64Array;

@@ -2,7 +2,7 @@
 // the implicit row products (R v by one JVP, Rᵀ w by one VJP) against the materialized ones.
 import * as tf from '@tensorflow/tfjs-core';
 import { denseObjective, jacobianRows, mlpObjective, perSampleGradients, rowGram, tree } from '../../index';
-import { gradientSampleRows, jacobianSampleRows } from '../../lib/rowGram';
+import { gradientSampleRows, jacobianSampleRows } from '../../lib/autodiff/rows';
 import { outputBasis } from '../../lib/objective';
 import type { Activation, Objective, OutputLossName, Tree } from '../../index';
 import { rand } from '../helpers/mlp64';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { valueAndGrad, InputError } from '../../index';
+import { valueAndGrad, InputError } from '../../../index';
 
 describe('valueAndGrad', () => {
   test('gradient of ½‖w − b‖² over a tree is w − b', () => {

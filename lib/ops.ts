@@ -1,0 +1,54 @@
+/**
+ * Backend-aware primitives: tensor ops written around what tfjs backends (tfjs-backend-wasm 4.22
+ * above all) compute slowly, each the same math as the plain tfjs call it replaces. Every op used
+ * here is second-order safe (see `autodiff/kernels.ts`), so gradients may use them. The
+ * measurements behind each choice are in the bench notes (bench/results/README.md, "Backend-aware
+ * primitives").
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** `x` with its last two axes swapped (an explicit transpose). */
+export function swapLastAxes(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
+  return tf.transpose(x, perm);
+}
+
+/**
+ * `tf.matMul(a, b, transposeA, transposeB)` with the transposes made explicit on wasm, whose
+ * BatchMatMul is many times slower with a transposed operand.
+ */
+export function matMulFast(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if (tf.getBackend() !== 'wasm' || (!transposeA && !transposeB)) return tf.matMul(a, b, transposeA, transposeB);
+  return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+}
+
+/** The Gram matrix `a aᵀ` of the rows of `a` (batched over leading axes), by {@link matMulFast}. */
+export function outerGram<T extends tf.Tensor>(a: T): T {
+  return matMulFast(a, a, false, true) as T;
+}
+
+/**
+ * `x` broadcast to `shape`, as `x + zeros(shape)`: a broadcasting Add instead of the Tile kernel of
+ * `tf.broadcastTo`, which wasm computes many times slower. Float32.
+ */
+export function broadcastTo(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  return tf.add(x, tf.zeros(shape as number[]));
+}
+
+/**
+ * `ok ? a : b` for a scalar boolean `ok`, as a select with a full-shape condition: `tf.where`
+ * broadcasts a scalar condition with the Tile kernel (see {@link broadcastTo}).
+ */
+export function selectIf(ok: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.where(tf.cast(broadcastTo(tf.cast(ok, 'float32'), a.shape), 'bool'), a, b));
+}
+
+/**
+ * `x` with its rows repeated `k` times along axis 0 (copy c of row i is row c·B + i), by
+ * concatenation instead of `tf.tile`'s Tile kernel.
+ */
+export function repeatRows(x: tf.Tensor, k: number): tf.Tensor {
+  return k === 1 ? x : tf.concat(new Array<tf.Tensor>(k).fill(x), 0);
+}
