@@ -101,24 +101,128 @@ export type MethodName = keyof MethodOptions;
 
 interface Entry<K extends MethodName> {
   readonly needs: Needs;
-  readonly description: string;
+  /** What the curvature is. */
+  readonly curvature: string;
+  /** How the direction is solved. */
+  readonly solver: string;
+  /** How it is damped. */
+  readonly damping: string;
+  /** How the curvature is estimated. */
+  readonly estimator: string;
+  /** Anything else worth a word. */
+  readonly notes?: string;
   readonly build: (model: any, options: Omit<MethodOptions[K], Needs>) => GradientTransformation<any>;
 }
 
 const METHODS: { readonly [K in MethodName]: Entry<K> } = {
-  adahessian: { needs: 'lossFn', description: 'curvature: Hessian · solver: diagonal (AdaHessian EMA of squared estimates) · damping: eps · estimator: Hutchinson', build: adahessian },
-  sophiaH: { needs: 'lossFn', description: 'curvature: Hessian · solver: diagonal (Sophia EMA, clipped) · damping: γ, eps · estimator: Hutchinson every 10 steps', build: sophiaH },
-  sophiaG: { needs: 'objective', description: 'curvature: GGN (cross-entropy) · solver: diagonal (Sophia EMA, clipped) · damping: γ, eps · estimator: Gauss-Newton-Bartlett every 10 steps', build: sophiaG },
-  newtonCg: { needs: 'lossFn', description: 'curvature: Hessian · solver: CG (negative-curvature stop, warm start) · damping: constant or trust region · estimator: none', build: newtonCg },
-  newtonDirect: { needs: 'lossFn', description: 'curvature: Hessian · solver: dense direct (tiny models) · damping: constant or trust region · estimator: none', build: newtonDirect },
-  sgn: { needs: 'objective', description: 'curvature: GGN · solver: CG in parameter space · damping: constant or trust region · estimator: none', build: sgn },
-  egn: { needs: 'objective', description: 'curvature: GGN · solver: row-space Cholesky (or CG) · damping: constant or trust region · estimator: none', build: egn },
-  ggnDirect: { needs: 'objective', description: 'curvature: GGN · solver: dense direct (tiny models) · damping: constant or trust region · estimator: none', build: ggnDirect },
-  sqn: { needs: 'lossFn', description: 'curvature: L-BFGS pairs from gradient differences on the (curvature) batch · solver: two-loop recursion · damping: none · estimator: none · optional stochastic Armijo', build: sqn },
-  swmng: { needs: 'objective', description: 'curvature: empirical Fisher · solver: Woodbury in sample space · damping: constant or Kiros-adaptive · estimator: per-sample gradients', build: swmng },
-  ignd: { needs: 'objective', description: 'curvature: per-sample Gauss-Newton (regression or classification) · solver: closed form in each sample\'s row space · damping: none · estimator: none · Adam-like moments', build: ignd },
-  sgdArmijo: { needs: 'lossFn', description: 'curvature: none · solver: none (gradient) · damping: none · estimator: none · stochastic Armijo line search', build: sgdArmijo },
-  lbfgs: { needs: 'lossFn', description: 'curvature: L-BFGS (secant pairs) · solver: two-loop recursion · damping: none · estimator: none · strong-Wolfe line search', build: lbfgs },
+  adahessian: {
+    needs: 'lossFn',
+    curvature: 'Hessian',
+    solver: 'diagonal (AdaHessian EMA of squared estimates)',
+    damping: 'eps',
+    estimator: 'Hutchinson',
+    build: adahessian,
+  },
+  sophiaH: {
+    needs: 'lossFn',
+    curvature: 'Hessian',
+    solver: 'diagonal (Sophia EMA, clipped)',
+    damping: 'γ, eps',
+    estimator: 'Hutchinson every 10 steps',
+    build: sophiaH,
+  },
+  sophiaG: {
+    needs: 'objective',
+    curvature: 'GGN (cross-entropy)',
+    solver: 'diagonal (Sophia EMA, clipped)',
+    damping: 'γ, eps',
+    estimator: 'Gauss-Newton-Bartlett every 10 steps',
+    build: sophiaG,
+  },
+  newtonCg: {
+    needs: 'lossFn',
+    curvature: 'Hessian',
+    solver: 'CG (negative-curvature stop, warm start)',
+    damping: 'constant, trust region or Kiros',
+    estimator: 'none',
+    build: newtonCg,
+  },
+  newtonDirect: {
+    needs: 'lossFn',
+    curvature: 'Hessian',
+    solver: 'dense direct (tiny models)',
+    damping: 'constant, trust region or Kiros',
+    estimator: 'none',
+    build: newtonDirect,
+  },
+  sgn: {
+    needs: 'objective',
+    curvature: 'GGN',
+    solver: 'CG in parameter space',
+    damping: 'constant, trust region or Kiros',
+    estimator: 'none',
+    build: sgn,
+  },
+  egn: {
+    needs: 'objective',
+    curvature: 'GGN',
+    solver: 'row-space Cholesky (or CG)',
+    damping: 'constant, trust region or Kiros',
+    estimator: 'none',
+    build: egn,
+  },
+  ggnDirect: {
+    needs: 'objective',
+    curvature: 'GGN',
+    solver: 'dense direct (tiny models)',
+    damping: 'constant, trust region or Kiros',
+    estimator: 'none',
+    build: ggnDirect,
+  },
+  sqn: {
+    needs: 'lossFn',
+    curvature: 'L-BFGS pairs from gradient differences on the (curvature) batch',
+    solver: 'two-loop recursion',
+    damping: 'none',
+    estimator: 'none',
+    notes: 'optional stochastic Armijo',
+    build: sqn,
+  },
+  swmng: {
+    needs: 'objective',
+    curvature: 'empirical Fisher',
+    solver: 'Woodbury in sample space',
+    damping: 'constant, Kiros or trust region',
+    estimator: 'per-sample gradients',
+    build: swmng,
+  },
+  ignd: {
+    needs: 'objective',
+    curvature: 'per-sample Gauss-Newton (regression or classification)',
+    solver: 'closed form in each sample\'s row space',
+    damping: 'none',
+    estimator: 'none',
+    notes: 'Adam-like moments',
+    build: ignd,
+  },
+  sgdArmijo: {
+    needs: 'lossFn',
+    curvature: 'none',
+    solver: 'none (gradient)',
+    damping: 'none',
+    estimator: 'none',
+    notes: 'stochastic Armijo line search',
+    build: sgdArmijo,
+  },
+  lbfgs: {
+    needs: 'lossFn',
+    curvature: 'L-BFGS (secant pairs)',
+    solver: 'two-loop recursion',
+    damping: 'none',
+    estimator: 'none',
+    notes: 'strong-Wolfe line search',
+    build: lbfgs,
+  },
 };
 
 function entry(name: string): Entry<MethodName> {
@@ -147,7 +251,9 @@ export function listMethods(): MethodName[] {
  * console.log(listMethods().map((name) => describe(name)).join('\n'));
  */
 export function describe(name: string): string {
-  return `${name}: ${entry(name).description}`;
+  const e = entry(name);
+  const line = `curvature: ${e.curvature} · solver: ${e.solver} · damping: ${e.damping} · estimator: ${e.estimator}`;
+  return `${name}: ${line}${e.notes === undefined ? '' : ` · ${e.notes}`}`;
 }
 
 /**
