@@ -80,13 +80,35 @@ export type { MinimizeBatch } from './lib/tfOptimizer';
 export { assertSecondOrderSafe, installSecondOrderGradients, withSecondOrder } from './lib/autodiff';
 
 // Products and exact references.
-export { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, linearization, perSampleGradients, rowGram, valueAndGrad, vjp } from './lib/autodiff';
+export {
+  denseGgn,
+  denseHessian,
+  fisherDiag,
+  ggnvp,
+  hessianDiag,
+  hvp,
+  jacobianRows,
+  jvp,
+  linearization,
+  perSampleGradients,
+  rowGram,
+  valueAndGrad,
+  vjp,
+} from './lib/autodiff';
 export { objectiveLoss, outputBasis } from './lib/objective';
 export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
 
 // Models with closed-form curvature hooks.
 export { denseObjective, mlpObjective } from './models';
-export type { Activation, DenseForward, DenseLayer, DenseObjective, DenseObjectiveOptions, MlpObjective, MlpObjectiveOptions } from './models';
+export type {
+  Activation,
+  DenseForward,
+  DenseLayer,
+  DenseObjective,
+  DenseObjectiveOptions,
+  MlpObjective,
+  MlpObjectiveOptions,
+} from './models';
 
 // First-order transforms.
 export { scale, scaleByLearningRate, scaleBySchedule, scaleBySign } from './transforms/scale';
@@ -143,7 +165,13 @@ export type {
 // Second-order pieces: curvature, estimators, damping, solvers, the assembler.
 export { fisherCurvature, ggnCurvature, hessianCurvature } from './transforms/curvature';
 export type { Curvature, CurvatureOperator } from './transforms/curvature';
-export { exactDiagEstimator, gaussNewtonBartlettDiag, gaussNewtonBartlettEstimator, hutchinsonDiag, hutchinsonEstimator } from './transforms/estimators';
+export {
+  exactDiagEstimator,
+  gaussNewtonBartlettDiag,
+  gaussNewtonBartlettEstimator,
+  hutchinsonDiag,
+  hutchinsonEstimator,
+} from './transforms/estimators';
 export type { DiagonalEstimator, GaussNewtonBartlettOptions, HutchinsonOptions } from './transforms/estimators';
 export { scaleByDiagonalCurvature } from './transforms/diagonal';
 export type { DiagonalCurvatureOptions, ScaleByDiagonalCurvatureState } from './transforms/diagonal';

@@ -56,5 +56,12 @@ export default {
     if (['THIS_IS_UNDEFINED', 'CIRCULAR_DEPENDENCY', 'EVAL'].includes(warning.code)) return;
     warn(warning);
   },
-  output: { freeze: true, dir: BROWSER_BUILD_DIR, format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
+  output: {
+    freeze: true,
+    dir: BROWSER_BUILD_DIR,
+    format: 'es',
+    entryFileNames: '[name].js',
+    chunkFileNames: '[name]-[hash].js',
+    sourcemap: true,
+  },
 };

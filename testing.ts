@@ -103,7 +103,11 @@ export function arbParamsAndGrads(options: { maxRank?: number; maxDim?: number }
   /** Seed of the gradients' values. */
   gradSeed: number;
 }> {
-  return fc.record({ spec: arbTreeSpec(options), paramSeed: fc.integer({ min: 0, max: 2 ** 30 }), gradSeed: fc.integer({ min: 0, max: 2 ** 30 }) });
+  return fc.record({
+    spec: arbTreeSpec(options),
+    paramSeed: fc.integer({ min: 0, max: 2 ** 30 }),
+    gradSeed: fc.integer({ min: 0, max: 2 ** 30 }),
+  });
 }
 
 function fail(what: string): never {
@@ -142,7 +146,9 @@ function nodes(x: unknown, root: string): Node[] {
 
 /** The tensors inside plain objects / arrays of `x` (class instances other than tensors skipped). */
 function reachableTensors(x: unknown): tf.Tensor[] {
-  return nodes(x, '').map((n) => n.value).filter((v): v is tf.Tensor => tree.isTensor(v));
+  return nodes(x, '')
+    .map((n) => n.value)
+    .filter((v): v is tf.Tensor => tree.isTensor(v));
 }
 
 /**
@@ -219,7 +225,12 @@ function assertClose(a: Tree, b: Tree, what: string, tol: number): void {
  * @example
  * checkStructure(scaleByAdam(), params, grads, { steps: 3 });
  */
-export function checkStructure(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra }: { steps?: number; extra?: Extra } = {}): void {
+export function checkStructure(
+  tx: GradientTransformation<any>,
+  params: Tree,
+  grads: Tree,
+  { steps = 2, extra }: { steps?: number; extra?: Extra } = {},
+): void {
   let state: unknown;
   let pending: unknown = [];
   try {
@@ -244,7 +255,12 @@ export function checkStructure(tx: GradientTransformation<any>, params: Tree, gr
 function describeState(s: unknown): unknown {
   if (tree.isTensor(s)) return `tensor[${s.shape.join(',')}]:${s.dtype}`;
   if (Array.isArray(s)) return s.map(describeState);
-  if (s !== null && typeof s === 'object') return Object.fromEntries(Object.keys(s).sort().map((k) => [k, describeState((s as Record<string, unknown>)[k])]));
+  if (s !== null && typeof s === 'object')
+    return Object.fromEntries(
+      Object.keys(s)
+        .sort()
+        .map((k) => [k, describeState((s as Record<string, unknown>)[k])]),
+    );
   return s === null ? null : typeof s;
 }
 
@@ -365,7 +381,12 @@ export function checkNoMutationOrDisposal(
   try {
     state = tx.init(params);
     for (let step = 1; step <= steps; step++) {
-      const inputs: Inputs = [['params', params], ['updates', grads], ['state', state], ['extra', extra]];
+      const inputs: Inputs = [
+        ['params', params],
+        ['updates', grads],
+        ['state', state],
+        ['extra', extra],
+      ];
       const before = snapshotInputs(inputs);
       const out = tx.update(grads, state, params, extra);
       pending = out;
@@ -385,7 +406,12 @@ export function checkNoMutationOrDisposal(
  * @example
  * checkNoLeaks(scaleByAdam(), params, grads, { steps: 50 });
  */
-export function checkNoLeaks(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 100, extra }: { steps?: number; extra?: Extra } = {}): void {
+export function checkNoLeaks(
+  tx: GradientTransformation<any>,
+  params: Tree,
+  grads: Tree,
+  { steps = 100, extra }: { steps?: number; extra?: Extra } = {},
+): void {
   let state: unknown;
   let reference = -1;
   let end = -1;
@@ -410,7 +436,12 @@ export function checkNoLeaks(tx: GradientTransformation<any>, params: Tree, grad
  * @example
  * checkDeterminism(addNoise(0.01, 0.55, 3), params, grads, { extra: { key: 7 } });
  */
-export function checkDeterminism(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra }: { steps?: number; extra?: Extra } = {}): void {
+export function checkDeterminism(
+  tx: GradientTransformation<any>,
+  params: Tree,
+  grads: Tree,
+  { steps = 2, extra }: { steps?: number; extra?: Extra } = {},
+): void {
   withOwned([params, grads, extra], (owned) => {
     const a = run(tx, params, grads, steps, extra);
     owned.push(a);
@@ -426,7 +457,12 @@ export function checkDeterminism(tx: GradientTransformation<any>, params: Tree, 
  * @example
  * checkChainIdentity(scaleByAdam(), params, grads, { tol: 1e-6 });
  */
-export function checkChainIdentity(tx: GradientTransformation<any>, params: Tree, grads: Tree, { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {}): void {
+export function checkChainIdentity(
+  tx: GradientTransformation<any>,
+  params: Tree,
+  grads: Tree,
+  { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {},
+): void {
   withOwned([params, grads, extra], (owned) => {
     const [plain, left, right] = [tx, chain(identity(), tx), chain(tx, identity())].map((t) => {
       const outs = run(t, params, grads, steps, extra);
@@ -543,7 +579,10 @@ function readingTransform(yielded: tf.Tensor[]): GradientTransformation<ReadingS
   return withReads<ReadingState>(
     () => ({ count: 0, norm: tf.scalar(0) }),
     function* (updates, state) {
-      const n = yield* recording(fetchScalar(() => tree.l2Norm(updates)), yielded);
+      const n = yield* recording(
+        fetchScalar(() => tree.l2Norm(updates)),
+        yielded,
+      );
       return [tree.scale(updates, 1 / (1 + n)), { count: state.count + 1, norm: tf.scalar(n) }];
     },
   );
@@ -552,7 +591,7 @@ function readingTransform(yielded: tf.Tensor[]): GradientTransformation<ReadingS
 /** The values of `x` path by path: tensors by shape and values, plain objects and arrays by keys, others by value. */
 function valuesOf(x: unknown, root: string): string[] {
   const show = (v: unknown): string =>
-    (tree.isTensor(v) ? `[${Array.from(v.dataSync() as ArrayLike<unknown>).join(', ')}]` : showSnap(snap(v)));
+    tree.isTensor(v) ? `[${Array.from(v.dataSync() as ArrayLike<unknown>).join(', ')}]` : showSnap(snap(v));
   return nodes(x, root).map(({ path, value }) => `${path} = ${show(value)}`);
 }
 
@@ -604,8 +643,10 @@ export async function checkCarriesReads(
   const yielded: tf.Tensor[] = [];
   const tx = wrap(readingTransform(yielded));
   if (typeof tx.updateReads !== 'function') {
-    fail(`wrapper ${label} drops updateReads: the device reads of the transform it wraps cannot be awaited ` +
-      '(makeStepAsync reads synchronously)');
+    fail(
+      `wrapper ${label} drops updateReads: the device reads of the transform it wraps cannot be awaited ` +
+        '(makeStepAsync reads synchronously)',
+    );
   }
   const updateReads = tx.updateReads.bind(tx);
   let states: unknown[] = [];
@@ -625,8 +666,17 @@ export async function checkCarriesReads(
       const inner = yielded.slice(first);
       innerReads += inner.length;
       surfacedReads += inner.filter((t) => surfaced.includes(t)).length;
-      assertSameValues([['updates', sync[0]], ['state', sync[1]]], [['updates', async[0]], ['state', async[1]]],
-        `wrapper ${label}: updateReads differs from update at step ${step}`);
+      assertSameValues(
+        [
+          ['updates', sync[0]],
+          ['state', sync[1]],
+        ],
+        [
+          ['updates', async[0]],
+          ['state', async[1]],
+        ],
+        `wrapper ${label}: updateReads differs from update at step ${step}`,
+      );
       disposeOutputs([states, sync[0], async[0]], params, grads, extra, sync[1], async[1]);
       states = [sync[1], async[1]];
       pending = [];
@@ -636,8 +686,10 @@ export async function checkCarriesReads(
   }
   if (innerReads === 0) fail(`wrapper ${label} never ran the transform it wraps in ${steps} steps (raise steps)`);
   if (surfacedReads === 0) {
-    fail(`wrapper ${label} hides the device reads of the transform it wraps: runAsync surfaced none of its ${innerReads} read(s) ` +
-      `over ${steps} steps (updateReads must delegate with yield* updateReadsOf(inner, ...))`);
+    fail(
+      `wrapper ${label} hides the device reads of the transform it wraps: runAsync surfaced none of its ${innerReads} read(s) ` +
+        `over ${steps} steps (updateReads must delegate with yield* updateReadsOf(inner, ...))`,
+    );
   }
 }
 
@@ -657,10 +709,12 @@ export interface LawOptions {
    * Also check {@link checkLinearInUpdates} (for transforms linear in the updates at a fixed state:
    * scale, momentum, fixed preconditioners); `{ tol }` sets its tolerance. Default false.
    */
-  linearInUpdates?: boolean | {
-    /** Relative tolerance of the linearity check (default 1e-5). */
-    tol?: number;
-  };
+  linearInUpdates?:
+    | boolean
+    | {
+        /** Relative tolerance of the linearity check (default 1e-5). */
+        tol?: number;
+      };
 }
 
 /**

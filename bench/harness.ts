@@ -90,13 +90,26 @@ export interface Contender {
  * Times a reference and its contenders interleaved (see {@link interleaved}) and returns the rows:
  * the reference's time, then each contender's time as a ratio to it (`ratioOf`, e.g. '/ gradient').
  */
-export function timeRatio(backend: string, reference: Contender, contenders: Contender[], ratioOf: string, options: { reps?: number; warmup?: number } = {}): Row[] {
+export function timeRatio(
+  backend: string,
+  reference: Contender,
+  contenders: Contender[],
+  ratioOf: string,
+  options: { reps?: number; warmup?: number } = {},
+): Row[] {
   const all = [reference, ...contenders];
   const t = interleaved(Object.fromEntries(all.map((c, i) => [String(i), c.fn])), options);
   const ref = t['0'];
   return [
     { backend, name: reference.name, ms: ref },
-    ...contenders.map((c, i): Row => ({ backend, name: c.name, ms: t[String(i + 1)], ratio: t[String(i + 1)] / ref, ratioOf, ...(c.goal ? { goal: c.goal } : {}) })),
+    ...contenders.map((c, i): Row => ({
+      backend,
+      name: c.name,
+      ms: t[String(i + 1)],
+      ratio: t[String(i + 1)] / ref,
+      ratioOf,
+      ...(c.goal ? { goal: c.goal } : {}),
+    })),
   ];
 }
 
@@ -117,13 +130,23 @@ export function maxRelDiff(a: Record<string, ArrayLike<number>>, b: Record<strin
   return worst;
 }
 
-const figures = (r: Row): Figure[] => [...(r.ratio === undefined ? [] : [{ value: r.ratio, of: r.ratioOf ?? '', goal: r.goal }]), ...(r.more ?? [])];
+const figures = (r: Row): Figure[] => [
+  ...(r.ratio === undefined ? [] : [{ value: r.ratio, of: r.ratioOf ?? '', goal: r.goal }]),
+  ...(r.more ?? []),
+];
 
 /** The bundle-size record another script writes next to the results, as markdown lines (none if absent). */
 function bundleSizeLines(dir: string): string[] {
   const file = path.join(dir, 'bundle-size.json');
   if (!fs.existsSync(file)) return [];
-  const b = JSON.parse(fs.readFileSync(file, 'utf8')) as { entry: string; minified: number; gzipped: number; goalGzipped?: number; tool?: string; measuredAt?: string };
+  const b = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    entry: string;
+    minified: number;
+    gzipped: number;
+    goalGzipped?: number;
+    tool?: string;
+    measuredAt?: string;
+  };
   return [
     '## Bundle size',
     '',
@@ -141,15 +164,15 @@ function bundleSizeLines(dir: string): string[] {
  * that motivated it (kept here, not in doc comments). Written into bench/results/README.md.
  */
 const PRIMITIVE_NOTES: readonly string[] = [
-  "## Backend-aware primitives (lib/ops.ts)",
-  "",
-  "Why each primitive of lib/ops.ts exists, as measured on tfjs-backend-wasm 4.22 when it was written (figures moved here from the doc comments; on the other backends the primitives take the plain tfjs path or cost the same):",
-  "",
+  '## Backend-aware primitives (lib/ops.ts)',
+  '',
+  'Why each primitive of lib/ops.ts exists, as measured on tfjs-backend-wasm 4.22 when it was written (figures moved here from the doc comments; on the other backends the primitives take the plain tfjs path or cost the same):',
+  '',
   "- `matMulFast` (explicit transposes instead of matMul\'s `transposeA` / `transposeB`, on wasm): BatchMatMul is 10–20× slower with a transposed operand; xᵀδ for x 128×784 took 34 ms, an explicit transpose then a plain matMul 2.8 ms. The backward pass of every dense layer has one. The closed-form MLP linearization (models/mlp.ts) makes its transposes once, explicitly, for the same reason.",
   "- `outerGram` (a aᵀ through `matMulFast`): wasm\'s matMul with `transposeB` is several times slower than an explicit transpose and a plain matMul.",
   "- `broadcastTo` (a broadcasting Add instead of `tf.broadcastTo`\'s Tile kernel): Tile is about 14× slower than the Add, 8.5 vs 0.6 ms for [784, 1] → [784, 128]. Used by the gradients of Sum and Mean and by AdaHessian\'s spatial averaging.",
-  "- `selectIf` (`tf.where` with a full-shape condition): `tf.where` broadcasts a scalar condition with Tile, about 9× slower, 9.6 vs 1.1 ms for a [784, 128] select. Used by applyIfFinite and guardNonFinite.",
-  "- `repeatRows` (concatenation instead of `tf.tile`): about 60× faster on wasm. Used by the delta-trick row Gram of dense models (the batch repeated K times).",
+  '- `selectIf` (`tf.where` with a full-shape condition): `tf.where` broadcasts a scalar condition with Tile, about 9× slower, 9.6 vs 1.1 ms for a [784, 128] select. Used by applyIfFinite and guardNonFinite.',
+  '- `repeatRows` (concatenation instead of `tf.tile`): about 60× faster on wasm. Used by the delta-trick row Gram of dense models (the batch repeated K times).',
   '',
 ];
 
@@ -158,7 +181,11 @@ const PRIMITIVE_NOTES: readonly string[] = [
  * rows of a partial run replace the rows of the same backend and name in the existing results and
  * the others are kept (their machine line says when the file was last written in full).
  */
-export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}, { merge = false, notes = [] }: { merge?: boolean; notes?: string[] } = {}): void {
+export function writeResults(
+  rows: Row[],
+  extraInfo: Record<string, string> = {},
+  { merge = false, notes = [] }: { merge?: boolean; notes?: string[] } = {},
+): void {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'latest.json');
@@ -187,13 +214,18 @@ export function writeResults(rows: Row[], extraInfo: Record<string, string> = {}
     '',
     'Written by `npm run bench` (bench/run.ts, suites in bench/suites.ts); every ratio is measured within one run, medians of interleaved repetitions.',
     '',
-    Object.entries(machine).map(([k, v]) => `- ${k}: ${v}`).join('\n'),
+    Object.entries(machine)
+      .map(([k, v]) => `- ${k}: ${v}`)
+      .join('\n'),
     '',
     '| backend | measurement | median ms | ratio | goal |',
     '|---|---|---|---|---|',
     ...all.map((r) => {
       const f = figures(r);
-      return `| ${r.backend} | ${r.name} | ${Number.isFinite(r.ms) ? r.ms.toFixed(2) : '—'} | ${f.map((x) => `${x.value.toFixed(2)} (${x.of})`).join('; ')} | ${f.map((x) => x.goal ?? '').filter(Boolean).join('; ')} |`;
+      return `| ${r.backend} | ${r.name} | ${Number.isFinite(r.ms) ? r.ms.toFixed(2) : '—'} | ${f.map((x) => `${x.value.toFixed(2)} (${x.of})`).join('; ')} | ${f
+        .map((x) => x.goal ?? '')
+        .filter(Boolean)
+        .join('; ')} |`;
     }),
     '',
     ...bundleSizeLines(dir),

@@ -27,11 +27,22 @@ const ENTRANTS: Record<string, Entrant> = {
   adahessian: { build: () => make('adahessian', { lossFn, learningRate: 0.15 }), hyper: 'lr 0.15' },
   sophiaH: { build: () => make('sophiaH', { lossFn, learningRate: 1e-2, weightDecay: 0 }), hyper: 'lr 0.01, wd 0' },
   sophiaG: { build: () => make('sophiaG', { objective, learningRate: 1e-2, weightDecay: 0 }), hyper: 'lr 0.01, wd 0' },
-  newtonCg: { build: () => make('newtonCg', { lossFn, lam0: 1, maxIterations: 10, lamPolicy: 'trustRegion', lamOptions: { minLam: 0.1 } }), hyper: 'λ0 1 trust region (min 0.1), 10 CG' },
-  sgn: { build: () => make('sgn', { objective, lam0: 0.3, maxIterations: 3, directionMomentum: 0.5, learningRate: 0.5 }), hyper: 'λ 0.3, 3 CG, momentum 0.5, lr 0.5', curvatureSize: BATCH },
+  newtonCg: {
+    build: () => make('newtonCg', { lossFn, lam0: 1, maxIterations: 10, lamPolicy: 'trustRegion', lamOptions: { minLam: 0.1 } }),
+    hyper: 'λ0 1 trust region (min 0.1), 10 CG',
+  },
+  sgn: {
+    build: () => make('sgn', { objective, lam0: 0.3, maxIterations: 3, directionMomentum: 0.5, learningRate: 0.5 }),
+    hyper: 'λ 0.3, 3 CG, momentum 0.5, lr 0.5',
+    curvatureSize: BATCH,
+  },
   egn: { build: () => make('egn', { objective, lam0: 1 }), hyper: 'λ 1' },
   sqn: { build: () => make('sqn', { lossFn, learningRate: 0.5, linesearch: true }), hyper: 'lr 0.5, Armijo' },
-  swmng: { build: () => make('swmng', { objective, lam0: 0.3, learningRate: 1, directionMomentum: 0.5 }), hyper: 'λ 0.3, lr 1, momentum 0.5', curvatureSize: BATCH },
+  swmng: {
+    build: () => make('swmng', { objective, lam0: 0.3, learningRate: 1, directionMomentum: 0.5 }),
+    hyper: 'λ 0.3, lr 1, momentum 0.5',
+    curvatureSize: BATCH,
+  },
   ignd: { build: () => make('ignd', { objective, learningRate: 0.1 }), hyper: 'lr 0.1' },
   sgdArmijo: { build: () => make('sgdArmijo', { lossFn, learningRate: 1 }), hyper: 'lr 1 (Armijo start)' },
   lbfgs: { build: () => make('lbfgs', { lossFn }), hyper: 'defaults (zoom line search: several loss+grad evaluations per step)' },
@@ -115,16 +126,21 @@ export const macro: Suite = {
     `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step, and the step is compute-bound: tf.profile of one step puts 6.3 ms in kernels for sgn (31 matrix products: 3.3 ms; each GGN product needs x V₁ and xᵀδ₁ on the 128 × 784 batch, as a gradient does) against 2.1 ms for Adam (5 matrix products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper but needs 0.56–0.75× the steps.`,
   run(backend) {
     const entrants = Object.fromEntries(chosenMethods().map((m) => [m, ENTRANTS[m]]));
-    const races = raceAll(SEEDS, entrants, (seed) => {
-      const data = loadData(seed);
-      return {
-        task: mnistTask(data),
-        init: () => mlpParams(100 + 2 * seed, HIDDEN),
-        baseline: () => tfAdamTrainer(mlpParams(100 + 2 * seed, HIDDEN), lossFn, TF_ADAM_LR),
-        trainer: (init, e) => somaxTrainer(init, e, lossFn, CURVATURE_BATCH),
-        dispose: () => tree.dispose(data as any),
-      };
-    }, { steps: 2000, seconds: 120 });
+    const races = raceAll(
+      SEEDS,
+      entrants,
+      (seed) => {
+        const data = loadData(seed);
+        return {
+          task: mnistTask(data),
+          init: () => mlpParams(100 + 2 * seed, HIDDEN),
+          baseline: () => tfAdamTrainer(mlpParams(100 + 2 * seed, HIDDEN), lossFn, TF_ADAM_LR),
+          trainer: (init, e) => somaxTrainer(init, e, lossFn, CURVATURE_BATCH),
+          dispose: () => tree.dispose(data as any),
+        };
+      },
+      { steps: 2000, seconds: 120 },
+    );
     const label = `MNIST ${D}-${HIDDEN}-${C} to ${100 * TARGET} % test acc`;
     const bestOf = (scores: number[]) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`;
     return Object.entries(races).map(([m, rs]) => summarizeRace(label, m, what(ENTRANTS[m]), rs, races['tf.train.adam'], backend, bestOf));

@@ -33,10 +33,21 @@ const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 
 /** A small MLP 16-8-10 for the dense methods (P = 226). */
 function tinyProblem() {
   const params = tf.tidy(() => ({
-    w1: tf.mul(tf.randomNormal([16, 8], 0, 1, 'float32', 3), 0.25), b1: tf.zeros([8]),
-    w2: tf.mul(tf.randomNormal([8, 10], 0, 1, 'float32', 4), 0.35), b2: tf.zeros([10]),
+    w1: tf.mul(tf.randomNormal([16, 8], 0, 1, 'float32', 3), 0.25),
+    b1: tf.zeros([8]),
+    w2: tf.mul(tf.randomNormal([8, 10], 0, 1, 'float32', 4), 0.35),
+    b2: tf.zeros([10]),
   }));
-  const batch = tf.tidy(() => ({ x: tf.randomNormal([128, 16], 0, 1, 'float32', 5), y: losses.oneHotFloat(tf.tensor1d(Array.from({ length: 128 }, (_, i) => i % 10), 'int32'), 10) }));
+  const batch = tf.tidy(() => ({
+    x: tf.randomNormal([128, 16], 0, 1, 'float32', 5),
+    y: losses.oneHotFloat(
+      tf.tensor1d(
+        Array.from({ length: 128 }, (_, i) => i % 10),
+        'int32',
+      ),
+      10,
+    ),
+  }));
   return { params, batch, objective, lossFn: objectiveLoss(objective) };
 }
 
@@ -44,7 +55,14 @@ function tinyProblem() {
  * Median ms of `reps` steps (after 2 warm-up steps; none when a single slow step is timed), then one more
  * step under `tf.profile` for the peak tensor count and bytes allocated inside a step.
  */
-async function timeSteps(tx: GradientTransformation<any>, loss: typeof lossFn, params: Tree, batch: unknown, curvatureBatch: unknown, reps: number) {
+async function timeSteps(
+  tx: GradientTransformation<any>,
+  loss: typeof lossFn,
+  params: Tree,
+  batch: unknown,
+  curvatureBatch: unknown,
+  reps: number,
+) {
   const step = makeStep(tx, loss);
   let current = tree.map((t: tf.Tensor) => tf.clone(t), params);
   let state = tx.init(current);
@@ -57,7 +75,9 @@ async function timeSteps(tx: GradientTransformation<any>, loss: typeof lossFn, p
   };
   const ms = medianMs(once, { reps, warmup: reps > 1 ? 2 : 0 });
   const before = tf.memory();
-  const profile = await tf.profile(() => { tf.dispose(once()); });
+  const profile = await tf.profile(() => {
+    tf.dispose(once());
+  });
   const peakTensors = Math.max(0, ...profile.kernels.map((k) => k.totalTensorsSnapshot)) - before.numTensors;
   const peakBytes = profile.peakBytes - before.numBytes;
   tree.dispose([current, state] as any);
@@ -73,7 +93,7 @@ export const methodSteps: Suite = {
     'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
     'median of 5 steps; egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 per-sample Jacobian rows cost egn 704 and ignd 28 gradients a step). Peak tensors and MB are the ' +
     'allocations inside one step (one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). The dense direct methods (P Hessian or ' +
-    'GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model\'s gradient. lbfgs runs its ' +
+    "GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model's gradient. lbfgs runs its " +
     'zoom line search (several loss and gradient evaluations per step).',
   async run(backend) {
     const big = { params: mlpParams(7), batch: batchOf(128, 8) };
@@ -85,10 +105,14 @@ export const methodSteps: Suite = {
     const rows: Row[] = [{ backend, name: 'gradient (784-128-10, batch 128)', ms: gradBig }];
     const cases: [string, () => GradientTransformation<any>][] = [
       ['adam', () => adam(1e-3)],
-      ...listMethods().map((name): [string, () => GradientTransformation<any>] => [name, () => make(name, {
-        ...(NEEDS_OBJECTIVE.has(name) ? { objective } : { lossFn: DENSE.has(name) ? tiny.lossFn : lossFn }),
-        ...OPTIONS[name],
-      } as any)]),
+      ...listMethods().map((name): [string, () => GradientTransformation<any>] => [
+        name,
+        () =>
+          make(name, {
+            ...(NEEDS_OBJECTIVE.has(name) ? { objective } : { lossFn: DENSE.has(name) ? tiny.lossFn : lossFn }),
+            ...OPTIONS[name],
+          } as any),
+      ]),
     ];
     for (const [name, build] of cases) {
       const dense = DENSE.has(name);

@@ -28,7 +28,10 @@ export const lossFn = objectiveLoss(objective);
 export function batchOf(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
   return tf.tidy(() => {
     const x = tf.randomNormal([n, D], 0, 1, 'float32', seed);
-    const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % C), 'int32');
+    const labels = tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7) % C),
+      'int32',
+    );
     return { x, y: losses.oneHotFloat(labels, C) };
   });
 }

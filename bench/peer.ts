@@ -39,14 +39,19 @@ const toJaxParams = (p: Record<string, tf.Tensor>): JaxParams => ({ w1: toJax(p.
 function jaxLoss(p: JaxParams, x: np.Array, y: np.Array): np.Array {
   const h = np.tanh(np.matmul(x, p.w1).add(p.b1));
   const logits = np.matmul(h, p.w2).add(p.b2);
-  return nn.logSoftmax(logits, -1).mul(y).sum().mul(-1 / (y.shape[0] as number));
+  return nn
+    .logSoftmax(logits, -1)
+    .mul(y)
+    .sum()
+    .mul(-1 / (y.shape[0] as number));
 }
 
 /** jit-compiled gradient and forward-over-reverse HVP of {@link jaxLoss}. */
 function jaxFunctions() {
   const gradient = jit((p: JaxParams, x: np.Array, y: np.Array) => grad(jaxLoss)(p, x, y));
-  const hessianVector = jit((p: JaxParams, v: JaxParams, x: np.Array, y: np.Array) =>
-    jvp((q: JaxParams) => grad(jaxLoss)(q, x, y), [p], [v])[1]);
+  const hessianVector = jit(
+    (p: JaxParams, v: JaxParams, x: np.Array, y: np.Array) => jvp((q: JaxParams) => grad(jaxLoss)(q, x, y), [p], [v])[1],
+  );
   return { gradient, hessianVector };
 }
 
@@ -70,8 +75,8 @@ export const peer: Suite = {
   notes:
     'jax-js runs `jit(grad(loss))` and `jit((p, v) => jvp(grad(loss), [p], [v])[1])` (forward-over-reverse) on its ' +
     'wasm device; somax runs `valueAndGrad` and `hvp` (reverse-over-reverse) on tfjs-backend-wasm. Same params, batch ' +
-    'and direction; jax-js\'s HVP and gradient are checked against ours (max relative difference, in the row) before ' +
-    'timing. Both run single-threaded in node (no global Worker: jax-js\'s wasm threads and tfjs-wasm\'s threads ' +
+    "and direction; jax-js's HVP and gradient are checked against ours (max relative difference, in the row) before " +
+    "timing. Both run single-threaded in node (no global Worker: jax-js's wasm threads and tfjs-wasm's threads " +
     'are browser-only). Our gradient also returns the loss value. Where the time goes (tf.profile of our gradient on wasm): ' +
     'the weight gradient x^T·δ of the first layer, a BatchMatMul with transposeA, is 2/3 of the kernel time: tfjs-backend-wasm 4.22 runs ' +
     'matMul(a, b, transposeA or transposeB) 10–20× slower than a plain matMul of the same size (34 ms vs 1.8 ms for 784×128 by 128×128), ' +
@@ -89,7 +94,10 @@ export const peer: Suite = {
     const jax = jaxFunctions();
     const vg = valueAndGrad(lossFn);
     const ours = {
-      gradient: () => { const { value, grads } = vg(params, batch); return [value, ...tree.leaves(grads)]; },
+      gradient: () => {
+        const { value, grads } = vg(params, batch);
+        return [value, ...tree.leaves(grads)];
+      },
       hvp: () => tree.leaves(hvp(lossFn, params, v, batch)),
     };
     const theirs = {
@@ -100,12 +108,20 @@ export const peer: Suite = {
     const ourGradient = vg(params, batch);
     ourGradient.value.dispose();
     const gradDiff = maxRelDiff(readTf(ourGradient.grads as Record<string, tf.Tensor>), readJax(theirs.gradient()));
-    if (!(hvpDiff < 1e-3 && gradDiff < 1e-3)) throw new Error(`jax-js disagrees with somax: HVP max rel diff ${hvpDiff}, gradient ${gradDiff}`);
-    const t = interleaved({
-      ...ours,
-      jaxGradient: () => { readJax(theirs.gradient()); },
-      jaxHvp: () => { readJax(theirs.hvp()); },
-    }, { reps: 15, warmup: 3 });
+    if (!(hvpDiff < 1e-3 && gradDiff < 1e-3))
+      throw new Error(`jax-js disagrees with somax: HVP max rel diff ${hvpDiff}, gradient ${gradDiff}`);
+    const t = interleaved(
+      {
+        ...ours,
+        jaxGradient: () => {
+          readJax(theirs.gradient());
+        },
+        jaxHvp: () => {
+          readJax(theirs.hvp());
+        },
+      },
+      { reps: 15, warmup: 3 },
+    );
     jtree.dispose([jp, jv, jx, jy]);
     jax.gradient.dispose();
     jax.hessianVector.dispose();

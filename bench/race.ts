@@ -76,7 +76,12 @@ export function tfAdamTrainer(init: Tree, lossFn: (p: Tree, b: Batches['batch'])
 }
 
 /** A somax method through `makeStep`, from `init` (which it owns), with its curvature batch (`defaultCurvature` samples unless the entrant says). */
-export function somaxTrainer(init: Tree, entrant: Entrant, lossFn: (p: Tree, b: Batches['batch']) => tf.Scalar, defaultCurvature: number): Trainer {
+export function somaxTrainer(
+  init: Tree,
+  entrant: Entrant,
+  lossFn: (p: Tree, b: Batches['batch']) => tf.Scalar,
+  defaultCurvature: number,
+): Trainer {
   const tx = entrant.build();
   const step = makeStep(tx, lossFn);
   let params = init;
@@ -140,7 +145,13 @@ export function race(trainer: Trainer, task: Task, maxSteps: number, maxSeconds:
 export function raceAll(
   seeds: readonly number[],
   entrants: Readonly<Record<string, Entrant>>,
-  setup: (seed: number) => { task: Task; init: () => Tree; baseline: () => Trainer; trainer: (init: Tree, e: Entrant) => Trainer; dispose: () => void },
+  setup: (seed: number) => {
+    task: Task;
+    init: () => Tree;
+    baseline: () => Trainer;
+    trainer: (init: Tree, e: Entrant) => Trainer;
+    dispose: () => void;
+  },
   baselineCaps: { steps: number; seconds: number },
 ): Record<string, Race[]> {
   const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...Object.keys(entrants)].map((m) => [m, []]));
@@ -166,7 +177,15 @@ export function raceAll(
  * One row of a method: medians over seeds of its steps and seconds, and of their ratios to the
  * baseline's (`Infinity` where a seed missed the target). `label` names the race, `bestOf` formats the best scores of the seeds.
  */
-export function summarizeRace(label: string, method: string, what: string, races: Race[], baseline: Race[], backend: string, bestOf: (scores: number[]) => string): Row {
+export function summarizeRace(
+  label: string,
+  method: string,
+  what: string,
+  races: Race[],
+  baseline: Race[],
+  backend: string,
+  bestOf: (scores: number[]) => string,
+): Row {
   const steps = races.map((r) => r.steps ?? Infinity);
   const seconds = races.map((r) => r.seconds ?? Infinity);
   const stepRatio = median(races.map((r, s) => (r.steps ?? Infinity) / baseline[s].steps!));
@@ -184,11 +203,19 @@ export function summarizeRace(label: string, method: string, what: string, races
       `${failure ? `, failed: ${failure}` : ''}; steps ratio ${fmt(stepRatio)}, time ratio ${fmt(timeRatio)}`,
     // Seconds to the target; where the median seed missed it, the seconds spent until the cap (the name says "—" steps).
     ms: 1000 * (Number.isFinite(median(seconds)) ? median(seconds) : median(races.map((r) => r.ranSeconds))),
-    ...(method === 'tf.train.adam' ? {} : {
-      ratio: Number.isFinite(stepRatio) ? stepRatio : CAP,
-      ratioOf: Number.isFinite(stepRatio) ? 'steps / tf.train.adam' : `steps / tf.train.adam: not reached within ${CAP}×`,
-      goal: '≤ 0.5',
-      more: [{ value: Number.isFinite(timeRatio) ? timeRatio : CAP, of: Number.isFinite(timeRatio) ? 'time / tf.train.adam' : `time: not reached within ${CAP}×`, goal: '≤ 1.0' }],
-    }),
+    ...(method === 'tf.train.adam'
+      ? {}
+      : {
+          ratio: Number.isFinite(stepRatio) ? stepRatio : CAP,
+          ratioOf: Number.isFinite(stepRatio) ? 'steps / tf.train.adam' : `steps / tf.train.adam: not reached within ${CAP}×`,
+          goal: '≤ 0.5',
+          more: [
+            {
+              value: Number.isFinite(timeRatio) ? timeRatio : CAP,
+              of: Number.isFinite(timeRatio) ? 'time / tf.train.adam' : `time: not reached within ${CAP}×`,
+              goal: '≤ 1.0',
+            },
+          ],
+        }),
   };
 }

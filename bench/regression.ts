@@ -20,7 +20,9 @@ const SEEDS = [11, 21, 31];
 /** tf.train.adam's learning rate: the example's adam (0.1 beat 1e-2 and 3e-2 in its tuning). */
 const ADAM_LR = 0.1;
 /** The example's methods and settings (examples/regressionMethods.ts); the curvature batch is the whole batch. */
-const ENTRANTS: Record<string, Entrant> = Object.fromEntries(Object.entries(REGRESSION_METHODS).map(([m, { build, note }]) => [m, { build, hyper: note }]));
+const ENTRANTS: Record<string, Entrant> = Object.fromEntries(
+  Object.entries(REGRESSION_METHODS).map(([m, { build, note }]) => [m, { build, hyper: note }]),
+);
 
 /** The sine race on device tensors: batch `i` is 64 consecutive training points, scored by test RMSE. */
 function sineTask(): { task: Task; dispose: () => void } {
@@ -54,16 +56,21 @@ export const regression: Suite = {
     `Gauss-Newton methods are strongest: the GGN is close to the Hessian, and a step with λ = 0.01 is close to a Newton step, while Adam's ` +
     `steps stay of size ≈ lr per weight and it reaches test RMSE 0.076 at best after 2000 steps.`,
   run(backend) {
-    const races = raceAll(SEEDS, ENTRANTS, (seed) => {
-      const { task, dispose } = sineTask();
-      return {
-        task,
-        init: () => initParams(1, 32, seed),
-        baseline: () => tfAdamTrainer(initParams(1, 32, seed), lossFn, ADAM_LR),
-        trainer: (init, e) => somaxTrainer(init, e, lossFn, Infinity),
-        dispose,
-      };
-    }, { steps: 5000, seconds: 60 });
+    const races = raceAll(
+      SEEDS,
+      ENTRANTS,
+      (seed) => {
+        const { task, dispose } = sineTask();
+        return {
+          task,
+          init: () => initParams(1, 32, seed),
+          baseline: () => tfAdamTrainer(initParams(1, 32, seed), lossFn, ADAM_LR),
+          trainer: (init, e) => somaxTrainer(init, e, lossFn, Infinity),
+          dispose,
+        };
+      },
+      { steps: 5000, seconds: 60 },
+    );
     const label = `sine 1-32-1 to test RMSE ${TARGET}`;
     const bestOf = (scores: number[]) => `RMSE ${Math.min(...scores).toFixed(3)}`;
     const what = (m: string) => ENTRANTS[m]?.hyper ?? `lr ${ADAM_LR}`;

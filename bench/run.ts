@@ -53,11 +53,23 @@ async function main(): Promise<void> {
       console.log(`suite ${suite.name} on ${backend}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   }
-  console.table(rows.map((r) => ({ backend: r.backend, measurement: r.name, ms: +r.ms.toFixed(2), ratio: r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} ${r.ratioOf}`, goal: r.goal ?? '' })));
+  console.table(
+    rows.map((r) => ({
+      backend: r.backend,
+      measurement: r.name,
+      ms: +r.ms.toFixed(2),
+      ratio: r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} ${r.ratioOf}`,
+      goal: r.goal ?? '',
+    })),
+  );
   const notes = SUITES.filter((s) => s.notes !== undefined).map((s) => `**${s.name}**: ${s.notes}`);
   const total = `${((performance.now() - started) / 1000).toFixed(0)} s (${durations.join(', ')})`;
   console.log(`bench wall-clock: ${total}`);
-  writeResults(rows, { backends: backends.join(', '), 'bench wall-clock': total, ...peerVersions() }, { merge: suites.length > 0 || backends.length < 2, notes });
+  writeResults(
+    rows,
+    { backends: backends.join(', '), 'bench wall-clock': total, ...peerVersions() },
+    { merge: suites.length > 0 || backends.length < 2, notes },
+  );
   console.log('wrote bench/results/latest.json and bench/results/README.md');
 }
 

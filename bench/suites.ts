@@ -44,8 +44,20 @@ export const adamStep: Suite = {
       backend,
       { name: 'tf.train.adam step', fn: () => opt.minimize(() => lossFn(theirVars, batch), true, Object.values(theirVars)) as tf.Scalar },
       [
-        { name: 'somax adam step (makeStep)', goal: '≤ 1.05', fn: () => { const out = step(ourVars, state, batch); state = out.state; return out.loss; } },
-        { name: 'somax adam step (asTfOptimizer.minimize)', goal: '≤ 1.05', fn: () => wrapped.minimize(() => lossFn(wrappedVars, batch), true, Object.values(wrappedVars)) as tf.Scalar },
+        {
+          name: 'somax adam step (makeStep)',
+          goal: '≤ 1.05',
+          fn: () => {
+            const out = step(ourVars, state, batch);
+            state = out.state;
+            return out.loss;
+          },
+        },
+        {
+          name: 'somax adam step (asTfOptimizer.minimize)',
+          goal: '≤ 1.05',
+          fn: () => wrapped.minimize(() => lossFn(wrappedVars, batch), true, Object.values(wrappedVars)) as tf.Scalar,
+        },
       ],
       '/ tf.train.adam',
       { reps: 30, warmup: 5 },
@@ -87,7 +99,13 @@ export const adamUpdate: Suite = {
     let state = tx.init(byName);
     const rows = timeRatio(
       backend,
-      { name: 'tf.train.adam applyGradients (no fwd/bwd)', fn: () => { opt.applyGradients(gc as unknown as Parameters<typeof opt.applyGradients>[0]); return probe(c.w1); } },
+      {
+        name: 'tf.train.adam applyGradients (no fwd/bwd)',
+        fn: () => {
+          opt.applyGradients(gc as unknown as Parameters<typeof opt.applyGradients>[0]);
+          return probe(c.w1);
+        },
+      },
       [
         {
           name: 'somax adam update + applyUpdates (no fwd/bwd)',
@@ -99,7 +117,13 @@ export const adamUpdate: Suite = {
             return probe(a.w1);
           },
         },
-        { name: 'somax asTfOptimizer.applyGradients (no fwd/bwd)', fn: () => { wrapped.applyGradients(gb as tf.NamedTensorMap); return probe(b.w1); } },
+        {
+          name: 'somax asTfOptimizer.applyGradients (no fwd/bwd)',
+          fn: () => {
+            wrapped.applyGradients(gb as tf.NamedTensorMap);
+            return probe(b.w1);
+          },
+        },
       ],
       '/ tf.train.adam',
       { reps: 100, warmup: 10 },
@@ -118,11 +142,11 @@ export const products: Suite = {
   notes:
     'Where the HVP time goes (tf.profile on wasm, this MLP): a gradient runs 84 kernels, an HVP 318, of which 95 are Identity ' +
     'copies that tfjs makes of every saved tensor while recording the tape of the inner gradient, 62 Reshape and 30 Cast. ' +
-    'Over three profiles the HVP kernels took 16–31 ms against the gradient\'s 13–19 ms, while the HVP wall-clock was 42–61 ms: ' +
+    "Over three profiles the HVP kernels took 16–31 ms against the gradient's 13–19 ms, while the HVP wall-clock was 42–61 ms: " +
     'about half of an HVP is per-op engine overhead (tape bookkeeping, tidy scopes, saved-tensor copies; ~80 µs per op), which ' +
-    'is why the ratio sits at 2.5–2.7× rather than the ≈ 2× of the flop count. tfjs-backend-wasm\'s Tile kernel (used by ' +
+    "is why the ratio sits at 2.5–2.7× rather than the ≈ 2× of the flop count. tfjs-backend-wasm's Tile kernel (used by " +
     'tf.broadcastTo and by tf.where with a scalar condition) runs ~14× slower than a broadcasting Add, so somax avoids it. ' +
-    'The GGN-vp rows: the tape-based product (any objective) against mlpObjective\'s closed-form linearization (two matrix ' +
+    "The GGN-vp rows: the tape-based product (any objective) against mlpObjective's closed-form linearization (two matrix " +
     'products per layer and direction, no tape; one forward pass kept), once per call and amortized inside a CG operator.',
   run(backend) {
     const params = mlpParams(1);
@@ -136,7 +160,11 @@ export const products: Suite = {
       [
         { name: 'HVP (reverse-over-reverse)', goal: '≤ 2.5', fn: () => tree.leaves(hvp(lossFn, params, v, batch)) },
         { name: 'GGN-vp (tape: JVP by double VJP + VJP)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(plain, params, v, batch)) },
-        { name: 'GGN-vp (mlpObjective.linearize: closed-form J v, Jᵀ u, forward pass included)', goal: '≤ 3', fn: () => tree.leaves(ggnvp(objective, params, v, batch)) },
+        {
+          name: 'GGN-vp (mlpObjective.linearize: closed-form J v, Jᵀ u, forward pass included)',
+          goal: '≤ 3',
+          fn: () => tree.leaves(ggnvp(objective, params, v, batch)),
+        },
         { name: 'GGN-vp inside a CG operator (linearized once per step; per product)', fn: () => tree.leaves(op.matvec(v)) },
         { name: 'JVP (double-VJP)', fn: () => jvp((p: Tree) => predict(p, batch.x), params, v, { outputShape: [B, C] }) },
       ],
@@ -159,7 +187,14 @@ export const gram: Suite = {
     const rows = timeRatio(
       backend,
       { name: 'gradient (batch 128)', fn: gradientOf(lossFn, params, big) },
-      [{ name: 'row Gram J Jᵀ (batch 32 × 10 outputs, delta trick)', fn: () => { rowGram(objective, params, small.x); } }],
+      [
+        {
+          name: 'row Gram J Jᵀ (batch 32 × 10 outputs, delta trick)',
+          fn: () => {
+            rowGram(objective, params, small.x);
+          },
+        },
+      ],
       '/ gradient (batch 128)',
     );
     tree.dispose([params, small, big] as any);

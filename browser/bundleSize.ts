@@ -31,8 +31,16 @@ export interface BundleSize {
 export async function measureBundle(entry = 'dist/index.mjs'): Promise<BundleSize> {
   const builtins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
   const out = await build({
-    entryPoints: [join(ROOT, entry)], bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2020',
-    external: ['@tensorflow/*', ...builtins], write: false, metafile: true, logLevel: 'silent',
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    external: ['@tensorflow/*', ...builtins],
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
   });
   const code = out.outputFiles[0].contents;
   const imported = Object.values(out.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
@@ -47,7 +55,9 @@ export async function measureBundle(entry = 'dist/index.mjs'): Promise<BundleSiz
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/bundle-size.json'), `${JSON.stringify(size, null, 2)}\n`);
-  console.log(`bundle size of ${entry}: ${size.minified} B minified, ${size.gzipped} B min+gzip (goal < ${GOAL_BYTES} B); node built-ins: ${size.nodeBuiltins.join(', ') || 'none'}`);
+  console.log(
+    `bundle size of ${entry}: ${size.minified} B minified, ${size.gzipped} B min+gzip (goal < ${GOAL_BYTES} B); node built-ins: ${size.nodeBuiltins.join(', ') || 'none'}`,
+  );
   return size;
 }
 

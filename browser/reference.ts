@@ -25,7 +25,10 @@ export function productReferences(): Record<ProductName, Float64Array> {
 }
 
 /** Relative error ‖a − b‖ / ‖b‖ of each product against its reference. */
-export function productErrors(got: Partial<Record<ProductName, number[]>>, want: Record<ProductName, Float64Array>): Partial<Record<ProductName, number>> {
+export function productErrors(
+  got: Partial<Record<ProductName, number[]>>,
+  want: Record<ProductName, Float64Array>,
+): Partial<Record<ProductName, number>> {
   const err = (g: number[], w: Float64Array) => (g.length === w.length ? ref.relErr(g, w) : Infinity);
   return Object.fromEntries(PRODUCTS.filter((k) => got[k] !== undefined).map((k) => [k, err(got[k]!, want[k])]));
 }
@@ -39,7 +42,7 @@ export function stepDiff(got: StepOutcome, want: StepOutcome): number {
 
 /** A plain text table: one row per key of `rows`, one column per entry of `columns`. */
 export function table(title: string, columns: readonly string[], rows: Record<string, Record<string, number | string>>): string {
-  const fmt = (x: number | string | undefined) => (typeof x === 'number' ? x.toExponential(2) : x ?? '-');
+  const fmt = (x: number | string | undefined) => (typeof x === 'number' ? x.toExponential(2) : (x ?? '-'));
   const head = [title, ...columns];
   const body = Object.entries(rows).map(([name, r]) => [name, ...columns.map((c) => fmt(r[c]))]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((line) => String(line[i]).length)));

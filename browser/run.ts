@@ -59,7 +59,10 @@ async function openPage(browser: Browser, url: string, label: string): Promise<{
 async function call<T>(page: Page, errors: string[], fn: keyof SomaxSuite, ...args: unknown[]): Promise<Outcome<T>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Outcome<T>>((done) => {
-    timer = setTimeout(() => done({ error: `timed out after ${CALL_TIMEOUT_MS} ms; page errors: ${errors.join(' | ') || 'none'}` }), CALL_TIMEOUT_MS);
+    timer = setTimeout(
+      () => done({ error: `timed out after ${CALL_TIMEOUT_MS} ms; page errors: ${errors.join(' | ') || 'none'}` }),
+      CALL_TIMEOUT_MS,
+    );
   });
   const run = page
     .waitForFunction(() => (globalThis as any).somaxSuite !== undefined, undefined, { timeout: 30_000 })
@@ -76,7 +79,13 @@ async function call<T>(page: Page, errors: string[], fn: keyof SomaxSuite, ...ar
  * Runs one page call on `backend` in a fresh page (so that a call that breaks the page, e.g. a
  * lost WebGPU device, cannot fail the next one); the page first asserts the backend it got.
  */
-async function inFreshPage<T>(browser: Browser, origin: string, backend: string, fn: keyof SomaxSuite, ...args: unknown[]): Promise<Outcome<T>> {
+async function inFreshPage<T>(
+  browser: Browser,
+  origin: string,
+  backend: string,
+  fn: keyof SomaxSuite,
+  ...args: unknown[]
+): Promise<Outcome<T>> {
   const { page, errors } = await openPage(browser, `${origin}/browser/index.html`, `${backend} ${fn} ${args.join(' ')}`.trim());
   try {
     const used = await call<string>(page, errors, 'useBackend', backend);
@@ -90,7 +99,13 @@ async function inFreshPage<T>(browser: Browser, origin: string, backend: string,
 }
 
 /** Runs every check on one backend; returns its rows for the summary tables. */
-async function runBackend(browser: Browser, origin: string, backend: string, ref: ReturnType<typeof productReferences>, nodeSteps: Record<string, StepOutcome>) {
+async function runBackend(
+  browser: Browser,
+  origin: string,
+  backend: string,
+  ref: ReturnType<typeof productReferences>,
+  nodeSteps: Record<string, StepOutcome>,
+) {
   const started = Date.now();
   const products: Record<string, number | string> = {};
   const steps: Record<string, number | string> = {};
@@ -124,9 +139,17 @@ async function runBackend(browser: Browser, origin: string, backend: string, ref
       continue;
     }
     const r = out.value;
-    training[`${backend}/${method}`] = { 'first loss': r.firstLoss, 'last loss': r.lastLoss, 'tensors@2': String(r.tensorsAfterSecondStep), 'tensors@end': String(r.tensorsAtEnd), ms: String(r.ms) };
-    check(r.tensorsAtEnd === r.tensorsAfterSecondStep && r.lastLoss < r.firstLoss,
-      `${backend}: ${method} training: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, loss ${r.firstLoss} → ${r.lastLoss}`);
+    training[`${backend}/${method}`] = {
+      'first loss': r.firstLoss,
+      'last loss': r.lastLoss,
+      'tensors@2': String(r.tensorsAfterSecondStep),
+      'tensors@end': String(r.tensorsAtEnd),
+      ms: String(r.ms),
+    };
+    check(
+      r.tensorsAtEnd === r.tensorsAfterSecondStep && r.lastLoss < r.firstLoss,
+      `${backend}: ${method} training: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, loss ${r.firstLoss} → ${r.lastLoss}`,
+    );
   }
   console.log(`[${backend}] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { products, steps, training };
@@ -151,7 +174,11 @@ const DEMO_RUNS: readonly DemoRun[] = [
 /** Opens the demo, trains a method against Adam, checks the backend, the chart and the result; screenshots it. */
 async function runDemo(browser: Browser, origin: string, { method, backend, steps, minAccuracy, screenshot }: DemoRun): Promise<void> {
   const started = Date.now();
-  const { page, errors } = await openPage(browser, `${origin}/examples/browser/index.html?method=${method}&backend=${backend}&steps=${steps}&autorun=1`, 'demo');
+  const { page, errors } = await openPage(
+    browser,
+    `${origin}/examples/browser/index.html?method=${method}&backend=${backend}&steps=${steps}&autorun=1`,
+    'demo',
+  );
   await page.setViewportSize({ width: 1100, height: 760 });
   try {
     await page.waitForFunction(() => (globalThis as any).demoResult !== undefined, undefined, { timeout: CALL_TIMEOUT_MS });
@@ -161,18 +188,25 @@ async function runDemo(browser: Browser, origin: string, { method, backend, step
       return;
     }
     const marks = await page.evaluate(() => document.querySelectorAll('#chart svg path').length);
-    const box = await page.evaluate(() => document.querySelector('#chart svg')?.getBoundingClientRect().toJSON() ?? { width: 0, height: 0 });
+    const box = await page.evaluate(
+      () => document.querySelector('#chart svg')?.getBoundingClientRect().toJSON() ?? { width: 0, height: 0 },
+    );
     if (screenshot) {
       mkdirSync(join(ROOT, 'docs/img'), { recursive: true });
       await page.screenshot({ path: join(ROOT, 'docs/img/browser-demo.png'), fullPage: true });
     }
-    console.log(`\ndemo (${result.backend}, ${result.steps} steps, batch ${result.batchSize}): ` +
-      Object.entries(result.accuracy as Record<string, number>).map(([m, a]) => `${m} test accuracy ${(100 * a).toFixed(1)}%`).join(', ') +
-      `; chart ${Math.round(box.width)}×${Math.round(box.height)} px, ${marks} paths; ${((Date.now() - started) / 1000).toFixed(1)} s` +
-      (screenshot ? '; screenshot docs/img/browser-demo.png' : ''));
+    console.log(
+      `\ndemo (${result.backend}, ${result.steps} steps, batch ${result.batchSize}): ` +
+        Object.entries(result.accuracy as Record<string, number>)
+          .map(([m, a]) => `${m} test accuracy ${(100 * a).toFixed(1)}%`)
+          .join(', ') +
+        `; chart ${Math.round(box.width)}×${Math.round(box.height)} px, ${marks} paths; ${((Date.now() - started) / 1000).toFixed(1)} s` +
+        (screenshot ? '; screenshot docs/img/browser-demo.png' : ''),
+    );
     check(String(result.backend).split(' ')[0] === backend, `demo: asked for ${backend}, ran on ${result.backend}`);
     check(marks > 0 && box.width > 600 && box.height > 200, `demo: the chart is not drawn (${marks} paths, ${box.width}×${box.height} px)`);
-    for (const [m, a] of Object.entries(result.accuracy as Record<string, number>)) check(a > minAccuracy, `demo (${backend}): ${m} test accuracy ${a} ≤ ${minAccuracy}`);
+    for (const [m, a] of Object.entries(result.accuracy as Record<string, number>))
+      check(a > minAccuracy, `demo (${backend}): ${m} test accuracy ${a} ≤ ${minAccuracy}`);
     check(errors.length === 0, `demo: uncaught page errors: ${errors.join(' | ')}`);
   } catch (e) {
     check(false, `demo did not finish: ${(e as Error).message}; page errors: ${errors.join(' | ') || 'none'}`);
@@ -217,7 +251,9 @@ async function main(): Promise<void> {
   console.log(`\n${table('max rel. error vs float64', PRODUCTS, products)}`);
   console.log(`\n${table('step vs node cpu (rel. diff)', backends, steps)}`);
   console.log(`\n${table(`${TRAINING_STEPS}-step training`, ['first loss', 'last loss', 'tensors@2', 'tensors@end', 'ms'], training)}`);
-  console.log(`\nbundle: ${size.minified} B minified, ${size.gzipped} B gzipped (goal < 40 kB); total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `\nbundle: ${size.minified} B minified, ${size.gzipped} B gzipped (goal < 40 kB); total ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   if (failures.length > 0) {
     console.error(`\n${failures.length} failure(s):\n- ${failures.join('\n- ')}`);
     process.exit(1);

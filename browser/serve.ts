@@ -54,8 +54,14 @@ export async function buildPages(): Promise<number> {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json',
-  '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.css': 'text/css', '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+  '.css': 'text/css',
+  '.json': 'application/json',
 };
 
 /** URL prefixes the server exposes, and the folders they map to (nothing else is served). */

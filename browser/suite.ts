@@ -10,8 +10,27 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  adam, applyIfFinite, conditionallyTransform, ggnvp, guardNonFinite, hessianDiag, hvp, injectHyperparams, jvp, listMethods, make,
-  makeStepAsync, masked, mlpObjective, multiSteps, namedChain, objectiveLoss, partition, random, skipNotFinite, tree,
+  adam,
+  applyIfFinite,
+  conditionallyTransform,
+  ggnvp,
+  guardNonFinite,
+  hessianDiag,
+  hvp,
+  injectHyperparams,
+  jvp,
+  listMethods,
+  make,
+  makeStepAsync,
+  masked,
+  mlpObjective,
+  multiSteps,
+  namedChain,
+  objectiveLoss,
+  partition,
+  random,
+  skipNotFinite,
+  tree,
 } from '../index';
 import type { GradientTransformation, MethodName, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';

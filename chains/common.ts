@@ -38,8 +38,14 @@ export type MethodState<S> = GuardNonFiniteState<S> | S;
  * `tx` wrapped by {@link guardNonFinite} when `skipNonFinite`; `sync: false` for methods that never
  * read from the device otherwise (so that they stay read-free on WebGPU).
  */
-export function guarded<S>(tx: GradientTransformation<S>, skipNonFinite: boolean, { sync = true } = {}): GradientTransformation<MethodState<S>> {
-  return skipNonFinite ? (guardNonFinite(tx, { sync }) as GradientTransformation<MethodState<S>>) : (tx as GradientTransformation<MethodState<S>>);
+export function guarded<S>(
+  tx: GradientTransformation<S>,
+  skipNonFinite: boolean,
+  { sync = true } = {},
+): GradientTransformation<MethodState<S>> {
+  return skipNonFinite
+    ? (guardNonFinite(tx, { sync }) as GradientTransformation<MethodState<S>>)
+    : (tx as GradientTransformation<MethodState<S>>);
 }
 
 /** The knobs every method accepts after its direction (somax v1 names in camelCase). */
@@ -138,6 +144,11 @@ export function secondOrderMethod(
   parts: Omit<SecondOrderOptions, 'damping' | 'tx' | 'rejectBadSteps'>,
   options: SecondOrderMethodOptions,
 ): GradientTransformation<SecondOrderMethodState> {
-  const damped = scaleBySecondOrder({ ...parts, damping: dampingFrom(options), rejectBadSteps: options.rejectBadSteps, tx: postDirection(options) });
+  const damped = scaleBySecondOrder({
+    ...parts,
+    damping: dampingFrom(options),
+    rejectBadSteps: options.rejectBadSteps,
+    tx: postDirection(options),
+  });
   return guarded(damped, options.skipNonFinite ?? true);
 }

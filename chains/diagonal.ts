@@ -77,7 +77,17 @@ export function adahessian<B>(lossFn: LossFn<B>, options: AdahessianOptions = {}
   const o = resolveOptions('adahessian', options, ADAHESSIAN_DEFAULTS);
   const estimator = hutchinsonEstimator(hessianCurvature(lossFn), { numProbes: o.numProbes });
   const { b1, b2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed } = o;
-  const lane = scaleByDiagonalCurvature(estimator, { mode: 'adahessian', b1, b2, eps, hessianPower, relativeFloor, evalEveryK, spatialAveraging, seed });
+  const lane = scaleByDiagonalCurvature(estimator, {
+    mode: 'adahessian',
+    b1,
+    b2,
+    eps,
+    hessianPower,
+    relativeFloor,
+    evalEveryK,
+    spatialAveraging,
+    seed,
+  });
   return guarded(chain(lane, postDirection(o)), o.skipNonFinite, { sync: false });
 }
 
@@ -125,7 +135,16 @@ const SOPHIA_DEFAULTS = {
 /** Sophia from its estimator and resolved options: the lane → clip(clipValue) → addDecayedWeights → −lr. */
 function sophia(estimator: (numProbes: number) => ReturnType<typeof hutchinsonEstimator>, o: Required<SophiaOptions>) {
   const { b1, b2, gamma, eps, evalEveryK, seed } = o;
-  const lane = scaleByDiagonalCurvature(estimator(o.numProbes), { mode: 'sophia', b1, b2, gamma, eps, evalEveryK, spatialAveraging: false, seed });
+  const lane = scaleByDiagonalCurvature(estimator(o.numProbes), {
+    mode: 'sophia',
+    b1,
+    b2,
+    gamma,
+    eps,
+    evalEveryK,
+    spatialAveraging: false,
+    seed,
+  });
   const tail = [clip(o.clipValue), addDecayedWeights(o.weightDecay, { mask: o.mask }), scaleByLearningRate(o.learningRate)];
   return guarded(chain(lane, ...tail), o.skipNonFinite, { sync: false }) as GradientTransformation<DiagonalMethodState>;
 }

@@ -45,10 +45,15 @@ const LBFGS_DEFAULTS = {
  * const step = makeStep(tx, lossFn);
  * @see Liu & Nocedal (1989); Nocedal & Wright, Numerical Optimization, Alg. 7.5.
  */
-export function lbfgs<B>(lossFn: LossFn<B>, options: LbfgsOptions = {}): GradientTransformation<MethodState<readonly [ScaleByLbfgsState, ...unknown[]]>> {
+export function lbfgs<B>(
+  lossFn: LossFn<B>,
+  options: LbfgsOptions = {},
+): GradientTransformation<MethodState<readonly [ScaleByLbfgsState, ...unknown[]]>> {
   const o = resolveOptions('lbfgs', options, LBFGS_DEFAULTS);
   const step = o.learningRate === undefined ? scale(-1) : scaleByLearningRate(o.learningRate);
   const parts: GradientTransformation<unknown>[] = [scaleByLbfgs({ memorySize: o.memorySize, scaleInitPrecond: o.scaleInitPrecond }), step];
   if (o.linesearch !== null) parts.push(scaleByZoomLinesearch(lossFn, o.linesearch));
-  return guarded(chain(...parts), o.skipNonFinite) as unknown as GradientTransformation<MethodState<readonly [ScaleByLbfgsState, ...unknown[]]>>;
+  return guarded(chain(...parts), o.skipNonFinite) as unknown as GradientTransformation<
+    MethodState<readonly [ScaleByLbfgsState, ...unknown[]]>
+  >;
 }

@@ -70,7 +70,10 @@ const SQN_DEFAULTS = {
 export function sqn<B>(lossFn: LossFn<B>, options: SqnOptions = {}): GradientTransformation<MethodState<ScaleBySqnState>> {
   const o = resolveOptions('sqn', options, SQN_DEFAULTS);
   const linesearch = o.linesearch ? stochasticArmijo(lossFn, o.learningRate) : undefined;
-  return guarded(scaleBySqn(lossFn, { learningRate: o.learningRate, memorySize: o.memorySize, curvatureEps: o.curvatureEps, linesearch }), o.skipNonFinite);
+  return guarded(
+    scaleBySqn(lossFn, { learningRate: o.learningRate, memorySize: o.memorySize, curvatureEps: o.curvatureEps, linesearch }),
+    o.skipNonFinite,
+  );
 }
 
 /** Options of {@link sgdArmijo}: the line search's, the step cap and the guard. */

@@ -199,7 +199,7 @@ const METHODS: { readonly [K in MethodName]: Entry<K> } = {
   ignd: {
     needs: 'objective',
     curvature: 'per-sample Gauss-Newton (regression or classification)',
-    solver: 'closed form in each sample\'s row space',
+    solver: "closed form in each sample's row space",
     damping: 'none',
     estimator: 'none',
     notes: 'Adam-like moments',
@@ -269,7 +269,8 @@ export function describe(name: string): string {
  */
 export function make<K extends MethodName>(name: K, options: MethodOptions[K]): GradientTransformation<MethodStates[K]> {
   const e = entry(name);
-  if (options === null || typeof options !== 'object') throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\``);
+  if (options === null || typeof options !== 'object')
+    throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\``);
   // The model the method does not need may be given too (generic code passes both): it is dropped.
   const { lossFn, objective, ...rest } = options as unknown as Record<string, unknown>;
   const model = e.needs === 'lossFn' ? lossFn : objective;

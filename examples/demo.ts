@@ -36,7 +36,9 @@ softmax cross-entropy, batch ${BATCH}; every method from the same initialization
   --help           this text
 
 Methods (curvature batch = the first samples of each batch):
-${Object.entries(MNIST_METHODS).map(([n, m]) => `  ${n.padEnd(11)} ${m.note}${m.curvatureBatch ? `; curvature batch ${m.curvatureBatch}` : ''}`).join('\n')}`;
+${Object.entries(MNIST_METHODS)
+  .map(([n, m]) => `  ${n.padEnd(11)} ${m.note}${m.curvatureBatch ? `; curvature batch ${m.curvatureBatch}` : ''}`)
+  .join('\n')}`;
 
 /** The results table: one row per run, steps and seconds to the target also relative to tfAdam's. */
 function resultsTable(runs: readonly Run[]): Record<string, string | number>[] {
@@ -77,11 +79,22 @@ async function main(): Promise<void> {
   await useBackend(backend);
 
   const data = mnistData({ testSize: 2000, seed: 0 });
-  console.log(`somax demo: MNIST (${data.trainSize} train / ${data.testSize} test digits), MLP 784-${HIDDEN}-10, up to ${steps} steps of batch ${BATCH}` +
-    `${Number.isFinite(budget) ? ` or ${budget} s` : ''} per method, backend ${tf.getBackend()}, target ${100 * TARGET}% test accuracy\n`);
+  console.log(
+    `somax demo: MNIST (${data.trainSize} train / ${data.testSize} test digits), MLP 784-${HIDDEN}-10, up to ${steps} steps of batch ${BATCH}` +
+      `${Number.isFinite(budget) ? ` or ${budget} s` : ''} per method, backend ${tf.getBackend()}, target ${100 * TARGET}% test accuracy\n`,
+  );
   // 20 untimed adam steps first: the first method would otherwise pay the backend's warm-up
   // (wasm heap growth), 40–50 % on its ms/step.
-  trainRun({ name: 'warm-up', build: () => adam(1e-3), lossFn, init: () => initParams(HIDDEN), batchAt: (i) => batchAt(data, i, BATCH), steps: 20, every: 20, evaluate: () => ({}) });
+  trainRun({
+    name: 'warm-up',
+    build: () => adam(1e-3),
+    lossFn,
+    init: () => initParams(HIDDEN),
+    batchAt: (i) => batchAt(data, i, BATCH),
+    steps: 20,
+    every: 20,
+    evaluate: () => ({}),
+  });
 
   const bars = progress(methods, steps, { key: 'accuracy', label: 'acc', format: (v) => `${(100 * v).toFixed(1)}%` });
   const runs: Run[] = [];
@@ -110,9 +123,24 @@ async function main(): Promise<void> {
   console.table(resultsTable(runs));
 
   const files = await writeCharts(runs, [
-    { file: 'docs/img/mnist-loss-vs-step.svg', title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs step`, x: { label: 'step', value: (c) => c.step }, y: { label: 'training loss', value: (c) => c.loss, log: true } },
-    { file: 'docs/img/mnist-loss-vs-time.svg', title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs wall-clock`, x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true }, y: { label: 'training loss', value: (c) => c.loss, log: true } },
-    { file: 'docs/img/mnist-accuracy-vs-time.svg', title: 'MNIST, MLP 784-32-10: test accuracy vs wall-clock', x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true }, y: { label: 'test accuracy', value: (c) => c.metrics.accuracy } },
+    {
+      file: 'docs/img/mnist-loss-vs-step.svg',
+      title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs step`,
+      x: { label: 'step', value: (c) => c.step },
+      y: { label: 'training loss', value: (c) => c.loss, log: true },
+    },
+    {
+      file: 'docs/img/mnist-loss-vs-time.svg',
+      title: `MNIST, MLP 784-32-10: training loss (mean over ${EVERY} batches of ${BATCH}) vs wall-clock`,
+      x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true },
+      y: { label: 'training loss', value: (c) => c.loss, log: true },
+    },
+    {
+      file: 'docs/img/mnist-accuracy-vs-time.svg',
+      title: 'MNIST, MLP 784-32-10: test accuracy vs wall-clock',
+      x: { label: 'seconds of training (log scale)', value: (c) => c.seconds, log: true },
+      y: { label: 'test accuracy', value: (c) => c.metrics.accuracy },
+    },
   ]);
   console.log(`\nplots written: ${files.join(', ')}`);
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -32,15 +32,30 @@ export const MNIST_METHODS: Readonly<Record<string, DemoMethod>> = {
   // stalls at 75 % whatever the learning rate (0.05, 0.15, 0.3).
   adahessian: { build: () => make('adahessian', { lossFn, learningRate: 0.1 }), note: 'lr 0.1, curvature on the whole batch' },
   // Sophia's clipped update is sign-like: lr 1e-2 plateaus at 87 %, 3e-2 at 78 %.
-  sophiaH: { build: () => make('sophiaH', { lossFn, learningRate: 3e-3, weightDecay: 0 }), curvatureBatch: 32, note: 'lr 3e-3, no weight decay, Hessian diagonal every 10 steps' },
-  sophiaG: { build: () => make('sophiaG', { objective, learningRate: 3e-3, weightDecay: 0 }), curvatureBatch: 32, note: 'lr 3e-3, no weight decay, GNB diagonal every 10 steps' },
+  sophiaH: {
+    build: () => make('sophiaH', { lossFn, learningRate: 3e-3, weightDecay: 0 }),
+    curvatureBatch: 32,
+    note: 'lr 3e-3, no weight decay, Hessian diagonal every 10 steps',
+  },
+  sophiaG: {
+    build: () => make('sophiaG', { objective, learningRate: 3e-3, weightDecay: 0 }),
+    curvatureBatch: 32,
+    note: 'lr 3e-3, no weight decay, GNB diagonal every 10 steps',
+  },
   // The Hessian is indefinite: λ = 1 diverges (loss 9), λ = 3 reaches 89 % then jumps to 54 %;
   // λ = 3 with the direction clipped to norm 2 is stable. λ = 10 is gradient descent (lr 0.1).
-  newtonCg: { build: () => make('newtonCg', { lossFn, lam0: 3, maxIterations: 5, clipNorm: 2 }), curvatureBatch: 32, note: 'λ = 3, 5 CG iterations, direction clipped to norm 2' },
+  newtonCg: {
+    build: () => make('newtonCg', { lossFn, lam0: 3, maxIterations: 5, clipNorm: 2 }),
+    curvatureBatch: 32,
+    note: 'λ = 3, 5 CG iterations, direction clipped to norm 2',
+  },
   // λ = 1 behaves like SGD at lr 1 (most GGN eigenvalues ≪ 1: 90 % at 55–60 steps); λ = 0.3 needs
   // the whole batch for curvature (λ = 0.1 on 32 samples diverges) and reaches 90 % at 40 steps,
   // 35 with momentum 0.5 at half the step (λ = 0.2, 0.5 or momentum 0.7 are no better).
-  sgn: { build: () => make('sgn', { objective, lam0: 0.3, maxIterations: 10, directionMomentum: 0.5, learningRate: 0.5 }), note: 'λ = 0.3, 10 CG iterations, momentum 0.5, lr 0.5, curvature on the whole batch' },
+  sgn: {
+    build: () => make('sgn', { objective, lam0: 0.3, maxIterations: 10, directionMomentum: 0.5, learningRate: 0.5 }),
+    note: 'λ = 0.3, 10 CG iterations, momentum 0.5, lr 0.5, curvature on the whole batch',
+  },
   // The row-space system is B·C × B·C: 8 samples (80 rows). 32 samples (320 rows, Gram by
   // mlpObjective's hook) also took 60 steps to 90 %, at 4× the time per step (float64 Cholesky).
   // λ = 0.3 on 8 samples diverges (outside their row space the step is g / λ).

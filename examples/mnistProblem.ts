@@ -59,15 +59,17 @@ export function firstSamples(batch: Batch, size: number): Batch {
 
 /** Test accuracy and test loss of params. */
 export function testMetrics(data: MnistData, params: Tree): { accuracy: number; testLoss: number } {
-  const [accuracy, testLoss] = tf.tidy(() => {
-    const logits = predict(params, data.test.x);
-    const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(data.test.y, 1)), 'float32'));
-    return [acc, lossFn(params, data.test)];
-  }).map((t) => {
-    const v = t.dataSync()[0];
-    t.dispose();
-    return v;
-  });
+  const [accuracy, testLoss] = tf
+    .tidy(() => {
+      const logits = predict(params, data.test.x);
+      const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(data.test.y, 1)), 'float32'));
+      return [acc, lossFn(params, data.test)];
+    })
+    .map((t) => {
+      const v = t.dataSync()[0];
+      t.dispose();
+      return v;
+    });
   return { accuracy, testLoss };
 }
 

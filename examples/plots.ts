@@ -32,7 +32,11 @@ export interface ChartOptions {
  * @example
  * await lineChartSvg('docs/img/loss.svg', points, { title: 'loss', x: 'step', y: 'loss', logY: true });
  */
-export async function lineChartSvg(file: string, points: readonly Point[], { title, x, y, logY = false, logX = false }: ChartOptions): Promise<void> {
+export async function lineChartSvg(
+  file: string,
+  points: readonly Point[],
+  { title, x, y, logY = false, logX = false }: ChartOptions,
+): Promise<void> {
   const vega = await import('vega');
   const vl = await import('vega-lite');
   const methods = [...new Set(points.map((p) => p.method))];
@@ -47,7 +51,13 @@ export async function lineChartSvg(file: string, points: readonly Point[], { tit
     encoding: {
       x: { field: 'x', type: 'quantitative', title: x, scale: logX ? { type: 'log', nice: false } : {} },
       y: { field: 'y', type: 'quantitative', title: y, scale: logY ? { type: 'log', nice: false } : { zero: false } },
-      color: { field: 'method', type: 'nominal', title: 'method', sort: methods, scale: { domain: methods, scheme: methods.length <= 10 ? 'category10' : 'tableau20' } },
+      color: {
+        field: 'method',
+        type: 'nominal',
+        title: 'method',
+        sort: methods,
+        scale: { domain: methods, scheme: methods.length <= 10 ? 'category10' : 'tableau20' },
+      },
     },
   } as never).spec;
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });

@@ -57,7 +57,15 @@ function carsProblem(): Problem | undefined {
     y: Float32Array.from(Array.from(idx).map((i) => target[i])),
     n: idx.length,
   });
-  return { name: 'cars', title: `cars (vega-datasets, ${clean.length} rows): standardized mpg from 5 columns, MLP 5-16-1`, train: pick(order.subarray(0, cut)), test: pick(order.subarray(cut)), features: cols.length, hidden: 16, batch: 64 };
+  return {
+    name: 'cars',
+    title: `cars (vega-datasets, ${clean.length} rows): standardized mpg from 5 columns, MLP 5-16-1`,
+    train: pick(order.subarray(0, cut)),
+    test: pick(order.subarray(cut)),
+    features: cols.length,
+    hidden: 16,
+    batch: 64,
+  };
 }
 
 const HELP = `somax regression example: squared error, ${Object.keys(METHODS).join(', ')}, same initialization and batches.
@@ -68,7 +76,9 @@ const HELP = `somax regression example: squared error, ${Object.keys(METHODS).jo
   --help           this text
 
 Methods:
-${Object.entries(METHODS).map(([n, m]) => `  ${n.padEnd(10)} ${m.note}`).join('\n')}`;
+${Object.entries(METHODS)
+  .map(([n, m]) => `  ${n.padEnd(10)} ${m.note}`)
+  .join('\n')}`;
 
 /** Root mean squared error of params on a set. */
 function rmse(params: Tree, set: Batch): number {
@@ -115,20 +125,22 @@ function runProblem(problem: Problem, methods: string[], steps: number): { runs:
     return run;
   });
   bars.stop();
-  console.table(runs.map((r) => {
-    const last = r.curve[r.curve.length - 1];
-    const best = Math.min(...r.curve.map((c) => c.metrics.testRmse));
-    return {
-      method: r.method,
-      steps: r.steps,
-      'train RMSE': last ? +last.metrics.trainRmse.toFixed(4) : '-',
-      'test RMSE': last ? +last.metrics.testRmse.toFixed(4) : '-',
-      'best test RMSE': Number.isFinite(best) ? +best.toFixed(4) : '-',
-      'ms / step': +r.msPerStep.toFixed(1),
-      leaked: r.leaked,
-      ...(r.failure ? { note: r.failure } : {}),
-    };
-  }));
+  console.table(
+    runs.map((r) => {
+      const last = r.curve[r.curve.length - 1];
+      const best = Math.min(...r.curve.map((c) => c.metrics.testRmse));
+      return {
+        method: r.method,
+        steps: r.steps,
+        'train RMSE': last ? +last.metrics.trainRmse.toFixed(4) : '-',
+        'test RMSE': last ? +last.metrics.testRmse.toFixed(4) : '-',
+        'best test RMSE': Number.isFinite(best) ? +best.toFixed(4) : '-',
+        'ms / step': +r.msPerStep.toFixed(1),
+        leaked: r.leaked,
+        ...(r.failure ? { note: r.failure } : {}),
+      };
+    }),
+  );
   tf.dispose([train.x, train.y, test.x, test.y]);
   return { runs, fits };
 }
@@ -147,20 +159,38 @@ async function main(): Promise<void> {
   const sine = sineProblem();
   const { runs, fits } = runProblem(sine, methods, steps);
   const grid = Array.from(sine.test.x);
-  await lineChartSvg('docs/img/regression-sine-fit.svg', [
-    ...grid.map((x, i) => ({ method: 'sin(2x)', x, y: sine.test.y[i] })),
-    ...[...fits].flatMap(([method, f]) => grid.map((x, i) => ({ method, x, y: f[i] }))),
-  ], { title: `sine wave: fits after ${steps} steps`, x: 'x', y: 'y' });
+  await lineChartSvg(
+    'docs/img/regression-sine-fit.svg',
+    [
+      ...grid.map((x, i) => ({ method: 'sin(2x)', x, y: sine.test.y[i] })),
+      ...[...fits].flatMap(([method, f]) => grid.map((x, i) => ({ method, x, y: f[i] }))),
+    ],
+    { title: `sine wave: fits after ${steps} steps`, x: 'x', y: 'y' },
+  );
   files.push('docs/img/regression-sine-fit.svg');
-  files.push(...(await writeCharts(runs, [
-    { file: 'docs/img/regression-sine-loss.svg', title: `${sine.title}: training loss vs step`, x: { label: 'step', value: (c) => c.step }, y: { label: 'training loss (½ squared error)', value: (c) => c.loss, log: true } },
-  ])));
+  files.push(
+    ...(await writeCharts(runs, [
+      {
+        file: 'docs/img/regression-sine-loss.svg',
+        title: `${sine.title}: training loss vs step`,
+        x: { label: 'step', value: (c) => c.step },
+        y: { label: 'training loss (½ squared error)', value: (c) => c.loss, log: true },
+      },
+    ])),
+  );
   const cars = carsProblem();
   if (cars) {
     const { runs: carRuns } = runProblem(cars, methods, steps);
-    files.push(...(await writeCharts(carRuns, [
-      { file: 'docs/img/regression-cars-rmse.svg', title: `${cars.title}: test RMSE vs step`, x: { label: 'step', value: (c) => c.step }, y: { label: 'test RMSE (standardized mpg)', value: (c) => c.metrics.testRmse, log: true } },
-    ])));
+    files.push(
+      ...(await writeCharts(carRuns, [
+        {
+          file: 'docs/img/regression-cars-rmse.svg',
+          title: `${cars.title}: test RMSE vs step`,
+          x: { label: 'step', value: (c) => c.step },
+          y: { label: 'test RMSE (standardized mpg)', value: (c) => c.metrics.testRmse, log: true },
+        },
+      ])),
+    );
   } else {
     console.log('\n(tabular example skipped: the vega-datasets dev dependency is not installed)');
   }

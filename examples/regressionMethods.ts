@@ -21,9 +21,17 @@ export const lossFn = objectiveLoss(objective);
  */
 export const REGRESSION_METHODS: Readonly<Record<string, { readonly build: () => GradientTransformation<any>; readonly note: string }>> = {
   adam: { build: () => adam(0.1), note: 'adam(0.1)' },
-  egn: { build: () => make('egn', { objective, lam0: 1e-2, learningRate: 0.5 }), note: 'λ = 0.01, lr 0.5, Cholesky on the batch (64 rows)' },
-  sgn: { build: () => make('sgn', { objective, lam0: 1e-2, learningRate: 0.5, maxIterations: 20 }), note: 'λ = 0.01, lr 0.5, 20 CG iterations' },
+  egn: {
+    build: () => make('egn', { objective, lam0: 1e-2, learningRate: 0.5 }),
+    note: 'λ = 0.01, lr 0.5, Cholesky on the batch (64 rows)',
+  },
+  sgn: {
+    build: () => make('sgn', { objective, lam0: 1e-2, learningRate: 0.5, maxIterations: 20 }),
+    note: 'λ = 0.01, lr 0.5, 20 CG iterations',
+  },
   ignd: { build: () => make('ignd', { objective, learningRate: 1, b1: 0.9, b2: 0.99 }), note: 'lr 1, moments β1 0.9, β2 0.99' },
-  ggnDirect: { build: () => make('ggnDirect', { objective, lam0: 1e-2, learningRate: 0.5 }), note: 'λ = 0.01, lr 0.5, dense GGN (P = 97 products per step)' },
+  ggnDirect: {
+    build: () => make('ggnDirect', { objective, lam0: 1e-2, learningRate: 0.5 }),
+    note: 'λ = 0.01, lr 0.5, dense GGN (P = 97 products per step)',
+  },
 };
-

@@ -47,14 +47,21 @@ export function progress(names: readonly string[], steps: number, metric: ShownM
         done: (run) => {
           const last = run.curve[run.curve.length - 1];
           const f = fields(last, 1000 / run.msPerStep);
-          console.log(` ${name.padEnd(width)}  ${run.steps}/${steps} steps | loss ${f.loss} | ${metric.label} ${f.metric} | ${f.rate} steps/s${run.failure ? ` | stopped: ${run.failure}` : ''}`);
+          console.log(
+            ` ${name.padEnd(width)}  ${run.steps}/${steps} steps | loss ${f.loss} | ${metric.label} ${f.metric} | ${f.rate} steps/s${run.failure ? ` | stopped: ${run.failure}` : ''}`,
+          );
         },
       }),
       stop: () => undefined,
     };
   }
   const bars = new cliProgress.MultiBar(
-    { format: ` {name} {bar} {value}/{total} | loss {loss} | ${metric.label} {metric} | {rate} steps/s{note}`, hideCursor: true, clearOnComplete: false, barsize: 16 },
+    {
+      format: ` {name} {bar} {value}/{total} | loss {loss} | ${metric.label} {metric} | {rate} steps/s{note}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      barsize: 16,
+    },
     cliProgress.Presets.shades_classic,
   );
   const created = new Map(names.map((n) => [n, bars.create(steps, 0, { name: n.padEnd(width), note: '', ...fields(undefined, 0) })]));
@@ -95,7 +102,8 @@ export interface ChartSpec {
 /** Writes each chart (one line per run, finite points only) as SVG; returns the files written. */
 export async function writeCharts(runs: readonly Run[], charts: readonly ChartSpec[]): Promise<string[]> {
   for (const c of charts) {
-    const points: Point[] = runs.flatMap((r) => r.curve.map((p) => ({ method: r.method, x: c.x.value(p), y: c.y.value(p) })))
+    const points: Point[] = runs
+      .flatMap((r) => r.curve.map((p) => ({ method: r.method, x: c.x.value(p), y: c.y.value(p) })))
       .filter((p) => Number.isFinite(p.y) && (!c.y.log || p.y > 0) && (!c.x.log || p.x > 0));
     await lineChartSvg(c.file, points, { title: c.title, x: c.x.label, y: c.y.label, logX: c.x.log ?? false, logY: c.y.log ?? false });
   }

@@ -134,7 +134,8 @@ function somaxStepper(tx: GradientTransformation<any>, lossFn: LossFn<Batch>, in
 export function trainRun(o: TrainOptions): Run {
   const before = tf.memory().numTensors;
   const built = o.build();
-  const stepper = 'tfOptimizer' in built ? tfStepper(built.tfOptimizer, o.lossFn, o.init()) : somaxStepper(built, o.lossFn, o.init(), o.curvatureOf);
+  const stepper =
+    'tfOptimizer' in built ? tfStepper(built.tfOptimizer, o.lossFn, o.init()) : somaxStepper(built, o.lossFn, o.init(), o.curvatureOf);
   const curve: CurvePoint[] = [];
   let seconds = 0;
   let skipped = 0;
@@ -173,7 +174,16 @@ export function trainRun(o: TrainOptions): Run {
   }
   const tensorsAtEnd = tf.memory().numTensors;
   stepper.dispose();
-  return { method: o.name, curve, steps: done, msPerStep: (1000 * seconds) / Math.max(done, 1), tensorsAtEnd, leaked: tf.memory().numTensors - before, skipped, failure };
+  return {
+    method: o.name,
+    curve,
+    steps: done,
+    msPerStep: (1000 * seconds) / Math.max(done, 1),
+    tensorsAtEnd,
+    leaked: tf.memory().numTensors - before,
+    skipped,
+    failure,
+  };
 }
 
 /** The first point of `run` whose metric `key` reaches `target`, if any. */

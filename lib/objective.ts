@@ -139,8 +139,7 @@ function needsReshape(outputs: tf.Tensor, targets: tf.Tensor): boolean {
  */
 export const meanSquaredError: OutputLoss = {
   name: 'meanSquaredError',
-  value: (f, y) =>
-    tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(f, squaredErrorTargets(f, y))))), batchSize(f)) as tf.Scalar),
+  value: (f, y) => tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(f, squaredErrorTargets(f, y))))), batchSize(f)) as tf.Scalar),
   residual: (f, y) => tf.tidy(() => tf.sub(f, squaredErrorTargets(f, y))),
   hessianProduct: (_f, u) => tf.clone(u),
   hessianBlocks: (f) => {
@@ -209,7 +208,7 @@ export const softmaxCrossEntropy: OutputLoss = {
       const row = z.subarray(i * c, (i + 1) * c);
       const top = Math.max(...row);
       let sum = 0;
-      for (let k = 0; k < c; k++) sum += (p[i * c + k] = Math.exp(row[k] - top));
+      for (let k = 0; k < c; k++) sum += p[i * c + k] = Math.exp(row[k] - top);
       for (let k = 0; k < c; k++) p[i * c + k] /= sum;
     }
     const out = new Float64Array(b * c * c);
@@ -242,7 +241,9 @@ export function resolveOutputLoss(loss: OutputLossName | OutputLoss): OutputLoss
     const found = OUTPUT_LOSSES[loss as OutputLossName];
     if (found === undefined) {
       throw new HyperparameterError(
-        `unknown loss '${loss}': use one of ${Object.keys(OUTPUT_LOSSES).map((k) => `'${k}'`).join(', ')} or an OutputLoss object`,
+        `unknown loss '${loss}': use one of ${Object.keys(OUTPUT_LOSSES)
+          .map((k) => `'${k}'`)
+          .join(', ')} or an OutputLoss object`,
       );
     }
     return found;

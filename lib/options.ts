@@ -60,7 +60,9 @@ export function nearestName(word: string, candidates: readonly string[]): string
 export function checkOptionKeys(owner: string, options: unknown, known: readonly string[]): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new HyperparameterError(`${owner}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new HyperparameterError(
+      `${owner}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;

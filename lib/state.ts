@@ -50,9 +50,15 @@ function isPlainObject(x: object): boolean {
 export function saveState(state: unknown): Json {
   const save = (s: unknown, path: string): Json => {
     if (tree.isTensor(s)) {
-      if (BYTES[s.dtype] === undefined) throw new InputError(`saveState: ${path} is a ${s.dtype} tensor; only float32, int32 and bool are supported`);
+      if (BYTES[s.dtype] === undefined)
+        throw new InputError(`saveState: ${path} is a ${s.dtype} tensor; only float32, int32 and bool are supported`);
       const data = s.dataSync() as Float32Array | Int32Array | Uint8Array;
-      return { [TENSOR]: true, dtype: s.dtype, shape: [...s.shape], data: toBase64(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+      return {
+        [TENSOR]: true,
+        dtype: s.dtype,
+        shape: [...s.shape],
+        data: toBase64(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+      };
     }
     if (typeof s === 'number') return Number.isFinite(s) && !Object.is(s, -0) ? s : { [NUMBER]: Object.is(s, -0) ? '-0' : String(s) };
     if (s === undefined) return { [UNDEFINED]: true };
@@ -64,7 +70,9 @@ export function saveState(state: unknown): Json {
       if (clash !== undefined) throw new InputError(`saveState: ${path} has the reserved key '${clash}'`);
       return Object.fromEntries(keys.map((k) => [k, save((s as Record<string, unknown>)[k], `${path}.${k}`)]));
     }
-    throw new InputError(`saveState: ${path} is a ${typeof s === 'object' ? (s as object).constructor?.name ?? 'object' : typeof s}, which state may not hold`);
+    throw new InputError(
+      `saveState: ${path} is a ${typeof s === 'object' ? ((s as object).constructor?.name ?? 'object') : typeof s}, which state may not hold`,
+    );
   };
   return save(state, 'state');
 }
@@ -84,10 +92,12 @@ export function loadState<S = unknown>(json: Json): S {
         const dtype = j.dtype as tf.DataType;
         const shape = j.shape as number[];
         const width = BYTES[dtype];
-        if (width === undefined || !Array.isArray(shape) || typeof j.data !== 'string') throw new InputError(`loadState: ${path} is not a saved tensor`);
+        if (width === undefined || !Array.isArray(shape) || typeof j.data !== 'string')
+          throw new InputError(`loadState: ${path} is not a saved tensor`);
         const bytes = fromBase64(j.data);
         const size = shape.reduce((a, b) => a * b, 1);
-        if (bytes.length !== size * width) throw new InputError(`loadState: ${path} has ${bytes.length} bytes for shape [${shape.join(', ')}] of ${dtype}`);
+        if (bytes.length !== size * width)
+          throw new InputError(`loadState: ${path} has ${bytes.length} bytes for shape [${shape.join(', ')}] of ${dtype}`);
         const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         const values = dtype === 'float32' ? new Float32Array(buffer) : dtype === 'int32' ? new Int32Array(buffer) : new Uint8Array(buffer);
         return tf.tensor(values, shape, dtype);

@@ -35,7 +35,10 @@ export class SomaxOptimizer extends tf.Optimizer {
   private state: unknown = null;
   private extra: Record<string, unknown> = {};
 
-  constructor(private readonly tx: GradientTransformation<unknown>, private readonly name = 'somax') {
+  constructor(
+    private readonly tx: GradientTransformation<unknown>,
+    private readonly name = 'somax',
+  ) {
     super();
   }
 
@@ -50,7 +53,9 @@ export class SomaxOptimizer extends tf.Optimizer {
       if (tensor == null) continue;
       const variable = tf.engine().registeredVariables[name];
       if (variable === undefined) {
-        throw new InputError(`${this.name}: no registered tf.Variable named '${name}' (applyGradients takes gradients keyed by variable name)`);
+        throw new InputError(
+          `${this.name}: no registered tf.Variable named '${name}' (applyGradients takes gradients keyed by variable name)`,
+        );
       }
       params[name] = variable;
       grads[name] = tensor;
@@ -116,7 +121,11 @@ export class SomaxOptimizer extends tf.Optimizer {
    * transform (it is code). Save the state with `saveState(optimizer.getState())` instead.
    */
   override getWeights(): ReturnType<tf.Optimizer['getWeights']> {
-    return Promise.reject(new InputError(`${this.name}: tfjs-layers cannot save a somax optimizer (includeOptimizer); save its state with saveState(optimizer.getState()) and restore it with setState(loadState(json))`));
+    return Promise.reject(
+      new InputError(
+        `${this.name}: tfjs-layers cannot save a somax optimizer (includeOptimizer); save its state with saveState(optimizer.getState()) and restore it with setState(loadState(json))`,
+      ),
+    );
   }
 
   /** Releases the transform state. */
@@ -136,11 +145,12 @@ export class SomaxOptimizer extends tf.Optimizer {
     _cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    throw new InputError(`a SomaxOptimizer ('${String(config?.name)}') cannot be rebuilt from its config (the transform is code): compile the loaded model with asTfOptimizer(tx) again`);
+    throw new InputError(
+      `a SomaxOptimizer ('${String(config?.name)}') cannot be rebuilt from its config (the transform is code): compile the loaded model with asTfOptimizer(tx) again`,
+    );
   }
 }
 tf.serialization.registerClass(SomaxOptimizer);
-
 
 /** Marks every tensor of a state as kept by enclosing `tf.tidy` scopes. */
 function keepAll<S>(state: S): S {

@@ -56,7 +56,10 @@ function childPath(path: string, k: string | number): string {
  * than tfjs's `Cannot read properties of undefined (reading 'backend')` later on; the check reads
  * one property per leaf and the path is built only on failure.
  */
-export function flatten(tree: Tree, root = 'tree'): {
+export function flatten(
+  tree: Tree,
+  root = 'tree',
+): {
   /** The leaves, depth first with sorted keys (the tree's own tensors, not copies). */
   leaves: tf.Tensor[];
   /** The structure, for {@link unflatten}. */
@@ -186,7 +189,11 @@ function describe(t: Tree): string {
 export function assertSameStructure(
   reference: Tree,
   other: Tree,
-  { names = ['expected', 'got'], root = 'tree', checkDtype = false }: {
+  {
+    names = ['expected', 'got'],
+    root = 'tree',
+    checkDtype = false,
+  }: {
     names?: readonly [string, string];
     root?: string;
     checkDtype?: boolean;
@@ -255,9 +262,16 @@ export function ravel(tree: Tree): {
   unravel: (v: tf.Tensor) => Tree;
 } {
   const { leaves: ls, def } = flatten(tree);
-  const vector = ls.length === 0
-    ? tf.zeros([0]) as tf.Tensor1D
-    : tf.tidy(() => tf.concat(ls.map((l) => tf.reshape(tf.cast(l, 'float32'), [-1])), 0) as tf.Tensor1D);
+  const vector =
+    ls.length === 0
+      ? (tf.zeros([0]) as tf.Tensor1D)
+      : tf.tidy(
+          () =>
+            tf.concat(
+              ls.map((l) => tf.reshape(tf.cast(l, 'float32'), [-1])),
+              0,
+            ) as tf.Tensor1D,
+        );
   return { vector, unravel: (v: tf.Tensor) => unravel(def, v) };
 }
 
@@ -353,7 +367,10 @@ export function fullLike(a: Tree, value: number, root = 'params'): Tree {
 /** Standard normal entries shaped like `a`, from `key` (leaf i uses `foldIn(key, i)`). */
 export function randomNormalLike(a: Tree, k: PRNGKey): Tree {
   const { leaves: ls, def } = flatten(a);
-  return unflatten(def, ls.map((x, i) => tf.randomNormal(x.shape, 0, 1, 'float32', foldIn(k, i))));
+  return unflatten(
+    def,
+    ls.map((x, i) => tf.randomNormal(x.shape, 0, 1, 'float32', foldIn(k, i))),
+  );
 }
 
 /** Rademacher (±1 with equal probability) entries shaped like `a`, from `key`. */
@@ -408,10 +425,7 @@ export function dispose(a: StateTree): void {
 /** A boolean scalar: true when every entry of every leaf is finite. */
 export function allFinite(a: Tree): tf.Scalar {
   return tf.tidy(() =>
-    leaves(a).reduce<tf.Scalar>(
-      (acc, x) => tf.logicalAnd(acc, tf.all(tf.isFinite(x))) as tf.Scalar,
-      tf.scalar(true, 'bool'),
-    ),
+    leaves(a).reduce<tf.Scalar>((acc, x) => tf.logicalAnd(acc, tf.all(tf.isFinite(x))) as tf.Scalar, tf.scalar(true, 'bool')),
   );
 }
 

@@ -21,14 +21,7 @@ export type Updates = Tree;
  * arrays / objects of those. No classes, so state can be inspected, saved and restored.
  */
 export type StateTree =
-  | tf.Tensor
-  | number
-  | boolean
-  | string
-  | null
-  | undefined
-  | readonly StateTree[]
-  | { readonly [key: string]: StateTree };
+  tf.Tensor | number | boolean | string | null | undefined | readonly StateTree[] | { readonly [key: string]: StateTree };
 
 /** A learning-rate (or any hyperparameter) schedule: step count → value. */
 export type Schedule = (step: number) => number;

@@ -65,7 +65,11 @@ export function applyUpdates<T extends Tree>(params: T, updates: Tree): T {
  */
 export function incrementalUpdate(newTensors: Tree, oldTensors: Tree, stepSize: number): Tree {
   assertInRange('stepSize', stepSize, 0, 1);
-  return tree.map((n: tf.Tensor, o: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(n, stepSize), tf.mul(o, 1 - stepSize))), newTensors, oldTensors);
+  return tree.map(
+    (n: tf.Tensor, o: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(n, stepSize), tf.mul(o, 1 - stepSize))),
+    newTensors,
+    oldTensors,
+  );
 }
 
 /**

@@ -58,16 +58,20 @@ function recordDenseLayers<X>(forward: DenseForward<X>, params: Tree, x: X): { c
   const unused = new Set(leaves);
   const claim = (t: tf.Tensor | undefined, role: string) => {
     if (t === undefined || unused.delete(t)) return;
-    throw new InputError(leaves.includes(t)
-      ? `denseObjective: ${paths[leaves.indexOf(t)]} is used by two dense layers (shared weights are not supported by the row Gram)`
-      : `denseObjective: a dense layer's ${role} is not a parameter leaf (pass params' tensors to dense() as they are)`);
+    throw new InputError(
+      leaves.includes(t)
+        ? `denseObjective: ${paths[leaves.indexOf(t)]} is used by two dense layers (shared weights are not supported by the row Gram)`
+        : `denseObjective: a dense layer's ${role} is not a parameter leaf (pass params' tensors to dense() as they are)`,
+    );
   };
   const calls: DenseCall[] = [];
   const dense: DenseLayer = (a, w, b) => {
     claim(w, 'weight');
     claim(b, 'bias');
     if (a.rank !== 2 || w.rank !== 2) {
-      throw new InputError(`denseObjective: dense(a, w) needs a of rank 2 and w of rank 2, got [${a.shape.join(', ')}] and [${w.shape.join(', ')}]`);
+      throw new InputError(
+        `denseObjective: dense(a, w) needs a of rank 2 and w of rank 2, got [${a.shape.join(', ')}] and [${w.shape.join(', ')}]`,
+      );
     }
     calls.push({ input: a as tf.Tensor2D, width: w.shape[1] as number, hasBias: b !== undefined });
     return affine(a, w, b);
@@ -75,7 +79,9 @@ function recordDenseLayers<X>(forward: DenseForward<X>, params: Tree, x: X): { c
   const outputs = forward(params, x, dense);
   if (unused.size > 0) {
     const names = leaves.filter((t) => unused.has(t)).map((t) => paths[leaves.indexOf(t)]);
-    throw new InputError(`denseObjective: ${names.join(', ')} ${names.length > 1 ? 'do' : 'does'} not enter the model through a dense layer; the row Gram would miss ${names.length > 1 ? 'them' : 'it'}`);
+    throw new InputError(
+      `denseObjective: ${names.join(', ')} ${names.length > 1 ? 'do' : 'does'} not enter the model through a dense layer; the row Gram would miss ${names.length > 1 ? 'them' : 'it'}`,
+    );
   }
   return { calls, outputs };
 }
@@ -128,7 +134,8 @@ export function denseRowGram<X = tf.Tensor>(forward: DenseForward<X>): (params: 
         let layer = 0;
         const perturbed: DenseLayer = (a, w, bias) => tf.add(affine(a, w, bias), eps[layer++]);
         const out = forward(params, tiled, perturbed);
-        if (layer !== calls.length) throw new InputError(`denseObjective: the forward pass used ${calls.length} dense layers, then ${layer}`);
+        if (layer !== calls.length)
+          throw new InputError(`denseObjective: the forward pass used ${calls.length} dense layers, then ${layer}`);
         return out;
       })(perturbations, dy);
       return calls.map((c, l) => denseLayerGram(c.input, deltas[l], k, c.hasBias)).reduce((sum, g) => tf.add(sum, g));
@@ -163,7 +170,8 @@ export interface DenseObjectiveOptions<X> {
  * const tx = egn(objective, { lam0: 1 }); // J Jᵀ by the delta trick, no Jacobian rows
  */
 export function denseObjective<X = tf.Tensor>({ forward, loss }: DenseObjectiveOptions<X>): DenseObjective<X> {
-  if (typeof forward !== 'function') throw new HyperparameterError('denseObjective: forward must be a function (params, x, dense) => outputs');
+  if (typeof forward !== 'function')
+    throw new HyperparameterError('denseObjective: forward must be a function (params, x, dense) => outputs');
   const objective = { predict: (params: Tree, x: X) => forward(params, x, affine), loss, rowGram: denseRowGram(forward) };
   checkObjective(objective);
   return objective;

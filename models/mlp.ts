@@ -28,7 +28,12 @@ const ACTIVATIONS: Record<Exclude<Activation, (z: tf.Tensor) => tf.Tensor>, (z: 
 function activationFn(activation: Activation): (z: tf.Tensor) => tf.Tensor {
   if (typeof activation === 'function') return activation;
   const fn = ACTIVATIONS[activation];
-  if (fn === undefined) throw new HyperparameterError(`unknown activation '${activation}': use one of ${Object.keys(ACTIVATIONS).map((a) => `'${a}'`).join(', ')} or a function`);
+  if (fn === undefined)
+    throw new HyperparameterError(
+      `unknown activation '${activation}': use one of ${Object.keys(ACTIVATIONS)
+        .map((a) => `'${a}'`)
+        .join(', ')} or a function`,
+    );
   return fn;
 }
 
@@ -106,27 +111,29 @@ export function mlpLinearize(activation: Activation = 'tanh'): (params: Tree, x:
     const { outputs, inputs, inputsT, weightsT, slopes } = kept;
     return {
       outputs,
-      jvp: (v) => tf.tidy(() => {
-        tree.assertSameStructure(params, v, { names: ['params have', 'tangent has'], root: 'tangent' });
-        const t = v as Record<string, tf.Tensor>;
-        let da: tf.Tensor | undefined; // ȧₗ₋₁; ȧ₀ = 0
-        for (let l = 0; ; l++) {
-          const direct = tf.add(tf.matMul(inputs[l], t[`w${l + 1}`]), t[`b${l + 1}`]);
-          const dz = da === undefined ? direct : tf.add(direct, tf.matMul(da, w(l)));
-          if (l === depth - 1) return dz;
-          da = tf.mul(slopes[l], dz);
-        }
-      }),
-      vjp: (u) => tree.tidy(() => {
-        const grads: Record<string, tf.Tensor> = {};
-        let delta = tf.reshape(tf.cast(u, 'float32'), outputs.shape);
-        for (let l = depth - 1; l >= 0; l--) {
-          grads[`w${l + 1}`] = tf.matMul(inputsT[l], delta);
-          grads[`b${l + 1}`] = tf.reshape(tf.sum(delta, 0), p[`b${l + 1}`].shape);
-          if (l > 0) delta = tf.mul(tf.matMul(delta, weightsT[l]), slopes[l - 1]);
-        }
-        return Object.fromEntries(Object.keys(p).map((k) => [k, grads[k]]));
-      }),
+      jvp: (v) =>
+        tf.tidy(() => {
+          tree.assertSameStructure(params, v, { names: ['params have', 'tangent has'], root: 'tangent' });
+          const t = v as Record<string, tf.Tensor>;
+          let da: tf.Tensor | undefined; // ȧₗ₋₁; ȧ₀ = 0
+          for (let l = 0; ; l++) {
+            const direct = tf.add(tf.matMul(inputs[l], t[`w${l + 1}`]), t[`b${l + 1}`]);
+            const dz = da === undefined ? direct : tf.add(direct, tf.matMul(da, w(l)));
+            if (l === depth - 1) return dz;
+            da = tf.mul(slopes[l], dz);
+          }
+        }),
+      vjp: (u) =>
+        tree.tidy(() => {
+          const grads: Record<string, tf.Tensor> = {};
+          let delta = tf.reshape(tf.cast(u, 'float32'), outputs.shape);
+          for (let l = depth - 1; l >= 0; l--) {
+            grads[`w${l + 1}`] = tf.matMul(inputsT[l], delta);
+            grads[`b${l + 1}`] = tf.reshape(tf.sum(delta, 0), p[`b${l + 1}`].shape);
+            if (l > 0) delta = tf.mul(tf.matMul(delta, weightsT[l]), slopes[l - 1]);
+          }
+          return Object.fromEntries(Object.keys(p).map((k) => [k, grads[k]]));
+        }),
       dispose: () => tf.dispose([outputs, ...inputs, ...inputsT, ...weightsT, ...slopes]),
     };
   };
@@ -174,10 +181,16 @@ export function mlpObjective({ activation = 'tanh', loss }: MlpObjectiveOptions)
 /** LeCun-normal weights and zero biases for layer sizes `sizes` (see {@link MlpObjective.init}). */
 function mlpInit(sizes: readonly number[], seed = 0): Tree {
   if (sizes.length < 2 || sizes.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new HyperparameterError(`mlpObjective.init: sizes must be at least two positive integers [inputs, ..., outputs], got [${sizes.join(', ')}]`);
+    throw new HyperparameterError(
+      `mlpObjective.init: sizes must be at least two positive integers [inputs, ..., outputs], got [${sizes.join(', ')}]`,
+    );
   }
-  return tf.tidy(() => Object.fromEntries(sizes.slice(1).flatMap((n, i) => [
-    [`w${i + 1}`, tf.mul(tf.randomNormal([sizes[i], n], 0, 1, 'float32', seed + i + 1), Math.sqrt(1 / sizes[i]))],
-    [`b${i + 1}`, tf.zeros([n])],
-  ])));
+  return tf.tidy(() =>
+    Object.fromEntries(
+      sizes.slice(1).flatMap((n, i) => [
+        [`w${i + 1}`, tf.mul(tf.randomNormal([sizes[i], n], 0, 1, 'float32', seed + i + 1), Math.sqrt(1 / sizes[i]))],
+        [`b${i + 1}`, tf.zeros([n])],
+      ]),
+    ),
+  );
 }

@@ -11,9 +11,27 @@ describe('the public API', () => {
   });
 
   test.each([
-    'assertInRange', 'onInputs', 'residualAt', 'statelessSolver', 'guarded', 'postDirection', 'secondOrderMethod', 'dampingFrom',
-    'diagonalBlocks', 'transposeTimesValues', 'implicitRows', 'memoryOrder', 'MAX_DENSE_PARAMS', 'conjugateGradientReads',
-    'denseMatrixReads', 'pushPairReads', 'rowSpaceDirectionReads', 'denseSolveReads', 'resolveOptions', 'updateMoment', 'linalg',
+    'assertInRange',
+    'onInputs',
+    'residualAt',
+    'statelessSolver',
+    'guarded',
+    'postDirection',
+    'secondOrderMethod',
+    'dampingFrom',
+    'diagonalBlocks',
+    'transposeTimesValues',
+    'implicitRows',
+    'memoryOrder',
+    'MAX_DENSE_PARAMS',
+    'conjugateGradientReads',
+    'denseMatrixReads',
+    'pushPairReads',
+    'rowSpaceDirectionReads',
+    'denseSolveReads',
+    'resolveOptions',
+    'updateMoment',
+    'linalg',
   ])('does not export the internal %s', (name) => {
     expect(names).not.toContain(name);
   });

@@ -67,10 +67,7 @@ export function ggnCurvature<X>(objective: Objective<X>): Curvature {
  * {@link Objective.rowGram} hook (e.g. `mlpObjective`) a product is one JVP and one VJP, without
  * forming the B per-sample gradients.
  */
-export function fisherCurvature<X>(
-  objective: Objective<X>,
-  options: { kind?: 'empirical' | 'sampled' } = {},
-): Curvature {
+export function fisherCurvature<X>(objective: Objective<X>, options: { kind?: 'empirical' | 'sampled' } = {}): Curvature {
   const { kind } = resolveOptions('fisherCurvature', options, { kind: 'empirical' });
   const loss = checkObjective(objective);
   return (params, batch, key = 0) => {
@@ -85,4 +82,3 @@ export function fisherCurvature<X>(
     };
   };
 }
-

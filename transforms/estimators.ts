@@ -50,12 +50,7 @@ const GNB_DEFAULTS = { numProbes: 1 } as const satisfies Defaults<GaussNewtonBar
  *
  * @see Hutchinson, "A stochastic estimator of the trace of the influence matrix" (1989).
  */
-export function hutchinsonDiag(
-  op: CurvatureOperator,
-  params: Tree,
-  key: PRNGKey,
-  options: HutchinsonOptions = {},
-): Tree {
+export function hutchinsonDiag(op: CurvatureOperator, params: Tree, key: PRNGKey, options: HutchinsonOptions = {}): Tree {
   const { numProbes, useAbs } = resolveOptions('hutchinsonDiag', options, HUTCHINSON_DEFAULTS);
   assertInteger('numProbes', numProbes);
   return tree.tidy(() => {

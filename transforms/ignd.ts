@@ -61,7 +61,13 @@ function perSampleCoefficients(k: Float64Array, q: Float64Array, g: ArrayLike<nu
  * a {@link Objective.rowGram} hook the blocks come from the hook and Jᵀa from one VJP; else from
  * the Jacobian rows (B·C backward passes).
  */
-function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, params: Tree, batch: SupervisedBatch<X>, outputDamping: number): Reads<Tree> {
+function* igndDirectionReads<X>(
+  objective: Objective<X>,
+  loss: OutputLoss,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  outputDamping: number,
+): Reads<Tree> {
   const { f, g } = tf.tidy(() => {
     const f = predictOn(objective, params, batch);
     return { f, g: tf.reshape(residualAt(loss, f, batch.y), [-1]) };
@@ -70,9 +76,10 @@ function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, param
   try {
     const r = (rows = jacobianSampleRows(objective, params, batch.x, f.shape));
     const [b, c] = [batchSize(f), outputsPerSample(f)];
-    const a = loss.name === 'meanSquaredError' && c === 1
-      ? tf.tidy(() => tf.div(g, tf.reshape(r.blockGram(), [-1])))
-      : tf.tensor1d(yield* classificationCoefficientsReads(() => r.blockGram(), f, g, loss, outputDamping));
+    const a =
+      loss.name === 'meanSquaredError' && c === 1
+        ? tf.tidy(() => tf.div(g, tf.reshape(r.blockGram(), [-1])))
+        : tf.tensor1d(yield* classificationCoefficientsReads(() => r.blockGram(), f, g, loss, outputDamping));
     try {
       return tree.tidy(() => tree.scale(r.transposeTimes(a), 1 / b));
     } finally {
@@ -88,7 +95,13 @@ function* igndDirectionReads<X>(objective: Objective<X>, loss: OutputLoss, param
  * The coefficients aᵢ of {@link perSampleCoefficients} from one read of the row Gram blocks
  * JᵢJᵢᵀ and the output gradients g (yielded), and the outputs f (yielded, for Qᵢ).
  */
-function* classificationCoefficientsReads(blocks: () => tf.Tensor, f: tf.Tensor, g: tf.Tensor, loss: OutputLoss, outputDamping: number): Reads<Float32Array> {
+function* classificationCoefficientsReads(
+  blocks: () => tf.Tensor,
+  f: tf.Tensor,
+  g: tf.Tensor,
+  loss: OutputLoss,
+  outputDamping: number,
+): Reads<Float32Array> {
   const [b, c] = [batchSize(f), outputsPerSample(f)];
   const values = yield* fetchValues(() => tf.concat([tf.reshape(blocks(), [-1]), g]));
   yield f; // hessianBlocks reads the outputs

@@ -111,7 +111,12 @@ export interface PushPairResult {
 }
 
 /** {@link pushPair} as a {@link Reads} computation (its one read of sᵀy, sᵀs, yᵀy is yielded). */
-export function* pushPairReads(memory: LbfgsMemory, ds: Tree, dy: Tree, { curvatureEps = 1e-10, updateGamma = true }: PushPairOptions = {}): Reads<PushPairResult> {
+export function* pushPairReads(
+  memory: LbfgsMemory,
+  ds: Tree,
+  dy: Tree,
+  { curvatureEps = 1e-10, updateGamma = true }: PushPairOptions = {},
+): Reads<PushPairResult> {
   let values: tf.TypedArray;
   try {
     values = yield* fetchValues(() => tf.stack([tree.vdot(ds, dy), tree.squaredNorm(ds), tree.squaredNorm(dy)]));
@@ -144,7 +149,11 @@ export function* pushPairReads(memory: LbfgsMemory, ds: Tree, dy: Tree, { curvat
 /** `H g` from a memory (the two-loop recursion over its filled slots, oldest first). */
 export function memoryDirection(memory: LbfgsMemory, g: Tree): Tree {
   const o = memoryOrder(memory);
-  return lbfgsTwoLoop(g, { s: o.map((i) => memory.s[i]), y: o.map((i) => memory.y[i]), rho: o.map((i) => memory.rho[i]) }, { gamma: memory.gamma });
+  return lbfgsTwoLoop(
+    g,
+    { s: o.map((i) => memory.s[i]), y: o.map((i) => memory.y[i]), rho: o.map((i) => memory.rho[i]) },
+    { gamma: memory.gamma },
+  );
 }
 
 /** State of {@link scaleByLbfgs}: the last params and gradients and the pair memory. */
@@ -169,7 +178,11 @@ export interface ScaleByLbfgsOptions {
   curvatureEps?: number;
 }
 
-const SCALE_BY_LBFGS_DEFAULTS = { memorySize: 10, scaleInitPrecond: true, curvatureEps: 1e-10 } as const satisfies Defaults<ScaleByLbfgsOptions>;
+const SCALE_BY_LBFGS_DEFAULTS = {
+  memorySize: 10,
+  scaleInitPrecond: true,
+  curvatureEps: 1e-10,
+} as const satisfies Defaults<ScaleByLbfgsOptions>;
 
 /**
  * L-BFGS scaling (Optax `scale_by_lbfgs`): from the previous step's params and gradients, store the
@@ -191,7 +204,10 @@ export function scaleByLbfgs(options: ScaleByLbfgsOptions = {}): GradientTransfo
       if (params === undefined) throw new InputError('scaleByLbfgs needs params');
       let memory: LbfgsMemory;
       if (state.count > 0) {
-        memory = (yield* pushPairReads(state.memory, tree.sub(params, state.params), tree.sub(updates, state.grads), { curvatureEps, updateGamma: scaleInitPrecond })).memory;
+        memory = (yield* pushPairReads(state.memory, tree.sub(params, state.params), tree.sub(updates, state.grads), {
+          curvatureEps,
+          updateGamma: scaleInitPrecond,
+        })).memory;
       } else {
         const gamma = scaleInitPrecond ? Math.min(1, 1 / Math.sqrt(yield* fetchScalar(() => tree.squaredNorm(updates)))) : 1;
         memory = { ...state.memory, s: state.memory.s.map((t) => tree.clone(t)), y: state.memory.y.map((t) => tree.clone(t)), gamma };
@@ -221,7 +237,12 @@ export interface ScaleBySqnOptions {
   linesearch?: GradientTransformation<unknown>;
 }
 
-const SCALE_BY_SQN_DEFAULTS = { learningRate: 1.0, memorySize: 10, curvatureEps: 1e-10, linesearch: undefined } as const satisfies Defaults<ScaleBySqnOptions>;
+const SCALE_BY_SQN_DEFAULTS = {
+  learningRate: 1.0,
+  memorySize: 10,
+  curvatureEps: 1e-10,
+  linesearch: undefined,
+} as const satisfies Defaults<ScaleBySqnOptions>;
 
 /**
  * Online (stochastic) L-BFGS, Bottou, Curtis & Nocedal (2018) Alg. 6.2 as somax 2024's SQN: the

@@ -43,7 +43,10 @@ export function keepParamsNonnegative(): GradientTransformation<EmptyState> {
     init: () => ({}),
     update: (updates, _state, params) => {
       if (params === undefined) throw new InputError('keepParamsNonnegative needs params');
-      return [tree.map((u: tf.Tensor, p: tf.Tensor) => tf.tidy(() => tf.where(tf.less(tf.add(p, u), 0), tf.neg(p), u)), updates, params), {}];
+      return [
+        tree.map((u: tf.Tensor, p: tf.Tensor) => tf.tidy(() => tf.where(tf.less(tf.add(p, u), 0), tf.neg(p), u)), updates, params),
+        {},
+      ];
     },
   };
 }

@@ -15,11 +15,7 @@ import type { GradientTransformation, Tree } from '../lib/types';
  * Every moment of somax (Adam's, the diagonal methods', IGND's) is updated by this function.
  */
 export function updateMoment(m: Tree, g: Tree, decay: number, order: 1 | 2): Tree {
-  return tree.map(
-    (mi: tf.Tensor, gi: tf.Tensor) => tf.add(tf.mul(mi, decay), tf.mul(order === 1 ? gi : tf.square(gi), 1 - decay)),
-    m,
-    g,
-  );
+  return tree.map((mi: tf.Tensor, gi: tf.Tensor) => tf.add(tf.mul(mi, decay), tf.mul(order === 1 ? gi : tf.square(gi), 1 - decay)), m, g);
 }
 
 function assertDecay(name: string, value: number): void {
@@ -158,7 +154,12 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
   assertNonNegative('eps', eps);
   assertNonNegative('epsRoot', epsRoot);
   return {
-    init: (params) => ({ count: 0, mu: tree.zerosLike(params), nu: tree.zerosLike(params), nuMax: amsgrad ? tree.zerosLike(params) : null }),
+    init: (params) => ({
+      count: 0,
+      mu: tree.zerosLike(params),
+      nu: tree.zerosLike(params),
+      nuMax: amsgrad ? tree.zerosLike(params) : null,
+    }),
     update: (updates, state) => {
       tree.assertFloat(updates);
       const count = state.count + 1;
@@ -168,11 +169,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
         const c1 = 1 / (1 - b1 ** count);
         const c2 = 1 / (1 - b2 ** count);
         const muHat = nesterov
-          ? tree.map(
-              (m: tf.Tensor, g: tf.Tensor) => tf.add(tf.mul(m, (b1 / (1 - b1 ** (count + 1)))), tf.mul(g, (1 - b1) * c1)),
-              mu,
-              updates,
-            )
+          ? tree.map((m: tf.Tensor, g: tf.Tensor) => tf.add(tf.mul(m, b1 / (1 - b1 ** (count + 1))), tf.mul(g, (1 - b1) * c1)), mu, updates)
           : tree.scale(mu, c1);
         let nuHat = tree.scale(nu, c2);
         let nuMax: Tree | null = null;
@@ -180,7 +177,11 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
           nuMax = tree.map((a: tf.Tensor, b: tf.Tensor) => tf.maximum(a, b), state.nuMax, nuHat);
           nuHat = nuMax;
         }
-        const out = tree.map((m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRoot)), eps)), muHat, nuHat);
+        const out = tree.map(
+          (m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRoot)), eps)),
+          muHat,
+          nuHat,
+        );
         return [out, { count, mu, nu, nuMax }] as [Tree, ScaleByAdamState];
       });
     },
@@ -189,7 +190,11 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
 
 /** AMSGrad's scaling: {@link scaleByAdam} with `amsgrad: true` (Reddi et al. 2018). */
 export function scaleByAmsgrad(options: Omit<ScaleByAdamOptions, 'amsgrad'> = {}): GradientTransformation<ScaleByAdamState> {
-  checkOptionKeys('scaleByAmsgrad', options, Object.keys(SCALE_BY_ADAM_DEFAULTS).filter((k) => k !== 'amsgrad'));
+  checkOptionKeys(
+    'scaleByAmsgrad',
+    options,
+    Object.keys(SCALE_BY_ADAM_DEFAULTS).filter((k) => k !== 'amsgrad'),
+  );
   return scaleByAdam({ ...options, amsgrad: true });
 }
 

@@ -51,7 +51,13 @@ export interface PolynomialScheduleOptions {
   transitionBegin?: number;
 }
 
-const POLYNOMIAL_SCHEDULE_KEYS: readonly (keyof PolynomialScheduleOptions)[] = ['initValue', 'endValue', 'power', 'transitionSteps', 'transitionBegin'];
+const POLYNOMIAL_SCHEDULE_KEYS: readonly (keyof PolynomialScheduleOptions)[] = [
+  'initValue',
+  'endValue',
+  'power',
+  'transitionSteps',
+  'transitionBegin',
+];
 
 /**
  * Polynomial transition from `initValue` to `endValue` over `transitionSteps` steps starting at
@@ -89,7 +95,11 @@ export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule
  * linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })(5)   // 0.5
  */
 export function linearSchedule(options: Omit<PolynomialScheduleOptions, 'power'>): Schedule {
-  checkOptionKeys('linearSchedule', options, POLYNOMIAL_SCHEDULE_KEYS.filter((k) => k !== 'power'));
+  checkOptionKeys(
+    'linearSchedule',
+    options,
+    POLYNOMIAL_SCHEDULE_KEYS.filter((k) => k !== 'power'),
+  );
   return polynomialSchedule({ ...options, power: 1 });
 }
 
@@ -122,7 +132,14 @@ export interface ExponentialDecayOptions {
   endValue?: number;
 }
 
-const EXPONENTIAL_DECAY_KEYS: readonly (keyof ExponentialDecayOptions)[] = ['initValue', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue'];
+const EXPONENTIAL_DECAY_KEYS: readonly (keyof ExponentialDecayOptions)[] = [
+  'initValue',
+  'transitionSteps',
+  'decayRate',
+  'transitionBegin',
+  'staircase',
+  'endValue',
+];
 
 /**
  * Exponential decay (Optax's `exponential_decay`):
@@ -142,7 +159,8 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   assertNonNegative('transitionBegin', transitionBegin);
   if (endValue !== undefined) assertFinite('endValue', endValue);
   if (transitionSteps <= 0 || decayRate === 0) return () => initValue;
-  const clip = endValue === undefined ? (v: number) => v : decayRate < 1 ? (v: number) => Math.max(v, endValue) : (v: number) => Math.min(v, endValue);
+  const clip =
+    endValue === undefined ? (v: number) => v : decayRate < 1 ? (v: number) => Math.max(v, endValue) : (v: number) => Math.min(v, endValue);
   return (t) => {
     const k = t - transitionBegin;
     const p = staircase ? Math.floor(k / transitionSteps) : k / transitionSteps;
@@ -199,7 +217,9 @@ export function cosineDecaySchedule(options: CosineDecayOptions): Schedule {
  */
 export function joinSchedules(schedules: readonly Schedule[], boundaries: readonly number[]): Schedule {
   if (schedules.length === 0 || schedules.length !== boundaries.length + 1) {
-    throw new HyperparameterError(`joinSchedules needs one more schedule than boundaries, got ${schedules.length} and ${boundaries.length}`);
+    throw new HyperparameterError(
+      `joinSchedules needs one more schedule than boundaries, got ${schedules.length} and ${boundaries.length}`,
+    );
   }
   schedules.forEach((s, i) => {
     if (typeof s !== 'function') throw new HyperparameterError(`joinSchedules: schedules[${i}] is not a function`);
@@ -243,7 +263,14 @@ export interface WarmupCosineDecayOptions {
   exponent?: number;
 }
 
-const WARMUPCOSINE_DECAY_KEYS: readonly (keyof WarmupCosineDecayOptions)[] = ['initValue', 'peakValue', 'warmupSteps', 'decaySteps', 'endValue', 'exponent'];
+const WARMUPCOSINE_DECAY_KEYS: readonly (keyof WarmupCosineDecayOptions)[] = [
+  'initValue',
+  'peakValue',
+  'warmupSteps',
+  'decaySteps',
+  'endValue',
+  'exponent',
+];
 
 /**
  * Linear warmup to `peakValue`, then cosine decay to `endValue` (Optax's
@@ -264,7 +291,8 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayOptions): Sc
   assertFinite('endValue', endValue);
   assertNonNegative('warmupSteps', warmupSteps);
   assertFinite('decaySteps', decaySteps);
-  if (!(decaySteps > warmupSteps)) throw new HyperparameterError(`decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps}): it includes the warmup`);
+  if (!(decaySteps > warmupSteps))
+    throw new HyperparameterError(`decaySteps (${decaySteps}) must exceed warmupSteps (${warmupSteps}): it includes the warmup`);
   const alpha = peakValue === 0 ? 0 : endValue / peakValue;
   return joinSchedules(
     [
@@ -295,7 +323,16 @@ export interface WarmupExponentialDecayOptions {
   endValue?: number;
 }
 
-const WARMUPEXPONENTIAL_DECAY_KEYS: readonly (keyof WarmupExponentialDecayOptions)[] = ['initValue', 'peakValue', 'warmupSteps', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue'];
+const WARMUPEXPONENTIAL_DECAY_KEYS: readonly (keyof WarmupExponentialDecayOptions)[] = [
+  'initValue',
+  'peakValue',
+  'warmupSteps',
+  'transitionSteps',
+  'decayRate',
+  'transitionBegin',
+  'staircase',
+  'endValue',
+];
 
 /**
  * Linear warmup to `peakValue` over `warmupSteps`, then {@link exponentialDecay} from `peakValue`
@@ -327,7 +364,11 @@ export function warmupExponentialDecaySchedule(options: WarmupExponentialDecayOp
  * @example
  * piecewiseInterpolateSchedule('linear', 1, { 4: 0.1, 8: 0.01 })(2)   // 0.55
  */
-export function piecewiseInterpolateSchedule(interpolateType: 'linear' | 'cosine', initValue: number, boundariesAndScales?: BoundariesAndScales): Schedule {
+export function piecewiseInterpolateSchedule(
+  interpolateType: 'linear' | 'cosine',
+  initValue: number,
+  boundariesAndScales?: BoundariesAndScales,
+): Schedule {
   if (interpolateType !== 'linear' && interpolateType !== 'cosine') {
     throw new HyperparameterError(`interpolateType must be 'linear' or 'cosine', got '${String(interpolateType)}'`);
   }
@@ -336,14 +377,16 @@ export function piecewiseInterpolateSchedule(interpolateType: 'linear' | 'cosine
   const bounds = [0, ...entries.map(([b]) => b)];
   const values = [initValue];
   entries.forEach(([, s]) => values.push(values[values.length - 1] * s));
-  const interpolate = interpolateType === 'linear'
-    ? (a: number, b: number, pct: number) => (b - a) * pct + a
-    : (a: number, b: number, pct: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * pct) + 1);
+  const interpolate =
+    interpolateType === 'linear'
+      ? (a: number, b: number, pct: number) => (b - a) * pct + a
+      : (a: number, b: number, pct: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * pct) + 1);
   const last = bounds.length - 1;
   return (t) => {
     if (t >= bounds[last]) return values[last];
     for (let i = 0; i < last; i++) {
-      if (bounds[i] <= t && t < bounds[i + 1]) return interpolate(values[i], values[i + 1], (t - bounds[i]) / Math.max(bounds[i + 1] - bounds[i], 1));
+      if (bounds[i] <= t && t < bounds[i + 1])
+        return interpolate(values[i], values[i + 1], (t - bounds[i]) / Math.max(bounds[i + 1] - bounds[i], 1));
     }
     return 0;
   };
@@ -365,7 +408,14 @@ export interface LinearOnecycleOptions {
   finalDivFactor?: number;
 }
 
-const LINEAR_ONECYCLE_KEYS: readonly (keyof LinearOnecycleOptions)[] = ['transitionSteps', 'peakValue', 'pctStart', 'pctFinal', 'divFactor', 'finalDivFactor'];
+const LINEAR_ONECYCLE_KEYS: readonly (keyof LinearOnecycleOptions)[] = [
+  'transitionSteps',
+  'peakValue',
+  'pctStart',
+  'pctFinal',
+  'divFactor',
+  'finalDivFactor',
+];
 
 /**
  * One-cycle with linear annealing (Optax's `linear_onecycle_schedule`): a
@@ -407,7 +457,13 @@ export interface CosineOnecycleOptions {
   finalDivFactor?: number;
 }
 
-const COSINE_ONECYCLE_KEYS: readonly (keyof CosineOnecycleOptions)[] = ['transitionSteps', 'peakValue', 'pctStart', 'divFactor', 'finalDivFactor'];
+const COSINE_ONECYCLE_KEYS: readonly (keyof CosineOnecycleOptions)[] = [
+  'transitionSteps',
+  'peakValue',
+  'pctStart',
+  'divFactor',
+  'finalDivFactor',
+];
 
 /**
  * One-cycle with cosine annealing (Optax's `cosine_onecycle_schedule`): half cosines from

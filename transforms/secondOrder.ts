@@ -207,8 +207,15 @@ export function scaleBySecondOrder({
           const known = typeof extra.value === 'number' ? extra.value : undefined;
           const terms = tf.tidy(() => {
             const cd = rhoOp ? rhoOp.matvec(delta) : tree.zerosLike(delta);
-            const before = known !== undefined ? tf.scalar(0) : tf.reshape((extra.value as tf.Tensor | undefined) ?? lossFn(params, extra.batch), []);
-            return tf.stack([tree.vdot(grads, delta), tree.vdot(delta, cd), tree.vdot(delta, delta), lossFn(tree.add(params, delta), extra.batch), before]);
+            const before =
+              known !== undefined ? tf.scalar(0) : tf.reshape((extra.value as tf.Tensor | undefined) ?? lossFn(params, extra.batch), []);
+            return tf.stack([
+              tree.vdot(grads, delta),
+              tree.vdot(delta, cd),
+              tree.vdot(delta, delta),
+              lossFn(tree.add(params, delta), extra.batch),
+              before,
+            ]);
           });
           if (rhoOp !== op) rhoOp?.dispose();
           const [g1, c1, d1, l1, b1] = yield* fetchValues(() => terms);

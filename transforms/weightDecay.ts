@@ -30,9 +30,7 @@ export function addDecayedWeights(weightDecay: number, options: { mask?: Mask } 
       const selected = mask === undefined ? null : maskLeaves(mask, params);
       const { leaves: us, def } = tree.flatten(updates);
       const ps = tree.leaves(params);
-      const out = us.map((u, i) =>
-        selected && !selected[i] ? tf.clone(u) : tf.tidy(() => tf.add(u, tf.mul(ps[i], weightDecay))),
-      );
+      const out = us.map((u, i) => (selected && !selected[i] ? tf.clone(u) : tf.tidy(() => tf.add(u, tf.mul(ps[i], weightDecay)))));
       return [tree.unflatten(def, out), {}];
     },
   };

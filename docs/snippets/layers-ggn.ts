@@ -22,7 +22,8 @@ function model(): tf.Sequential {
   return m;
 }
 
-const mse = (m: tf.LayersModel, b: { x: tf.Tensor; y: tf.Tensor }) => tf.tidy(() => tf.losses.meanSquaredError(b.y, m.predict(b.x) as tf.Tensor).dataSync()[0]);
+const mse = (m: tf.LayersModel, b: { x: tf.Tensor; y: tf.Tensor }) =>
+  tf.tidy(() => tf.losses.meanSquaredError(b.y, m.predict(b.x) as tf.Tensor).dataSync()[0]);
 
 // (A) the variables themselves as the params; predict ignores its first argument.
 function recipeA(method: 'egn' | 'sgn'): void {

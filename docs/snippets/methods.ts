@@ -5,24 +5,59 @@
  * Run: npx tsx docs/snippets/methods.ts [names...]
  */
 import * as tf from '@tensorflow/tfjs';
-import { adahessian, egn, ggnDirect, ignd, lbfgs, makeStep, newtonCg, newtonDirect, objectiveLoss, sgdArmijo, sgn, sophiaG, sophiaH, sqn, swmng, tree } from '../../index';
+import {
+  adahessian,
+  egn,
+  ggnDirect,
+  ignd,
+  lbfgs,
+  makeStep,
+  newtonCg,
+  newtonDirect,
+  objectiveLoss,
+  sgdArmijo,
+  sgn,
+  sophiaG,
+  sophiaH,
+  sqn,
+  swmng,
+  tree,
+} from '../../index';
 import type { GradientTransformation, Objective, Tree } from '../../index';
 
-const predict = (p: any, x: tf.Tensor) =>
-  tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, p.w1), p.b1)), p.w2), p.b2);
-const init = (outputs: number): Tree => tf.tidy(() => ({
-  w1: tf.mul(tf.randomNormal([4, 8], 0, 1, 'float32', 1), 0.5), b1: tf.zeros([8]),
-  w2: tf.mul(tf.randomNormal([8, outputs], 0, 1, 'float32', 2), 0.3), b2: tf.zeros([outputs]),
-}));
+const predict = (p: any, x: tf.Tensor) => tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x as tf.Tensor2D, p.w1), p.b1)), p.w2), p.b2);
+const init = (outputs: number): Tree =>
+  tf.tidy(() => ({
+    w1: tf.mul(tf.randomNormal([4, 8], 0, 1, 'float32', 1), 0.5),
+    b1: tf.zeros([8]),
+    w2: tf.mul(tf.randomNormal([8, outputs], 0, 1, 'float32', 2), 0.3),
+    b2: tf.zeros([outputs]),
+  }));
 const classes: Objective = { predict, loss: 'softmaxCrossEntropy' };
 const regression: Objective = { predict, loss: 'meanSquaredError' };
 const lossFn = objectiveLoss(classes);
 
 const { x, labels } = tf.tidy(() => {
   const x = tf.randomNormal([64, 4], 0, 1, 'float32', 3);
-  return { x, labels: tf.argMax(tf.matMul(x, tf.tensor2d([[1, -1, 0], [0, 1, -1], [-1, 0, 1], [0.5, 0.5, -1]])), 1).toInt() };
+  return {
+    x,
+    labels: tf
+      .argMax(
+        tf.matMul(
+          x,
+          tf.tensor2d([
+            [1, -1, 0],
+            [0, 1, -1],
+            [-1, 0, 1],
+            [0.5, 0.5, -1],
+          ]),
+        ),
+        1,
+      )
+      .toInt(),
+  };
 });
-const cls = { x, y: labels };                                    // int32 labels [B]
+const cls = { x, y: labels }; // int32 labels [B]
 const clsCurv = { x: x.slice([0, 0], [16, 4]), y: labels.slice([0], [16]) };
 const reg = { x, y: tf.tidy(() => tf.sin(tf.sum(x, 1, true))) };
 const regCurv = { x: clsCurv.x, y: reg.y.slice([0, 0], [16, 1]) };
@@ -68,6 +103,8 @@ for (const name of names) {
   }
   const ms = (performance.now() - t0) / steps;
   const last = tf.tidy(() => fn(params, batch).dataSync()[0]);
-  console.log(`${name.padEnd(12)} loss ${first.toFixed(4)} -> ${last.toFixed(4)}  ${ms.toFixed(1)} ms/step  tensors ${n1} -> ${tf.memory().numTensors}`);
+  console.log(
+    `${name.padEnd(12)} loss ${first.toFixed(4)} -> ${last.toFixed(4)}  ${ms.toFixed(1)} ms/step  tensors ${n1} -> ${tf.memory().numTensors}`,
+  );
   tree.dispose([params, state]);
 }

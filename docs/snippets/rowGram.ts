@@ -34,13 +34,22 @@ const residual = denseObjective({
   loss: 'meanSquaredError',
 });
 const q: Tree = tf.tidy(() => ({
-  w1: tf.randomNormal([20, 8], 0, 0.3, 'float32', 3), b1: tf.zeros([8]),
-  w2: tf.randomNormal([8, 8], 0, 0.3, 'float32', 4), b2: tf.zeros([8]),
-  w3: tf.randomNormal([8, 2], 0, 0.3, 'float32', 5), b3: tf.zeros([2]),
+  w1: tf.randomNormal([20, 8], 0, 0.3, 'float32', 3),
+  b1: tf.zeros([8]),
+  w2: tf.randomNormal([8, 8], 0, 0.3, 'float32', 4),
+  b2: tf.zeros([8]),
+  w3: tf.randomNormal([8, 2], 0, 0.3, 'float32', 5),
+  b3: tf.zeros([2]),
 }));
 const xs = x.slice(0, 6);
 const fast = tf.tidy(() => residual.rowGram(q, xs, outputBasis(residual.predict(q, xs)))); // U[k, i] = e_k
 const j = jacobianRows(residual, q, xs);
 const slow = tf.matMul(j, j, false, true);
-console.log('max |hook − J Jᵀ|:', tf.max(tf.abs(tf.sub(fast, slow))).dataSync()[0].toExponential(1));
+console.log(
+  'max |hook − J Jᵀ|:',
+  tf
+    .max(tf.abs(tf.sub(fast, slow)))
+    .dataSync()[0]
+    .toExponential(1),
+);
 tree.dispose([params, state, q, x, y, curvatureBatch, xs, fast, j, slow] as any);

@@ -47,11 +47,17 @@ const SPEC: TopLevelSpec = {
 };
 
 function fillSelect(select: HTMLSelectElement, values: readonly string[], chosen: string, titles: (v: string) => string = () => ''): void {
-  select.replaceChildren(...values.map((v) => Object.assign(document.createElement('option'), { value: v, textContent: v, title: titles(v), selected: v === chosen })));
+  select.replaceChildren(
+    ...values.map((v) =>
+      Object.assign(document.createElement('option'), { value: v, textContent: v, title: titles(v), selected: v === chosen }),
+    ),
+  );
 }
 
 function setupControls(params: URLSearchParams): void {
-  fillSelect($('method'), [...listMethods(), 'adam'], params.get('method') ?? 'sophiaG', (m) => (m === 'adam' ? 'adam (first order)' : describe(m)));
+  fillSelect($('method'), [...listMethods(), 'adam'], params.get('method') ?? 'sophiaG', (m) =>
+    m === 'adam' ? 'adam (first order)' : describe(m),
+  );
   fillSelect($('backend'), BACKENDS, params.get('backend') ?? 'webgpu');
   for (const k of ['steps', 'batch']) if (params.has(k)) $<HTMLInputElement>(k).value = params.get(k)!;
 }
@@ -76,7 +82,8 @@ async function train(runs: Run[], steps: number, view: vega.View, status: (s: st
     const points: object[] = [];
     for (const run of runs) {
       const loss = await run.step(i);
-      if (i % LOSS_EVERY === 0 || i === steps - 1) points.push({ step: i + 1, method: run.method, metric: 'train loss', value: (await loss.data())[0] });
+      if (i % LOSS_EVERY === 0 || i === steps - 1)
+        points.push({ step: i + 1, method: run.method, metric: 'train loss', value: (await loss.data())[0] });
       loss.dispose();
       if ((i + 1) % ACCURACY_EVERY === 0 || i === steps - 1) {
         accuracy[run.method] = await run.accuracy();
@@ -85,7 +92,12 @@ async function train(runs: Run[], steps: number, view: vega.View, status: (s: st
     }
     if (points.length > 0) {
       await view.insert('points', points).resize().runAsync();
-      status(`step ${i + 1}/${steps} · ` + runs.map((r) => `${r.method}: ${accuracy[r.method] === undefined ? '…' : (100 * accuracy[r.method]).toFixed(1) + '%'}`).join(' · '));
+      status(
+        `step ${i + 1}/${steps} · ` +
+          runs
+            .map((r) => `${r.method}: ${accuracy[r.method] === undefined ? '…' : (100 * accuracy[r.method]).toFixed(1) + '%'}`)
+            .join(' · '),
+      );
       await tf.nextFrame();
     }
   }
@@ -115,8 +127,10 @@ async function session(): Promise<void> {
     const accuracy = await train(runs, steps, view, (s) => status(`${used} · ${s}`));
     runs.forEach((r) => r.dispose());
     const seconds = (performance.now() - started) / 1000;
-    status(`${used} · ${steps} steps of batch ${batchSize} in ${seconds.toFixed(1)} s · test accuracy on ${data.testLabels.size} digits: ` +
-      methods.map((m) => `${m} ${(100 * accuracy[m]).toFixed(1)}%`).join(' · '));
+    status(
+      `${used} · ${steps} steps of batch ${batchSize} in ${seconds.toFixed(1)} s · test accuracy on ${data.testLabels.size} digits: ` +
+        methods.map((m) => `${m} ${(100 * accuracy[m]).toFixed(1)}%`).join(' · '),
+    );
     (globalThis as any).demoResult = { backend: used, method, steps, batchSize, accuracy, seconds };
   } catch (e) {
     status(`error: ${(e as Error).message}`);

@@ -65,8 +65,11 @@ export interface Data {
 /** Turns the train and test digit sets into tensors. */
 export function toTensors(train: DigitSet, test: DigitSet): Data {
   return {
-    x: tf.tensor2d(train.x, [train.n, 784]), y: tf.tensor2d(train.y, [train.n, 10]),
-    testX: tf.tensor2d(test.x, [test.n, 784]), testLabels: tf.tensor1d(test.labels, 'int32'), n: train.n,
+    x: tf.tensor2d(train.x, [train.n, 784]),
+    y: tf.tensor2d(train.y, [train.n, 10]),
+    testX: tf.tensor2d(test.x, [test.n, 784]),
+    testLabels: tf.tensor1d(test.labels, 'int32'),
+    n: train.n,
   };
 }
 

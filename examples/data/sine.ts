@@ -46,6 +46,13 @@ export function sineProblem(seed = 7): Problem {
   const x = Float32Array.from({ length: n }, () => (2 * r.uniform() - 1) * Math.PI);
   const y = x.map((v) => Math.sin(2 * v) + 0.1 * r.normal());
   const gx = Float32Array.from({ length: 200 }, (_, i) => -Math.PI + (2 * Math.PI * i) / 199);
-  return { name: 'sine', title: 'sine wave: y = sin(2x) + 0.1·noise, MLP 1-32-1', train: { x, y, n }, test: { x: gx, y: gx.map((v) => Math.sin(2 * v)), n: 200 }, features: 1, hidden: 32, batch: 64 };
+  return {
+    name: 'sine',
+    title: 'sine wave: y = sin(2x) + 0.1·noise, MLP 1-32-1',
+    train: { x, y, n },
+    test: { x: gx, y: gx.map((v) => Math.sin(2 * v)), n: 200 },
+    features: 1,
+    hidden: 32,
+    batch: 64,
+  };
 }
-

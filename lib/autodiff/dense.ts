@@ -69,7 +69,10 @@ export function* denseMatrixReads(matvec: (v: Tree) => Tree, like: Tree): Reads<
     const cols = Math.min(block, p - first);
     // Row c of the block is column first + c of the matrix.
     const values = yield* fetchValues(() =>
-      tf.stack(Array.from({ length: cols }, (_, c) => tf.tidy(() => tree.ravel(matvec(tree.unravel(def, basisVector(p, first + c)))).vector))));
+      tf.stack(
+        Array.from({ length: cols }, (_, c) => tf.tidy(() => tree.ravel(matvec(tree.unravel(def, basisVector(p, first + c)))).vector)),
+      ),
+    );
     for (let c = 0; c < cols; c++) {
       for (let i = 0; i < p; i++) out[i * p + first + c] = values[c * p + i];
     }
@@ -87,7 +90,8 @@ export function hessianDiag<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, pa
   // No read from the device: each entry stays a tensor until the diagonal is assembled.
   return tree.tidy(() => {
     const entries = Array.from({ length: p }, (_, j) =>
-      tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1)));
+      tf.tidy(() => tf.slice(tree.ravel(hvp(lossFn, params, basisLike(params, j), batch)).vector, j, 1)),
+    );
     return tree.unravel(def, tf.concat(entries));
   });
 }

@@ -11,5 +11,13 @@ export { REPLACED_KERNELS, SECOND_ORDER_KERNELS } from './kernels';
 export { assertScalarLoss, fisherDiag, hvp, jacobianRows, jvp, perSampleGradients, valueAndGrad, vjp } from './products';
 export { gaussNewtonProduct, ggnvp, linearization } from './linearize';
 export { denseGgn, denseHessian, denseMatrixReads, hessianDiag } from './dense';
-export { diagonalBlocks, gradientSampleRows, implicitRows, jacobianSampleRows, materializedRows, rowGram, transposeTimesValues } from './rows';
+export {
+  diagonalBlocks,
+  gradientSampleRows,
+  implicitRows,
+  jacobianSampleRows,
+  materializedRows,
+  rowGram,
+  transposeTimesValues,
+} from './rows';
 export type { SampleRows } from './rows';

@@ -33,22 +33,42 @@ export function withSecondOrder<T>(fn: () => T): T {
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
 
 /** `tf.fused.matMul` as plain ops: matMul, bias, activation (all second-order safe). */
-function unfusedMatMul({ a, b, transposeA = false, transposeB = false, bias, activation = 'linear', preluActivationWeights, leakyreluAlpha = 0.2 }: FusedMatMulArgs): tf.Tensor {
+function unfusedMatMul({
+  a,
+  b,
+  transposeA = false,
+  transposeB = false,
+  bias,
+  activation = 'linear',
+  preluActivationWeights,
+  leakyreluAlpha = 0.2,
+}: FusedMatMulArgs): tf.Tensor {
   let y = tf.matMul(a, b, transposeA, transposeB);
   if (bias) y = tf.add(y, bias);
   switch (activation) {
-    case 'linear': return y;
-    case 'relu': return tf.relu(y);
-    case 'relu6': return tf.relu6(y);
-    case 'elu': return tf.elu(y);
-    case 'sigmoid': return tf.sigmoid(y);
-    case 'leakyrelu': return tf.leakyRelu(y, leakyreluAlpha);
-    case 'prelu': return tf.prelu(y, preluActivationWeights as tf.Tensor);
-    default: throw new UnsupportedOpError(`fused activation '${String(activation)}' in a second-order product`);
+    case 'linear':
+      return y;
+    case 'relu':
+      return tf.relu(y);
+    case 'relu6':
+      return tf.relu6(y);
+    case 'elu':
+      return tf.elu(y);
+    case 'sigmoid':
+      return tf.sigmoid(y);
+    case 'leakyrelu':
+      return tf.leakyRelu(y, leakyreluAlpha);
+    case 'prelu':
+      return tf.prelu(y, preluActivationWeights as tf.Tensor);
+    default:
+      throw new UnsupportedOpError(`fused activation '${String(activation)}' in a second-order product`);
   }
 }
 
-const fused = tf.fused as unknown as { matMul: (args: FusedMatMulArgs) => tf.Tensor; __somaxOriginal?: (args: FusedMatMulArgs) => tf.Tensor };
+const fused = tf.fused as unknown as {
+  matMul: (args: FusedMatMulArgs) => tf.Tensor;
+  __somaxOriginal?: (args: FusedMatMulArgs) => tf.Tensor;
+};
 
 /**
  * Routes `tf.fused.matMul` (used by tfjs-layers' Dense) through plain ops while a somax

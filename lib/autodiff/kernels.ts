@@ -97,7 +97,7 @@ function keptShape(shape: readonly number[], axes: number[]): number[] {
 }
 
 const axesOf = (axis: number | number[] | null | undefined, shape: number[]): number[] =>
-  tf.util.parseAxisParam(axis ?? null as unknown as number[], shape);
+  tf.util.parseAxisParam(axis ?? (null as unknown as number[]), shape);
 
 /** Gradient of Max/Min: dy routed to every position equal to the extremum (mask constant). */
 function extremumGrad(kernelName: 'Max' | 'Min', axisAttr: string): SomaxGradConfig {
@@ -130,16 +130,29 @@ function exclusiveProducts(x: tf.Tensor): tf.Tensor {
   const suffix: tf.Tensor[] = new Array(n);
   suffix[n - 1] = ones;
   for (let i = n - 2; i >= 0; i--) suffix[i] = tf.mul(suffix[i + 1], col(i + 1));
-  return tf.concat(prefix.map((p, i) => tf.mul(p, suffix[i])), x.rank - 1);
+  return tf.concat(
+    prefix.map((p, i) => tf.mul(p, suffix[i])),
+    x.rank - 1,
+  );
 }
 
 /** `x` padded so that windows of a pool with `info` fit, with strided subsampling at offsets. */
 function poolWindows(info: tf.backend_util.Conv2DInfo) {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } =
+    info;
   const padded = (t: tf.Tensor, value: number) => {
     const bottom = Math.max(0, filterHeight - 1 + outHeight * strideHeight - inHeight - padInfo.top);
     const right = Math.max(0, filterWidth - 1 + outWidth * strideWidth - inWidth - padInfo.left);
-    return tf.pad(t, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]], value);
+    return tf.pad(
+      t,
+      [
+        [0, 0],
+        [padInfo.top, bottom],
+        [padInfo.left, right],
+        [0, 0],
+      ],
+      value,
+    );
   };
   /** The elements at window offset (u, v) of every output position: `[B, outH, outW, C]`. */
   const at = (p: tf.Tensor, u: number, v: number) => {
@@ -182,7 +195,14 @@ function maxPoolSelect(x: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
  */
 function avgPoolGradTranspose(input: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const w = poolWindows(info);
   const gp = w.padded(g, 0);
   let out: tf.Tensor | null = null;
@@ -213,7 +233,9 @@ function conv2d(x: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
 function assertUnitDilations(attrs: Attrs): void {
   const d = attrs.dilations ?? 1;
   if (!(Array.isArray(d) ? d : [d]).every((v: number) => v === 1)) {
-    throw new UnsupportedOpError(`the gradient of conv2d with dilations [${String(d)}] is not supported (tfjs has none either); use dilations 1`);
+    throw new UnsupportedOpError(
+      `the gradient of conv2d with dilations [${String(d)}] is not supported (tfjs has none either); use dilations 1`,
+    );
   }
 }
 
@@ -236,22 +258,45 @@ const SELU_SCALE = 1.0507009873554804934193349852946;
 // The gradients.
 
 const BROADCAST = 'stock gradient does not sum over broadcast dimensions: a shape error whenever the inputs broadcast, even at first order';
-const NO_MASK_GRADIENT = 'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, or a tf.where condition that depends on the input, even at first order)';
-const SAVED_OUTPUT = 'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong HVP or throws)';
+const NO_MASK_GRADIENT =
+  'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, or a tf.where condition that depends on the input, even at first order)';
+const SAVED_OUTPUT =
+  'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong HVP or throws)';
 
 /** The gradients somax registers, one per kernel. */
 export const GRADIENTS: readonly SomaxGradConfig[] = [
   // Elementwise arithmetic.
-  binary('Add', (dy) => dy, (dy) => dy),
+  binary(
+    'Add',
+    (dy) => dy,
+    (dy) => dy,
+  ),
   {
     kernelName: 'AddN',
     saveAllInputs: true,
     gradFunc: (dy: tf.Tensor, saved) => saved.map(() => () => tf.clone(dy)),
   },
-  binary('Sub', (dy) => dy, (dy) => tf.neg(dy)),
-  binary('Multiply', (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
-  binary('RealDiv', (dy, _a, b) => tf.div(dy, b), (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b)))),
-  binary('SquaredDifference', (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(a, b))), (dy, a, b) => tf.mul(dy, tf.mul(-2, tf.sub(a, b))), BROADCAST),
+  binary(
+    'Sub',
+    (dy) => dy,
+    (dy) => tf.neg(dy),
+  ),
+  binary(
+    'Multiply',
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
+  binary(
+    'RealDiv',
+    (dy, _a, b) => tf.div(dy, b),
+    (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+  ),
+  binary(
+    'SquaredDifference',
+    (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(a, b))),
+    (dy, a, b) => tf.mul(dy, tf.mul(-2, tf.sub(a, b))),
+    BROADCAST,
+  ),
   binary(
     'Pow',
     (dy, a, b) => tf.mul(dy, tf.mul(b, tf.pow(a, tf.sub(b, 1)))),
@@ -259,8 +304,18 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     (dy, a, b) => tf.mul(dy, tf.mul(tf.pow(a, b), tf.where(tf.greater(a, 0), tf.log(tf.maximum(a, 1e-37)), tf.zerosLike(a)))),
     SAVED_OUTPUT + ' (the exponent gradient)',
   ),
-  binary('Maximum', (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')), (dy, a, b) => tf.mul(dy, tf.cast(tf.less(a, b), 'float32')), BROADCAST),
-  binary('Minimum', (dy, a, b) => tf.mul(dy, tf.cast(tf.lessEqual(a, b), 'float32')), (dy, a, b) => tf.mul(dy, tf.cast(tf.greater(a, b), 'float32')), BROADCAST),
+  binary(
+    'Maximum',
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')),
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.less(a, b), 'float32')),
+    BROADCAST,
+  ),
+  binary(
+    'Minimum',
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.lessEqual(a, b), 'float32')),
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.greater(a, b), 'float32')),
+    BROADCAST,
+  ),
   {
     kernelName: 'Prelu',
     inputsToSave: ['x', 'alpha'],
@@ -281,10 +336,14 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
   unary('Log1p', (x) => tf.reciprocal(tf.add(x, 1))),
   unary('Abs', (x) => tf.step(x, -1)),
   unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x))), SAVED_OUTPUT),
-  unary('Sigmoid', (x) => {
-    const s = tf.sigmoid(x);
-    return tf.mul(s, tf.sub(1, s));
-  }, SAVED_OUTPUT),
+  unary(
+    'Sigmoid',
+    (x) => {
+      const s = tf.sigmoid(x);
+      return tf.mul(s, tf.sub(1, s));
+    },
+    SAVED_OUTPUT,
+  ),
   unary('Relu', (x) => tf.step(x)),
   unary('Relu6', (x) => tf.mul(tf.cast(tf.lessEqual(x, 6), 'float32'), tf.step(x))),
   {
@@ -335,7 +394,9 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
   ...['Equal', 'NotEqual', 'Greater', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'].map((k) => zero(k, ['a', 'b'], NO_MASK_GRADIENT)),
   zero('GreaterEqual', ['a', 'b']),
   zero('LogicalNot', ['x'], NO_MASK_GRADIENT),
-  ...['Step', 'Sign', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan', 'OnesLike', 'ZerosLike', 'ArgMax', 'ArgMin'].map((k) => zero(k, ['x'])),
+  ...['Step', 'Sign', 'Floor', 'Ceil', 'Round', 'IsFinite', 'IsNan', 'OnesLike', 'ZerosLike', 'ArgMax', 'ArgMin'].map((k) =>
+    zero(k, ['x']),
+  ),
   zero('OneHot', ['indices']),
 
   // Reductions.
@@ -383,13 +444,14 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'BatchMatMul',
     inputsToSave: ['a', 'b'],
     gradFunc: (dy: tf.Tensor, [a, b], { transposeA, transposeB }) => {
-      const [ga, gb] = !transposeA && !transposeB
-        ? [() => matMulFast(dy, b, false, true), () => matMulFast(a, dy, true, false)]
-        : !transposeA && transposeB
-          ? [() => matMulFast(dy, b), () => matMulFast(dy, a, true, false)]
-          : transposeA && !transposeB
-            ? [() => matMulFast(b, dy, false, true), () => matMulFast(a, dy)]
-            : [() => matMulFast(b, dy, true, true), () => matMulFast(dy, a, true, true)];
+      const [ga, gb] =
+        !transposeA && !transposeB
+          ? [() => matMulFast(dy, b, false, true), () => matMulFast(a, dy, true, false)]
+          : !transposeA && transposeB
+            ? [() => matMulFast(dy, b), () => matMulFast(dy, a, true, false)]
+            : transposeA && !transposeB
+              ? [() => matMulFast(b, dy, false, true), () => matMulFast(a, dy)]
+              : [() => matMulFast(b, dy, true, true), () => matMulFast(dy, a, true, true)];
       return { a: () => unbroadcast(ga(), a.shape), b: () => unbroadcast(gb(), b.shape) };
     },
     replaces: BROADCAST + ' (batch dimensions)',
@@ -445,7 +507,12 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'MaxPool',
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { filterSize, strides, pad, dimRoundingMode }) => ({
-      x: () => runKernel('MaxPoolGrad', { dy, input: x, output: tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode) }, { filterSize, strides, pad, dimRoundingMode }),
+      x: () =>
+        runKernel(
+          'MaxPoolGrad',
+          { dy, input: x, output: tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode) },
+          { filterSize, strides, pad, dimRoundingMode },
+        ),
     }),
   },
   {
@@ -463,7 +530,11 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
 
   // Shape and indexing kernels (linear: their gradients are shape kernels of this list).
   { kernelName: 'Reshape', inputsToSave: ['x'], gradFunc: (dy: tf.Tensor, [x]) => ({ x: () => tf.reshape(dy, x.shape) }) },
-  { kernelName: 'ExpandDims', inputsToSave: ['input'], gradFunc: (dy: tf.Tensor, [input]) => ({ input: () => tf.reshape(dy, input.shape) }) },
+  {
+    kernelName: 'ExpandDims',
+    inputsToSave: ['input'],
+    gradFunc: (dy: tf.Tensor, [input]) => ({ input: () => tf.reshape(dy, input.shape) }),
+  },
   {
     kernelName: 'Transpose',
     gradFunc: (dy: tf.Tensor, _s, { perm }) => ({ x: () => tf.transpose(dy, tf.backend_util.getUndoAxesPermutation(perm)) }),
@@ -473,7 +544,11 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy: tf.Tensor, saved, { axis }) => {
       const ax = axesOf(axis, saved[0].shape)[0];
-      const parts = tf.split(dy, saved.map((t) => t.shape[ax]), ax);
+      const parts = tf.split(
+        dy,
+        saved.map((t) => t.shape[ax]),
+        ax,
+      );
       return parts.map((p) => () => p);
     },
   },
@@ -495,13 +570,26 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { begin, size }) => {
       const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
-      return { x: () => tf.pad(dy, x.shape.map((n, i) => [b[i], n - b[i] - s[i]] as [number, number])) };
+      return {
+        x: () =>
+          tf.pad(
+            dy,
+            x.shape.map((n, i) => [b[i], n - b[i] - s[i]] as [number, number]),
+          ),
+      };
     },
   },
   {
     kernelName: 'PadV2',
     inputsToSave: ['x'],
-    gradFunc: (dy: tf.Tensor, [x], { paddings }) => ({ x: () => tf.slice(dy, paddings.map((p: number[]) => p[0]), x.shape) }),
+    gradFunc: (dy: tf.Tensor, [x], { paddings }) => ({
+      x: () =>
+        tf.slice(
+          dy,
+          paddings.map((p: number[]) => p[0]),
+          x.shape,
+        ),
+    }),
   },
   {
     kernelName: 'Tile',
@@ -509,8 +597,17 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     gradFunc: (dy: tf.Tensor, [x], { reps }) => ({
       x: () => {
         // dy is [r0·s0, r1·s1, ...]: view it as [r0, s0, r1, s1, ...] and sum the r axes.
-        const split = tf.reshape(dy, x.shape.flatMap((s, i) => [reps[i], s]));
-        return tf.reshape(tf.sum(split, x.shape.map((_, i) => 2 * i)), x.shape);
+        const split = tf.reshape(
+          dy,
+          x.shape.flatMap((s, i) => [reps[i], s]),
+        );
+        return tf.reshape(
+          tf.sum(
+            split,
+            x.shape.map((_, i) => 2 * i),
+          ),
+          x.shape,
+        );
       },
     }),
   },
@@ -521,10 +618,12 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
       const ax = axesOf(axis, x.shape)[0];
       const params = () => {
         if (!batchDims) return gatherParamsGrad(x, indices, dy, ax);
-        if (batchDims !== 1) throw new UnsupportedOpError(`the gradient of gather with batchDims ${batchDims} is not supported; use batchDims 0 or 1`);
+        if (batchDims !== 1)
+          throw new UnsupportedOpError(`the gradient of gather with batchDims ${batchDims} is not supported; use batchDims 0 or 1`);
         const n = x.shape[0];
         const rows = Array.from({ length: n }, (_, i) =>
-          gatherParamsGrad(tf.slice(x, i, 1), tf.slice(indices, i, 1), tf.slice(dy, i, 1), ax));
+          gatherParamsGrad(tf.slice(x, i, 1), tf.slice(indices, i, 1), tf.slice(dy, i, 1), ax),
+        );
         return tf.reshape(tf.stack(rows), x.shape);
       };
       return { x: params, indices: () => zerosOf(indices) };
@@ -536,7 +635,10 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     gradFunc: (dy: tf.Tensor, [segmentIds]) => ({
       x: () => {
         const gathered = tf.gather(dy, tf.maximum(segmentIds, tf.zerosLike(segmentIds)));
-        const valid = tf.reshape(tf.cast(tf.greaterEqual(segmentIds, 0), 'float32'), [...segmentIds.shape, ...gathered.shape.slice(segmentIds.rank).map(() => 1)]);
+        const valid = tf.reshape(tf.cast(tf.greaterEqual(segmentIds, 0), 'float32'), [
+          ...segmentIds.shape,
+          ...gathered.shape.slice(segmentIds.rank).map(() => 1),
+        ]);
         return tf.mul(gathered, valid);
       },
       segmentIds: () => zerosOf(segmentIds),

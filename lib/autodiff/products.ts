@@ -56,9 +56,10 @@ function leavesLike(params: Tree, other: Tree, name: string): tf.Tensor[] {
  * @example
  * const { value, grads } = valueAndGrad((p, b) => tf.sum(tf.square(tf.sub(p.w, b))))({ w }, target);
  */
-export function valueAndGrad<B>(
-  lossFn: (params: Tree, batch: B) => tf.Scalar,
-): (params: Tree, batch: B) => {
+export function valueAndGrad<B>(lossFn: (params: Tree, batch: B) => tf.Scalar): (
+  params: Tree,
+  batch: B,
+) => {
   /** The loss, a scalar the caller owns. */
   value: tf.Scalar;
   /** Its gradient, shaped like the params (fresh tensors the caller owns). */
@@ -123,18 +124,20 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
   ensureSecondOrderGradients();
   const { leaves, def } = tree.flatten(params);
   const vs = leavesLike(params, v, 'v');
-  const grads = withSecondOrder(() => tf.tidy(
-    () =>
-      gradientsOf(() => {
-        const inner = gradientsOf(() => {
-          const out = lossFn(tree.unflatten(def, leaves), batch);
-          assertScalarLoss(out);
-          return out;
-        }, leaves).grads;
-        assertSecondOrderSafe();
-        return dotLeaves(inner, vs);
-      }, leaves).grads,
-  ));
+  const grads = withSecondOrder(() =>
+    tf.tidy(
+      () =>
+        gradientsOf(() => {
+          const inner = gradientsOf(() => {
+            const out = lossFn(tree.unflatten(def, leaves), batch);
+            assertScalarLoss(out);
+            return out;
+          }, leaves).grads;
+          assertSecondOrderSafe();
+          return dotLeaves(inner, vs);
+        }, leaves).grads,
+    ),
+  );
   return tree.unflatten(def, grads);
 }
 
@@ -165,7 +168,12 @@ export function jacobianRows<X>(objective: Objective<X>, params: Tree, x: X): tf
         unit[k] = 1;
         const e = tf.tensor(unit, fi.shape);
         const g = gradientsOf(() => objective.predict(tree.unflatten(def, leaves), xi), leaves, e).grads;
-        rows.push(tf.concat(g.map((t) => tf.reshape(t, [-1])), 0));
+        rows.push(
+          tf.concat(
+            g.map((t) => tf.reshape(t, [-1])),
+            0,
+          ),
+        );
       }
     }
     return tf.stack(rows) as tf.Tensor2D;
@@ -191,7 +199,12 @@ export function perSampleGradients<X>(
       const xi = sampleOf(batch.x, i) as unknown as X;
       const yi = tf.slice(targets, i, 1);
       const g = gradientsOf(() => loss.value(objective.predict(tree.unflatten(def, leaves), xi), yi), leaves).grads;
-      rows.push(tf.concat(g.map((t) => tf.reshape(t, [-1])), 0));
+      rows.push(
+        tf.concat(
+          g.map((t) => tf.reshape(t, [-1])),
+          0,
+        ),
+      );
     }
     return tf.stack(rows) as tf.Tensor2D;
   });

@@ -51,10 +51,11 @@ export function materializedRows(rows: tf.Tensor2D, def: tree.TreeDef, rowsPerSa
     samples: rows.shape[0] / rowsPerSample,
     rowsPerSample,
     gram: () => outerGram(rows),
-    blockGram: () => tf.tidy(() => {
-      const r = tf.reshape(rows, [-1, rowsPerSample, rows.shape[1]]) as tf.Tensor3D;
-      return outerGram(r);
-    }),
+    blockGram: () =>
+      tf.tidy(() => {
+        const r = tf.reshape(rows, [-1, rowsPerSample, rows.shape[1]]) as tf.Tensor3D;
+        return outerGram(r);
+      }),
     times: (v) => tf.tidy(() => tf.reshape(tf.matMul(rows, tf.reshape(tree.ravel(v).vector, [-1, 1])), [-1])),
     transposeTimes: (w) => tree.tidy(() => tree.unravel(def, tf.reshape(tf.matMul(tf.reshape(w, [1, -1]), rows), [-1]))),
     dispose: () => rows.dispose(),
@@ -86,7 +87,14 @@ export function diagonalBlocks(gram: tf.Tensor, b: number, k: number): tf.Tensor
  * The products use `lin`, the model linearized at `params` on `x`, which the rows then own (made
  * here when absent).
  */
-export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cotangents: tf.Tensor, outputShape: readonly number[], lin?: Linearization): SampleRows {
+export function implicitRows<X>(
+  objective: Objective<X>,
+  params: Tree,
+  x: X,
+  cotangents: tf.Tensor,
+  outputShape: readonly number[],
+  lin?: Linearization,
+): SampleRows {
   const hook = objective.rowGram;
   if (hook === undefined) {
     lin?.dispose();
@@ -111,14 +119,16 @@ export function implicitRows<X>(objective: Objective<X>, params: Tree, x: X, cot
     rowsPerSample: k,
     gram,
     blockGram: () => tf.tidy(() => diagonalBlocks(gram(), b, k)),
-    times: (v) => tf.tidy(() => {
-      const jv = tf.reshape(linear.jvp(v), [1, b, c]);
-      return tf.reshape(tf.transpose(tf.sum(tf.mul(perSample(), jv), -1)), [-1]) as tf.Tensor1D;
-    }),
-    transposeTimes: (w) => tree.tidy(() => {
-      const weights = tf.reshape(tf.transpose(tf.reshape(w, [b, k])), [k, b, 1]);
-      return linear.vjp(tf.reshape(tf.sum(tf.mul(weights, perSample()), 0), outputShape as number[]));
-    }),
+    times: (v) =>
+      tf.tidy(() => {
+        const jv = tf.reshape(linear.jvp(v), [1, b, c]);
+        return tf.reshape(tf.transpose(tf.sum(tf.mul(perSample(), jv), -1)), [-1]) as tf.Tensor1D;
+      }),
+    transposeTimes: (w) =>
+      tree.tidy(() => {
+        const weights = tf.reshape(tf.transpose(tf.reshape(w, [b, k])), [k, b, 1]);
+        return linear.vjp(tf.reshape(tf.sum(tf.mul(weights, perSample()), 0), outputShape as number[]));
+      }),
     dispose: () => {
       u.dispose();
       linear.dispose();
@@ -165,9 +175,15 @@ export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: 
  * const llt = l.gram(); // [B, B]: ⟨∇ℓᵢ, ∇ℓⱼ⟩
  * l.dispose();
  */
-export function gradientSampleRows<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>, targets: tf.Tensor = batch.y): SampleRows {
+export function gradientSampleRows<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  targets: tf.Tensor = batch.y,
+): SampleRows {
   const loss = checkObjective(objective);
-  if (objective.rowGram === undefined) return materializedRows(perSampleGradients(objective, params, batch, targets), tree.flatten(params).def, 1);
+  if (objective.rowGram === undefined)
+    return materializedRows(perSampleGradients(objective, params, batch, targets), tree.flatten(params).def, 1);
   // The residuals come from the linearization's outputs (one forward pass for both).
   const lin = linearization(objective, params, batch);
   let residuals: tf.Tensor;

@@ -60,8 +60,9 @@ export function explainSecondOrderFailure(err: unknown): unknown {
       'second-order product: the second differentiation lost its path through an op that cannot be ' +
         'differentiated twice, an op built with tf.customGrad: tf.logSoftmax (use losses.logSoftmax), ' +
         'tf.losses.* (use the losses of somax), tf.logSigmoid (use losses.logSigmoid), tf.fused.* with an ' +
-        'activation (use the plain op, then the bias and activation); or tfjs\'s stock gradients replaced ' +
-        "somax's (call ensureSecondOrderGradients()). Original error: " + err.message.split('\n')[0],
+        "activation (use the plain op, then the bias and activation); or tfjs's stock gradients replaced " +
+        "somax's (call ensureSecondOrderGradients()). Original error: " +
+        err.message.split('\n')[0],
     );
   }
   return err;
@@ -79,8 +80,13 @@ interface TapeNode {
  */
 function isCloneNode(node: TapeNode): boolean {
   const keys = Object.keys(node.inputs);
-  return keys.length === 1 && keys[0] === 'x' && node.outputs.length === 1 && !SAFE_SET.has(node.kernelName) &&
-    tf.getGradient(node.kernelName) == null;
+  return (
+    keys.length === 1 &&
+    keys[0] === 'x' &&
+    node.outputs.length === 1 &&
+    !SAFE_SET.has(node.kernelName) &&
+    tf.getGradient(node.kernelName) == null
+  );
 }
 
 /**

@@ -75,7 +75,9 @@ export type NamedChainState = Readonly<Record<string, unknown>>;
  * const tx = namedChain(['clip', clipByGlobalNorm(1)], ['adam', scaleByAdam()], ['lr', scaleByLearningRate(1e-3)]);
  * const state = tx.init(params);   // { clip: {...}, adam: {...}, lr: {...} }
  */
-export function namedChain(...named: readonly (readonly [string, GradientTransformation<unknown>])[]): GradientTransformation<NamedChainState> {
+export function namedChain(
+  ...named: readonly (readonly [string, GradientTransformation<unknown>])[]
+): GradientTransformation<NamedChainState> {
   named.forEach((entry, i) => {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1]?.update !== 'function') {
       throw new HyperparameterError(`namedChain: argument ${i} must be a [name, transform] pair`);
@@ -94,7 +96,13 @@ export function namedChain(...named: readonly (readonly [string, GradientTransfo
           throw new InputError(`namedChain: the state has no entry '${n}' (expected keys: ${names.join(', ')})`);
         }
       }
-      const [out, states] = yield* updateReadsOf(inner, updates, names.map((n) => state[n]), params, extra);
+      const [out, states] = yield* updateReadsOf(
+        inner,
+        updates,
+        names.map((n) => state[n]),
+        params,
+        extra,
+      );
       return [out, byName(states as unknown[])];
     },
   );

@@ -85,9 +85,9 @@ export function injectHyperparams<S>(
  */
 export function setHyperparams<S>(state: InjectHyperparamsState<S>, values: Readonly<Record<string, number>>): InjectHyperparamsState<S> {
   for (const [k, v] of Object.entries(values)) {
-    if (!(k in state.hyperparams)) throw new HyperparameterError(`unknown hyperparameter '${k}' (known: ${Object.keys(state.hyperparams).join(', ')})`);
+    if (!(k in state.hyperparams))
+      throw new HyperparameterError(`unknown hyperparameter '${k}' (known: ${Object.keys(state.hyperparams).join(', ')})`);
     assertFiniteNumber(`hyperparameter '${k}'`, v);
   }
   return { ...state, hyperparams: { ...state.hyperparams, ...values } };
 }
-

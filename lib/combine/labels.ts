@@ -23,7 +23,11 @@ export type Mask = LabelTree<boolean> | ((params: Tree) => LabelTree<boolean>);
  * @example
  * leafLabels({ enc: 'slow', head: { w: 'fast', b: 'slow' } }, params)   // ['slow', 'slow', 'fast', ...]
  */
-export function leafLabels<L extends string | boolean>(labels: LabelTree<L> | ((params: Tree) => LabelTree<L>), params: Tree, name = 'labels'): L[] {
+export function leafLabels<L extends string | boolean>(
+  labels: LabelTree<L> | ((params: Tree) => LabelTree<L>),
+  params: Tree,
+  name = 'labels',
+): L[] {
   const lt = typeof labels === 'function' ? (labels as (p: Tree) => LabelTree<L>)(params) : labels;
   const out: L[] = [];
   const show = (l: unknown) => JSON.stringify(l) ?? String(l);
@@ -34,7 +38,8 @@ export function leafLabels<L extends string | boolean>(labels: LabelTree<L> | ((
     }
     if (tree.isTensor(p)) throw new TreeMismatchError(`${path}: expected a label for a parameter tensor, got ${show(l)}`);
     if (Array.isArray(p)) {
-      if (!Array.isArray(l) || l.length !== p.length) throw new TreeMismatchError(`${path}: expected an array of ${p.length} labels, got ${show(l)}`);
+      if (!Array.isArray(l) || l.length !== p.length)
+        throw new TreeMismatchError(`${path}: expected an array of ${p.length} labels, got ${show(l)}`);
       p.forEach((c, i) => walk(c, (l as readonly LabelTree<L>[])[i], `${path}[${i}]`));
       return;
     }
@@ -82,7 +87,11 @@ export function withHoles(t: Tree, keep: readonly boolean[]): Tree {
     if (tree.isTensor(x)) return keep[i++] ? x : {};
     if (Array.isArray(x)) return x.map(walk);
     const o = x as { readonly [key: string]: Tree };
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, walk(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, walk(o[k])]),
+    );
   };
   return walk(t);
 }

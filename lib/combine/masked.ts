@@ -46,7 +46,10 @@ function* onKept<S>(
 
 /** `results[i]` where given, else a fresh copy of `us[i]`, rebuilt with the structure `def`. */
 function merge(def: tree.TreeDef, us: readonly tf.Tensor[], results: readonly (tf.Tensor | undefined)[]): Tree {
-  return tree.unflatten(def, us.map((u, i) => results[i] ?? tf.clone(u)));
+  return tree.unflatten(
+    def,
+    us.map((u, i) => results[i] ?? tf.clone(u)),
+  );
 }
 
 /** `leaves` spread back to the positions where `keep` is true. */
@@ -129,7 +132,17 @@ export function multiTransform(
   return withReads<MultiTransformState>(
     (params) => {
       const labels = labelsOf(params);
-      return Object.fromEntries(known.map((l) => [l, transforms[l].init(withHoles(params, labels.map((x) => x === l)))]));
+      return Object.fromEntries(
+        known.map((l) => [
+          l,
+          transforms[l].init(
+            withHoles(
+              params,
+              labels.map((x) => x === l),
+            ),
+          ),
+        ]),
+      );
     },
     function* (updates, state, params, extra) {
       const { us, def } = leavesOf(updates, params);

@@ -2,7 +2,23 @@
 // of the updates it receives. egn may use its residual form only where that provably equals the
 // gradient form (its updates are makeStep's very gradient tensors, on the curvature batch).
 import * as tf from '@tensorflow/tfjs-core';
-import { chain, denseGgn, egn, ggnDirect, identity, makeStep, mlpObjective, newtonCg, newtonDirect, objectiveLoss, scale, sgn, swmng, tree, valueAndGrad } from '../../index';
+import {
+  chain,
+  denseGgn,
+  egn,
+  ggnDirect,
+  identity,
+  makeStep,
+  mlpObjective,
+  newtonCg,
+  newtonDirect,
+  objectiveLoss,
+  scale,
+  sgn,
+  swmng,
+  tree,
+  valueAndGrad,
+} from '../../index';
 import { receivesBatchGradient } from '../../transforms/secondOrder';
 import * as linalg from '../../lib/linalg';
 import type { GradientTransformation, Linearization, Objective, Tree } from '../../index';
@@ -66,9 +82,22 @@ function countingJvps(lossName: LossName) {
   let jvps = 0;
   const linearize = (params: Tree, x: tf.Tensor): Linearization => {
     const lin = base.linearize(params, x);
-    return { ...lin, jvp: (v) => { jvps += 1; return lin.jvp(v); } };
+    return {
+      ...lin,
+      jvp: (v) => {
+        jvps += 1;
+        return lin.jvp(v);
+      },
+    };
   };
-  return { objective: { ...base, linearize }, take: () => { const n = jvps; jvps = 0; return n; } };
+  return {
+    objective: { ...base, linearize },
+    take: () => {
+      const n = jvps;
+      jvps = 0;
+      return n;
+    },
+  };
 }
 
 const maxAbs = (xs: ArrayLike<number>) => Math.max(...Array.from(xs, Math.abs));
@@ -91,7 +120,12 @@ describe('egn keeps the chain contract', () => {
       const before = tf.memory().numTensors;
       const doubled = stepOf(chain(scale(2), egn(objective, { lam0: LAM })), objective, prob.params, batch);
       expect(tf.memory().numTensors).toBe(before);
-      expect(ref.relErr(doubled, single.map((v) => 2 * v))).toBeLessThan(1e-4);
+      expect(
+        ref.relErr(
+          doubled,
+          single.map((v) => 2 * v),
+        ),
+      ).toBeLessThan(1e-4);
     }
     tree.dispose(batch as any);
   });
@@ -106,10 +140,20 @@ describe('egn keeps the chain contract', () => {
       for (const objective of [plain, fast]) {
         // makeStep with a curvature batch: g on the batch, G on the curvature batch.
         const stepped = stepOf(egn(objective, { lam0: LAM }), objective, prob.params, batch, curvatureBatch);
-        expect(ref.relErr(stepped.map((v) => -v), want)).toBeLessThan(1e-4);
+        expect(
+          ref.relErr(
+            stepped.map((v) => -v),
+            want,
+          ),
+        ).toBeLessThan(1e-4);
         // A hand-written loop that gives its own g and only the curvature data: no extra.grad, so g is used.
         const updated = updateOf(egn(objective, { lam0: LAM }), params, grads, { batch: curvatureBatch });
-        expect(ref.relErr(updated.map((v) => -v), want)).toBeLessThan(1e-4);
+        expect(
+          ref.relErr(
+            updated.map((v) => -v),
+            want,
+          ),
+        ).toBeLessThan(1e-4);
       }
       tree.dispose([params, grads, value, batch, curvatureBatch] as any);
     },
@@ -124,11 +168,26 @@ describe('egn keeps the chain contract', () => {
     const want = denseDirection(denseFisher(curv.m, prob.theta), ref.grad(prob.m, prob.theta), p);
     for (const objective of [plain, fast]) {
       const stepped = stepOf(swmng(objective, { lam0: LAM }), objective, prob.params, batch, curvatureBatch);
-      expect(ref.relErr(stepped.map((v) => -v), want)).toBeLessThan(1e-4);
+      expect(
+        ref.relErr(
+          stepped.map((v) => -v),
+          want,
+        ),
+      ).toBeLessThan(1e-4);
       const updated = updateOf(swmng(objective, { lam0: LAM }), params, grads, { batch: curvatureBatch });
-      expect(ref.relErr(updated.map((v) => -v), want)).toBeLessThan(1e-4);
+      expect(
+        ref.relErr(
+          updated.map((v) => -v),
+          want,
+        ),
+      ).toBeLessThan(1e-4);
       const doubled = stepOf(chain(scale(2), swmng(objective, { lam0: LAM })), objective, prob.params, batch, curvatureBatch);
-      expect(ref.relErr(doubled.map((v) => -v / 2), want)).toBeLessThan(1e-4);
+      expect(
+        ref.relErr(
+          doubled.map((v) => -v / 2),
+          want,
+        ),
+      ).toBeLessThan(1e-4);
     }
     tree.dispose([params, grads, value, batch, curvatureBatch] as any);
   });
@@ -189,7 +248,12 @@ describe('every second-order method is linear in the updates it receives (consta
       expect(maxAbs(single)).toBeGreaterThan(1e-3);
       expect(maxAbs(stepOf(chain(scale(0), make(plain)), plain, prob.params, batch, curv))).toBe(0);
       const doubled = stepOf(chain(scale(2), make(plain)), plain, prob.params, batch, curv);
-      expect(ref.relErr(doubled, single.map((v) => 2 * v))).toBeLessThan(1e-4);
+      expect(
+        ref.relErr(
+          doubled,
+          single.map((v) => 2 * v),
+        ),
+      ).toBeLessThan(1e-4);
     }
     tree.dispose([batch, curvatureBatch] as any);
   });

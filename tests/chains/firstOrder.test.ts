@@ -3,15 +3,43 @@
 // leaks over 300 steps of every alias (1000 for a clipped, scheduled adam chain), construction and
 // dtype errors, and the known gaps.
 import * as tf from '@tensorflow/tfjs-core';
-import { adagrad, adam, adamw, addDecayedWeights, amsgrad, applyUpdates, chain, clipByGlobalNorm, lion, makeStep, nadam, noisySgd, rmsprop, scaleByAdam, scaleByLearningRate, sgd, tree, valueAndGrad, warmupCosineDecaySchedule, HyperparameterError, InputError } from '../../index';
+import {
+  adagrad,
+  adam,
+  adamw,
+  addDecayedWeights,
+  amsgrad,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  lion,
+  makeStep,
+  nadam,
+  noisySgd,
+  rmsprop,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  tree,
+  valueAndGrad,
+  warmupCosineDecaySchedule,
+  HyperparameterError,
+  InputError,
+} from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 
 // A small least-squares problem with a tree of params: L = mean((x w + b − y)²) + ‖u‖².
-const x = tf.tensor2d([[1, 2], [3, -1], [0.5, 0.2], [-1, 1], [2, 2]]);
+const x = tf.tensor2d([
+  [1, 2],
+  [3, -1],
+  [0.5, 0.2],
+  [-1, 1],
+  [2, 2],
+]);
 const y = tf.tensor2d([[1], [-2], [0.3], [0.7], [2]]);
 const lossFn = (p: any) =>
   tf.tidy(() => tf.add(tf.mean(tf.square(tf.sub(tf.add(tf.matMul(x, p.w), p.b), y))), tf.sum(tf.square(p.u[0]))) as tf.Scalar);
-const init = () => ({ w: tf.tensor2d([[0.5], [-0.3]]), b: tf.tensor1d([0.1]), u: [tf.tensor1d([1, -2, 0.5])] } as any);
+const init = () => ({ w: tf.tensor2d([[0.5], [-0.3]]), b: tf.tensor1d([0.1]), u: [tf.tensor1d([1, -2, 0.5])] }) as any;
 
 /** Max over leaves and entries of |a − b| / max(|b|, floor). */
 function maxRel(a: Tree, b: Tree, floor = 1e-3): number {
@@ -33,7 +61,12 @@ function maxRel(a: Tree, b: Tree, floor = 1e-3): number {
  * - `drive: 'noise'`: both get the same seeded N(0, 1) gradients: the update rules are compared
  *   exactly, far from any optimum.
  */
-function compare(tx: GradientTransformation<any>, tfOpt: tf.Optimizer, steps: number, drive: 'loss' | 'noise'): { norm: number; entry: number } {
+function compare(
+  tx: GradientTransformation<any>,
+  tfOpt: tf.Optimizer,
+  steps: number,
+  drive: 'loss' | 'noise',
+): { norm: number; entry: number } {
   let params = init();
   const vars = tree.leaves(init()).map((t) => tf.variable(t));
   const names = vars.map((v) => v.name);
@@ -53,7 +86,10 @@ function compare(tx: GradientTransformation<any>, tfOpt: tf.Optimizer, steps: nu
       ours = vg.grads;
     } else {
       theirs = vars.map((v, j) => tf.randomNormal(v.shape, 0, 1, 'float32', 1000 * i + j));
-      ours = tree.unflatten(def, theirs.map((t) => tf.clone(t)));
+      ours = tree.unflatten(
+        def,
+        theirs.map((t) => tf.clone(t)),
+      );
     }
     tfOpt.applyGradients(names.map((name, j) => ({ name, tensor: theirs[j] })));
     tf.dispose(theirs);
@@ -82,19 +118,35 @@ afterAll(() => {
 
 describe('first-order aliases match tfjs optimizers step for step (200 steps)', () => {
   test.each(['loss', 'noise'] as const)('adam vs tf.train.adam (%s-driven), default and custom betas', (drive) => {
-    expect(record(`adam ${drive}`, compare(adam(0.01, { eps: 1e-7 }), tf.train.adam(0.01, 0.9, 0.999, 1e-7), 200, drive))).toBeLessThan(1e-5);
-    expect(record(`adam b=(0.8,0.99) ${drive}`, compare(adam(0.02, { b1: 0.8, b2: 0.99, eps: 1e-6 }), tf.train.adam(0.02, 0.8, 0.99, 1e-6), 200, drive))).toBeLessThan(1e-5);
+    expect(record(`adam ${drive}`, compare(adam(0.01, { eps: 1e-7 }), tf.train.adam(0.01, 0.9, 0.999, 1e-7), 200, drive))).toBeLessThan(
+      1e-5,
+    );
+    expect(
+      record(
+        `adam b=(0.8,0.99) ${drive}`,
+        compare(adam(0.02, { b1: 0.8, b2: 0.99, eps: 1e-6 }), tf.train.adam(0.02, 0.8, 0.99, 1e-6), 200, drive),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   test.each(['loss', 'noise'] as const)('sgd vs tf.train.sgd / tf.train.momentum, plain and Nesterov (%s-driven)', (drive) => {
     expect(record(`sgd ${drive}`, compare(sgd(0.02), tf.train.sgd(0.02), 200, drive))).toBeLessThan(1e-5);
-    expect(record(`sgd momentum ${drive}`, compare(sgd(0.02, { momentum: 0.9 }), tf.train.momentum(0.02, 0.9), 200, drive))).toBeLessThan(1e-5);
-    expect(record(`sgd nesterov ${drive}`, compare(sgd(0.02, { momentum: 0.9, nesterov: true }), tf.train.momentum(0.02, 0.9, true), 200, drive))).toBeLessThan(1e-5);
+    expect(record(`sgd momentum ${drive}`, compare(sgd(0.02, { momentum: 0.9 }), tf.train.momentum(0.02, 0.9), 200, drive))).toBeLessThan(
+      1e-5,
+    );
+    expect(
+      record(
+        `sgd nesterov ${drive}`,
+        compare(sgd(0.02, { momentum: 0.9, nesterov: true }), tf.train.momentum(0.02, 0.9, true), 200, drive),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   test.each(['loss', 'noise'] as const)('rmsprop vs tf.train.rmsprop, without and with momentum (%s-driven)', (drive) => {
     // Both: v ← ρ v + (1 − ρ) g², step lr · g / sqrt(v + eps) (eps inside the root).
-    expect(record(`rmsprop ${drive}`, compare(rmsprop(0.01, { decay: 0.9, eps: 1e-7 }), tf.train.rmsprop(0.01, 0.9, 0, 1e-7), 200, drive))).toBeLessThan(1e-5);
+    expect(
+      record(`rmsprop ${drive}`, compare(rmsprop(0.01, { decay: 0.9, eps: 1e-7 }), tf.train.rmsprop(0.01, 0.9, 0, 1e-7), 200, drive)),
+    ).toBeLessThan(1e-5);
     // tfjs accumulates lr · g / sqrt(v + eps) in its momentum buffer: with a constant lr this is
     // our trace(momentum) of g / sqrt(v + eps) times lr. Loss-driven, RMSProp with momentum ends
     // in a limit cycle around the optimum (steps of size ~lr whatever |g|) where single float32
@@ -102,24 +154,54 @@ describe('first-order aliases match tfjs optimizers step for step (200 steps)', 
     // also for a chain in Optax's order), so the loss-driven run is checked over 20 steps and the
     // update rule over 200 noise-driven steps.
     const steps = drive === 'loss' ? 20 : 200;
-    expect(record(`rmsprop momentum ${drive} (${steps} steps)`, compare(rmsprop(0.01, { decay: 0.9, eps: 1e-7, momentum: 0.5 }), tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7), steps, drive))).toBeLessThan(1e-5);
+    expect(
+      record(
+        `rmsprop momentum ${drive} (${steps} steps)`,
+        compare(rmsprop(0.01, { decay: 0.9, eps: 1e-7, momentum: 0.5 }), tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7), steps, drive),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   test('centered rmsprop vs tf.train.rmsprop(centered) with eps = 0 (the formulas differ otherwise)', () => {
     // tfjs's centered RMSProp divides by sqrt(v − m² − eps) (eps SUBTRACTED; TF's own
     // ApplyCenteredRMSProp adds it); Optax and somax by sqrt(v − m² + eps). They agree for eps = 0.
     // Driven by noise, v − m² stays away from 0, so the comparison holds over 200 steps.
-    expect(record('rmsprop centered eps=0 noise', compare(rmsprop(0.01, { decay: 0.9, eps: 0, centered: true }), tf.train.rmsprop(0.01, 0.9, 0, 0, true), 200, 'noise'))).toBeLessThan(1e-5);
-    expect(record('rmsprop centered+momentum eps=0 noise', compare(rmsprop(0.01, { decay: 0.9, eps: 0, centered: true, momentum: 0.5 }), tf.train.rmsprop(0.01, 0.9, 0.5, 0, true), 200, 'noise'))).toBeLessThan(1e-5);
+    expect(
+      record(
+        'rmsprop centered eps=0 noise',
+        compare(rmsprop(0.01, { decay: 0.9, eps: 0, centered: true }), tf.train.rmsprop(0.01, 0.9, 0, 0, true), 200, 'noise'),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      record(
+        'rmsprop centered+momentum eps=0 noise',
+        compare(
+          rmsprop(0.01, { decay: 0.9, eps: 0, centered: true, momentum: 0.5 }),
+          tf.train.rmsprop(0.01, 0.9, 0.5, 0, true),
+          200,
+          'noise',
+        ),
+      ),
+    ).toBeLessThan(1e-5);
     // Loss-driven, v − m² of a settled leaf goes to 0 and amplifies single float32 roundings.
-    expect(record('rmsprop centered eps=0 loss (20 steps)', compare(rmsprop(0.01, { decay: 0.9, eps: 0, centered: true }), tf.train.rmsprop(0.01, 0.9, 0, 0, true), 20, 'loss'))).toBeLessThan(1e-6);
+    expect(
+      record(
+        'rmsprop centered eps=0 loss (20 steps)',
+        compare(rmsprop(0.01, { decay: 0.9, eps: 0, centered: true }), tf.train.rmsprop(0.01, 0.9, 0, 0, true), 20, 'loss'),
+      ),
+    ).toBeLessThan(1e-6);
   });
 
   test.each(['loss', 'noise'] as const)('adagrad vs tf.train.adagrad (%s-driven)', (drive) => {
     // tfjs: s ← s + g², step lr · g / sqrt(s + backend eps); the cpu backend's eps is 1e-7, Optax's
     // default eps; initial accumulator 0.1 in both.
     expect(record(`adagrad ${drive}`, compare(adagrad(0.1), tf.train.adagrad(0.1), 200, drive))).toBeLessThan(1e-5);
-    expect(record(`adagrad init 0.5 ${drive}`, compare(adagrad(0.05, { initialAccumulatorValue: 0.5 }), tf.train.adagrad(0.05, 0.5), 200, drive))).toBeLessThan(1e-5);
+    expect(
+      record(
+        `adagrad init 0.5 ${drive}`,
+        compare(adagrad(0.05, { initialAccumulatorValue: 0.5 }), tf.train.adagrad(0.05, 0.5), 200, drive),
+      ),
+    ).toBeLessThan(1e-5);
   });
 });
 
@@ -148,7 +230,7 @@ describe('closed-form first steps of every alias', () => {
 
   test('adam, nadam, amsgrad, adamw: first step −lr·g/(|g| + eps) (+ −lr·wd·θ)', () => {
     close(run(adam(0.1, { eps: 1e-12 })), [-0.1, 0.1, 0]);
-    close(run(adam(0.1, { eps: 0.5 })), [-0.1 * 0.5 / 1, 0.1 * 2 / 2.5, 0]);
+    close(run(adam(0.1, { eps: 0.5 })), [(-0.1 * 0.5) / 1, (0.1 * 2) / 2.5, 0]);
     close(run(amsgrad(0.1, { eps: 1e-12 })), [-0.1, 0.1, 0]);
     // NAdam: m̂ = b1 (1−b1) g / (1−b1²) + (1−b1) g / (1−b1) = g (b1/(1+b1) + 1).
     const k = 0.9 / 1.9 + 1;
@@ -159,11 +241,23 @@ describe('closed-form first steps of every alias', () => {
 
   test('rmsprop, centered rmsprop, adagrad', () => {
     // v = (1 − ρ) g², step −lr g / sqrt(v + eps).
-    close(run(rmsprop(0.1)), [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.1 * gi * gi + 1e-8)), 5);
+    close(
+      run(rmsprop(0.1)),
+      [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.1 * gi * gi + 1e-8)),
+      5,
+    );
     // centered: m = (1 − ρ) g, v − m² = (1 − ρ) ρ g².
-    close(run(rmsprop(0.1, { centered: true })), [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.09 * gi * gi + 1e-8)), 5);
+    close(
+      run(rmsprop(0.1, { centered: true })),
+      [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.09 * gi * gi + 1e-8)),
+      5,
+    );
     // adagrad: s = 0.1 + g², step −lr g / sqrt(s + 1e-7).
-    close(run(adagrad(0.1)), [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.1 + gi * gi + 1e-7)), 6);
+    close(
+      run(adagrad(0.1)),
+      [0.5, -2, 0].map((gi) => (-0.1 * gi) / Math.sqrt(0.1 + gi * gi + 1e-7)),
+      6,
+    );
   });
 
   test('lion: −lr (sign(g) + wd·θ); noisySgd reproducible from its seed, plain sgd for eta = 0', () => {
@@ -178,7 +272,10 @@ describe('closed-form first steps of every alias', () => {
 
   test('a learning-rate schedule is evaluated at 0, 1, 2, ...', () => {
     const seen: number[] = [];
-    run(adam((t) => (seen.push(t), 0.1)), 3);
+    run(
+      adam((t) => (seen.push(t), 0.1)),
+      3,
+    );
     expect(seen).toEqual([0, 1, 2]);
   });
 });
@@ -260,7 +357,9 @@ describe('fixed gaps: Optax order in rmsprop, dtype check in noisySgd', () => {
     const p = { b: tf.tensor1d([1]) };
     const s = tx.init(p);
     try {
-      expect(() => tree.dispose(tx.update({ b: tf.tensor1d([1], 'int32') }, s, p) as any)).toThrow('updates.b: expected float32 values, got int32');
+      expect(() => tree.dispose(tx.update({ b: tf.tensor1d([1], 'int32') }, s, p) as any)).toThrow(
+        'updates.b: expected float32 values, got int32',
+      );
     } finally {
       tree.dispose([p, s] as any);
     }
@@ -352,7 +451,9 @@ describe('memory and errors', () => {
       expect(() => alias.update(ints, s, params)).toThrow('updates.b: expected float32 values, got int32');
       tree.dispose(s as any);
     }
-    expect(() => applyUpdates(params, { w: params.w, b: params.b })).toThrow(/updates: params have an object with keys \{b, u, w\}, updates have an object with keys \{b, w\}/);
+    expect(() => applyUpdates(params, { w: params.w, b: params.b })).toThrow(
+      /updates: params have an object with keys \{b, u, w\}, updates have an object with keys \{b, w\}/,
+    );
     tree.dispose([params, state, bad, ints] as any);
   });
 });

@@ -1,6 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as somax from '../../index';
-import { denseGgn, denseHessian, egn, ggnDirect, makeStep, newtonCg, newtonDirect, objectiveLoss, sgn, sophiaG, sophiaH, tree, valueAndGrad, HyperparameterError } from '../../index';
+import {
+  denseGgn,
+  denseHessian,
+  egn,
+  ggnDirect,
+  makeStep,
+  newtonCg,
+  newtonDirect,
+  objectiveLoss,
+  sgn,
+  sophiaG,
+  sophiaH,
+  tree,
+  valueAndGrad,
+  HyperparameterError,
+} from '../../index';
 import * as linalg from '../../lib/linalg';
 import type { GradientTransformation, Tree } from '../../index';
 import * as ref from '../helpers/mlp64';
@@ -46,28 +61,34 @@ describe('methods against exact math', () => {
     tree.dispose([p.x, p.y, out.params, out.state, out.loss] as any);
   });
 
-  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)('egn with λ > 0 takes the step −lr (G + λI)⁻¹ g on a small MLP (%s)', (lossName) => {
-    const prob = ref.makeProblem('tanh', lossName);
-    const objective = { predict: prob.predict, loss: lossName };
-    const lossFn = objectiveLoss(objective);
-    const params = prob.params();
-    const batch = prob.batch();
-    const p = ref.numParams(prob.m);
-    const G = denseGgn(objective, params, batch);
-    for (let i = 0; i < p; i++) G[i * p + i] += 0.3;
-    const { value, grads } = valueAndGrad(lossFn)(params, batch);
-    const s = linalg.solveSymmetric(G, flat(grads), p);
-    const before = flat(params);
-    const out = oneStep(egn(objective, { lam0: 0.3, learningRate: 0.5 }), lossFn, prob.params(), batch);
-    const step = flat(out.params).map((v, i) => (before[i] - v) / 0.5);
-    expect(ref.relErr(step, s)).toBeLessThan(1e-4);
-    tree.dispose([params, batch, value, grads, out.params, out.state, out.loss] as any);
-  });
+  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)(
+    'egn with λ > 0 takes the step −lr (G + λI)⁻¹ g on a small MLP (%s)',
+    (lossName) => {
+      const prob = ref.makeProblem('tanh', lossName);
+      const objective = { predict: prob.predict, loss: lossName };
+      const lossFn = objectiveLoss(objective);
+      const params = prob.params();
+      const batch = prob.batch();
+      const p = ref.numParams(prob.m);
+      const G = denseGgn(objective, params, batch);
+      for (let i = 0; i < p; i++) G[i * p + i] += 0.3;
+      const { value, grads } = valueAndGrad(lossFn)(params, batch);
+      const s = linalg.solveSymmetric(G, flat(grads), p);
+      const before = flat(params);
+      const out = oneStep(egn(objective, { lam0: 0.3, learningRate: 0.5 }), lossFn, prob.params(), batch);
+      const step = flat(out.params).map((v, i) => (before[i] - v) / 0.5);
+      expect(ref.relErr(step, s)).toBeLessThan(1e-4);
+      tree.dispose([params, batch, value, grads, out.params, out.state, out.loss] as any);
+    },
+  );
 
   test('a separate curvature batch: the direction is (G_c + λI)⁻¹ g_b, and fewer per-sample rows are computed', () => {
     const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { b: 8 });
     let rows = 0;
-    const predict = (p: any, xs: tf.Tensor) => { if (xs.shape[0] === 1) rows++; return prob.predict(p, xs); };
+    const predict = (p: any, xs: tf.Tensor) => {
+      if (xs.shape[0] === 1) rows++;
+      return prob.predict(p, xs);
+    };
     const objective = { predict, loss: 'softmaxCrossEntropy' as const };
     const lossFn = objectiveLoss(objective);
     const batch = prob.batch();
@@ -82,16 +103,43 @@ describe('methods against exact math', () => {
     rows = 0;
     const out = oneStep(egn(objective, { lam0: 0.5 }), lossFn, prob.params(), batch, { curvatureBatch: curv });
     const rowsSmall = rows;
-    expect(ref.relErr(flat(out.params).map((v, i) => before[i] - v), want)).toBeLessThan(1e-4);
+    expect(
+      ref.relErr(
+        flat(out.params).map((v, i) => before[i] - v),
+        want,
+      ),
+    ).toBeLessThan(1e-4);
     rows = 0;
     const full = oneStep(egn(objective, { lam0: 0.5 }), lossFn, prob.params(), batch);
     expect(rowsSmall).toBeLessThan(rows / 2); // 3 samples' rows instead of 8
     // Newton-CG on a curvature batch uses its Hessian: compare with the dense H_c.
     const Hc = denseHessian(lossFn, params, curv);
     for (let i = 0; i < p; i++) Hc[i * p + i] += 2;
-    const nc = oneStep(newtonCg(lossFn, { lam0: 2, maxIterations: 200, tol: 1e-9, warmStart: false }), lossFn, prob.params(), batch, { curvatureBatch: curv });
-    expect(ref.relErr(flat(nc.params).map((v, i) => before[i] - v), linalg.solveSymmetric(Hc, flat(grads), p))).toBeLessThan(1e-3);
-    tree.dispose([batch, curv, params, value, grads, out.params, out.state, out.loss, full.params, full.state, full.loss, nc.params, nc.state, nc.loss] as any);
+    const nc = oneStep(newtonCg(lossFn, { lam0: 2, maxIterations: 200, tol: 1e-9, warmStart: false }), lossFn, prob.params(), batch, {
+      curvatureBatch: curv,
+    });
+    expect(
+      ref.relErr(
+        flat(nc.params).map((v, i) => before[i] - v),
+        linalg.solveSymmetric(Hc, flat(grads), p),
+      ),
+    ).toBeLessThan(1e-3);
+    tree.dispose([
+      batch,
+      curv,
+      params,
+      value,
+      grads,
+      out.params,
+      out.state,
+      out.loss,
+      full.params,
+      full.state,
+      full.loss,
+      nc.params,
+      nc.state,
+      nc.loss,
+    ] as any);
   });
 });
 
@@ -107,8 +155,19 @@ describe('preconditioned Newton-CG', () => {
     const { value, grads } = valueAndGrad(lossFn)(params, batch);
     const want = linalg.solveSymmetric(H, flat(grads), p);
     const before = flat(params);
-    const out = oneStep(newtonCg(lossFn, { lam0: 3, maxIterations: 200, tol: 1e-9, warmStart: false, numProbes: 4 }), lossFn, prob.params(), batch, { key: 1 });
-    expect(ref.relErr(flat(out.params).map((v, i) => before[i] - v), want)).toBeLessThan(1e-3);
+    const out = oneStep(
+      newtonCg(lossFn, { lam0: 3, maxIterations: 200, tol: 1e-9, warmStart: false, numProbes: 4 }),
+      lossFn,
+      prob.params(),
+      batch,
+      { key: 1 },
+    );
+    expect(
+      ref.relErr(
+        flat(out.params).map((v, i) => before[i] - v),
+        want,
+      ),
+    ).toBeLessThan(1e-3);
     expect(out.info.cgIterations).toBeGreaterThan(0);
     expect(out.info.negativeCurvature).toBe(false);
     tree.dispose([params, batch, value, grads, out.params, out.state, out.loss] as any);
@@ -145,7 +204,8 @@ describe('Levenberg-Marquardt damping inside a method', () => {
     for (let i = 0; i < 40; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
       const { lam, lamNext, rho, rhoValid, stepAccepted } = out.info as any;
       seen.push({ lam, lamNext, rho, valid: rhoValid, accepted: stepAccepted });
     }
@@ -169,7 +229,10 @@ describe('Levenberg-Marquardt damping inside a method', () => {
 describe('singular systems never write NaN into params', () => {
   // Two identical samples and a model with more parameters than distinct samples: with λ = 0 the
   // GGN, the Hessian of this least-squares loss, and the row Gram JJᵀ are all singular.
-  const x = tf.tensor2d([[1, 2, 0], [1, 2, 0]]);
+  const x = tf.tensor2d([
+    [1, 2, 0],
+    [1, 2, 0],
+  ]);
   const y = tf.tensor2d([[1], [1]]);
   const objective = { predict: (p: any, xs: tf.Tensor) => tf.matMul(xs as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
   const lossFn = objectiveLoss(objective);
@@ -208,9 +271,13 @@ describe('singular systems never write NaN into params', () => {
 
 describe('registry', () => {
   test('lists, describes and builds methods; unknown names and missing models are clear errors', () => {
-    expect(somax.listMethods()).toEqual(expect.arrayContaining(['adahessian', 'sophiaH', 'sophiaG', 'newtonCg', 'newtonDirect', 'sgn', 'egn', 'ggnDirect', 'lbfgs']));
+    expect(somax.listMethods()).toEqual(
+      expect.arrayContaining(['adahessian', 'sophiaH', 'sophiaG', 'newtonCg', 'newtonDirect', 'sgn', 'egn', 'ggnDirect', 'lbfgs']),
+    );
     expect(somax.describe('egn')).toMatch(/^egn: curvature: GGN · solver: row-space Cholesky/);
-    expect(() => somax.make('adam2' as somax.MethodName, { lossFn: () => tf.scalar(0) })).toThrow(/unknown method 'adam2'; known methods: adahessian, sophiaH/);
+    expect(() => somax.make('adam2' as somax.MethodName, { lossFn: () => tf.scalar(0) })).toThrow(
+      /unknown method 'adam2'; known methods: adahessian, sophiaH/,
+    );
     expect(() => somax.describe('nope')).toThrow(HyperparameterError);
     expect(() => somax.make('egn', { lossFn: () => tf.scalar(0) } as any)).toThrow(/method 'egn' needs `objective`/);
     const p = lsq();

@@ -18,7 +18,12 @@ describe('somax 2024 methods against exact math', () => {
     const p = ref.numParams(prob.m);
     const F = new Float64Array(p * p);
     for (let i = 0; i < prob.m.b; i++) {
-      const mi = { ...prob.m, b: 1, x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d), y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c) };
+      const mi = {
+        ...prob.m,
+        b: 1,
+        x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d),
+        y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c),
+      };
       const g = ref.grad(mi, prob.theta);
       for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) F[a * p + b] += (g[a] * g[b]) / prob.m.b;
     }
@@ -31,11 +36,18 @@ describe('somax 2024 methods against exact math', () => {
   });
 
   test('ignd steps by −lr · mean over samples of Jᵢ rᵢ / ‖Jᵢ‖² on a linear regression', () => {
-    const xs = ref.rand(12, 71); const ys = ref.rand(4, 72); const w = ref.rand(3, 73);
+    const xs = ref.rand(12, 71);
+    const ys = ref.rand(4, 72);
+    const w = ref.rand(3, 73);
     const x = tf.tensor2d(Array.from(xs), [4, 3]);
     const y = tf.tensor2d(Array.from(ys), [4, 1]);
     const objective = { predict: (p: any, xx: tf.Tensor) => tf.matMul(xx as tf.Tensor2D, p.w), loss: 'meanSquaredError' as const };
-    const out = oneStep(ignd(objective, { learningRate: 0.1 }), objectiveLoss(objective), { w: tf.tensor2d(Array.from(w), [3, 1]) }, { x, y });
+    const out = oneStep(
+      ignd(objective, { learningRate: 0.1 }),
+      objectiveLoss(objective),
+      { w: tf.tensor2d(Array.from(w), [3, 1]) },
+      { x, y },
+    );
     const s = new Float64Array(3);
     for (let i = 0; i < 4; i++) {
       const xi = xs.subarray(i * 3, i * 3 + 3);
@@ -43,7 +55,12 @@ describe('somax 2024 methods against exact math', () => {
       const nn = xi.reduce((a, v) => a + v * v, 0);
       for (let k = 0; k < 3; k++) s[k] += (xi[k] * r) / nn / 4;
     }
-    expect(ref.relErr(flat(out.params), w.map((v, k) => v - 0.1 * s[k]))).toBeLessThan(1e-5);
+    expect(
+      ref.relErr(
+        flat(out.params),
+        w.map((v, k) => v - 0.1 * s[k]),
+      ),
+    ).toBeLessThan(1e-5);
     tree.dispose([x, y, out.params, out.state, out.loss] as any);
   });
 
@@ -63,9 +80,10 @@ describe('somax 2024 methods against exact math', () => {
       const qShift = Float64Array.from(Q.subarray(i * c * c, (i + 1) * c * c), (v) => v + 1 / c);
       const qg = linalg.solveSymmetric(qShift, g, c);
       const K = new Float64Array(c * c);
-      for (let k = 0; k < c; k++) for (let l = 0; l < c; l++) {
-        for (let a = 0; a < p; a++) K[k * c + l] += J[(i * c + k) * p + a] * J[(i * c + l) * p + a];
-      }
+      for (let k = 0; k < c; k++)
+        for (let l = 0; l < c; l++) {
+          for (let a = 0; a < p; a++) K[k * c + l] += J[(i * c + k) * p + a] * J[(i * c + l) * p + a];
+        }
       const a = linalg.solveSymmetric(K, qg, c);
       for (let k = 0; k < c; k++) for (let q = 0; q < p; q++) want[q] += (J[(i * c + k) * p + q] * a[k]) / b;
     }
@@ -88,7 +106,8 @@ describe('somax 2024 methods against exact math', () => {
     for (let i = 0; i < 60; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
       if (i === 4) {
         // An early pair (large s, so float32 differences are accurate): y = A s.
         const mem = (state as any).innerState.memory;
@@ -107,7 +126,8 @@ describe('somax 2024 methods against exact math', () => {
     const A = ref.randomSpd(n, 83);
     const b = ref.rand(n, 84);
     const { lossFn: quad, dispose } = ref.quadratic(A, b);
-    const lossAt = (x: Float64Array) => 0.5 * x.reduce((acc, xi, i) => acc + xi * ref.matVec(A, x, n, n)[i], 0) - x.reduce((acc, xi, i) => acc + xi * b[i], 0);
+    const lossAt = (x: Float64Array) =>
+      0.5 * x.reduce((acc, xi, i) => acc + xi * ref.matVec(A, x, n, n)[i], 0) - x.reduce((acc, xi, i) => acc + xi * b[i], 0);
     const gradAt = (x: Float64Array) => ref.matVec(A, x, n, n).map((v, i) => v - b[i]);
     // Fixed step: after 5 steps (5 pairs in a memory of 10), the next update against the reference.
     const lr = 0.3;
@@ -118,7 +138,8 @@ describe('somax 2024 methods against exact math', () => {
     for (let i = 0; i < 5; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
     }
     const mem = (state as any).innerState.memory;
     const pairs = memoryOrder(mem).map((k) => ({ s: flat(mem.s[k]), y: flat(mem.y[k]) }));
@@ -132,11 +153,12 @@ describe('somax 2024 methods against exact math', () => {
       const E = new Float64Array(n * n); // I − ρ y sᵀ
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) E[i * n + j] = (i === j ? 1 : 0) - rho * yv[i] * sv[j];
       const next = new Float64Array(n * n); // Eᵀ H E + ρ s sᵀ
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        let acc = 0;
-        for (let k = 0; k < n; k++) for (let l = 0; l < n; l++) acc += E[k * n + i] * H[k * n + l] * E[l * n + j];
-        next[i * n + j] = acc + rho * sv[i] * sv[j];
-      }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let k = 0; k < n; k++) for (let l = 0; l < n; l++) acc += E[k * n + i] * H[k * n + l] * E[l * n + j];
+          next[i * n + j] = acc + rho * sv[i] * sv[j];
+        }
       H = next;
     }
     const x = flat(params);
@@ -156,7 +178,8 @@ describe('somax 2024 methods against exact math', () => {
       const before = flat(params);
       const out = lsStep(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
       const d = flat(params).map((v, k) => v - before[k]);
       if (out.info.accepted) {
         accepted++;
@@ -193,7 +216,8 @@ describe('ignd (regression only): 300 steps, tensors flat, loss falls', () => {
     for (let i = 0; i < 300; i++) {
       const out = step(params, state, batch, { key: i });
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
       if (i === 1) reference = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors).toBe(reference);

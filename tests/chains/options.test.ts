@@ -5,26 +5,49 @@ import * as somax from '../../index';
 import type { MethodName, Tree } from '../../index';
 
 const lossFn = (p: Tree) => tf.sum(tf.square((p as { w: tf.Tensor }).w)) as tf.Scalar;
-const objective = { predict: (p: Tree, x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, (p as { w: tf.Tensor2D }).w), loss: 'meanSquaredError' as const };
+const objective = {
+  predict: (p: Tree, x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, (p as { w: tf.Tensor2D }).w),
+  loss: 'meanSquaredError' as const,
+};
 
 describe('unknown options are refused, naming the nearest known key', () => {
   test.each([
-    ['newtonCg maxIter', () => somax.newtonCg(lossFn, { maxIter: 3 } as never), "unknown option 'maxIter' for newtonCg; did you mean 'maxIterations'?"],
+    [
+      'newtonCg maxIter',
+      () => somax.newtonCg(lossFn, { maxIter: 3 } as never),
+      "unknown option 'maxIter' for newtonCg; did you mean 'maxIterations'?",
+    ],
     ['egn lamda0', () => somax.egn(objective, { lamda0: 5 } as never), "unknown option 'lamda0' for egn; did you mean 'lam0'?"],
     ['adam beta1', () => somax.adam(1e-2, { beta1: 0.9 } as never), "unknown option 'beta1' for adam; did you mean 'b1'?"],
-    ['sophiaH nprobes', () => somax.sophiaH(lossFn, { nprobes: 4 } as never), "unknown option 'nprobes' for sophiaH; did you mean 'numProbes'?"],
+    [
+      'sophiaH nprobes',
+      () => somax.sophiaH(lossFn, { nprobes: 4 } as never),
+      "unknown option 'nprobes' for sophiaH; did you mean 'numProbes'?",
+    ],
     ["make('egn', { lam })", () => somax.make('egn', { objective, lam: 1 } as never), "unknown option 'lam' for egn; did you mean 'lam0'?"],
     ['adahessian beta2 (old name)', () => somax.adahessian(lossFn, { beta2: 0.99 } as never), "did you mean 'b2'?"],
     ['sqn historySize (old name)', () => somax.sqn(lossFn, { historySize: 3 } as never), "did you mean 'memorySize'?"],
     ['sgn guardNonFinite (old name)', () => somax.sgn(objective, { guardNonFinite: false } as never), "did you mean 'skipNonFinite'?"],
     ['sqn lineSearch (old name)', () => somax.sqn(lossFn, { lineSearch: true } as never), "did you mean 'linesearch'?"],
     ['cgSolver maxiter (old name)', () => somax.cgSolver({ maxiter: 3 } as never), "did you mean 'maxIterations'?"],
-    ['trustRegionDamping', () => somax.trustRegionDamping({ minlam: 1 } as never), "unknown option 'minlam' for trustRegionDamping; did you mean 'minLam'?"],
+    [
+      'trustRegionDamping',
+      () => somax.trustRegionDamping({ minlam: 1 } as never),
+      "unknown option 'minlam' for trustRegionDamping; did you mean 'minLam'?",
+    ],
     ['scaleByAdam', () => somax.scaleByAdam({ b3: 1 } as never), "unknown option 'b3' for scaleByAdam"],
     ['trace', () => somax.trace(0.9, { nesterow: true } as never), "did you mean 'nesterov'?"],
     ['cosineDecaySchedule', () => somax.cosineDecaySchedule({ initValue: 1, decaySteps: 10, alfa: 0 } as never), "did you mean 'alpha'?"],
-    ['hutchinsonEstimator', () => somax.hutchinsonEstimator(somax.hessianCurvature(lossFn), { nProbes: 2 } as never), "did you mean 'numProbes'?"],
-    ['scaleByDiagonalCurvature', () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(lossFn), { mode: 'sophia', beta1: 0.9 } as never), "did you mean 'b1'?"],
+    [
+      'hutchinsonEstimator',
+      () => somax.hutchinsonEstimator(somax.hessianCurvature(lossFn), { nProbes: 2 } as never),
+      "did you mean 'numProbes'?",
+    ],
+    [
+      'scaleByDiagonalCurvature',
+      () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(lossFn), { mode: 'sophia', beta1: 0.9 } as never),
+      "did you mean 'b1'?",
+    ],
     ['lbfgs', () => somax.lbfgs(lossFn, { history: 3 } as never), "unknown option 'history' for lbfgs"],
   ])('%s', (_name, build, message) => {
     expect(build).toThrow(somax.HyperparameterError);

@@ -6,7 +6,13 @@ import { rowSpaceDirection } from '../../transforms/solvers';
 import type { Activation, GradientTransformation, Objective, OutputLossName, Tree } from '../../index';
 import { rand } from '../helpers/mlp64';
 
-interface Problem { name: string; sizes: number[]; activation: Activation; loss: OutputLossName; b: number }
+interface Problem {
+  name: string;
+  sizes: number[];
+  activation: Activation;
+  loss: OutputLossName;
+  b: number;
+}
 
 const PROBLEMS: Problem[] = [
   { name: 'tanh 5-8-3, CE', sizes: [5, 8, 3], activation: 'tanh', loss: 'softmaxCrossEntropy', b: 8 },
@@ -29,20 +35,38 @@ function setup(p: Problem) {
   const fast = mlpObjective({ activation: p.activation, loss: p.loss });
   const plain: Objective = { predict: fast.predict, loss: fast.loss };
   const [d, c] = [p.sizes[0], p.sizes[p.sizes.length - 1]];
-  const batch = () => tf.tidy(() => ({
-    x: tf.tensor2d(Float32Array.from(rand(p.b * d, 51)), [p.b, d]),
-    y: p.loss === 'softmaxCrossEntropy'
-      ? tf.oneHot(tf.tensor1d(Array.from({ length: p.b }, (_, i) => (i * 5) % c), 'int32'), c).toFloat() as tf.Tensor2D
-      : tf.tensor2d(Float32Array.from(rand(p.b * c, 52)), [p.b, c]),
-  }));
+  const batch = () =>
+    tf.tidy(() => ({
+      x: tf.tensor2d(Float32Array.from(rand(p.b * d, 51)), [p.b, d]),
+      y:
+        p.loss === 'softmaxCrossEntropy'
+          ? (tf
+              .oneHot(
+                tf.tensor1d(
+                  Array.from({ length: p.b }, (_, i) => (i * 5) % c),
+                  'int32',
+                ),
+                c,
+              )
+              .toFloat() as tf.Tensor2D)
+          : tf.tensor2d(Float32Array.from(rand(p.b * c, 52)), [p.b, c]),
+    }));
   const params = () => tree.tidy(() => tree.map((t: tf.Tensor) => (t.rank === 1 ? tf.add(t, 0.1) : t), fast.init(p.sizes, 3)));
   return { fast, plain, batch, params };
 }
 
 /** `steps` steps of a method from the same start; the curvature batch is the first half of the batch (gradient form) or the batch itself. */
-async function run(tx: GradientTransformation<any>, lossFn: any, start: Tree, batch: { x: tf.Tensor; y: tf.Tensor }, { steps = 3, halfCurvature = true, async_ = false } = {}) {
+async function run(
+  tx: GradientTransformation<any>,
+  lossFn: any,
+  start: Tree,
+  batch: { x: tf.Tensor; y: tf.Tensor },
+  { steps = 3, halfCurvature = true, async_ = false } = {},
+) {
   const step = async_ ? makeStepAsync(tx, lossFn) : makeStep(tx, lossFn);
-  const curvatureBatch = halfCurvature ? tf.tidy(() => ({ x: tf.slice(batch.x, 0, batch.x.shape[0] / 2), y: tf.slice(batch.y, 0, batch.y.shape[0] / 2) })) : undefined;
+  const curvatureBatch = halfCurvature
+    ? tf.tidy(() => ({ x: tf.slice(batch.x, 0, batch.x.shape[0] / 2), y: tf.slice(batch.y, 0, batch.y.shape[0] / 2) }))
+    : undefined;
   let params = tree.clone(start);
   let state = tx.init(params);
   for (let i = 0; i < steps; i++) {
@@ -65,18 +89,21 @@ function relDiff(a: number[], b: number[]): number {
 describe.each(PROBLEMS)('$name', (p) => {
   const { fast, plain, batch, params } = setup(p);
 
-  test.each(METHODS)('%s: 3 steps with the hooks equal the steps with Jacobian rows and tape products (≤ 1e-5), leak-free', async (_name, method) => {
-    const [b, start] = [batch(), params()];
-    for (const halfCurvature of [false, true]) {
-      const slow = await run(method(plain), objectiveLoss(plain), start, b, { halfCurvature });
-      const before = tf.memory().numTensors;
-      const quick = await run(method(fast), objectiveLoss(fast), start, b, { halfCurvature });
-      expect(tf.memory().numTensors).toBe(before);
-      expect(Math.max(...slow.map(Math.abs))).toBeGreaterThan(1e-4); // the methods moved
-      expect(relDiff(quick, slow)).toBeLessThan(1e-5);
-    }
-    tree.dispose([b, start] as any);
-  });
+  test.each(METHODS)(
+    '%s: 3 steps with the hooks equal the steps with Jacobian rows and tape products (≤ 1e-5), leak-free',
+    async (_name, method) => {
+      const [b, start] = [batch(), params()];
+      for (const halfCurvature of [false, true]) {
+        const slow = await run(method(plain), objectiveLoss(plain), start, b, { halfCurvature });
+        const before = tf.memory().numTensors;
+        const quick = await run(method(fast), objectiveLoss(fast), start, b, { halfCurvature });
+        expect(tf.memory().numTensors).toBe(before);
+        expect(Math.max(...slow.map(Math.abs))).toBeGreaterThan(1e-4); // the methods moved
+        expect(relDiff(quick, slow)).toBeLessThan(1e-5);
+      }
+      tree.dispose([b, start] as any);
+    },
+  );
 });
 
 test('egn, swmng and ignd with the hook: makeStepAsync reads nothing unfetched and equals makeStep', async () => {

@@ -1,5 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { exactDiagEstimator, gaussNewtonBartlettDiag, makeStep, objectiveLoss, sophiaH, tree, chain, scaleByDiagonalCurvature, clip, addDecayedWeights, scaleByLearningRate } from '../../index';
+import {
+  exactDiagEstimator,
+  gaussNewtonBartlettDiag,
+  makeStep,
+  objectiveLoss,
+  sophiaH,
+  tree,
+  chain,
+  scaleByDiagonalCurvature,
+  clip,
+  addDecayedWeights,
+  scaleByLearningRate,
+} from '../../index';
 import * as ref from '../helpers/mlp64';
 
 const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).vector));
@@ -9,11 +21,14 @@ describe('Sophia', () => {
     // L(θ) = ½ Σ aᵢ θᵢ² + cᵀθ: gradient a ⊙ θ + c, exact Hessian diagonal a.
     const a = [4, 0.5, 2, 8];
     const c = [0.3, -0.2, 0.1, 0];
-    const loss = (p: any) => tf.tidy(() => tf.add(tf.mul(0.5, tf.sum(tf.mul(tf.tensor1d(a), tf.square(p.w)))), tf.sum(tf.mul(tf.tensor1d(c), p.w))) as tf.Scalar);
+    const loss = (p: any) =>
+      tf.tidy(() => tf.add(tf.mul(0.5, tf.sum(tf.mul(tf.tensor1d(a), tf.square(p.w)))), tf.sum(tf.mul(tf.tensor1d(c), p.w))) as tf.Scalar);
     const [b1, b2, gamma, eps, lr, wd, k] = [0.965, 0.99, 0.5, 1e-8, 0.1, 0.2, 2];
     const tx = chain(
       scaleByDiagonalCurvature(exactDiagEstimator(loss), { mode: 'sophia', b1: b1, b2: b2, gamma, eps, evalEveryK: k }),
-      clip(1), addDecayedWeights(wd), scaleByLearningRate(lr),
+      clip(1),
+      addDecayedWeights(wd),
+      scaleByLearningRate(lr),
     );
     const step = makeStep(tx, loss);
     let params: any = { w: tf.tensor1d([1, -2, 0.5, 0.05]) };
@@ -25,7 +40,10 @@ describe('Sophia', () => {
     let refreshes = 0;
     for (let t = 0; t < 3; t++) {
       const g = th.map((x, i) => a[i] * x + c[i]);
-      if (t % k === 0) { v = v.map((vi, i) => b2 * vi + (1 - b2) * a[i]); refreshes++; }
+      if (t % k === 0) {
+        v = v.map((vi, i) => b2 * vi + (1 - b2) * a[i]);
+        refreshes++;
+      }
       m = m.map((mi, i) => b1 * mi + (1 - b1) * g[i]);
       const mHat = m.map((mi) => mi / (1 - b1 ** (t + 1)));
       const vHat = v.map((vi) => vi / (1 - b2 ** refreshes));

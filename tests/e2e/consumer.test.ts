@@ -47,7 +47,10 @@ describe('the built package in a consumer project', () => {
   let dir = '';
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'somax-consumer-'));
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop() as string;
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop() as string;
     const pkgDir = path.join(dir, 'node_modules', 'somax');
     fs.mkdirSync(pkgDir, { recursive: true });
     execFileSync('tar', ['-xzf', path.join(dir, packed), '-C', pkgDir, '--strip-components=1']);
@@ -56,10 +59,22 @@ describe('the built package in a consumer project', () => {
     }
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
-    write('esm.mjs', `import * as somax from 'somax';\nimport * as testing from 'somax/testing';\nimport * as tf from '@tensorflow/tfjs';\nawait tf.setBackend('cpu');\nawait (async () => {${body}})();\n`);
-    write('cjs.cjs', `const somax = require('somax');\nconst testing = require('somax/testing');\nconst tf = require('@tensorflow/tfjs');\ntf.setBackend('cpu');\n(async () => {${body}})();\n`);
-    write('core.mjs', `import * as tf from '@tensorflow/tfjs-core';\nimport '@tensorflow/tfjs-backend-cpu';\nimport * as somax from 'somax';\nimport * as testing from 'somax/testing';\nawait tf.setBackend('cpu');\n${coreBody}`);
-    write('core.cjs', `const tf = require('@tensorflow/tfjs-core');\nrequire('@tensorflow/tfjs-backend-cpu');\nconst somax = require('somax');\nconst testing = require('somax/testing');\ntf.setBackend('cpu');\n${coreBody}`);
+    write(
+      'esm.mjs',
+      `import * as somax from 'somax';\nimport * as testing from 'somax/testing';\nimport * as tf from '@tensorflow/tfjs';\nawait tf.setBackend('cpu');\nawait (async () => {${body}})();\n`,
+    );
+    write(
+      'cjs.cjs',
+      `const somax = require('somax');\nconst testing = require('somax/testing');\nconst tf = require('@tensorflow/tfjs');\ntf.setBackend('cpu');\n(async () => {${body}})();\n`,
+    );
+    write(
+      'core.mjs',
+      `import * as tf from '@tensorflow/tfjs-core';\nimport '@tensorflow/tfjs-backend-cpu';\nimport * as somax from 'somax';\nimport * as testing from 'somax/testing';\nawait tf.setBackend('cpu');\n${coreBody}`,
+    );
+    write(
+      'core.cjs',
+      `const tf = require('@tensorflow/tfjs-core');\nrequire('@tensorflow/tfjs-backend-cpu');\nconst somax = require('somax');\nconst testing = require('somax/testing');\ntf.setBackend('cpu');\n${coreBody}`,
+    );
     const typed = `import { adam, asTfOptimizer, tree, type GradientTransformation, type Tree } from 'somax';
 import { checkTransformLaws, type TreeSpec } from 'somax/testing';
 import * as tf from '@tensorflow/tfjs-core';
@@ -100,8 +115,22 @@ void opt; void spec; void n; void checkTransformLaws;
     expect(result.caught).toBe(true);
   });
 
-  const tsc = (...files: string[]) => execFileSync('node', [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', ...files], { cwd: dir, encoding: 'utf8' });
+  const tsc = (...files: string[]) =>
+    execFileSync(
+      'node',
+      [
+        path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        ...files,
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
 
   test('the types check in a consumer (.mts and .cts, moduleResolution nodenext), and a type error is caught', () => {
     expect(() => tsc('types.mts', 'types.cts')).not.toThrow();

@@ -30,17 +30,21 @@ export function forward(th: Float64Array, x: Float64Array, b: number): Float64Ar
   const out = new Float64Array(b * K);
   for (let n = 0; n < b; n++) {
     const act = new Float64Array(O * O * C1);
-    for (let i = 0; i < O; i++) for (let j = 0; j < O; j++) for (let c = 0; c < C1; c++) {
-      let s = b1[c];
-      for (let u = 0; u < F; u++) for (let v = 0; v < F; v++) s += x[n * H * H + (i + u) * H + (j + v)] * k[(u * F + v) * C1 + c];
-      act[(i * O + j) * C1 + c] = Math.tanh(s);
-    }
+    for (let i = 0; i < O; i++)
+      for (let j = 0; j < O; j++)
+        for (let c = 0; c < C1; c++) {
+          let s = b1[c];
+          for (let u = 0; u < F; u++) for (let v = 0; v < F; v++) s += x[n * H * H + (i + u) * H + (j + v)] * k[(u * F + v) * C1 + c];
+          act[(i * O + j) * C1 + c] = Math.tanh(s);
+        }
     const feat = new Float64Array(D);
-    for (let i = 0; i < P2; i++) for (let j = 0; j < P2; j++) for (let c = 0; c < C1; c++) {
-      let s = 0;
-      for (let u = 0; u < 2; u++) for (let v = 0; v < 2; v++) s += act[((2 * i + u) * O + (2 * j + v)) * C1 + c];
-      feat[(i * P2 + j) * C1 + c] = s / 4;
-    }
+    for (let i = 0; i < P2; i++)
+      for (let j = 0; j < P2; j++)
+        for (let c = 0; c < C1; c++) {
+          let s = 0;
+          for (let u = 0; u < 2; u++) for (let v = 0; v < 2; v++) s += act[((2 * i + u) * O + (2 * j + v)) * C1 + c];
+          feat[(i * P2 + j) * C1 + c] = s / 4;
+        }
     for (let q = 0; q < K; q++) {
       let s = b2[q];
       for (let f = 0; f < D; f++) s += feat[f] * w[f * K + q];
@@ -70,8 +74,10 @@ export function makeConvProblem(b = 3, seed = 4) {
   const theta = rand(numParams, seed + 1).map((v) => v * 0.7);
   const { b1, b2, k, w } = unpack(theta);
   const params = () => ({
-    b1: tf.tensor1d(Array.from(b1)), b2: tf.tensor1d(Array.from(b2)),
-    k: tf.tensor4d(Array.from(k), [F, F, 1, C1]), w: tf.tensor2d(Array.from(w), [D, K]),
+    b1: tf.tensor1d(Array.from(b1)),
+    b2: tf.tensor1d(Array.from(b2)),
+    k: tf.tensor4d(Array.from(k), [F, F, 1, C1]),
+    w: tf.tensor2d(Array.from(w), [D, K]),
   });
   const batch = () => ({ x: tf.tensor4d(Array.from(x), [b, H, H, 1]), y: tf.tensor2d(Array.from(y), [b, K]) });
   const predict = (p: any, xs: tf.Tensor) => {
@@ -92,11 +98,12 @@ export function fdHessian(f: (th: Float64Array) => number, th: Float64Array, h =
     t[j] += sj * h;
     return f(t);
   };
-  for (let i = 0; i < p; i++) for (let j = i; j < p; j++) {
-    const v = (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1) + at(i, -1, j, -1)) / (4 * h * h);
-    out[i * p + j] = v;
-    out[j * p + i] = v;
-  }
+  for (let i = 0; i < p; i++)
+    for (let j = i; j < p; j++) {
+      const v = (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1) + at(i, -1, j, -1)) / (4 * h * h);
+      out[i * p + j] = v;
+      out[j * p + i] = v;
+    }
   return out;
 }
 
@@ -106,9 +113,12 @@ export function fdJacobian(f: (th: Float64Array) => Float64Array, th: Float64Arr
   const m = f(th).length;
   const out = new Float64Array(m * p);
   for (let j = 0; j < p; j++) {
-    const tp = Float64Array.from(th); tp[j] += h;
-    const tm = Float64Array.from(th); tm[j] -= h;
-    const fp = f(tp); const fm = f(tm);
+    const tp = Float64Array.from(th);
+    tp[j] += h;
+    const tm = Float64Array.from(th);
+    tm[j] -= h;
+    const fp = f(tp);
+    const fm = f(tm);
     for (let r = 0; r < m; r++) out[r * p + j] = (fp[r] - fm[r]) / (2 * h);
   }
   return out;

@@ -35,8 +35,17 @@ export function logisticRegression(): TrainingProblem {
   const [n, d, c] = [32, 4, 3];
   const w = rand(d * c, 901);
   const batch = teacherData(n, d, c, 902, (x) => Array.from({ length: c }, (_, k) => x.reduce((a, xi, i) => a + xi * w[i * c + k], 0)));
-  const objective = { predict: (p: any, xs: tf.Tensor) => tf.add(tf.matMul(xs as tf.Tensor2D, p.w), p.b), loss: 'softmaxCrossEntropy' as const };
-  return { name: 'logistic regression', objective, lossFn: objectiveLoss(objective), params: () => ({ w: tf.zeros([d, c]), b: tf.zeros([c]) }), batch };
+  const objective = {
+    predict: (p: any, xs: tf.Tensor) => tf.add(tf.matMul(xs as tf.Tensor2D, p.w), p.b),
+    loss: 'softmaxCrossEntropy' as const,
+  };
+  return {
+    name: 'logistic regression',
+    objective,
+    lossFn: objectiveLoss(objective),
+    params: () => ({ w: tf.zeros([d, c]), b: tf.zeros([c]) }),
+    batch,
+  };
 }
 
 /** A 4-6-3 tanh MLP on 32 samples labelled by a random 4-6-3 tanh teacher. */
@@ -53,8 +62,16 @@ export function smallMlp(): TrainingProblem {
     loss: 'softmaxCrossEntropy' as const,
   };
   const params = () => ({
-    w1: tf.tensor2d(Float32Array.from(rand(d * h, 914), (v) => v * 0.5), [d, h]), b1: tf.zeros([h]),
-    w2: tf.tensor2d(Float32Array.from(rand(h * c, 915), (v) => v * 0.5), [h, c]), b2: tf.zeros([c]),
+    w1: tf.tensor2d(
+      Float32Array.from(rand(d * h, 914), (v) => v * 0.5),
+      [d, h],
+    ),
+    b1: tf.zeros([h]),
+    w2: tf.tensor2d(
+      Float32Array.from(rand(h * c, 915), (v) => v * 0.5),
+      [h, c],
+    ),
+    b2: tf.zeros([c]),
   });
   return { name: 'small MLP', objective, lossFn: objectiveLoss(objective), params, batch };
 }

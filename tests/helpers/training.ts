@@ -30,7 +30,13 @@ export function build(problem: TrainingProblem, name: string, options: Record<st
 }
 
 /** Runs `steps` steps of a method from the problem's initial params; returns the final params. */
-export function train(problem: TrainingProblem, c: Pick<MethodCase, 'name' | 'options'>, steps: number, batch: unknown, curvatureBatch?: unknown) {
+export function train(
+  problem: TrainingProblem,
+  c: Pick<MethodCase, 'name' | 'options'>,
+  steps: number,
+  batch: unknown,
+  curvatureBatch?: unknown,
+) {
   const tx = build(problem, c.name, c.options);
   const step = makeStep(tx, problem.lossFn as any);
   let params: Tree = problem.params();
@@ -67,17 +73,20 @@ function skippedSteps(out: { info: Record<string, unknown>; state: any }): numbe
 /** Registers, for each method, the 300-step, same-seed and NaN tests on `problem`. */
 export function describeTraining(problem: TrainingProblem, cases: readonly MethodCase[]): void {
   describe(`${problem.name}: every method`, () => {
-    test.each(cases.map((c) => [c.name, c.steps ?? 300, c] as const))('%s: %d steps reach the threshold, tensors flat', (_name, _steps, c) => {
-      const batch = problem.batch();
-      const curvatureBatch = firstSamples(batch, c.curvatureSamples ?? CURVATURE_SAMPLES);
-      const first = tree.readScalar(() => problem.lossFn(problem.params(), batch));
-      const run = train(problem, c, c.steps ?? 300, batch, curvatureBatch);
-      const last = tree.readScalar(() => problem.lossFn(run.params, batch));
-      expect(run.tensorsAtEnd).toBe(run.tensorsAfterFirstSteps);
-      expect(last).toBeLessThan(c.threshold);
-      expect(last).toBeLessThan(first);
-      tree.dispose([run.params, batch, curvatureBatch] as any);
-    });
+    test.each(cases.map((c) => [c.name, c.steps ?? 300, c] as const))(
+      '%s: %d steps reach the threshold, tensors flat',
+      (_name, _steps, c) => {
+        const batch = problem.batch();
+        const curvatureBatch = firstSamples(batch, c.curvatureSamples ?? CURVATURE_SAMPLES);
+        const first = tree.readScalar(() => problem.lossFn(problem.params(), batch));
+        const run = train(problem, c, c.steps ?? 300, batch, curvatureBatch);
+        const last = tree.readScalar(() => problem.lossFn(run.params, batch));
+        expect(run.tensorsAtEnd).toBe(run.tensorsAfterFirstSteps);
+        expect(last).toBeLessThan(c.threshold);
+        expect(last).toBeLessThan(first);
+        tree.dispose([run.params, batch, curvatureBatch] as any);
+      },
+    );
 
     test.each(cases.map((c) => [c.name, c] as const))('%s: the same seed gives the same trajectory', (_name, c) => {
       const batch = problem.batch();
@@ -102,7 +111,7 @@ export function describeTraining(problem: TrainingProblem, cases: readonly Metho
       const after = flat(next.params);
       expect(after.every(Number.isFinite)).toBe(true);
       expect(after).not.toEqual(before);
-      expect(tree.readScalar(() => tf.cast(tree.allFinite(tree.tensors(next.state as any)), "float32") as tf.Scalar)).toBe(1);
+      expect(tree.readScalar(() => tf.cast(tree.allFinite(tree.tensors(next.state as any)), 'float32') as tf.Scalar)).toBe(1);
       tree.dispose([skipped.loss, next.loss, next.params, next.state, good, bad.x] as any);
     });
   });

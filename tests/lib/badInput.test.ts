@@ -12,7 +12,12 @@ import { applyUpdates, makeStep, makeStepAsync } from '../../lib/update';
 
 const vals = (t: tf.Tensor) => Array.from(t.dataSync());
 const B = 4;
-const xs = [[1, 0], [0, 1], [1, 1], [2, -1]];
+const xs = [
+  [1, 0],
+  [0, 1],
+  [1, 1],
+  [2, -1],
+];
 const ys = [0.5, -1, 2, 1.5];
 const linear = {
   predict: (p: Tree, x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, (p as { w: tf.Tensor2D }).w),

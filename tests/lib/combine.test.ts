@@ -1,7 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyIfFinite, chain, conditionallyMask, guardNonFinite, conditionallyTransform, hasUpdated, identity, injectHyperparams, leafLabels,
-  maskLeaves, masked, multiSteps, multiTransform, namedChain, partition, setHyperparams, skipNotFinite,
+  applyIfFinite,
+  chain,
+  conditionallyMask,
+  guardNonFinite,
+  conditionallyTransform,
+  hasUpdated,
+  identity,
+  injectHyperparams,
+  leafLabels,
+  maskLeaves,
+  masked,
+  multiSteps,
+  multiTransform,
+  namedChain,
+  partition,
+  setHyperparams,
+  skipNotFinite,
 } from '../../lib/combine';
 import type { EmptyState, LabelTree } from '../../lib/combine';
 import { trace } from '../../transforms/moments';
@@ -15,7 +30,10 @@ import { checkTransformLaws } from '../../testing';
 
 // Inline transforms, so these tests do not depend on transforms/.
 const scaleTx = (s: number): GradientTransformation<Record<string, never>> => ({ init: () => ({}), update: (u) => [tree.scale(u, s), {}] });
-interface TraceState { readonly count: number; readonly m: Tree }
+interface TraceState {
+  readonly count: number;
+  readonly m: Tree;
+}
 /** Heavy-ball momentum m ← decay·m + u, output m; counts its calls. */
 const traceTx = (decay: number): GradientTransformation<TraceState> => ({
   init: (p) => ({ count: 0, m: tree.zerosLike(p) }),
@@ -42,7 +60,11 @@ function labelsByLeaf<L>(p: Tree, labels: readonly L[]): LabelTree<L> {
     if (tree.isTensor(t)) return labels[i++ % labels.length];
     if (Array.isArray(t)) return t.map(walk);
     const o = t as Record<string, Tree>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, walk(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, walk(o[k])]),
+    );
   };
   return walk(p);
 }
@@ -76,16 +98,19 @@ function checkOwnershipOverSteps(tx: GradientTransformation<any>, p: Tree, grads
 
 describe('namedChain', () => {
   test('equals chain and keys its state by name', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const a = namedChain(['momentum', traceTx(0.5)], ['lr', scaleTx(-0.1)]);
     const b = chain(traceTx(0.5), scaleTx(-0.1));
-    let sa = a.init(p); let sb = b.init(p);
+    let sa = a.init(p);
+    let sb = b.init(p);
     for (let i = 0; i < 3; i++) {
       const [ua, sa1] = a.update(g, sa, p);
       const [ub, sb1] = b.update(g, sb, p);
       tree.leaves(ua).forEach((t, j) => expect(vals(t)).toEqual(vals(tree.leaves(ub)[j])));
       tree.dispose([ua, ub, sa, sb] as StateTree);
-      sa = sa1; sb = sb1;
+      sa = sa1;
+      sb = sb1;
     }
     expect(Object.keys(sa).sort()).toEqual(['lr', 'momentum']);
     expect((sa.momentum as TraceState).count).toBe(3);
@@ -96,7 +121,8 @@ describe('namedChain', () => {
   test('rejects duplicate names, bad pairs and a state without a name', () => {
     expect(() => namedChain(['x', identity()], ['x', identity()])).toThrow(/duplicate name 'x'/);
     expect(() => namedChain(['x', 3 as any])).toThrow(HyperparameterError);
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     expect(() => namedChain(['x', identity()]).update(g, {}, p)).toThrow(InputError);
     tree.dispose([p, g] as StateTree);
   });
@@ -104,7 +130,8 @@ describe('namedChain', () => {
 
 describe('masked', () => {
   test('applies the inner transform only where the mask is true; its state has holes ({}) at the other leaves', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = masked(traceTx(0.5), { w: true, b: false, h: [false, true] });
     const s0 = tx.init(p);
     // Optax's layout: the params' structure, a MaskedNode (here `{}`) where the mask is false.
@@ -123,7 +150,8 @@ describe('masked', () => {
   });
 
   test('a boolean covers a subtree; a function mask gets the params; mismatches name the path', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = masked(scaleTx(10), (pp: Tree) => ({ w: false, b: false, h: tree.isTensor(pp) ? false : true }));
     const [u, s] = tx.update(g, tx.init(p), p);
     expectClose((u as any).h[0], [10, 30]);
@@ -151,7 +179,8 @@ describe('masked', () => {
 
 describe('multiTransform', () => {
   test('uses one transform per label (labels by tree or by function); the state is keyed by label', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = multiTransform({ fast: scaleTx(10), slow: traceTx(0.5) }, () => ({ w: 'fast', b: 'slow', h: ['fast', 'slow'] }));
     const s0 = tx.init(p);
     expect(Object.keys(s0).sort()).toEqual(['fast', 'slow']);
@@ -169,8 +198,11 @@ describe('multiTransform', () => {
   });
 
   test('a label without a transform is an error naming the label; a transform without leaves is fine', () => {
-    const p = params(); const g = grads();
-    expect(() => multiTransform({ fast: scaleTx(1) }, { w: 'fast', b: 'other', h: 'fast' }).init(p)).toThrow(/no transform for label 'other'/);
+    const p = params();
+    const g = grads();
+    expect(() => multiTransform({ fast: scaleTx(1) }, { w: 'fast', b: 'other', h: 'fast' }).init(p)).toThrow(
+      /no transform for label 'other'/,
+    );
     const tx = multiTransform({ a: scaleTx(2), unused: traceTx(0.9) }, 'a');
     const s0 = tx.init(p);
     const [u, s1] = tx.update(g, s0, p);
@@ -182,7 +214,8 @@ describe('multiTransform', () => {
 
 describe('injectHyperparams', () => {
   test('schedules are evaluated at the count; the state records the values used', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = injectHyperparams((hp) => sgdTx(hp.learningRate, hp.momentum), { learningRate: (t: number) => 0.1 * (t + 1), momentum: 0 });
     let s = tx.init(p);
     expect(s.hyperparams).toEqual({ learningRate: 0.1, momentum: 0 });
@@ -198,7 +231,8 @@ describe('injectHyperparams', () => {
   });
 
   test('a user changes the learning rate (and momentum) between steps with setHyperparams', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = injectHyperparams((hp) => sgdTx(hp.learningRate, hp.momentum), { learningRate: 0.1, momentum: 0.5 });
     const s0 = tx.init(p);
     const [u1, s1] = tx.update(g, s0, p);
@@ -221,7 +255,8 @@ describe('injectHyperparams', () => {
     expect(() => injectHyperparams(checked, { lr: -1 })).toThrow(HyperparameterError);
     expect(() => injectHyperparams(checked, { lr: 'x' as any })).toThrow(/'lr' must be a finite number/);
     const tx = injectHyperparams(checked, { lr: (t: number) => (t < 1 ? 0.1 : NaN) });
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const s0 = tx.init(p);
     const [u, s1] = tx.update(g, s0, p);
     expect(() => tx.update(g, s1, p)).toThrow(/schedule 'lr' at step 1/);
@@ -244,7 +279,11 @@ describe('guardNonFinite', () => {
       s = next;
     }
     expect(seen.map((x) => [x.skipped, x.skippedSteps, x.count])).toEqual([
-      [false, 0, 1], [true, 1, 1], [true, 2, 1], [true, 3, 1], [false, 3, 2],
+      [false, 0, 1],
+      [true, 1, 1],
+      [true, 2, 1],
+      [true, 3, 1],
+      [false, 3, 2],
     ]);
     expect(seen[1].u).toEqual([0]);
     // Output check: a finite gradient whose update overflows float32 (4 × 1e38 → Inf) is skipped.
@@ -277,7 +316,12 @@ describe('guardNonFinite({ sync: false })', () => {
       const [u, next] = tx.update(g, s, p);
       expect(reads).not.toHaveBeenCalled();
       const info = next.info as { skippedSteps: tf.Scalar };
-      seen.push({ u: vals((u as any).b), m: vals((next.innerState as any)[0].m.b), skipped: info.skippedSteps.dataSync()[0], count: (next.innerState as any)[0].count });
+      seen.push({
+        u: vals((u as any).b),
+        m: vals((next.innerState as any)[0].m.b),
+        skipped: info.skippedSteps.dataSync()[0],
+        count: (next.innerState as any)[0].count,
+      });
       tree.dispose([u, s, g] as StateTree);
       s = next;
     }
@@ -311,7 +355,10 @@ describe('applyIfFinite', () => {
     expect(seen[1].u).toEqual([0, 0, 0]);
     expect(seen[2].u).toEqual([0, 0, 0]);
     expect(seen.map((x) => [x.s.notfiniteCount, x.s.lastFinite, x.s.totalNotfinite])).toEqual([
-      [0, true, 0], [1, false, 1], [2, false, 2], [0, true, 2],
+      [0, true, 0],
+      [1, false, 1],
+      [2, false, 2],
+      [0, true, 2],
     ]);
     // Step 4 continues the momentum of step 1 as if steps 2-3 never happened: m = 0.9·2 + 2.
     expect(seen[3].u[0]).toBeCloseTo(-0.1 * 3.8, 6);
@@ -319,9 +366,16 @@ describe('applyIfFinite', () => {
   });
 
   test('checks the incoming updates, as Optax does: a finite input is applied even if the inner output is not', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     let calls = 0;
-    const blowUp: GradientTransformation<Record<string, never>> = { init: () => ({}), update: (u) => { calls++; return [tree.scale(u, Infinity), {}]; } };
+    const blowUp: GradientTransformation<Record<string, never>> = {
+      init: () => ({}),
+      update: (u) => {
+        calls++;
+        return [tree.scale(u, Infinity), {}];
+      },
+    };
     const tx = applyIfFinite(blowUp, 1);
     const [u, s] = tx.update(g, tx.init(p), p);
     expect(vals((u as any).b)).toEqual([Infinity]);
@@ -336,7 +390,8 @@ describe('applyIfFinite', () => {
   test('after more than maxConsecutiveErrors non-finite steps in a row the update goes through', () => {
     const p = params();
     const tx = applyIfFinite(traceTx(0), 1);
-    const g1 = bad(); const g2 = bad();
+    const g1 = bad();
+    const g2 = bad();
     const s0 = tx.init(p);
     const [a1, t1] = tx.update(g1, s0, p);
     const [a2, t2] = tx.update(g2, t1, p);
@@ -352,7 +407,16 @@ describe('applyIfFinite', () => {
 
 describe('multiSteps', () => {
   // Least squares on 8 samples: L(w, {x, y}) = mean((x·w − y)²).
-  const X = [[1, 2], [0, 1], [-1, 3], [2, 2], [1, -1], [0.5, 0], [3, 1], [-2, 1]];
+  const X = [
+    [1, 2],
+    [0, 1],
+    [-1, 3],
+    [2, 2],
+    [1, -1],
+    [0.5, 0],
+    [3, 1],
+    [-2, 1],
+  ];
   const Y = [1, 0, 2, -1, 0.5, 1, 2, -0.5];
   const batchOf = (rows: number[]) => ({ x: tf.tensor2d(rows.map((r) => X[r])), y: tf.tensor1d(rows.map((r) => Y[r])) });
   const loss = (p: Tree, b: { x: tf.Tensor2D; y: tf.Tensor1D }) =>
@@ -361,7 +425,12 @@ describe('multiSteps', () => {
   test('k = 4 micro-batches give exactly one step on the big batch (SGD with momentum, 3 cycles)', () => {
     const inner = sgdTx(0.05, 0.9);
     const big = batchOf([0, 1, 2, 3, 4, 5, 6, 7]);
-    const micro = [[0, 1], [2, 3], [4, 5], [6, 7]].map(batchOf);
+    const micro = [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ].map(batchOf);
     const acc = multiSteps(inner, 4);
     const stepBig = makeStep(inner, loss);
     const stepMicro = makeStep(acc, loss);
@@ -428,9 +497,13 @@ describe('multiSteps', () => {
 
 describe('conditionallyTransform and conditionallyMask', () => {
   test('call the inner transform only when the condition holds; otherwise pass through or zero', () => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const even = (step: number) => step % 2 === 0;
-    for (const [tx, other] of [[conditionallyTransform(traceTx(0.5), even), 2], [conditionallyMask(traceTx(0.5), even), 0]] as const) {
+    for (const [tx, other] of [
+      [conditionallyTransform(traceTx(0.5), even), 2],
+      [conditionallyMask(traceTx(0.5), even), 0],
+    ] as const) {
       let s: any = tx.init(p);
       const outs: number[] = [];
       for (let i = 0; i < 4; i++) {
@@ -445,7 +518,14 @@ describe('conditionallyTransform and conditionallyMask', () => {
       tree.dispose(s);
     }
     const seen: unknown[] = [];
-    const fwd = conditionallyTransform(identity(), (_step, extra) => { seen.push(extra?.flag); return true; }, { forwardExtraArgs: true });
+    const fwd = conditionallyTransform(
+      identity(),
+      (_step, extra) => {
+        seen.push(extra?.flag);
+        return true;
+      },
+      { forwardExtraArgs: true },
+    );
     const [u, s] = fwd.update(g, fwd.init(p), p, { flag: 7 });
     expect(seen).toEqual([7]);
     tree.dispose([p, g, u, s] as StateTree);
@@ -488,11 +568,20 @@ describe('ownership of every combinator', () => {
 
   test('the somax/testing laws hold on random trees', () => {
     const opts = { numRuns: 3, leakSteps: 6 };
-    checkTransformLaws(masked(traceTx(0.9), (p: Tree) => labelsByLeaf(p, [true, false])), opts);
-    checkTransformLaws(multiTransform({ x: traceTx(0.5), y: scaleTx(-2) }, (p: Tree) => labelsByLeaf(p, ['y', 'x'])), opts);
+    checkTransformLaws(
+      masked(traceTx(0.9), (p: Tree) => labelsByLeaf(p, [true, false])),
+      opts,
+    );
+    checkTransformLaws(
+      multiTransform({ x: traceTx(0.5), y: scaleTx(-2) }, (p: Tree) => labelsByLeaf(p, ['y', 'x'])),
+      opts,
+    );
     checkTransformLaws(multiSteps(sgdTx(0.1, 0.9), 2), opts);
     checkTransformLaws(applyIfFinite(sgdTx(0.1, 0.9), 2), opts);
-    checkTransformLaws(injectHyperparams((hp) => sgdTx(hp.lr), { lr: (t) => 1 / (t + 1) }), opts);
+    checkTransformLaws(
+      injectHyperparams((hp) => sgdTx(hp.lr), { lr: (t) => 1 / (t + 1) }),
+      opts,
+    );
     checkTransformLaws(namedChain(['a', traceTx(0.9)], ['b', scaleTx(3)]), opts);
   });
 
@@ -505,7 +594,8 @@ describe('ownership of every combinator', () => {
       const [u, next] = tx.update(g, s, p);
       const np: Tree = applyUpdates(p, u);
       tree.dispose([u, s, p] as StateTree);
-      p = np; s = next;
+      p = np;
+      s = next;
     }
     expectClose((p as any).w, [1 - 0.15, 2 + 0.3]);
     expectClose((p as any).b, [3 + 3 * 2]); // masked-out updates pass through unchanged
@@ -564,7 +654,8 @@ describe('async reads through every wrapper', () => {
   ];
 
   test.each(wrappers)('%s: exposes updateReads; runAsync surfaces the inner reads and equals update', async (_name, wrap) => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const before = tf.memory().numTensors;
     const yielded: tf.Tensor[] = [];
     const tx = wrap(readingTx(yielded));
@@ -573,7 +664,10 @@ describe('async reads through every wrapper', () => {
     const [uSync, sSync] = tx.update(g, s0, p);
     const syncYields = yielded.splice(0);
     expect(syncYields.length).toBe(1); // the inner ran once, synchronously
-    const { value: [uAsync, sAsync], seen } = await drive(tx.updateReads!(g, s0, p));
+    const {
+      value: [uAsync, sAsync],
+      seen,
+    } = await drive(tx.updateReads!(g, s0, p));
     expect(yielded.length).toBe(1);
     expect(seen).toContain(yielded[0]); // the inner's read reached the driver, which fetched it first
     const [uRun, sRun] = await runAsync(tx.updateReads!(g, s0, p));
@@ -585,7 +679,8 @@ describe('async reads through every wrapper', () => {
   });
 
   test.each(wrappers)('%s: around a transform without updateReads, updateReads gives what update gives', async (_name, wrap) => {
-    const p = params(); const g = grads();
+    const p = params();
+    const g = grads();
     const tx = wrap(traceTx(0.5));
     const s0 = tx.init(p);
     const [a, sa] = tx.update(g, s0, p);
@@ -595,13 +690,19 @@ describe('async reads through every wrapper', () => {
   });
 });
 
-describe('masked: Optax\'s nested masks (optax#271)', () => {
+describe("masked: Optax's nested masks (optax#271)", () => {
   // Optax's test_nested_mask: three linear layers; the outer mask (a function) keeps the matrices,
   // the inner mask is given over the FULL params and drops linear_2 with a prefix `false`.
   const layers = () => ({
     linear_1: { w: tf.tensor2d([[1]]), b: tf.tensor1d([2]) },
     linear_2: { w: tf.tensor2d([[3, 4]]), b: tf.tensor1d([5, 6]) },
-    linear_3: { w: tf.tensor2d([[1, 2, 3], [4, 5, 6]]), b: tf.tensor1d([7, 8, 9]) },
+    linear_3: {
+      w: tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+      b: tf.tensor1d([7, 8, 9]),
+    },
   });
   const matrices = (p: Tree): LabelTree<boolean> => {
     const o = p as Record<string, Record<string, Tree>>;
@@ -641,7 +742,8 @@ describe('masked: Optax\'s nested masks (optax#271)', () => {
       tree.dispose(u);
       const [next, ns] = tx.update(g, s, p);
       tree.dispose(s as unknown as StateTree);
-      u = next; s = ns;
+      u = next;
+      s = ns;
     }
     const out = u as any;
     // Selected by both: linear_1.w, linear_2.{w, b}: m = g + 0.5·g = 1.5·g. Others: g.
@@ -655,7 +757,8 @@ describe('masked: Optax\'s nested masks (optax#271)', () => {
   });
 
   test('masked inside partition: the inner mask is over the full params too (hand-computed)', () => {
-    const p = layers(); const g = tree.map((t: tf.Tensor) => tf.onesLike(t), p);
+    const p = layers();
+    const g = tree.map((t: tf.Tensor) => tf.onesLike(t), p);
     // Matrices → 'scaled' (×−2 where the inner mask, over the full params, selects linear_1); biases → 'kept'.
     const labels = (q: Tree) => {
       const m = matrices(q) as Record<string, Record<string, boolean>>;
@@ -685,7 +788,12 @@ describe('options are resolved against their defaults', () => {
 
 describe('chain when a member throws', () => {
   test('the earlier members’ updates and new states are disposed, the error passes through, inputs untouched', () => {
-    const boom: GradientTransformation<EmptyState> = { init: () => ({}), update: () => { throw new Error('boom'); } };
+    const boom: GradientTransformation<EmptyState> = {
+      init: () => ({}),
+      update: () => {
+        throw new Error('boom');
+      },
+    };
     const tx = chain(trace(0.9), scale(2), boom);
     const params = { w: tf.tensor1d([1, 2]) };
     const g = { w: tf.tensor1d([0.5, -1]) };

@@ -23,7 +23,12 @@ function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {
 /** L Lᵀ of a row-major lower-triangular L. */
 function llt(l: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += l[i * n + k] * l[j * n + k]; out[i * n + j] = s; }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += l[i * n + k] * l[j * n + k];
+      out[i * n + j] = s;
+    }
   return out;
 }
 

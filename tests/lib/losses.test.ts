@@ -9,10 +9,22 @@ const vals = (t: tf.Tensor) => Array.from(t.dataSync());
 
 describe('losses (primitive ops, per example)', () => {
   test('values equal float64 closed forms', () => {
-    const z = tf.tensor2d([[1, -2, 0.5], [3, 0, -1]]);
+    const z = tf.tensor2d([
+      [1, -2, 0.5],
+      [3, 0, -1],
+    ]);
     const lse = (row: number[]) => Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
-    const rows = [[1, -2, 0.5], [3, 0, -1]];
-    const ce = losses.softmaxCrossEntropy(z, tf.tensor2d([[0, 1, 0], [0.5, 0, 0.5]]));
+    const rows = [
+      [1, -2, 0.5],
+      [3, 0, -1],
+    ];
+    const ce = losses.softmaxCrossEntropy(
+      z,
+      tf.tensor2d([
+        [0, 1, 0],
+        [0.5, 0, 0.5],
+      ]),
+    );
     vals(ce).forEach((v, i) => expect(v).toBeCloseTo([lse(rows[0]) + 2, lse(rows[1]) - 0.5 * 3 + 0.5 * 1][i], 5));
     const ceInt = losses.softmaxCrossEntropyWithIntegerLabels(z, tf.tensor1d([2, 0], 'int32'));
     vals(ceInt).forEach((v, i) => expect(v).toBeCloseTo([lse(rows[0]) - 0.5, lse(rows[1]) - 3][i], 5));
@@ -23,7 +35,9 @@ describe('losses (primitive ops, per example)', () => {
     expect(vals(losses.squaredError(tf.tensor1d([1, 2]), tf.tensor1d([0, 4])))).toEqual([1, 4]);
     expect(vals(losses.l2Loss(tf.tensor1d([1, 2]), tf.tensor1d([0, 4])))).toEqual([0.5, 2]);
     vals(losses.huberLoss(tf.tensor1d([0.5, 3, -2]), tf.zeros([3]), 1)).forEach((v, i) => expect(v).toBeCloseTo([0.125, 2.5, 1.5][i], 6));
-    vals(losses.logSigmoid(tf.tensor1d([0, 3, -40]))).forEach((v, i) => expect(v).toBeCloseTo([-Math.log(2), -Math.log1p(Math.exp(-3)), -40][i], 5));
+    vals(losses.logSigmoid(tf.tensor1d([0, 3, -40]))).forEach((v, i) =>
+      expect(v).toBeCloseTo([-Math.log(2), -Math.log1p(Math.exp(-3)), -40][i], 5),
+    );
     // Stable far out: no NaN or Infinity for large logits.
     expect(vals(losses.softmaxCrossEntropy(tf.tensor2d([[1000, -1000, 0]]), tf.tensor2d([[0, 1, 0]])))[0]).toBeCloseTo(2000, 2);
     expect(vals(losses.sigmoidBinaryCrossEntropy(tf.tensor1d([-500]), tf.tensor1d([1])))[0]).toBeCloseTo(500, 3);
@@ -44,34 +58,84 @@ describe('losses (primitive ops, per example)', () => {
     const b = tree.readValues(() => tree.ravel(gvRef).vector);
     a.forEach((x, i) => expect(x).toBeCloseTo(2 * b[i], 4));
     expect(builtIn.length).toBe(ref.numParams(prob.m) ** 2);
-    expect(() => objectiveLoss({ predict: prob.predict, loss: { name: 'broken' } as any })).toThrow(/lacks value, residual, hessianProduct, hessianBlocks, sampleTargets/);
+    expect(() => objectiveLoss({ predict: prob.predict, loss: { name: 'broken' } as any })).toThrow(
+      /lacks value, residual, hessianProduct, hessianBlocks, sampleTargets/,
+    );
     tree.dispose([params, batch, v, gvMine, gvRef] as any);
   });
 });
 
 describe('losses are twice differentiable: HVP vs float64 second differences', () => {
   const logits = [0.3, -1.2, 2.0, 0.7, 0.1, -0.4];
-  const soft = [[0.2, 0.3, 0.5], [0, 1, 0]];
-  const lse = (r: number[]) => { const m = Math.max(...r); return m + Math.log(r.reduce((a, v) => a + Math.exp(v - m), 0)); };
+  const soft = [
+    [0.2, 0.3, 0.5],
+    [0, 1, 0],
+  ];
+  const lse = (r: number[]) => {
+    const m = Math.max(...r);
+    return m + Math.log(r.reduce((a, v) => a + Math.exp(v - m), 0));
+  };
   const rowsOf = (x: Float64Array) => [Array.from(x.subarray(0, 3)), Array.from(x.subarray(3, 6))];
   const w = [0.5, -1, 0.25, 2, -0.75, 1.5];
   const cases: [string, (z: tf.Tensor) => tf.Tensor, (x: Float64Array) => number][] = [
-    ['logSoftmax', (z) => tf.sum(tf.mul(tf.tensor2d([w.slice(0, 3), w.slice(3)]), losses.logSoftmax(z))),
-      (x) => rowsOf(x).reduce((acc, r, i) => acc + r.reduce((a, v, k) => a + w[3 * i + k] * (v - lse(r)), 0), 0)],
-    ['softmaxCrossEntropy', (z) => tf.sum(losses.softmaxCrossEntropy(z, tf.tensor2d(soft))),
-      (x) => rowsOf(x).reduce((acc, r, i) => acc + r.reduce((a, v, k) => a - soft[i][k] * (v - lse(r)), 0), 0)],
-    ['softmaxCrossEntropyWithIntegerLabels', (z) => tf.sum(losses.softmaxCrossEntropyWithIntegerLabels(z, tf.tensor1d([2, 0], 'int32'))),
-      (x) => rowsOf(x).reduce((acc, r, i) => acc + lse(r) - r[[2, 0][i]], 0)],
-    ['sigmoidBinaryCrossEntropy', (z) => tf.sum(losses.sigmoidBinaryCrossEntropy(z, tf.tensor2d([[1, 0, 0.3], [0.5, 1, 0]]))),
-      (x) => Array.from(x).reduce((acc, v, i) => { const y = [1, 0, 0.3, 0.5, 1, 0][i]; const p = 1 / (1 + Math.exp(-v)); return acc - y * Math.log(p) - (1 - y) * Math.log(1 - p); }, 0)],
-    ['logSigmoid', (z) => tf.sum(tf.mul(tf.tensor2d([w.slice(0, 3), w.slice(3)]), losses.logSigmoid(z))),
-      (x) => Array.from(x).reduce((acc, v, i) => acc - w[i] * Math.log1p(Math.exp(-v)), 0)],
-    ['squaredError', (z) => tf.sum(losses.squaredError(tf.tanh(z), tf.fill([2, 3], 0.2))),
-      (x) => Array.from(x).reduce((acc, v) => acc + (Math.tanh(v) - 0.2) ** 2, 0)],
-    ['l2Loss', (z) => tf.sum(losses.l2Loss(tf.tanh(z), tf.fill([2, 3], 0.2))),
-      (x) => Array.from(x).reduce((acc, v) => acc + 0.5 * (Math.tanh(v) - 0.2) ** 2, 0)],
-    ['huberLoss', (z) => tf.sum(losses.huberLoss(tf.tanh(tf.mul(z, 2)), tf.fill([2, 3], 0.1), 0.5)),
-      (x) => Array.from(x).reduce((acc, v) => { const e = Math.abs(Math.tanh(2 * v) - 0.1); return acc + (e <= 0.5 ? 0.5 * e * e : 0.5 * (e - 0.25)); }, 0)],
+    [
+      'logSoftmax',
+      (z) => tf.sum(tf.mul(tf.tensor2d([w.slice(0, 3), w.slice(3)]), losses.logSoftmax(z))),
+      (x) => rowsOf(x).reduce((acc, r, i) => acc + r.reduce((a, v, k) => a + w[3 * i + k] * (v - lse(r)), 0), 0),
+    ],
+    [
+      'softmaxCrossEntropy',
+      (z) => tf.sum(losses.softmaxCrossEntropy(z, tf.tensor2d(soft))),
+      (x) => rowsOf(x).reduce((acc, r, i) => acc + r.reduce((a, v, k) => a - soft[i][k] * (v - lse(r)), 0), 0),
+    ],
+    [
+      'softmaxCrossEntropyWithIntegerLabels',
+      (z) => tf.sum(losses.softmaxCrossEntropyWithIntegerLabels(z, tf.tensor1d([2, 0], 'int32'))),
+      (x) => rowsOf(x).reduce((acc, r, i) => acc + lse(r) - r[[2, 0][i]], 0),
+    ],
+    [
+      'sigmoidBinaryCrossEntropy',
+      (z) =>
+        tf.sum(
+          losses.sigmoidBinaryCrossEntropy(
+            z,
+            tf.tensor2d([
+              [1, 0, 0.3],
+              [0.5, 1, 0],
+            ]),
+          ),
+        ),
+      (x) =>
+        Array.from(x).reduce((acc, v, i) => {
+          const y = [1, 0, 0.3, 0.5, 1, 0][i];
+          const p = 1 / (1 + Math.exp(-v));
+          return acc - y * Math.log(p) - (1 - y) * Math.log(1 - p);
+        }, 0),
+    ],
+    [
+      'logSigmoid',
+      (z) => tf.sum(tf.mul(tf.tensor2d([w.slice(0, 3), w.slice(3)]), losses.logSigmoid(z))),
+      (x) => Array.from(x).reduce((acc, v, i) => acc - w[i] * Math.log1p(Math.exp(-v)), 0),
+    ],
+    [
+      'squaredError',
+      (z) => tf.sum(losses.squaredError(tf.tanh(z), tf.fill([2, 3], 0.2))),
+      (x) => Array.from(x).reduce((acc, v) => acc + (Math.tanh(v) - 0.2) ** 2, 0),
+    ],
+    [
+      'l2Loss',
+      (z) => tf.sum(losses.l2Loss(tf.tanh(z), tf.fill([2, 3], 0.2))),
+      (x) => Array.from(x).reduce((acc, v) => acc + 0.5 * (Math.tanh(v) - 0.2) ** 2, 0),
+    ],
+    [
+      'huberLoss',
+      (z) => tf.sum(losses.huberLoss(tf.tanh(tf.mul(z, 2)), tf.fill([2, 3], 0.1), 0.5)),
+      (x) =>
+        Array.from(x).reduce((acc, v) => {
+          const e = Math.abs(Math.tanh(2 * v) - 0.1);
+          return acc + (e <= 0.5 ? 0.5 * e * e : 0.5 * (e - 0.25));
+        }, 0),
+    ],
   ];
   test.each(cases)('%s', (_name, tfFn, jsFn) => {
     const x64 = Float64Array.from(logits);

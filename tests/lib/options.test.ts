@@ -11,7 +11,11 @@ const DEFAULTS = { tol: 1e-5, maxIterations: 20, preconditioner: undefined } sat
 
 describe('options', () => {
   it('fills defaults, keeps given values, and treats an explicit undefined as the default', () => {
-    expect(resolveOptions<Opts, typeof DEFAULTS>('cg', undefined, DEFAULTS)).toEqual({ tol: 1e-5, maxIterations: 20, preconditioner: undefined });
+    expect(resolveOptions<Opts, typeof DEFAULTS>('cg', undefined, DEFAULTS)).toEqual({
+      tol: 1e-5,
+      maxIterations: 20,
+      preconditioner: undefined,
+    });
     const r = resolveOptions<Opts, typeof DEFAULTS>('cg', { tol: 1e-3, maxIterations: undefined, preconditioner: 'jacobi' }, DEFAULTS);
     expect(r).toEqual({ tol: 1e-3, maxIterations: 20, preconditioner: 'jacobi' });
     const n: number = r.maxIterations; // typed as never undefined
@@ -22,7 +26,9 @@ describe('options', () => {
     expect(() => resolveOptions('newtonCg', { maxIter: 3 } as Opts, DEFAULTS)).toThrow(
       new HyperparameterError("unknown option 'maxIter' for newtonCg; did you mean 'maxIterations'?"),
     );
-    expect(() => checkOptionKeys('egn', { lamda0: 5 }, ['lam0', 'lamPolicy'])).toThrow("unknown option 'lamda0' for egn; did you mean 'lam0'?");
+    expect(() => checkOptionKeys('egn', { lamda0: 5 }, ['lam0', 'lamPolicy'])).toThrow(
+      "unknown option 'lamda0' for egn; did you mean 'lam0'?",
+    );
     expect(() => checkOptionKeys('adam', { beta1: 0.9 }, ['b1', 'b2', 'eps'])).toThrow("did you mean 'b1'?");
     expect(() => checkOptionKeys('sophiaH', { nprobes: 4 }, ['numProbes', 'gamma'])).toThrow("did you mean 'numProbes'?");
     expect(() => checkOptionKeys('x', { zzzzzz: 1 }, ['tol', 'lam0'])).toThrow("unknown option 'zzzzzz' for x; known options: tol, lam0");

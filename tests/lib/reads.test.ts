@@ -2,8 +2,27 @@
 // first — what WebGPU needs (a synchronous read of an unfetched tensor stalls or fails there).
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  applyIfFinite, conditionallyTransform, egn, fetchValues, guardNonFinite, injectHyperparams, listMethods, makeStep, makeStepAsync, masked,
-  multiSteps, namedChain, newtonCg, objectiveLoss, partition, runAsync, scaleByAdam, scaleByLearningRate, chain, skipNotFinite, tree,
+  applyIfFinite,
+  conditionallyTransform,
+  egn,
+  fetchValues,
+  guardNonFinite,
+  injectHyperparams,
+  listMethods,
+  makeStep,
+  makeStepAsync,
+  masked,
+  multiSteps,
+  namedChain,
+  newtonCg,
+  objectiveLoss,
+  partition,
+  runAsync,
+  scaleByAdam,
+  scaleByLearningRate,
+  chain,
+  skipNotFinite,
+  tree,
   withReads,
 } from '../../index';
 import type { GradientTransformation, Reads, Tree } from '../../index';
@@ -46,7 +65,13 @@ function watchReads() {
     if (!fetched.has(this.id)) unfetched++;
     return origSync.call(this) as any;
   });
-  return { unfetched: () => unfetched, restore: () => { data.mockRestore(); sync.mockRestore(); } };
+  return {
+    unfetched: () => unfetched,
+    restore: () => {
+      data.mockRestore();
+      sync.mockRestore();
+    },
+  };
 }
 
 describe('makeStepAsync', () => {
@@ -57,33 +82,40 @@ describe('makeStepAsync', () => {
     ['egn (trust region)', () => egn(objective, { lam0: 0.5, lamPolicy: 'trustRegion' })],
     // Every wrapper of lib/combine around a reading method: its reads must reach makeStepAsync.
     ...wrappedNewtonCg(),
-  ] as [string, () => GradientTransformation<any>][])('%s: the same 5 steps as makeStep, and no unfetched synchronous read', async (_name, make) => {
-    const before = tf.memory().numTensors;
-    const batch = prob.batch();
-    const curvatureBatch = { x: tf.slice(batch.x, 0, 4), y: tf.slice(batch.y, 0, 4) };
-    const run = async (async_: boolean) => {
-      const tx = make();
-      const step = async_ ? makeStepAsync(tx, lossFn) : makeStep(tx, lossFn);
-      let params = prob.params() as Tree;
-      let state = tx.init(params);
-      let unfetched = 0;
-      for (let i = 0; i < 5; i++) {
-        const watch = async_ ? watchReads() : null;
-        const out = await step(params, state, batch, { curvatureBatch, key: i });
-        if (watch) { unfetched += watch.unfetched(); watch.restore(); }
-        out.loss.dispose();
-        params = out.params; state = out.state;
-      }
-      tree.dispose(state as any);
-      return { params, unfetched };
-    };
-    const sync = await run(false);
-    const async_ = await run(true);
-    expect(flat(async_.params)).toEqual(flat(sync.params));
-    expect(async_.unfetched).toBe(0);
-    tree.dispose([sync.params, async_.params, batch, curvatureBatch] as any);
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  ] as [string, () => GradientTransformation<any>][])(
+    '%s: the same 5 steps as makeStep, and no unfetched synchronous read',
+    async (_name, make) => {
+      const before = tf.memory().numTensors;
+      const batch = prob.batch();
+      const curvatureBatch = { x: tf.slice(batch.x, 0, 4), y: tf.slice(batch.y, 0, 4) };
+      const run = async (async_: boolean) => {
+        const tx = make();
+        const step = async_ ? makeStepAsync(tx, lossFn) : makeStep(tx, lossFn);
+        let params = prob.params() as Tree;
+        let state = tx.init(params);
+        let unfetched = 0;
+        for (let i = 0; i < 5; i++) {
+          const watch = async_ ? watchReads() : null;
+          const out = await step(params, state, batch, { curvatureBatch, key: i });
+          if (watch) {
+            unfetched += watch.unfetched();
+            watch.restore();
+          }
+          out.loss.dispose();
+          params = out.params;
+          state = out.state;
+        }
+        tree.dispose(state as any);
+        return { params, unfetched };
+      };
+      const sync = await run(false);
+      const async_ = await run(true);
+      expect(flat(async_.params)).toEqual(flat(sync.params));
+      expect(async_.unfetched).toBe(0);
+      tree.dispose([sync.params, async_.params, batch, curvatureBatch] as any);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   test('a transform that does not expose its reads still runs (synchronous reads)', async () => {
     const halveIfLarge: GradientTransformation<null> = {
@@ -97,10 +129,13 @@ describe('makeStepAsync', () => {
   });
 
   test('withReads: update runs the computation synchronously, updateReads exposes its reads', async () => {
-    const tx = withReads(() => null, function* (u: Tree) {
-      const norm = yield* fetchValues(() => tree.squaredNorm(u));
-      return [tree.scale(u, 1 / Math.sqrt(norm[0])), null] as [Tree, null];
-    });
+    const tx = withReads(
+      () => null,
+      function* (u: Tree) {
+        const norm = yield* fetchValues(() => tree.squaredNorm(u));
+        return [tree.scale(u, 1 / Math.sqrt(norm[0])), null] as [Tree, null];
+      },
+    );
     const u = tf.tensor1d([3, 4]);
     const [a] = tx.update(u, null);
     const [b] = await runAsync(tx.updateReads!(u, null));

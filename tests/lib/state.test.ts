@@ -53,7 +53,14 @@ describe('saveState / loadState', () => {
       missing: undefined,
       mu: { w: tf.tensor2d(f32, [2, 4]), b: [tf.tensor1d(weirdNaN), tf.scalar(-2.5)] },
       idx: tf.tensor1d([-2147483648, 0, 2147483647], 'int32'),
-      mask: tf.tensor2d([[true, false], [false, true]], [2, 2], 'bool'),
+      mask: tf.tensor2d(
+        [
+          [true, false],
+          [false, true],
+        ],
+        [2, 2],
+        'bool',
+      ),
       empty: tf.zeros([0, 3]),
       nested: [[{ deep: tf.scalar(1e-38) }], []],
     };
@@ -69,16 +76,26 @@ describe('saveState / loadState', () => {
   });
 
   test('an optimizer state survives save / load: continuing gives the same updates as never stopping', () => {
-    interface S { count: number; m: Tree }
+    interface S {
+      count: number;
+      m: Tree;
+    }
     const traceTx = (d: number): GradientTransformation<S> => ({
       init: (p) => ({ count: 0, m: tree.zerosLike(p) }),
-      update: (u, s) => { const m = tree.axpy(d, s.m, u); return [tree.clone(m), { count: s.count + 1, m }]; },
+      update: (u, s) => {
+        const m = tree.axpy(d, s.m, u);
+        return [tree.clone(m), { count: s.count + 1, m }];
+      },
     });
     const tx = multiSteps(chain(traceTx(0.9), traceTx(0.5)), 2);
     const p = { w: tf.tensor1d([1, 2]), b: [tf.scalar(3)] };
     const g = { w: tf.tensor1d([0.1234567, -7e-12]), b: [tf.scalar(Math.E)] };
     let s = tx.init(p);
-    for (let i = 0; i < 3; i++) { const [u, n] = tx.update(g, s, p); tree.dispose([u, s] as StateTree); s = n; }
+    for (let i = 0; i < 3; i++) {
+      const [u, n] = tx.update(g, s, p);
+      tree.dispose([u, s] as StateTree);
+      s = n;
+    }
     const restored = roundTrip(s);
     expectIdentical(s, restored);
     const [ua, sa] = tx.update(g, s, p);

@@ -1,6 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { adahessian, adam, adamw, asTfOptimizer, egn, loadState, makeStep, minimizeLoss, newtonCg, objectiveLoss, saveState, sgd, sgn, SomaxOptimizer, sophiaH, tree } from '../../index';
+import {
+  adahessian,
+  adam,
+  adamw,
+  asTfOptimizer,
+  egn,
+  loadState,
+  makeStep,
+  minimizeLoss,
+  newtonCg,
+  objectiveLoss,
+  saveState,
+  sgd,
+  sgn,
+  SomaxOptimizer,
+  sophiaH,
+  tree,
+} from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 
 // A plain SGD written inline (no somax transform): u = −lr·g.
@@ -29,10 +46,17 @@ describe('asTfOptimizer', () => {
   });
 
   test('minimize with an inline SGD transform follows tf.train.sgd; tensors flat', () => {
-    const init = [[0.5, -1], [2, 0.25]];
+    const init = [
+      [0.5, -1],
+      [2, 0.25],
+    ];
     const a = tf.variable(tf.tensor2d(init));
     const b = tf.variable(tf.tensor2d(init));
-    const x = tf.tensor2d([[1, 2], [-1, 0.5], [0.3, -0.7]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [-1, 0.5],
+      [0.3, -0.7],
+    ]);
     const loss = (w: tf.Variable) => () => tf.mean(tf.square(tf.sub(tf.tanh(tf.matMul(x, w)), 0.2))) as tf.Scalar;
     const ours = asTfOptimizer(inlineSgd(0.3));
     const theirs = tf.train.sgd(0.3);
@@ -185,14 +209,16 @@ describe('asTfOptimizer', () => {
 });
 
 describe('Hessian-based methods inside model.fit', () => {
-
   test.each([
     ['adahessian', () => adahessian(minimizeLoss, { learningRate: 0.05, spatialAveraging: false })],
     ['sophiaH', () => sophiaH(minimizeLoss, { learningRate: 0.02, weightDecay: 0, evalEveryK: 2 })],
     // On mini-batches an unbounded trust region drives λ to its floor and undamped Newton steps
     // on a tanh net turn chaotic: with λ ≥ 0.3 the epoch loss went 1.08 → 3.1 → 0.014 or → 0.77
     // depending on float32 rounding in CG; with λ ≥ 1 it falls monotonically (0.135 → 0.018).
-    ['newtonCg (trust region)', () => newtonCg(minimizeLoss, { lam0: 1, maxIterations: 5, lamPolicy: 'trustRegion', lamOptions: { minLam: 1 } })],
+    [
+      'newtonCg (trust region)',
+      () => newtonCg(minimizeLoss, { lam0: 1, maxIterations: 5, lamPolicy: 'trustRegion', lamOptions: { minLam: 1 } }),
+    ],
   ])('%s trains a tfjs-layers model by model.fit, tensors flat', async (_name, make) => {
     const xs = tf.randomNormal([64, 3], 0, 1, 'float32', 11);
     const ys = tf.sum(tf.mul(xs, tf.tensor1d([1, -2, 0.5])), 1, true);
@@ -223,7 +249,12 @@ describe('Gauss-Newton methods on a tfjs-layers model (docs/layers-models.md)', 
     for (const method of ['egn', 'sgn'] as const) {
       const model = tfl.sequential({
         layers: [
-          tfl.layers.dense({ units: 8, inputShape: [3], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) }),
+          tfl.layers.dense({
+            units: 8,
+            inputShape: [3],
+            activation: 'tanh',
+            kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }),
+          }),
           tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 6 }) }),
         ],
       });

@@ -26,7 +26,11 @@ describe('tree properties (fast-check over random nested trees)', () => {
       fc.property(arbParamsAndGrads(), ({ spec, paramSeed, gradSeed }) => {
         const a = buildTree(spec, paramSeed);
         const b = buildTree(spec, gradSeed);
-        try { prop(a, b, spec); } finally { tree.dispose([a, b] as any); }
+        try {
+          prop(a, b, spec);
+        } finally {
+          tree.dispose([a, b] as any);
+        }
       }),
       { numRuns: 25, seed: 7 },
     );

@@ -14,7 +14,11 @@ const expectClose = (t: tf.Tensor, expected: number[], digits = 6) => {
 
 // Inline transforms (transforms/ is written elsewhere).
 const scaleTx = (s: number): GradientTransformation<Record<string, never>> => ({ init: () => ({}), update: (u) => [tree.scale(u, s), {}] });
-interface MomentumState { readonly count: number; readonly m: Tree; readonly info: { readonly count: number; readonly tag: string } }
+interface MomentumState {
+  readonly count: number;
+  readonly m: Tree;
+  readonly info: { readonly count: number; readonly tag: string };
+}
 const momentumTx = (decay: number): GradientTransformation<MomentumState> => ({
   init: (p) => ({ count: 0, m: tree.zerosLike(p), info: { count: 0, tag: 'm' } }),
   update: (u, s) => {
@@ -169,7 +173,12 @@ describe('makeStep', () => {
   test('nothing leaks when the transform throws; a transform returning its input is not double-disposed', () => {
     const c = tf.tensor1d([1, -1]);
     const params = { x: tf.tensor1d([0, 0]) };
-    const boom: GradientTransformation<Record<string, never>> = { init: () => ({}), update: () => { throw new Error('boom'); } };
+    const boom: GradientTransformation<Record<string, never>> = {
+      init: () => ({}),
+      update: () => {
+        throw new Error('boom');
+      },
+    };
     const n0 = tf.memory().numTensors;
     expect(() => makeStep(boom, loss)(params, {}, c)).toThrow('boom');
     expect(tf.memory().numTensors).toBe(n0);

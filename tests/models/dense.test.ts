@@ -22,21 +22,33 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const values = (fn: () => tf.Tensor) => Array.from(tree.readValues(fn));
 const flat = (t: Tree) => values(() => tree.ravel(t).vector);
 
-interface Case { name: string; sizes: number[]; activation: Activation; loss: OutputLossName; b: number }
+interface Case {
+  name: string;
+  sizes: number[];
+  activation: Activation;
+  loss: OutputLossName;
+  b: number;
+}
 
 /** A batch of `b` inputs and targets (one-hot for cross-entropy) from fixed seeds. */
 function batchFor({ sizes, loss, b }: Case, seed = 3): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const [d, c] = [sizes[0], sizes[sizes.length - 1]];
   const x = tf.tensor2d(Float32Array.from(rand(b * d, seed)), [b, d]);
-  const y = loss === 'softmaxCrossEntropy'
-    ? tf.tensor2d(Float32Array.from({ length: b * c }, (_, i) => (i % c === (Math.floor(i / c) * 7) % c ? 1 : 0)), [b, c])
-    : tf.tensor2d(Float32Array.from(rand(b * c, seed + 1)), [b, c]);
+  const y =
+    loss === 'softmaxCrossEntropy'
+      ? tf.tensor2d(
+          Float32Array.from({ length: b * c }, (_, i) => (i % c === (Math.floor(i / c) * 7) % c ? 1 : 0)),
+          [b, c],
+        )
+      : tf.tensor2d(Float32Array.from(rand(b * c, seed + 1)), [b, c]);
   return { x, y };
 }
 
 /** Params with nonzero biases, so that every term of the Gram is exercised. */
 function paramsFor(objective: ReturnType<typeof mlpObjective>, sizes: number[]): Tree {
-  return tree.tidy(() => tree.map((t: tf.Tensor) => (t.rank === 1 ? tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', 9)) : t), objective.init(sizes, 5)));
+  return tree.tidy(() =>
+    tree.map((t: tf.Tensor) => (t.rank === 1 ? tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', 9)) : t), objective.init(sizes, 5)),
+  );
 }
 
 /** `[R rows][P]`: the dense J Jᵀ reference from the Jacobian rows. */
@@ -115,10 +127,20 @@ describe('implicit sample rows', () => {
     const [fast, slow] = [jacobianSampleRows(objective, params, x), jacobianSampleRows(plain, params, x)];
     expect([fast.samples, fast.rowsPerSample]).toEqual([c.b, k]);
     expect([slow.samples, slow.rowsPerSample]).toEqual([c.b, k]);
-    expect(relDiff(values(() => fast.times(v)), values(() => slow.times(v)))).toBeLessThan(1e-5);
+    expect(
+      relDiff(
+        values(() => fast.times(v)),
+        values(() => slow.times(v)),
+      ),
+    ).toBeLessThan(1e-5);
     const [a, b] = [fast.transposeTimes(w), slow.transposeTimes(w)];
     expect(relDiff(flat(a), flat(b))).toBeLessThan(1e-5);
-    expect(relDiff(values(() => fast.blockGram()), values(() => slow.blockGram()))).toBeLessThan(1e-5);
+    expect(
+      relDiff(
+        values(() => fast.blockGram()),
+        values(() => slow.blockGram()),
+      ),
+    ).toBeLessThan(1e-5);
     tree.dispose([a, b] as any);
     fast.dispose();
     slow.dispose();
@@ -143,9 +165,11 @@ describe('denseObjective', () => {
       loss: 'meanSquaredError',
     });
     const params = {
-      w1: tf.tensor2d(Float32Array.from(rand(12, 31)), [3, 4]), b1: tf.tensor1d(Float32Array.from(rand(4, 32))),
+      w1: tf.tensor2d(Float32Array.from(rand(12, 31)), [3, 4]),
+      b1: tf.tensor1d(Float32Array.from(rand(4, 32))),
       w2: tf.tensor2d(Float32Array.from(rand(16, 33)), [4, 4]),
-      w3: tf.tensor2d(Float32Array.from(rand(8, 34)), [4, 2]), b3: tf.tensor1d(Float32Array.from(rand(2, 35))),
+      w3: tf.tensor2d(Float32Array.from(rand(8, 34)), [4, 2]),
+      b3: tf.tensor1d(Float32Array.from(rand(2, 35))),
     };
     const x = tf.tensor2d(Float32Array.from(rand(15, 36)), [5, 3]);
     expect(relDiff(rowGram(objective, params, x), referenceGram(objective, params, x))).toBeLessThan(1e-5);

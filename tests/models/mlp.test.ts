@@ -10,9 +10,19 @@ import * as ref from '../helpers/mlp64';
 const values = (fn: () => tf.Tensor) => Float64Array.from(tree.readValues(fn));
 const flat = (t: Tree) => values(() => tree.ravel(t).vector);
 /** `flat` of a fresh tree, which it disposes. */
-const taken = (t: Tree) => { const out = flat(t); tree.dispose(t); return out; };
+const taken = (t: Tree) => {
+  const out = flat(t);
+  tree.dispose(t);
+  return out;
+};
 
-interface Case { name: string; sizes: number[]; activation: Activation; loss: OutputLossName; b: number }
+interface Case {
+  name: string;
+  sizes: number[];
+  activation: Activation;
+  loss: OutputLossName;
+  b: number;
+}
 
 const CASES: Case[] = [
   { name: '1 hidden tanh, CE', sizes: [4, 5, 3], activation: 'tanh', loss: 'softmaxCrossEntropy', b: 6 },
@@ -20,7 +30,13 @@ const CASES: Case[] = [
   { name: '2 hidden sigmoid, MSE', sizes: [4, 5, 4, 2], activation: 'sigmoid', loss: 'meanSquaredError', b: 5 },
   { name: '2 hidden softplus, CE', sizes: [5, 6, 3, 4], activation: 'softplus', loss: 'softmaxCrossEntropy', b: 4 },
   { name: '3 hidden elu, CE', sizes: [3, 4, 4, 4, 3], activation: 'elu', loss: 'softmaxCrossEntropy', b: 5 },
-  { name: '1 hidden user function x·sigmoid(x), MSE', sizes: [3, 5, 2], activation: (z) => tf.mul(z, tf.sigmoid(z)), loss: 'meanSquaredError', b: 4 },
+  {
+    name: '1 hidden user function x·sigmoid(x), MSE',
+    sizes: [3, 5, 2],
+    activation: (z) => tf.mul(z, tf.sigmoid(z)),
+    loss: 'meanSquaredError',
+    b: 4,
+  },
   { name: 'linear model (no hidden layer), CE', sizes: [3, 4], activation: 'tanh', loss: 'softmaxCrossEntropy', b: 5 },
 ];
 
@@ -28,12 +44,23 @@ const CASES: Case[] = [
 function setup(c: Case) {
   const objective = mlpObjective({ activation: c.activation, loss: c.loss });
   const plain = { predict: objective.predict, loss: objective.loss }; // no hooks: tape-based products
-  const params = tree.tidy(() => tree.map((t: tf.Tensor) => (t.rank === 1 ? tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', 9)) : t), objective.init(c.sizes, 5)));
+  const params = tree.tidy(() =>
+    tree.map((t: tf.Tensor) => (t.rank === 1 ? tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', 9)) : t), objective.init(c.sizes, 5)),
+  );
   const [d, out] = [c.sizes[0], c.sizes[c.sizes.length - 1]];
   const x = tf.tensor2d(Float32Array.from(ref.rand(c.b * d, 3)), [c.b, d]);
-  const y = c.loss === 'softmaxCrossEntropy'
-    ? tf.oneHot(tf.tensor1d(Array.from({ length: c.b }, (_, i) => i % out), 'int32'), out).toFloat()
-    : tf.tensor2d(Float32Array.from(ref.rand(c.b * out, 4)), [c.b, out]);
+  const y =
+    c.loss === 'softmaxCrossEntropy'
+      ? tf
+          .oneHot(
+            tf.tensor1d(
+              Array.from({ length: c.b }, (_, i) => i % out),
+              'int32',
+            ),
+            out,
+          )
+          .toFloat()
+      : tf.tensor2d(Float32Array.from(ref.rand(c.b * out, 4)), [c.b, out]);
   const v = tree.tidy(() => tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', t.size), params));
   const u = tf.randomNormal([c.b, out], 0, 1, 'float32', 7);
   return { objective, plain, params, batch: { x, y }, v, u };
@@ -48,8 +75,18 @@ describe('mlpObjective.linearize: closed-form J v and Jᵀ u', () => {
     const [f, jv, jtu] = [values(() => tf.clone(lin.outputs)), values(() => lin.jvp(v)), taken(lin.vjp(u))];
     lin.dispose();
     expect(tf.memory().numTensors).toBe(before);
-    expect(ref.relErr(f, values(() => fn(params)))).toBeLessThan(1e-6);
-    expect(ref.relErr(jv, values(() => jvp(fn, params, v)))).toBeLessThan(1e-5);
+    expect(
+      ref.relErr(
+        f,
+        values(() => fn(params)),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      ref.relErr(
+        jv,
+        values(() => jvp(fn, params, v)),
+      ),
+    ).toBeLessThan(1e-5);
     expect(ref.relErr(jtu, taken(vjp(fn, params, u)))).toBeLessThan(1e-5);
     expect(Math.max(...Array.from(jtu, Math.abs))).toBeGreaterThan(1e-2);
     // ggnvp with the hook against ggnvp on the plain objective (tape-based).
@@ -70,7 +107,12 @@ describe('mlpObjective.linearize: closed-form J v and Jᵀ u', () => {
         const v = tree.unravel(tree.flatten(params).def, tf.tensor1d(Array.from(v64)));
         const before = tf.memory().numTensors;
         const op = ggnCurvature(objective)(params, batch);
-        const products = [0, 1, 2].map(() => { const gv = op.matvec(v); const out = flat(gv); tree.dispose(gv); return out; });
+        const products = [0, 1, 2].map(() => {
+          const gv = op.matvec(v);
+          const out = flat(gv);
+          tree.dispose(gv);
+          return out;
+        });
         op.dispose();
         expect(tf.memory().numTensors).toBe(before);
         const exact = ref.matVec(ref.ggn(prob.m, prob.theta), v64, p, p);
@@ -116,7 +158,9 @@ describe('mlpObjective.linearize: closed-form J v and Jᵀ u', () => {
     const bad = { w1: tf.zeros([4, 5]), b1: tf.zeros([5]), w2: tf.zeros([5, 3]) };
     expect(() => lin.jvp(bad)).toThrow(/b2/);
     lin.dispose();
-    expect(() => linearization(objective, params, { x: tf.zeros([2, 7]) })).toThrow(/linearize\(params, batch\.x\) failed for batch\.x of shape \[2, 7\]/);
+    expect(() => linearization(objective, params, { x: tf.zeros([2, 7]) })).toThrow(
+      /linearize\(params, batch\.x\) failed for batch\.x of shape \[2, 7\]/,
+    );
     tree.dispose([params, batch, u, bad] as any);
   });
 });

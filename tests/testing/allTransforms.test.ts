@@ -9,14 +9,27 @@ import * as momentsModule from '../../transforms/moments';
 import * as scaleModule from '../../transforms/scale';
 import * as weightDecayModule from '../../transforms/weightDecay';
 import {
-  checkCarriesReads, checkDeterminism, checkLinearInUpdates, checkNoLeaks, checkNoMutationOrDisposal, checkStructure, checkTransformLaws,
+  checkCarriesReads,
+  checkDeterminism,
+  checkLinearInUpdates,
+  checkNoLeaks,
+  checkNoMutationOrDisposal,
+  checkStructure,
+  checkTransformLaws,
 } from '../../testing';
 
 const { tree } = somax;
 
 // A loss over any params tree, for the transforms that need one: Σ ½‖θ‖² + ¼ Σ θ⁴ (convex, with curvature).
 const anyLoss = (p: Tree) =>
-  tf.tidy(() => tree.leaves(p).reduce<tf.Scalar>((acc, t) => tf.add(acc, tf.add(tf.mul(0.5, tf.sum(tf.square(t))), tf.mul(0.25, tf.sum(tf.pow(t, 4))))), tf.scalar(0)));
+  tf.tidy(() =>
+    tree
+      .leaves(p)
+      .reduce<tf.Scalar>(
+        (acc, t) => tf.add(acc, tf.add(tf.mul(0.5, tf.sum(tf.square(t))), tf.mul(0.25, tf.sum(tf.pow(t, 4))))),
+        tf.scalar(0),
+      ),
+  );
 
 const transforms: [string, () => GradientTransformation<any>][] = [
   ['identity', () => somax.identity()],
@@ -40,26 +53,62 @@ const transforms: [string, () => GradientTransformation<any>][] = [
   ['keepParamsNonnegative', () => somax.keepParamsNonnegative()],
   ['zeroNans', () => somax.zeroNans()],
   ['namedChain', () => somax.namedChain(['a', somax.scaleByAdam()], ['lr', somax.scaleByLearningRate(0.1)])],
-  ['masked', () => somax.masked(somax.scale(2), (p: Tree) => tree.leaves(p).length > 0 && !Array.isArray(p) ? Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0])) : true)],
-  ['multiTransform', () => somax.multiTransform({ a: somax.scaleByAdam(), b: somax.scale(0.5) }, (p: Tree) => Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'a' : 'b'])))],
+  [
+    'masked',
+    () =>
+      somax.masked(somax.scale(2), (p: Tree) =>
+        tree.leaves(p).length > 0 && !Array.isArray(p) ? Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0])) : true,
+      ),
+  ],
+  [
+    'multiTransform',
+    () =>
+      somax.multiTransform({ a: somax.scaleByAdam(), b: somax.scale(0.5) }, (p: Tree) =>
+        Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'a' : 'b'])),
+      ),
+  ],
   ['injectHyperparams', () => somax.injectHyperparams((hp) => somax.adam(hp.lr), { lr: (t: number) => 0.1 / (t + 1) })],
   ['applyIfFinite', () => somax.applyIfFinite(somax.adam(0.1), 3)],
   ['guardNonFinite', () => somax.guardNonFinite(somax.adam(0.1))],
   ['multiSteps', () => somax.multiSteps(somax.adam(0.1), 2)],
   ['multiSteps (skipNotFinite)', () => somax.multiSteps(somax.adam(0.1), 2, { shouldSkipUpdateFn: somax.skipNotFinite })],
-  ['partition', () => somax.partition({ a: somax.sgd(0.1), b: somax.identity() }, (p: Tree) => Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'b' : 'a'])))],
+  [
+    'partition',
+    () =>
+      somax.partition({ a: somax.sgd(0.1), b: somax.identity() }, (p: Tree) =>
+        Object.fromEntries(Object.keys(p).map((k, i) => [k, i % 2 === 0 ? 'b' : 'a'])),
+      ),
+  ],
   ['conditionallyTransform', () => somax.conditionallyTransform(somax.scaleByAdam(), (step: number) => step % 2 === 1)],
   ['conditionallyMask', () => somax.conditionallyMask(somax.scaleByAdam(), (step: number) => step > 0)],
-  ['scaleByDiagonalCurvature (adahessian, Hutchinson)', () => somax.scaleByDiagonalCurvature(somax.hutchinsonEstimator(somax.hessianCurvature(anyLoss)), { mode: 'adahessian', seed: 1 })],
-  ['scaleByDiagonalCurvature (sophia, exact)', () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(anyLoss), { mode: 'sophia', evalEveryK: 2 })],
+  [
+    'scaleByDiagonalCurvature (adahessian, Hutchinson)',
+    () => somax.scaleByDiagonalCurvature(somax.hutchinsonEstimator(somax.hessianCurvature(anyLoss)), { mode: 'adahessian', seed: 1 }),
+  ],
+  [
+    'scaleByDiagonalCurvature (sophia, exact)',
+    () => somax.scaleByDiagonalCurvature(somax.exactDiagEstimator(anyLoss), { mode: 'sophia', evalEveryK: 2 }),
+  ],
   ['scaleByBacktrackingLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByBacktrackingLinesearch(anyLoss))],
   ['scaleByLbfgs', () => somax.scaleByLbfgs({ memorySize: 3 })],
   ['scaleByZoomLinesearch', () => somax.chain(somax.scale(-1), somax.scaleByZoomLinesearch(anyLoss))],
   ['scaleBySqn', () => somax.scaleBySqn(anyLoss, { learningRate: 0.1, memorySize: 3 })],
-  ['scaleBySecondOrder (Hessian, CG, trust region)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.cgSolver({ maxIterations: 5 }), damping: somax.trustRegionDamping(), tx: somax.scale(-1), lossFn: anyLoss })],
-  ['scaleBySecondOrder (Hessian, direct)', () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.directSolver(), tx: somax.scale(-1) })],
+  [
+    'scaleBySecondOrder (Hessian, CG, trust region)',
+    () =>
+      somax.scaleBySecondOrder({
+        curvature: somax.hessianCurvature(anyLoss),
+        solver: somax.cgSolver({ maxIterations: 5 }),
+        damping: somax.trustRegionDamping(),
+        tx: somax.scale(-1),
+        lossFn: anyLoss,
+      }),
+  ],
+  [
+    'scaleBySecondOrder (Hessian, direct)',
+    () => somax.scaleBySecondOrder({ curvature: somax.hessianCurvature(anyLoss), solver: somax.directSolver(), tx: somax.scale(-1) }),
+  ],
 ];
-
 
 // Every first-order alias, over random trees (every optimizer on a model: see the suite below).
 const firstOrder: [string, () => GradientTransformation<any>][] = [
@@ -94,9 +143,26 @@ test('the tables cover every exported first-order transform and alias', () => {
   const names = new Set([...transforms, ...firstOrder].map(([n]) => n.split(' ')[0]));
   const modules = { scaleModule, momentsModule, clippingModule, weightDecayModule, miscModule, firstOrderModule };
   const missing = Object.entries(modules).flatMap(([m, mod]) =>
-    Object.entries(mod).filter(([k, v]) => typeof v === 'function' && !HELPERS.has(k)).map(([k]) => k).filter((k) => !names.has(k)).map((k) => `${m}.${k}`));
+    Object.entries(mod)
+      .filter(([k, v]) => typeof v === 'function' && !HELPERS.has(k))
+      .map(([k]) => k)
+      .filter((k) => !names.has(k))
+      .map((k) => `${m}.${k}`),
+  );
   expect(missing).toEqual([]);
-  const combinators = ['identity', 'namedChain', 'masked', 'multiTransform', 'partition', 'injectHyperparams', 'applyIfFinite', 'guardNonFinite', 'multiSteps', 'conditionallyTransform', 'conditionallyMask'];
+  const combinators = [
+    'identity',
+    'namedChain',
+    'masked',
+    'multiTransform',
+    'partition',
+    'injectHyperparams',
+    'applyIfFinite',
+    'guardNonFinite',
+    'multiSteps',
+    'conditionallyTransform',
+    'conditionallyMask',
+  ];
   expect(combinators.filter((c) => !names.has(c))).toEqual([]);
 });
 
@@ -117,9 +183,10 @@ function problem(kind: Problem) {
   const c = kind === 'regression' ? 1 : 3;
   return tf.tidy(() => {
     const x = tf.randomNormal([8, 3], 0, 1, 'float32', 11);
-    const y = kind === 'regression'
-      ? tf.matMul(x, tf.tensor2d([[1], [-2], [0.5]]))
-      : tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3, 1, 0, 'float32');
+    const y =
+      kind === 'regression'
+        ? tf.matMul(x, tf.tensor2d([[1], [-2], [0.5]]))
+        : tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3, 1, 0, 'float32');
     const params = { w: tf.mul(tf.randomNormal([3, c], 0, 1, 'float32', 12), 0.3), b: tf.zeros([c]) };
     return { params, batch: { x, y } };
   });
@@ -170,7 +237,12 @@ const NOT_LINEAR: Record<string, string> = {
 
 test('the optimizer table covers every first-order alias and every registered method', () => {
   const names = new Set(optimizers.map(([n]) => n));
-  const all = [...Object.entries(firstOrderModule).filter(([, v]) => typeof v === 'function').map(([k]) => k), ...somax.listMethods()];
+  const all = [
+    ...Object.entries(firstOrderModule)
+      .filter(([, v]) => typeof v === 'function')
+      .map(([k]) => k),
+    ...somax.listMethods(),
+  ];
   expect(all.filter((n) => !names.has(n))).toEqual([]);
 });
 
@@ -211,7 +283,14 @@ describe.each(optimizers)('optimizer %s (Optax-style common tests)', (_name, kin
     // Another direction (random signs on g): the step must change with it.
     const other = tree.mul(grads, tree.rademacherLike(grads, 7));
     const [b, sb] = tx.update(other, s0, setup.params, extra);
-    const diff = tree.leaves(a).reduce((m, t, i) => Math.max(m, tf.tidy(() => tf.max(tf.abs(tf.sub(t, tree.leaves(b)[i]))).dataSync()[0])), 0);
+    const diff = tree.leaves(a).reduce(
+      (m, t, i) =>
+        Math.max(
+          m,
+          tf.tidy(() => tf.max(tf.abs(tf.sub(t, tree.leaves(b)[i]))).dataSync()[0]),
+        ),
+      0,
+    );
     expect(diff).toBeGreaterThan(1e-6);
     tree.dispose([a, b, other, sa, sb, s0] as any);
   });
@@ -256,8 +335,20 @@ describe.each(optimizers)('optimizer %s (Optax-style common tests)', (_name, kin
 // The read protocol through every wrapper: a wrapper of a transform that exposes its device reads
 // (updateReads) exposes them too, and makeStepAsync fetches them (checkCarriesReads).
 describe('every wrapper carries the async reads of what it wraps', () => {
-  const params = { a: tf.tensor1d([1, -2, 3]), b: tf.tensor2d([[0.5, -1], [2, 0.25]]) };
-  const grads = { a: tf.tensor1d([0.1, 0.2, -0.3]), b: tf.tensor2d([[1, -1], [0.5, 2]]) };
+  const params = {
+    a: tf.tensor1d([1, -2, 3]),
+    b: tf.tensor2d([
+      [0.5, -1],
+      [2, 0.25],
+    ]),
+  };
+  const grads = {
+    a: tf.tensor1d([0.1, 0.2, -0.3]),
+    b: tf.tensor2d([
+      [1, -1],
+      [0.5, 2],
+    ]),
+  };
   afterAll(() => tree.dispose([params, grads]));
   const wrappers: [string, (inner: GradientTransformation<unknown>) => GradientTransformation<unknown>, number][] = [
     ['chain', (inner) => somax.chain(somax.clip(1), inner), 3],
@@ -275,8 +366,19 @@ describe('every wrapper carries the async reads of what it wraps', () => {
     ['conditionallyMask', (inner) => somax.conditionallyMask(inner, () => true), 3],
   ];
   test('the wrapper table covers every combinator', () => {
-    const combinators = ['chain', 'namedChain', 'masked', 'multiTransform', 'partition', 'injectHyperparams', 'multiSteps', 'applyIfFinite',
-      'guardNonFinite', 'conditionallyTransform', 'conditionallyMask'];
+    const combinators = [
+      'chain',
+      'namedChain',
+      'masked',
+      'multiTransform',
+      'partition',
+      'injectHyperparams',
+      'multiSteps',
+      'applyIfFinite',
+      'guardNonFinite',
+      'conditionallyTransform',
+      'conditionallyMask',
+    ];
     const names = new Set(wrappers.map(([n]) => n.split(' ')[0]));
     expect(combinators.filter((c) => !names.has(c))).toEqual([]);
   });

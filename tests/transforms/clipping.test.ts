@@ -40,15 +40,20 @@ describe('clipping', () => {
 
   test('clipByGlobalNorm: property: norm(out) = min(norm(u), maxNorm), direction kept', () => {
     fc.assert(
-      fc.property(fc.array(fc.float({ min: -100, max: 100, noNaN: true, noDefaultInfinity: true }), { minLength: 4, maxLength: 4 }), fc.double({ min: 0.01, max: 50, noNaN: true }), (v, maxNorm) => {
-        const u = mk(v);
-        const out = once(clipByGlobalNorm(maxNorm), u);
-        tree.dispose(u);
-        const n = Math.hypot(...v.map(Math.fround));
-        const want = Math.min(n, maxNorm);
-        expect(Math.abs(Math.hypot(...out) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, want));
-        if (n > 0) out.forEach((o, i) => expect(Math.abs(o - (Math.fround(v[i]) * want) / n)).toBeLessThanOrEqual(1e-5 * Math.max(1, want)));
-      }),
+      fc.property(
+        fc.array(fc.float({ min: -100, max: 100, noNaN: true, noDefaultInfinity: true }), { minLength: 4, maxLength: 4 }),
+        fc.double({ min: 0.01, max: 50, noNaN: true }),
+        (v, maxNorm) => {
+          const u = mk(v);
+          const out = once(clipByGlobalNorm(maxNorm), u);
+          tree.dispose(u);
+          const n = Math.hypot(...v.map(Math.fround));
+          const want = Math.min(n, maxNorm);
+          expect(Math.abs(Math.hypot(...out) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, want));
+          if (n > 0)
+            out.forEach((o, i) => expect(Math.abs(o - (Math.fround(v[i]) * want) / n)).toBeLessThanOrEqual(1e-5 * Math.max(1, want)));
+        },
+      ),
       { numRuns: 40, seed: 7 },
     );
   });

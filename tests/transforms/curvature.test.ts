@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fisherCurvature, gaussNewtonBartlettDiag, ggnCurvature, hessianCurvature, hutchinsonDiag, mlpObjective, objectiveLoss, random, tree } from '../../index';
+import {
+  fisherCurvature,
+  gaussNewtonBartlettDiag,
+  ggnCurvature,
+  hessianCurvature,
+  hutchinsonDiag,
+  mlpObjective,
+  objectiveLoss,
+  random,
+  tree,
+} from '../../index';
 import { spatialAverage } from '../../transforms/estimators';
 import * as ref from '../helpers/mlp64';
 
@@ -25,7 +35,12 @@ describe('curvature operators', () => {
     // Empirical Fisher (1/B) Σ g_i g_iᵀ from float64 per-sample gradients.
     const F = new Float64Array(p * p);
     for (let i = 0; i < prob.m.b; i++) {
-      const mi = { ...prob.m, b: 1, x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d), y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c) };
+      const mi = {
+        ...prob.m,
+        b: 1,
+        x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d),
+        y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c),
+      };
       const g = ref.grad(mi, prob.theta);
       for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) F[a * p + b] += (g[a] * g[b]) / prob.m.b;
     }
@@ -69,7 +84,13 @@ describe('curvature operators', () => {
     const v = tree.onesLike(params);
     const before = tf.memory().numTensors;
     const hooked = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
-    for (const curv of [ggnCurvature(objective), fisherCurvature(objective), fisherCurvature(hooked), fisherCurvature(hooked, { kind: 'sampled' }), hessianCurvature(objectiveLoss(objective))]) {
+    for (const curv of [
+      ggnCurvature(objective),
+      fisherCurvature(objective),
+      fisherCurvature(hooked),
+      fisherCurvature(hooked, { kind: 'sampled' }),
+      hessianCurvature(objectiveLoss(objective)),
+    ]) {
       const op = curv(params, batch);
       for (let i = 0; i < 20; i++) tree.dispose(op.matvec(v));
       op.dispose();
@@ -81,7 +102,13 @@ describe('curvature operators', () => {
 
 describe('diagonal estimators', () => {
   test('Hutchinson is exact on a diagonal operator and its error shrinks with probes', () => {
-    const d = { a: tf.tensor1d([1, -2, 3, 4]), b: tf.tensor2d([[0.5, 5], [7, -1]]) };
+    const d = {
+      a: tf.tensor1d([1, -2, 3, 4]),
+      b: tf.tensor2d([
+        [0.5, 5],
+        [7, -1],
+      ]),
+    };
     const diagOp = { matvec: (v: any) => tree.mul(d, v), dispose: () => undefined };
     const est = hutchinsonDiag(diagOp, d, 42, { numProbes: 3 });
     expect(ref.relErr(flat(est), flat(d))).toBeLessThan(1e-7);
@@ -90,7 +117,12 @@ describe('diagonal estimators', () => {
     const n = 6;
     const a64 = ref.rand(n * n, 5);
     const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += a64[i * n + k] * a64[j * n + k]; A[i * n + j] = s; }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a64[i * n + k] * a64[j * n + k];
+        A[i * n + j] = s;
+      }
     const At = tf.tensor2d(Array.from(A), [n, n]);
     const op = { matvec: (v: any) => tf.reshape(tf.matMul(At, tf.reshape(v, [n, 1])), [n]), dispose: () => undefined };
     const x = tf.zeros([n]);
@@ -127,12 +159,24 @@ describe('diagonal estimators', () => {
     }
     const m = { ...prob.m, y };
     const g = ref.grad(m, prob.theta);
-    expect(ref.relErr(flat(est), g.map((gi) => prob.m.b * gi * gi))).toBeLessThan(1e-4);
+    expect(
+      ref.relErr(
+        flat(est),
+        g.map((gi) => prob.m.b * gi * gi),
+      ),
+    ).toBeLessThan(1e-4);
     tree.dispose([params, batch, est, logits, u] as any);
   });
 
   test('spatial averaging means |d| over the last axis (rank 2-3) and last two axes (rank 4)', () => {
-    const d = { v: tf.tensor1d([1, -2]), m: tf.tensor2d([[1, -3], [2, 6]]), k: tf.ones([1, 1, 2, 2]) };
+    const d = {
+      v: tf.tensor1d([1, -2]),
+      m: tf.tensor2d([
+        [1, -3],
+        [2, 6],
+      ]),
+      k: tf.ones([1, 1, 2, 2]),
+    };
     const avg = spatialAverage(d) as any;
     expect(Array.from(avg.v.dataSync())).toEqual([1, -2]);
     expect(Array.from(avg.m.dataSync())).toEqual([2, 2, 4, 4]);

@@ -18,7 +18,9 @@ describe('damping', () => {
     expect(predictedDecrease(-4, 2, 2)).toBe(2);
     expect(predictedDecrease(-1, 0.5, 0.25)).toBeCloseTo(0.625, 15);
     // A Newton step δ = −C⁻¹g on a 1-D quadratic ½cθ² with λ = 0: predicted = ½ g²/c.
-    const c = 4; const g = 3; const delta = -g / c;
+    const c = 4;
+    const g = 3;
+    const delta = -g / c;
     expect(predictedDecrease(g * delta, delta * c * delta, 0)).toBeCloseTo((0.5 * g * g) / c, 15);
   });
 
@@ -26,7 +28,11 @@ describe('damping', () => {
     const d = constantDamping(0.3);
     expect(d.adaptive).toBe(false);
     expect(d.init()).toEqual({ lam: 0.3, step: 0 });
-    const seen = run(d, [[0, 1], [10, 1], [NaN, 1]]);
+    const seen = run(d, [
+      [0, 1],
+      [10, 1],
+      [NaN, 1],
+    ]);
     expect(seen.map((o) => o.lam)).toEqual([0.3, 0.3, 0.3]);
     expect(seen.every((o) => !o.valid)).toBe(true);
     expect(constantDamping().init().lam).toBe(1);
@@ -56,7 +62,23 @@ describe('damping', () => {
     ]);
     const want = [1.5, 2.25, 2.25, 2.25, 2.25, 1.125, 1.125, 1.125, 1.125, 1.125, 1.125, 1.6875, 2.53125, 3.796875, 3.796875];
     seen.forEach((o, i) => expect(o.lam).toBeCloseTo(want[i], 14));
-    expect(seen.map((o) => o.valid)).toEqual([true, true, true, true, true, true, false, false, false, false, false, true, true, true, false]);
+    expect(seen.map((o) => o.valid)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      false,
+    ]);
     expect(seen[12].rho).toBe(-5); // −rhoClip
     expect(seen[0].rho).toBeCloseTo(0.1, 15);
     expect(seen[11].rho).toBe(-3);
@@ -66,7 +88,10 @@ describe('damping', () => {
   });
 
   test('ρ is clipped to [−rhoClip, rhoClip] (the λ decision is unchanged by clipping)', () => {
-    const seen = run(trustRegionDamping(), [[100, 1], [-100, 1]]);
+    const seen = run(trustRegionDamping(), [
+      [100, 1],
+      [-100, 1],
+    ]);
     expect(seen.map((o) => o.rho)).toEqual([5, -5]);
     expect(seen.map((o) => o.lam)).toEqual([0.5, 0.75]);
     expect(run(trustRegionDamping({ rhoClip: 2 }), [[100, 1]])[0].rho).toBe(2);
@@ -87,9 +112,19 @@ describe('damping', () => {
   });
 
   test('λ is clamped to [minLam, maxLam], at init too', () => {
-    const up = run(trustRegionDamping({ lam0: 1, maxLam: 3 }), [[0, 1], [0, 1], [0, 1], [0, 1]]);
+    const up = run(trustRegionDamping({ lam0: 1, maxLam: 3 }), [
+      [0, 1],
+      [0, 1],
+      [0, 1],
+      [0, 1],
+    ]);
     expect(up.map((o) => o.lam)).toEqual([1.5, 2.25, 3, 3]);
-    const down = run(trustRegionDamping({ lam0: 1, minLam: 0.2 }), [[1, 1], [1, 1], [1, 1], [1, 1]]);
+    const down = run(trustRegionDamping({ lam0: 1, minLam: 0.2 }), [
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
     expect(down.map((o) => o.lam)).toEqual([0.5, 0.25, 0.2, 0.2]);
     // Defaults: [1e-12, 1e6].
     const hi = run(trustRegionDamping({ lam0: 9e5 }), [[0, 1]]);
@@ -100,7 +135,13 @@ describe('damping', () => {
   });
 
   test('Kiros rule (somax 2024): ×1.01 when ρ < 0.25, ×0.99 when ρ > 0.75', () => {
-    const seen = run(kirosDamping(), [[0, 1], [0, 1], [0.5, 1], [1, 1], [NaN, 1]]);
+    const seen = run(kirosDamping(), [
+      [0, 1],
+      [0, 1],
+      [0.5, 1],
+      [1, 1],
+      [NaN, 1],
+    ]);
     const want = [1.01, 1.01 * 1.01, 1.01 * 1.01, 1.01 * 1.01 * 0.99, 1.01 * 1.01 * 0.99];
     seen.forEach((o, i) => expect(o.lam).toBeCloseTo(want[i], 14));
     expect(kirosDamping({ lam0: 2 }).init().lam).toBe(2);
@@ -109,10 +150,13 @@ describe('damping', () => {
   test('property: λ stays in [minLam, maxLam] and moves by exactly one factor or not at all', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.double({ min: -10, max: 10, noNaN: false }), fc.double({ min: -1, max: 10, noNaN: false })), { maxLength: 40 }),
+        fc.array(fc.tuple(fc.double({ min: -10, max: 10, noNaN: false }), fc.double({ min: -1, max: 10, noNaN: false })), {
+          maxLength: 40,
+        }),
         fc.integer({ min: 1, max: 3 }),
         (pairs, everyK) => {
-          const minLam = 0.01; const maxLam = 100;
+          const minLam = 0.01;
+          const maxLam = 100;
           const d = trustRegionDamping({ lam0: 1, everyK, minLam, maxLam });
           let s = d.init();
           for (const [a, p] of pairs) {

@@ -7,12 +7,18 @@ const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).v
 
 describe('L-BFGS', () => {
   test('the two-loop recursion equals the dense BFGS inverse-Hessian update in float64', () => {
-    const n = 7; const k = 5;
+    const n = 7;
+    const k = 5;
     const ss = Array.from({ length: k }, (_, i) => rand(n, 10 + i));
     // yᵢ = A sᵢ for an SPD A, so sᵢᵀyᵢ > 0.
     const m = rand(n * n, 3);
     const A = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let q = 0; q < n; q++) s += m[q * n + i] * m[q * n + j]; A[i * n + j] = s + (i === j ? 0.3 : 0); }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < n; q++) s += m[q * n + i] * m[q * n + j];
+        A[i * n + j] = s + (i === j ? 0.3 : 0);
+      }
     const ys = ss.map((s) => matVec(A, s, n, n));
     const rhos = ss.map((s, i) => 1 / s.reduce((a, v, j) => a + v * ys[i][j], 0));
     const gamma = 0.37;
@@ -20,17 +26,32 @@ describe('L-BFGS', () => {
     let H = new Float64Array(n * n);
     for (let i = 0; i < n; i++) H[i * n + i] = gamma;
     for (let p = 0; p < k; p++) {
-      const s = ss[p]; const y = ys[p]; const r = rhos[p];
+      const s = ss[p];
+      const y = ys[p];
+      const r = rhos[p];
       const V = new Float64Array(n * n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V[i * n + j] = (i === j ? 1 : 0) - r * y[i] * s[j];
       const HV = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let t = 0; for (let q = 0; q < n; q++) t += H[i * n + q] * V[q * n + j]; HV[i * n + j] = t; }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let t = 0;
+          for (let q = 0; q < n; q++) t += H[i * n + q] * V[q * n + j];
+          HV[i * n + j] = t;
+        }
       const next = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let t = 0; for (let q = 0; q < n; q++) t += V[q * n + i] * HV[q * n + j]; next[i * n + j] = t + r * s[i] * s[j]; }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let t = 0;
+          for (let q = 0; q < n; q++) t += V[q * n + i] * HV[q * n + j];
+          next[i * n + j] = t + r * s[i] * s[j];
+        }
       H = next;
     }
     const g = rand(n, 99);
-    const toTree = (v: Float64Array) => ({ a: tf.tensor1d(Array.from(v.subarray(0, 3))), b: tf.tensor2d(Array.from(v.subarray(3)), [2, 2]) });
+    const toTree = (v: Float64Array) => ({
+      a: tf.tensor1d(Array.from(v.subarray(0, 3))),
+      b: tf.tensor2d(Array.from(v.subarray(3)), [2, 2]),
+    });
     const hist = { s: ss.map(toTree), y: ys.map(toTree), rho: rhos };
     const gt = toTree(g);
     const hg = lbfgsTwoLoop(gt, hist, { gamma });
@@ -50,7 +71,8 @@ describe('L-BFGS', () => {
     for (let i = 0; i < 30; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
     }
     expect(relErr(flat(params), linalg.solveSymmetric(A, b64, n))).toBeLessThan(1e-3);
     tree.dispose([params, state] as any);

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  HyperparameterError, lbfgs, makeStep, scaleByBacktrackingLinesearch, scaleByZoomLinesearch as zoom, tree, valueAndGrad,
+  HyperparameterError,
+  lbfgs,
+  makeStep,
+  scaleByBacktrackingLinesearch,
+  scaleByZoomLinesearch as zoom,
+  tree,
+  valueAndGrad,
 } from '../../index';
 
 // Rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)².
@@ -63,7 +69,8 @@ describe('scaleByBacktrackingLinesearch', () => {
 
 describe('scaleByZoomLinesearch and lbfgs', () => {
   test('every accepted step satisfies the strong Wolfe conditions on Rosenbrock (steepest descent)', () => {
-    const c1 = 1e-4; const c2 = 0.9;
+    const c1 = 1e-4;
+    const c2 = 0.9;
     const ls = zoom(rosenbrock, { slopeRtol: c1, curvRtol: c2, maxLinesearchSteps: 30 });
     let params: any = { z: tf.tensor1d([-1.2, 1]) };
     let state = ls.init(params);
@@ -74,13 +81,16 @@ describe('scaleByZoomLinesearch and lbfgs', () => {
       const eta = next.learningRate;
       const np = tree.add(params, step);
       const g1 = valueAndGrad(rosenbrock)(np, null);
-      const f0 = value.dataSync()[0]; const f1 = g1.value.dataSync()[0];
-      const d0 = tree.vdot(u, grads).dataSync()[0]; const d1 = tree.vdot(u, g1.grads).dataSync()[0];
+      const f0 = value.dataSync()[0];
+      const f1 = g1.value.dataSync()[0];
+      const d0 = tree.vdot(u, grads).dataSync()[0];
+      const d1 = tree.vdot(u, g1.grads).dataSync()[0];
       expect(next.info.wolfe).toBe(true);
       expect(f1).toBeLessThanOrEqual(f0 + c1 * eta * d0 + 1e-6);
       expect(Math.abs(d1)).toBeLessThanOrEqual(c2 * Math.abs(d0) + 1e-6);
       tree.dispose([value, grads, u, step, state, params, g1.value, g1.grads] as any);
-      params = np; state = next;
+      params = np;
+      state = next;
     }
     tree.dispose([params, state] as any);
   });
@@ -93,7 +103,8 @@ describe('scaleByZoomLinesearch and lbfgs', () => {
     for (let i = 0; i < 60; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
     }
     Array.from(params.z.dataSync() as Float32Array).forEach((v) => expect(v).toBeCloseTo(1, 3));
     tree.dispose([params, state] as any);

@@ -49,9 +49,9 @@ describe('addNoise', () => {
       const dot = (p: number[], q: number[]) => p.reduce((acc, pi, i) => acc + pi * q[i], 0);
       return dot(x, y) / Math.sqrt(dot(x, x) * dot(y, y));
     };
-    expect(Math.abs(corr(a[0], c[0]))).toBeLessThan(0.05);    // seeds
-    expect(Math.abs(corr(a[0], a[1]))).toBeLessThan(0.05);    // steps
-    expect(Math.abs(corr(a[0].slice(0, N / 2), a[0].slice(N / 2)))).toBeLessThan(0.05);   // leaves
+    expect(Math.abs(corr(a[0], c[0]))).toBeLessThan(0.05); // seeds
+    expect(Math.abs(corr(a[0], a[1]))).toBeLessThan(0.05); // steps
+    expect(Math.abs(corr(a[0].slice(0, N / 2), a[0].slice(N / 2)))).toBeLessThan(0.05); // leaves
   });
 
   test('adds to the updates: u + noise, inputs untouched; eta = 0 is the identity', () => {
@@ -89,7 +89,10 @@ describe('zeroNans', () => {
     const tx = zeroNans();
     const p = { a: tf.zeros([2]), b: [tf.zeros([3])] };
     const s0 = tx.init(p);
-    expect(tree.leaves(s0.foundNan).map((t) => [t.dtype, t.shape.length, t.dataSync()[0]])).toEqual([['bool', 0, 0], ['bool', 0, 0]]);
+    expect(tree.leaves(s0.foundNan).map((t) => [t.dtype, t.shape.length, t.dataSync()[0]])).toEqual([
+      ['bool', 0, 0],
+      ['bool', 0, 0],
+    ]);
     const g = { a: tf.tensor1d([NaN, 2]), b: [tf.tensor1d([1, Infinity, -3])] };
     const [u, s1] = tx.update(g, s0, p);
     expect(flat(u)).toEqual([0, 2, 1, Infinity, -3]);

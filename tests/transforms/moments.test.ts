@@ -1,13 +1,26 @@
 // transforms/moments.ts against float64 references written out step by step, plus the
 // first-step closed forms, state layout, construction and dtype errors.
 import * as tf from '@tensorflow/tfjs-core';
-import { ema, scaleByAdam, scaleByAmsgrad, scaleByLion, scaleByRms, scaleByRss, scaleByStddev, trace, tree, HyperparameterError, InputError } from '../../index';
+import {
+  ema,
+  scaleByAdam,
+  scaleByAmsgrad,
+  scaleByLion,
+  scaleByRms,
+  scaleByRss,
+  scaleByStddev,
+  trace,
+  tree,
+  HyperparameterError,
+  InputError,
+} from '../../index';
 import type { GradientTransformation } from '../../index';
 
 // Gradients: a tree of two leaves (sizes 3 and 2), 8 steps of deterministic values with sign
 // changes, a decreasing magnitude (so AMSGrad's max differs from v̂) and an exact zero.
 const STEPS = 8;
-const gradAt = (t: number): number[] => [0, 1, 2, 3, 4].map((i) => (i === 2 && t === 0 ? 0 : Math.sin(1.7 * t + i) * (3 / (1 + t)) + 0.1 * i));
+const gradAt = (t: number): number[] =>
+  [0, 1, 2, 3, 4].map((i) => (i === 2 && t === 0 ? 0 : Math.sin(1.7 * t + i) * (3 / (1 + t)) + 0.1 * i));
 const toTree = (v: number[]) => ({ a: tf.tensor1d(v.slice(0, 3)), b: [tf.tensor2d([v.slice(3)], [1, 2])] });
 const fromTree = (t: any): number[] => [...t.a.dataSync(), ...t.b[0].dataSync()];
 const params = toTree([1, -1, 0.5, 2, -3]);
@@ -33,10 +46,12 @@ function reference(step: (g: number[], t: number) => number[]): number[][] {
 }
 
 function expectClose(got: number[][], want: number[][], rtol = 2e-5, atol = 1e-6): void {
-  want.forEach((row, t) => row.forEach((w, i) => {
-    const err = Math.abs(got[t][i] - w);
-    if (err > atol + rtol * Math.abs(w)) throw new Error(`step ${t + 1}, entry ${i}: got ${got[t][i]}, want ${w}`);
-  }));
+  want.forEach((row, t) =>
+    row.forEach((w, i) => {
+      const err = Math.abs(got[t][i] - w);
+      if (err > atol + rtol * Math.abs(w)) throw new Error(`step ${t + 1}, entry ${i}: got ${got[t][i]}, want ${w}`);
+    }),
+  );
 }
 
 const zeros = () => [0, 0, 0, 0, 0];
@@ -45,20 +60,30 @@ describe('moments vs float64 references over 8 steps', () => {
   test('trace: t ← g + μ t, output t (Nesterov: g + μ t)', () => {
     for (const nesterov of [false, true]) {
       const m = zeros();
-      expectClose(outputs(trace(0.9, { nesterov })), reference((g) => g.map((gi, i) => {
-        m[i] = gi + 0.9 * m[i];
-        return nesterov ? gi + 0.9 * m[i] : m[i];
-      })));
+      expectClose(
+        outputs(trace(0.9, { nesterov })),
+        reference((g) =>
+          g.map((gi, i) => {
+            m[i] = gi + 0.9 * m[i];
+            return nesterov ? gi + 0.9 * m[i] : m[i];
+          }),
+        ),
+      );
     }
   });
 
   test('ema: e ← d e + (1 − d) g, debiased e / (1 − dᵗ) or raw', () => {
     for (const debias of [true, false]) {
       const e = zeros();
-      expectClose(outputs(ema(0.8, { debias })), reference((g, t) => g.map((gi, i) => {
-        e[i] = 0.8 * e[i] + 0.2 * gi;
-        return debias ? e[i] / (1 - 0.8 ** t) : e[i];
-      })));
+      expectClose(
+        outputs(ema(0.8, { debias })),
+        reference((g, t) =>
+          g.map((gi, i) => {
+            e[i] = 0.8 * e[i] + 0.2 * gi;
+            return debias ? e[i] / (1 - 0.8 ** t) : e[i];
+          }),
+        ),
+      );
     }
   });
 
@@ -67,17 +92,22 @@ describe('moments vs float64 references over 8 steps', () => {
       const m = zeros();
       const v = zeros();
       const vmax = zeros();
-      return reference((g, t) => g.map((gi, i) => {
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        const mHat = nesterov ? (b1 * m[i]) / (1 - b1 ** (t + 1)) + ((1 - b1) * gi) / (1 - b1 ** t) : m[i] / (1 - b1 ** t);
-        let vHat = v[i] / (1 - b2 ** t);
-        if (amsgrad) vHat = vmax[i] = Math.max(vmax[i], vHat);
-        return mHat / (Math.sqrt(vHat + epsRoot) + eps);
-      }));
+      return reference((g, t) =>
+        g.map((gi, i) => {
+          m[i] = b1 * m[i] + (1 - b1) * gi;
+          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+          const mHat = nesterov ? (b1 * m[i]) / (1 - b1 ** (t + 1)) + ((1 - b1) * gi) / (1 - b1 ** t) : m[i] / (1 - b1 ** t);
+          let vHat = v[i] / (1 - b2 ** t);
+          if (amsgrad) vHat = vmax[i] = Math.max(vmax[i], vHat);
+          return mHat / (Math.sqrt(vHat + epsRoot) + eps);
+        }),
+      );
     };
     expectClose(outputs(scaleByAdam()), adamRef({}));
-    expectClose(outputs(scaleByAdam({ b1: 0.5, b2: 0.9, eps: 1e-3, epsRoot: 1e-2 })), adamRef({ b1: 0.5, b2: 0.9, eps: 1e-3, epsRoot: 1e-2 }));
+    expectClose(
+      outputs(scaleByAdam({ b1: 0.5, b2: 0.9, eps: 1e-3, epsRoot: 1e-2 })),
+      adamRef({ b1: 0.5, b2: 0.9, eps: 1e-3, epsRoot: 1e-2 }),
+    );
     expectClose(outputs(scaleByAdam({ nesterov: true })), adamRef({ nesterov: true }));
     const ams = adamRef({ b2: 0.5, amsgrad: true });
     expectClose(outputs(scaleByAdam({ b2: 0.5, amsgrad: true })), ams);
@@ -90,21 +120,25 @@ describe('moments vs float64 references over 8 steps', () => {
   test('scaleByRms and scaleByStddev (centered): eps inside the root, initialScale', () => {
     const rmsRef = (decay: number, eps: number, init: number) => {
       const v = [init, init, init, init, init];
-      return reference((g) => g.map((gi, i) => {
-        v[i] = decay * v[i] + (1 - decay) * gi * gi;
-        return gi / Math.sqrt(v[i] + eps);
-      }));
+      return reference((g) =>
+        g.map((gi, i) => {
+          v[i] = decay * v[i] + (1 - decay) * gi * gi;
+          return gi / Math.sqrt(v[i] + eps);
+        }),
+      );
     };
     expectClose(outputs(scaleByRms()), rmsRef(0.9, 1e-8, 0));
     expectClose(outputs(scaleByRms({ decay: 0.5, eps: 1e-2, initialScale: 1 })), rmsRef(0.5, 1e-2, 1));
     const stdRef = (decay: number, eps: number, init: number) => {
       const m = zeros();
       const v = [init, init, init, init, init];
-      return reference((g) => g.map((gi, i) => {
-        m[i] = decay * m[i] + (1 - decay) * gi;
-        v[i] = decay * v[i] + (1 - decay) * gi * gi;
-        return gi / Math.sqrt(v[i] - m[i] * m[i] + eps);
-      }));
+      return reference((g) =>
+        g.map((gi, i) => {
+          m[i] = decay * m[i] + (1 - decay) * gi;
+          v[i] = decay * v[i] + (1 - decay) * gi * gi;
+          return gi / Math.sqrt(v[i] - m[i] * m[i] + eps);
+        }),
+      );
     };
     // v − m² is a difference of float32 numbers: a looser tolerance.
     expectClose(outputs(scaleByStddev({ eps: 1e-4 })), stdRef(0.9, 1e-4, 0), 1e-4, 1e-5);
@@ -114,10 +148,12 @@ describe('moments vs float64 references over 8 steps', () => {
   test('scaleByRss (Adagrad): s ← s + g², output g / sqrt(s + eps), 0 where s = 0', () => {
     const rssRef = (init: number, eps: number) => {
       const s = [init, init, init, init, init];
-      return reference((g) => g.map((gi, i) => {
-        s[i] += gi * gi;
-        return s[i] > 0 ? gi / Math.sqrt(s[i] + eps) : 0;
-      }));
+      return reference((g) =>
+        g.map((gi, i) => {
+          s[i] += gi * gi;
+          return s[i] > 0 ? gi / Math.sqrt(s[i] + eps) : 0;
+        }),
+      );
     };
     expectClose(outputs(scaleByRss()), rssRef(0.1, 1e-7));
     expectClose(outputs(scaleByRss({ initialAccumulatorValue: 0, eps: 0 })), rssRef(0, 0));
@@ -127,11 +163,16 @@ describe('moments vs float64 references over 8 steps', () => {
 
   test('scaleByLion: output sign(b1 m + (1 − b1) g), then m ← b2 m + (1 − b2) g', () => {
     const m = zeros();
-    expectClose(outputs(scaleByLion({ b1: 0.7, b2: 0.95 })), reference((g) => g.map((gi, i) => {
-      const out = Math.sign(0.7 * m[i] + 0.3 * gi);
-      m[i] = 0.95 * m[i] + 0.05 * gi;
-      return out;
-    })));
+    expectClose(
+      outputs(scaleByLion({ b1: 0.7, b2: 0.95 })),
+      reference((g) =>
+        g.map((gi, i) => {
+          const out = Math.sign(0.7 * m[i] + 0.3 * gi);
+          m[i] = 0.95 * m[i] + 0.05 * gi;
+          return out;
+        }),
+      ),
+    );
   });
 });
 
@@ -170,7 +211,15 @@ describe('closed forms and state', () => {
   });
 
   test('update returns fresh tensors and leaves its inputs intact, for every moment transform', () => {
-    const txs: GradientTransformation<any>[] = [trace(0.9), ema(0.9, { debias: false }), scaleByAdam({ amsgrad: true }), scaleByRms(), scaleByStddev(), scaleByRss(), scaleByLion()];
+    const txs: GradientTransformation<any>[] = [
+      trace(0.9),
+      ema(0.9, { debias: false }),
+      scaleByAdam({ amsgrad: true }),
+      scaleByRms(),
+      scaleByStddev(),
+      scaleByRss(),
+      scaleByLion(),
+    ];
     for (const tx of txs) {
       const g = toTree(gradAt(1));
       const s = tx.init(params);
@@ -211,7 +260,16 @@ describe('errors', () => {
 
   test('int32 updates raise an InputError naming the leaf', () => {
     const ints = { a: tf.tensor1d([1, 2, 3], 'int32'), b: [tf.tensor2d([[1, 2]], [1, 2], 'int32')] };
-    for (const tx of [trace(0.9), ema(0.9), scaleByAdam(), scaleByAmsgrad(), scaleByRms(), scaleByStddev(), scaleByRss(), scaleByLion()] as GradientTransformation<any>[]) {
+    for (const tx of [
+      trace(0.9),
+      ema(0.9),
+      scaleByAdam(),
+      scaleByAmsgrad(),
+      scaleByRms(),
+      scaleByStddev(),
+      scaleByRss(),
+      scaleByLion(),
+    ] as GradientTransformation<any>[]) {
       const s = tx.init(params);
       expect(() => tx.update(ints, s, params)).toThrow(InputError);
       expect(() => tx.update(ints, s, params)).toThrow('updates.a: expected float32 values, got int32');

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { exactDiagEstimator, hessianCurvature, hutchinsonEstimator, scaleByDiagonalCurvature, tree, HyperparameterError } from '../../index';
+import {
+  exactDiagEstimator,
+  hessianCurvature,
+  hutchinsonEstimator,
+  scaleByDiagonalCurvature,
+  tree,
+  HyperparameterError,
+} from '../../index';
 
 // L(θ) = ½ Σ aᵢ θᵢ², H = diag(a), ∇L = a ⊙ θ.
 const a = [2, -0.5, 4, 1];
@@ -33,7 +40,13 @@ describe('scaleByDiagonalCurvature', () => {
     const b1 = 0.9;
     const b2 = 0.999;
     const p0 = { w: tf.tensor1d([1, 2, -3, 0.5]) };
-    const tx = scaleByDiagonalCurvature(exactDiagEstimator(lossFn), { mode: 'adahessian', spatialAveraging: false, b1: b1, b2: b2, eps: 0 });
+    const tx = scaleByDiagonalCurvature(exactDiagEstimator(lossFn), {
+      mode: 'adahessian',
+      spatialAveraging: false,
+      b1: b1,
+      b2: b2,
+      eps: 0,
+    });
     const s0 = tx.init(p0);
     const g0 = grad(p0);
     const [u0, s1] = tx.update(g0, s0, p0, {});
@@ -56,8 +69,14 @@ describe('scaleByDiagonalCurvature', () => {
     // ½ mean (x·w)²: H = diag(mean x²). The curvature batch has a blank third feature (d₃ = 0)
     // that the gradient batch does not: g = [7, 8, 11], d = [5, 2.5, 0], mean |d| = 2.5.
     const ls = (p: any, b: any) => tf.mul(0.5, tf.mean(tf.square(tf.matMul(b, tf.reshape(p.w, [-1, 1]))))) as tf.Scalar;
-    const gradientBatch = tf.tensor2d([[1, 2, 3], [2, 1, 1]]);
-    const curvatureBatch = tf.tensor2d([[1, 2, 0], [3, 1, 0]]);
+    const gradientBatch = tf.tensor2d([
+      [1, 2, 3],
+      [2, 1, 1],
+    ]);
+    const curvatureBatch = tf.tensor2d([
+      [1, 2, 0],
+      [3, 1, 0],
+    ]);
     const params = { w: tf.ones([3]) };
     const g = { w: tf.tensor1d([7, 8, 11]) };
     const step = (relativeFloor: number) => {
@@ -79,7 +98,10 @@ describe('scaleByDiagonalCurvature', () => {
   test('refreshes every evalEveryK steps, leaks nothing over 200 steps, never touches its inputs', () => {
     let calls = 0;
     const est = exactDiagEstimator(lossFn);
-    const counting = (p: any, b: unknown, k: number) => { calls++; return est(p, b, k); };
+    const counting = (p: any, b: unknown, k: number) => {
+      calls++;
+      return est(p, b, k);
+    };
     const tx = scaleByDiagonalCurvature(counting, { mode: 'sophia', evalEveryK: 10 });
     const params = { w: tf.tensor1d([1, 2, -3, 0.5]) };
     const g = grad(params);

@@ -24,17 +24,34 @@ const close = (got: number[], want: number[]) => got.forEach((v, i) => expect(v)
 
 describe('scaling transforms', () => {
   test('scale(step): u ← step · u', () => {
-    close(run(scale(-0.1))[0], G.map((x) => -0.1 * x));
+    close(
+      run(scale(-0.1))[0],
+      G.map((x) => -0.1 * x),
+    );
     close(run(scale(0))[0], [0, 0, 0, 0, 0]);
   });
 
   test('scaleByLearningRate: −lr·u by default, +lr·u with flipSign false; a schedule is read at count 0, 1, 2', () => {
-    close(run(scaleByLearningRate(0.1))[0], G.map((x) => -0.1 * x));
-    close(run(scaleByLearningRate(0.1, { flipSign: false }))[0], G.map((x) => 0.1 * x));
+    close(
+      run(scaleByLearningRate(0.1))[0],
+      G.map((x) => -0.1 * x),
+    );
+    close(
+      run(scaleByLearningRate(0.1, { flipSign: false }))[0],
+      G.map((x) => 0.1 * x),
+    );
     const seen: number[] = [];
-    const out = run(scaleByLearningRate((t) => (seen.push(t), 0.5 ** t)), 3);
+    const out = run(
+      scaleByLearningRate((t) => (seen.push(t), 0.5 ** t)),
+      3,
+    );
     expect(seen).toEqual([0, 1, 2]);
-    out.forEach((row, t) => close(row, G.map((x) => -(0.5 ** t) * x)));
+    out.forEach((row, t) =>
+      close(
+        row,
+        G.map((x) => -(0.5 ** t) * x),
+      ),
+    );
     const tx = scaleByLearningRate(0.1);
     const s = tx.init(g);
     const [u, s1] = tx.update(g, s);
@@ -43,8 +60,16 @@ describe('scaling transforms', () => {
   });
 
   test('scaleBySchedule: s(count) · u, no sign flip', () => {
-    const out = run(scaleBySchedule((t) => 1 + t), 3);
-    out.forEach((row, t) => close(row, G.map((x) => (1 + t) * x)));
+    const out = run(
+      scaleBySchedule((t) => 1 + t),
+      3,
+    );
+    out.forEach((row, t) =>
+      close(
+        row,
+        G.map((x) => (1 + t) * x),
+      ),
+    );
   });
 
   test('scaleBySign: sign(u) ∈ {−1, 0, 1}', () => {

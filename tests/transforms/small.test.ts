@@ -7,7 +7,13 @@ describe('clipping, moments and small transforms in closed form', () => {
   test('clip, clipByGlobalNorm, clipByBlockRms, trace, ema, zeroNans, keepParamsNonnegative', () => {
     const p = { a: tf.tensor1d([1, 0.5]) };
     const g = { a: tf.tensor1d([3, -4]) };
-    const one = (tx: any, gg: any = g) => { const s = tx.init(p); const [u, s1] = tx.update(gg, s, p); const out = vals(u.a); tree.dispose([s, u, s1]); return out; };
+    const one = (tx: any, gg: any = g) => {
+      const s = tx.init(p);
+      const [u, s1] = tx.update(gg, s, p);
+      const out = vals(u.a);
+      tree.dispose([s, u, s1]);
+      return out;
+    };
     expect(one(clip(2))).toEqual([2, -2]);
     one(clipByGlobalNorm(1)).forEach((v, i) => expect(v).toBeCloseTo([0.6, -0.8][i], 6));
     one(clipByGlobalNorm(10)).forEach((v, i) => expect(v).toBeCloseTo([3, -4][i], 6));

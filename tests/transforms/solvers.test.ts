@@ -1,5 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cgSolver, conjugateGradient, fisherWoodburySolver, constantDamping, denseGgn, denseSolve, directSolver, hessianCurvature, makeStep, objectiveLoss, rowSpaceSolver, scale, scaleBySecondOrder, tree, trustRegionDamping, kirosDamping, valueAndGrad, HyperparameterError } from '../../index';
+import {
+  cgSolver,
+  conjugateGradient,
+  fisherWoodburySolver,
+  constantDamping,
+  denseGgn,
+  denseSolve,
+  directSolver,
+  hessianCurvature,
+  makeStep,
+  objectiveLoss,
+  rowSpaceSolver,
+  scale,
+  scaleBySecondOrder,
+  tree,
+  trustRegionDamping,
+  kirosDamping,
+  valueAndGrad,
+  HyperparameterError,
+} from '../../index';
 import { rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers/woodbury';
 import { predictedDecrease } from '../../transforms/damping';
 import * as linalg from '../../lib/linalg';
@@ -11,7 +30,12 @@ const flat = (t: any) => Float64Array.from(tree.readValues(() => tree.ravel(t).v
 function spd(n: number, seed: number, shift = 0.5) {
   const m = ref.rand(n * n, seed);
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j]; a[i * n + j] = s + (i === j ? shift : 0); }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += m[k * n + i] * m[k * n + j];
+      a[i * n + j] = s + (i === j ? shift : 0);
+    }
   return a;
 }
 function operatorOf(a: Float64Array, n: number, like: any) {
@@ -54,7 +78,11 @@ describe('conjugate gradient on trees', () => {
     const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 8))));
     const diag = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from({ length: n }, (_, i) => a[i * n + i])));
     const plain = conjugateGradient(op.matvec, b, { maxIterations: 500, tol: 1e-6 });
-    const pre = conjugateGradient(op.matvec, b, { maxIterations: 500, tol: 1e-6, preconditioner: (r) => tree.map((x: tf.Tensor, d: tf.Tensor) => tf.div(x, d), r, diag) });
+    const pre = conjugateGradient(op.matvec, b, {
+      maxIterations: 500,
+      tol: 1e-6,
+      preconditioner: (r) => tree.map((x: tf.Tensor, d: tf.Tensor) => tf.div(x, d), r, diag),
+    });
     expect(pre.converged).toBe(true);
     expect(pre.iterations).toBeLessThan(plain.iterations);
     expect(ref.relErr(flat(pre.x), linalg.solveSymmetric(a, flat(b), n))).toBeLessThan(1e-4);
@@ -123,7 +151,10 @@ describe('solver options', () => {
     const like = like20();
     const op = operatorOf(a, n, like);
     let products = 0;
-    const counted = (v: any) => { products += 1; return op.matvec(v); };
+    const counted = (v: any) => {
+      products += 1;
+      return op.matvec(v);
+    };
     const b = tree.unravel(tree.flatten(like).def, tf.tensor1d(Array.from(ref.rand(n, 4))));
     const off = conjugateGradient(counted, b, { maxIterations: 30, tol: 1e-12, stabiliseEvery: 0 });
     expect(products).toBe(off.iterations);
@@ -138,10 +169,16 @@ describe('solver options', () => {
 
 describe('row-space and direct solves', () => {
   test('row Cholesky and row CG solve (G + μI)u = r to 1e-10; λ → 0 interpolates an under-determined least squares', () => {
-    const m = 4; const p = 10;
+    const m = 4;
+    const p = 10;
     const A = ref.rand(m * p, 12);
     const gram = new Float64Array(m * m);
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) { let s = 0; for (let k = 0; k < p; k++) s += A[i * p + k] * A[j * p + k]; gram[i * m + j] = s; }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) {
+        let s = 0;
+        for (let k = 0; k < p; k++) s += A[i * p + k] * A[j * p + k];
+        gram[i * m + j] = s;
+      }
     const r = ref.rand(m, 13);
     for (const u of [rowSpaceCholeskySolve(gram, r, m, 0.3), rowSpaceCgSolve(gram, r, m, 0.3)]) {
       const res = ref.matVec(gram, u, m, m).map((v, i) => v + 0.3 * u[i] - r[i]);
@@ -167,26 +204,29 @@ describe('row-space and direct solves', () => {
     op.dispose();
   });
 
-  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)('row-space direction equals the dense (G + λI)⁻¹ g on a small MLP (%s)', (lossName) => {
-    const prob = ref.makeProblem('tanh', lossName);
-    const objective = { predict: prob.predict, loss: lossName };
-    const params = prob.params();
-    const batch = prob.batch();
-    const p = ref.numParams(prob.m);
-    const lam = 0.5;
-    const G = denseGgn(objective, params, batch);
-    for (let i = 0; i < p; i++) G[i * p + i] += lam;
-    const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
-    const want = linalg.solveSymmetric(G, flat(grads), p);
-    for (const method of ['cholesky', 'cg'] as const) {
-      const s = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method });
-      expect(ref.relErr(flat(s), want)).toBeLessThan(1e-4);
-      const sg = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method, grads });
-      expect(ref.relErr(flat(sg), want)).toBeLessThan(1e-4);
-      tree.dispose([s, sg]);
-    }
-    tree.dispose([params, batch, value, grads] as any);
-  });
+  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)(
+    'row-space direction equals the dense (G + λI)⁻¹ g on a small MLP (%s)',
+    (lossName) => {
+      const prob = ref.makeProblem('tanh', lossName);
+      const objective = { predict: prob.predict, loss: lossName };
+      const params = prob.params();
+      const batch = prob.batch();
+      const p = ref.numParams(prob.m);
+      const lam = 0.5;
+      const G = denseGgn(objective, params, batch);
+      for (let i = 0; i < p; i++) G[i * p + i] += lam;
+      const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
+      const want = linalg.solveSymmetric(G, flat(grads), p);
+      for (const method of ['cholesky', 'cg'] as const) {
+        const s = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method });
+        expect(ref.relErr(flat(s), want)).toBeLessThan(1e-4);
+        const sg = rowSpaceDirection(objective, params, batch, lam, { rowSolver: method, grads });
+        expect(ref.relErr(flat(sg), want)).toBeLessThan(1e-4);
+        tree.dispose([s, sg]);
+      }
+      tree.dispose([params, batch, value, grads] as any);
+    },
+  );
 });
 
 describe('damping', () => {
@@ -194,7 +234,21 @@ describe('damping', () => {
     const d = trustRegionDamping({ lam0: 1, everyK: 1, minLam: 0.3, maxLam: 3 });
     let s = d.init();
     const lams: number[] = [];
-    for (const [actual, predicted] of [[0.1, 1], [0.9, 1], [0.5, 1], [1, 0], [NaN, 1], [0, 1], [0, 1], [0, 1], [0, 1], [10, 1], [10, 1], [10, 1], [10, 1]]) {
+    for (const [actual, predicted] of [
+      [0.1, 1],
+      [0.9, 1],
+      [0.5, 1],
+      [1, 0],
+      [NaN, 1],
+      [0, 1],
+      [0, 1],
+      [0, 1],
+      [0, 1],
+      [10, 1],
+      [10, 1],
+      [10, 1],
+      [10, 1],
+    ]) {
       const out = d.update(s, { actualDecrease: actual, predictedDecrease: predicted });
       s = out.state;
       lams.push(+s.lam.toFixed(6));
@@ -202,8 +256,16 @@ describe('damping', () => {
     expect(lams).toEqual([1.5, 0.75, 0.75, 0.75, 0.75, 1.125, 1.6875, 2.53125, 3, 1.5, 0.75, 0.375, 0.3]);
     const every2 = trustRegionDamping({ everyK: 2 });
     let t = every2.init();
-    const seen = [0.1, 0.1, 0.1].map(() => { const o = every2.update(t, { actualDecrease: 0.1, predictedDecrease: 1 }); t = o.state; return [o.valid, t.lam]; });
-    expect(seen).toEqual([[true, 1.5], [false, 1.5], [true, 2.25]]);
+    const seen = [0.1, 0.1, 0.1].map(() => {
+      const o = every2.update(t, { actualDecrease: 0.1, predictedDecrease: 1 });
+      t = o.state;
+      return [o.valid, t.lam];
+    });
+    expect(seen).toEqual([
+      [true, 1.5],
+      [false, 1.5],
+      [true, 2.25],
+    ]);
     const k = kirosDamping();
     expect(k.update(k.init(), { actualDecrease: 0, predictedDecrease: 1 }).state.lam).toBeCloseTo(1.01, 12);
     expect(predictedDecrease(-4, 2, 2)).toBe(2);
@@ -219,10 +281,14 @@ describe('scaleBySecondOrder', () => {
   const b64 = ref.rand(n, 32);
   const At = tf.tensor2d(Array.from(A), [n, n]);
   const bt = tf.tensor1d(Array.from(b64));
-  const quad = (p: any) => tf.tidy(() => {
-    const th = tf.concat([p.u, p.v]);
-    return tf.sub(tf.mul(0.5, tf.sum(tf.mul(th, tf.reshape(tf.matMul(At, tf.reshape(th, [n, 1])), [n])))), tf.sum(tf.mul(bt, th))) as tf.Scalar;
-  });
+  const quad = (p: any) =>
+    tf.tidy(() => {
+      const th = tf.concat([p.u, p.v]);
+      return tf.sub(
+        tf.mul(0.5, tf.sum(tf.mul(th, tf.reshape(tf.matMul(At, tf.reshape(th, [n, 1])), [n])))),
+        tf.sum(tf.mul(bt, th)),
+      ) as tf.Scalar;
+    });
   const start = () => ({ u: tf.tensor1d([1, -1, 0.5]), v: tf.tensor1d([0, 2, -0.5]) });
 
   test.each([
@@ -250,12 +316,20 @@ describe('scaleBySecondOrder', () => {
     const initial = solver.init(params);
     const before = tf.memory().numTensors;
     const first = solver.solve(problem, initial);
-    const reference = conjugateGradient((v) => tree.tidy(() => tree.axpy(lam, v, op.matvec(v))), grads, { maxIterations: 3, tol: 1e-10, preconditioner });
+    const reference = conjugateGradient((v) => tree.tidy(() => tree.axpy(lam, v, op.matvec(v))), grads, {
+      maxIterations: 3,
+      tol: 1e-10,
+      preconditioner,
+    });
     expect(ref.relErr(flat(first.direction), flat(reference.x))).toBeLessThan(1e-5);
     expect(first.info.cgIterations).toBe(3);
     // Warm-started from the first direction, three more iterations get closer to (A + λI)⁻¹ g.
     const second = solver.solve(problem, first.state);
-    const exact = linalg.solveSymmetric(A.map((a, i) => (i % (n + 1) === 0 ? a + lam : a)), flat(grads), n);
+    const exact = linalg.solveSymmetric(
+      A.map((a, i) => (i % (n + 1) === 0 ? a + lam : a)),
+      flat(grads),
+      n,
+    );
     const [err1, err2] = [first, second].map((r) => ref.relErr(flat(r.direction), exact));
     expect(err1).toBeGreaterThan(1e-3);
     expect(err2).toBeLessThan(err1 / 3);
@@ -266,7 +340,13 @@ describe('scaleBySecondOrder', () => {
   });
 
   test('trust-region damping moves λ from the gain ratio and reports it; leak-free over 50 steps', () => {
-    const tx = scaleBySecondOrder({ curvature: hessianCurvature(quad), solver: cgSolver(), damping: trustRegionDamping({ lam0: 10 }), tx: scale(-1), lossFn: quad });
+    const tx = scaleBySecondOrder({
+      curvature: hessianCurvature(quad),
+      solver: cgSolver(),
+      damping: trustRegionDamping({ lam0: 10 }),
+      tx: scale(-1),
+      lossFn: quad,
+    });
     const step = makeStep(tx, quad);
     let params: any = start();
     let state = tx.init(params);
@@ -275,12 +355,15 @@ describe('scaleBySecondOrder', () => {
     expect(out0.info.rho).toBeGreaterThan(1);
     expect(out0.info.rhoValid).toBe(true);
     expect(out0.info.lamNext).toBeCloseTo(5, 10);
-    params = out0.params; state = out0.state; out0.loss.dispose();
+    params = out0.params;
+    state = out0.state;
+    out0.loss.dispose();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 50; i++) {
       const out = step(params, state, null);
       out.loss.dispose();
-      params = out.params; state = out.state;
+      params = out.params;
+      state = out.state;
     }
     expect(tf.memory().numTensors).toBe(before);
     expect(ref.relErr(flat(params), linalg.solveSymmetric(A, b64, n))).toBeLessThan(1e-3);

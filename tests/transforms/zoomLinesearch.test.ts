@@ -30,7 +30,10 @@ function eggholder64([x, y]: number[]): { f: number; g: number[] } {
 function bfgs64(fg: (x: number[]) => { f: number; g: number[] }, x0: number[]): number[] {
   let x = x0.slice();
   let { f, g } = fg(x);
-  let H = [[1, 0], [0, 1]];
+  let H = [
+    [1, 0],
+    [0, 1],
+  ];
   for (let k = 0; k < 100 && Math.hypot(...g) > 1e-12; k++) {
     const p = [0, 1].map((i) => -(H[i][0] * g[0] + H[i][1] * g[1]));
     const slope = p[0] * g[0] + p[1] * g[1];
@@ -123,13 +126,13 @@ describe('scaleByZoomLinesearch near a float32 minimum (Hager–Zhang approximat
   });
 });
 
-describe('lbfgs on Optax\'s eggholder test (start (6, 6), stop at ‖∇f‖ < 1e-5)', () => {
+describe("lbfgs on Optax's eggholder test (start (6, 6), stop at ‖∇f‖ < 1e-5)", () => {
   // The float64 local minimizer that BFGS reaches from (6, 6) (‖∇f‖ ≤ 1e-12 there): ≈ (8.4569344658, 15.6509181350).
   const reference = bfgs64(eggholder64, [6, 6]);
   // SciPy's `minimize(eggholder, [6, 6], method='BFGS').x` (finite-difference gradients; SciPy 1.17), Optax's reference.
   const scipy = [8.456977756693638, 15.650879786659658];
 
-  test('reaches the float64 minimizer to 2e-5 and SciPy\'s solution within Optax\'s tolerance (atol = rtol = 1e-5)', () => {
+  test("reaches the float64 minimizer to 2e-5 and SciPy's solution within Optax's tolerance (atol = rtol = 1e-5)", () => {
     expect(Math.hypot(...eggholder64(reference).g)).toBeLessThan(1e-12);
     const tx = lbfgs(eggholder);
     const step = makeStep(tx, eggholder);

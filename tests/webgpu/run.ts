@@ -21,7 +21,11 @@ function relaunchWithDriver(): never {
     console.error(`no SwiftShader Vulkan driver at ${ICD}: apt-get install chromium (or set CHROMIUM_LIB)`);
     process.exit(1);
   }
-  const env = { ...process.env, VK_ICD_FILENAMES: ICD, LD_LIBRARY_PATH: [CHROMIUM_LIB, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  const env = {
+    ...process.env,
+    VK_ICD_FILENAMES: ICD,
+    LD_LIBRARY_PATH: [CHROMIUM_LIB, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+  };
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env, stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
@@ -37,7 +41,8 @@ async function main(): Promise<void> {
   const { productErrors, productReferences, table } = await import('../../browser/reference');
 
   const ok = await tf.setBackend('webgpu');
-  if (!ok || tf.getBackend() !== 'webgpu') throw new Error(`webgpu backend did not start (setBackend → ${ok}, getBackend() = ${tf.getBackend()})`);
+  if (!ok || tf.getBackend() !== 'webgpu')
+    throw new Error(`webgpu backend did not start (setBackend → ${ok}, getBackend() = ${tf.getBackend()})`);
   const adapter = await (globalThis as any).navigator.gpu.requestAdapter();
   console.log(`tfjs backend: ${tf.getBackend()} on ${adapter?.info?.vendor} / ${adapter?.info?.architecture}`);
 

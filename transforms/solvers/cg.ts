@@ -28,7 +28,13 @@ export interface CgOptions {
 }
 
 /** The defaults of {@link CgOptions}. */
-const CG_DEFAULTS = { x0: null, maxIterations: 20, tol: 1e-5, preconditioner: undefined, stabiliseEvery: 10 } as const satisfies Defaults<CgOptions>;
+const CG_DEFAULTS = {
+  x0: null,
+  maxIterations: 20,
+  tol: 1e-5,
+  preconditioner: undefined,
+  stabiliseEvery: 10,
+} as const satisfies Defaults<CgOptions>;
 
 /** What {@link conjugateGradient} returns (`x` is fresh, owned by the caller). */
 export interface CgResult {
@@ -173,9 +179,10 @@ function raveledSystem(problem: SolveProblem, x0: Tree | null, diag: Tree | null
     b: owned.b,
     x0: owned.x0,
     matvec: (v) => tf.tidy(() => tf.add(flat(op.matvec(unravel(v as tf.Tensor))), tf.mul(problem.lam, v as tf.Tensor))),
-    preconditioner: owned.diag !== null
-      ? diagonalPreconditioner(owned.diag, problem.lam)
-      : preconditioner && ((r) => tf.tidy(() => flat(preconditioner(unravel(r as tf.Tensor))))),
+    preconditioner:
+      owned.diag !== null
+        ? diagonalPreconditioner(owned.diag, problem.lam)
+        : preconditioner && ((r) => tf.tidy(() => flat(preconditioner(unravel(r as tf.Tensor))))),
     unravel,
     dispose: () => tf.dispose([owned.b, owned.x0 ?? [], owned.diag ?? []]),
   };

@@ -156,22 +156,24 @@ function factorCongruence(gram: ArrayLike<number>, factors: readonly Float64Arra
   const m = factors.length * c;
   const out = new Float64Array(m * m);
   const gl = new Float64Array(c * c);
-  factors.forEach((li, i) => factors.forEach((lj, j) => {
-    for (let k = 0; k < c; k++) {
-      for (let l = 0; l < c; l++) {
-        let s = 0;
-        for (let u = 0; u < c; u++) s += gram[(i * c + k) * m + j * c + u] * lj[u * c + l];
-        gl[k * c + l] = s;
+  factors.forEach((li, i) =>
+    factors.forEach((lj, j) => {
+      for (let k = 0; k < c; k++) {
+        for (let l = 0; l < c; l++) {
+          let s = 0;
+          for (let u = 0; u < c; u++) s += gram[(i * c + k) * m + j * c + u] * lj[u * c + l];
+          gl[k * c + l] = s;
+        }
       }
-    }
-    for (let k = 0; k < c; k++) {
-      for (let l = 0; l < c; l++) {
-        let s = 0;
-        for (let t = 0; t < c; t++) s += li[t * c + k] * gl[t * c + l];
-        out[(i * c + k) * m + j * c + l] = s;
+      for (let k = 0; k < c; k++) {
+        for (let l = 0; l < c; l++) {
+          let s = 0;
+          for (let t = 0; t < c; t++) s += li[t * c + k] * gl[t * c + l];
+          out[(i * c + k) * m + j * c + l] = s;
+        }
       }
-    }
-  }));
+    }),
+  );
   return out;
 }
 
@@ -303,7 +305,15 @@ export function* ggnRowsReads<X>(
     yield outputs; // hessianBlocks reads them
     const factors = outputHessianFactors(loss.hessianBlocks(outputs), b, outputs.size / b, eps);
     const owned = rows;
-    return { rows: owned, factors, residual: resid, dispose: () => { owned.dispose(); resid?.dispose(); } };
+    return {
+      rows: owned,
+      factors,
+      residual: resid,
+      dispose: () => {
+        owned.dispose();
+        resid?.dispose();
+      },
+    };
   } catch (err) {
     rows?.dispose();
     resid?.dispose();

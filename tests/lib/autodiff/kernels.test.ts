@@ -97,13 +97,29 @@ const wsum = (t: tf.Tensor, off = 0) => tf.sum(tf.mul(wt(t.shape, off), t));
 const sq = (v: number) => v * v;
 const pos = (v: number) => 0.5 + Math.abs(v);
 /** Moves v at least `gap` away from each kink. */
-const awayFrom = (kinks: number[], gap = 0.05) => (v: number) => {
-  for (const k of kinks) if (Math.abs(v - k) < gap) return k + (v >= k ? gap : -gap);
-  return v;
+const awayFrom =
+  (kinks: number[], gap = 0.05) =>
+  (v: number) => {
+    for (const k of kinks) if (Math.abs(v - k) < gap) return k + (v >= k ? gap : -gap);
+    return v;
+  };
+const rows = (x: F64, r: number, c: number, off = 0) =>
+  Array.from({ length: r }, (_, i) => Array.from(x.subarray(off + i * c, off + i * c + c)));
+const softmax = (row: number[]) => {
+  const m = Math.max(...row);
+  const e = row.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
 };
-const rows = (x: F64, r: number, c: number, off = 0) => Array.from({ length: r }, (_, i) => Array.from(x.subarray(off + i * c, off + i * c + c)));
-const softmax = (row: number[]) => { const m = Math.max(...row); const e = row.map((v) => Math.exp(v - m)); const s = e.reduce((a, b) => a + b, 0); return e.map((v) => v / s); };
-const erf = (x: number) => { let sum = x; let term = x; for (let n = 1; n < 80; n++) { term *= (-x * x) / n; sum += term / (2 * n + 1); } return (2 / Math.sqrt(Math.PI)) * sum; };
+const erf = (x: number) => {
+  let sum = x;
+  let term = x;
+  for (let n = 1; n < 80; n++) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+};
 const SELU_A = 1.6732632423543772;
 const SELU_S = 1.0507009873554805;
 
@@ -134,15 +150,22 @@ function pool2d(x: number[], h: number, w: number, f: number, s: number, pad: 'v
   const padT = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outH - 1) * s + f - h) / 2);
   const padL = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outW - 1) * s + f - w) / 2);
   const out: number[] = [];
-  for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) {
-    let m = -Infinity; let sum = 0; let n = 0;
-    for (let u = 0; u < f; u++) for (let v = 0; v < f; v++) {
-      const r = i * s + u - padT; const c = j * s + v - padL;
-      if (r < 0 || r >= h || c < 0 || c >= w) continue;
-      m = Math.max(m, x[r * w + c]); sum += x[r * w + c]; n++;
+  for (let i = 0; i < outH; i++)
+    for (let j = 0; j < outW; j++) {
+      let m = -Infinity;
+      let sum = 0;
+      let n = 0;
+      for (let u = 0; u < f; u++)
+        for (let v = 0; v < f; v++) {
+          const r = i * s + u - padT;
+          const c = j * s + v - padL;
+          if (r < 0 || r >= h || c < 0 || c >= w) continue;
+          m = Math.max(m, x[r * w + c]);
+          sum += x[r * w + c];
+          n++;
+        }
+      out.push(kind === 'max' ? m : sum / n);
     }
-    out.push(kind === 'max' ? m : sum / n);
-  }
   return out;
 }
 function conv2dJs(x: number[], h: number, w: number, k: number[], f: number, cout: number, s: number, pad: 'valid' | 'same'): number[] {
@@ -151,15 +174,19 @@ function conv2dJs(x: number[], h: number, w: number, k: number[], f: number, cou
   const padT = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outH - 1) * s + f - h) / 2);
   const padL = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outW - 1) * s + f - w) / 2);
   const out: number[] = [];
-  for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) for (let c = 0; c < cout; c++) {
-    let acc = 0;
-    for (let u = 0; u < f; u++) for (let v = 0; v < f; v++) {
-      const r = i * s + u - padT; const cc = j * s + v - padL;
-      if (r < 0 || r >= h || cc < 0 || cc >= w) continue;
-      acc += x[r * w + cc] * k[(u * f + v) * cout + c];
-    }
-    out.push(acc);
-  }
+  for (let i = 0; i < outH; i++)
+    for (let j = 0; j < outW; j++)
+      for (let c = 0; c < cout; c++) {
+        let acc = 0;
+        for (let u = 0; u < f; u++)
+          for (let v = 0; v < f; v++) {
+            const r = i * s + u - padT;
+            const cc = j * s + v - padL;
+            if (r < 0 || r >= h || cc < 0 || cc >= w) continue;
+            acc += x[r * w + cc] * k[(u * f + v) * cout + c];
+          }
+        out.push(acc);
+      }
   return out;
 }
 
@@ -172,7 +199,11 @@ const CASES: Record<string, Case> = {
   sqrt: unary(['Sqrt'], tf.sqrt, Math.sqrt, pos),
   rsqrt: unary(['Rsqrt'], tf.rsqrt, (v) => 1 / Math.sqrt(v), pos),
   reciprocal: unary(['Reciprocal'], tf.reciprocal, (v) => 1 / v, pos),
-  square: unary(['Square'], (t) => tf.mul(tf.square(t), t), (v) => v * v * v),
+  square: unary(
+    ['Square'],
+    (t) => tf.mul(tf.square(t), t),
+    (v) => v * v * v,
+  ),
   softplus: unary(['Softplus'], tf.softplus, (v) => Math.log1p(Math.exp(v))),
   elu: unary(['Elu'], tf.elu, (v) => (v > 0 ? v : Math.exp(v) - 1), awayFrom([0])),
   selu: unary(['Selu'], tf.selu, (v) => (v > 0 ? SELU_S * v : SELU_S * SELU_A * (Math.exp(v) - 1)), awayFrom([0])),
@@ -180,12 +211,41 @@ const CASES: Record<string, Case> = {
   sin: unary(['Sin'], tf.sin, Math.sin),
   cos: unary(['Cos'], tf.cos, Math.cos),
   atan: unary(['Atan'], tf.atan, Math.atan),
-  neg: unary(['Neg'], (t) => tf.neg(tf.mul(t, tf.mul(t, t))), (v) => -v * v * v),
-  abs: unary(['Abs', 'Step'], (t) => tf.mul(tf.abs(t), tf.square(t)), (v) => Math.abs(v) * v * v, awayFrom([0])),
-  relu: unary(['Relu'], (t) => tf.mul(tf.relu(t), tf.square(t)), (v) => Math.max(v, 0) * v * v, awayFrom([0])),
-  relu6: unary(['Relu6', 'LessEqual'], (t) => tf.mul(tf.relu6(tf.mul(t, 5)), tf.square(t)), (v) => Math.min(Math.max(5 * v, 0), 6) * v * v, awayFrom([0, 1.2])),
-  leakyRelu: unary(['LeakyRelu', 'Greater', 'Select'], (t) => tf.mul(tf.leakyRelu(t, 0.2), tf.square(t)), (v) => (v > 0 ? v : 0.2 * v) * v * v, awayFrom([0])),
-  clipByValue: unary(['ClipByValue', 'LogicalAnd', 'GreaterEqual'], (t) => tf.mul(tf.clipByValue(t, -0.5, 0.5), tf.square(t)), (v) => Math.min(Math.max(v, -0.5), 0.5) * v * v, awayFrom([-0.5, 0.5])),
+  neg: unary(
+    ['Neg'],
+    (t) => tf.neg(tf.mul(t, tf.mul(t, t))),
+    (v) => -v * v * v,
+  ),
+  abs: unary(
+    ['Abs', 'Step'],
+    (t) => tf.mul(tf.abs(t), tf.square(t)),
+    (v) => Math.abs(v) * v * v,
+    awayFrom([0]),
+  ),
+  relu: unary(
+    ['Relu'],
+    (t) => tf.mul(tf.relu(t), tf.square(t)),
+    (v) => Math.max(v, 0) * v * v,
+    awayFrom([0]),
+  ),
+  relu6: unary(
+    ['Relu6', 'LessEqual'],
+    (t) => tf.mul(tf.relu6(tf.mul(t, 5)), tf.square(t)),
+    (v) => Math.min(Math.max(5 * v, 0), 6) * v * v,
+    awayFrom([0, 1.2]),
+  ),
+  leakyRelu: unary(
+    ['LeakyRelu', 'Greater', 'Select'],
+    (t) => tf.mul(tf.leakyRelu(t, 0.2), tf.square(t)),
+    (v) => (v > 0 ? v : 0.2 * v) * v * v,
+    awayFrom([0]),
+  ),
+  clipByValue: unary(
+    ['ClipByValue', 'LogicalAnd', 'GreaterEqual'],
+    (t) => tf.mul(tf.clipByValue(t, -0.5, 0.5), tf.square(t)),
+    (v) => Math.min(Math.max(v, -0.5), 0.5) * v * v,
+    awayFrom([-0.5, 0.5]),
+  ),
   softmax: {
     kernels: ['Softmax'],
     shapes: [[2, 3]],
@@ -204,50 +264,79 @@ const CASES: Record<string, Case> = {
     // SquaredDifference does not, see broadcastBinary).
     kernels: ['Add', 'AddN', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'],
     shapes: [[2, 3], [3]],
-    tfFn: (a, b) => wsum(tf.addN([
-      tf.div(tf.square(a), tf.add(b, 2)),
-      tf.mul(tf.squaredDifference(a, tf.mul(b, tf.onesLike(a))), a),
-      tf.square(tf.sub(a, b)),
-      tf.mul(tf.add(a, b), a),
-    ])),
-    jsFn: (x) => sumW(Array.from(x.subarray(0, 6)).map((a, i) => {
-      const b = x[6 + (i % 3)];
-      return (a * a) / (b + 2) + sq(a - b) * a + sq(a - b) + (a + b) * a;
-    })),
+    tfFn: (a, b) =>
+      wsum(
+        tf.addN([
+          tf.div(tf.square(a), tf.add(b, 2)),
+          tf.mul(tf.squaredDifference(a, tf.mul(b, tf.onesLike(a))), a),
+          tf.square(tf.sub(a, b)),
+          tf.mul(tf.add(a, b), a),
+        ]),
+      ),
+    jsFn: (x) =>
+      sumW(
+        Array.from(x.subarray(0, 6)).map((a, i) => {
+          const b = x[6 + (i % 3)];
+          return (a * a) / (b + 2) + sq(a - b) * a + sq(a - b) + (a + b) * a;
+        }),
+      ),
     domain: (v, i) => (i >= 6 ? pos(v) : v),
   },
   pow: {
     kernels: ['Pow'],
     shapes: [[2, 3], [3]],
     tfFn: (a, b) => tf.add(wsum(tf.pow(a, b)), tf.sum(tf.pow(a, 3))),
-    jsFn: (x) => sumW(Array.from(x.subarray(0, 6)).map((a, i) => Math.pow(a, x[6 + (i % 3)]))) + Array.from(x.subarray(0, 6)).reduce((s, a) => s + a ** 3, 0),
+    jsFn: (x) =>
+      sumW(Array.from(x.subarray(0, 6)).map((a, i) => Math.pow(a, x[6 + (i % 3)]))) +
+      Array.from(x.subarray(0, 6)).reduce((s, a) => s + a ** 3, 0),
     domain: pos,
   },
   maximumMinimum: {
     kernels: ['Maximum', 'Minimum', 'Less'],
-    shapes: [[2, 2], [2, 2]],
+    shapes: [
+      [2, 2],
+      [2, 2],
+    ],
     tfFn: (a, b) => wsum(tf.add(tf.mul(tf.square(tf.maximum(a, b)), a), tf.mul(tf.minimum(a, b), tf.square(b)))),
-    jsFn: (x) => sumW([0, 1, 2, 3].map((i) => { const a = x[i]; const b = x[4 + i]; return sq(Math.max(a, b)) * a + Math.min(a, b) * b * b; })),
+    jsFn: (x) =>
+      sumW(
+        [0, 1, 2, 3].map((i) => {
+          const a = x[i];
+          const b = x[4 + i];
+          return sq(Math.max(a, b)) * a + Math.min(a, b) * b * b;
+        }),
+      ),
   },
   broadcastBinary: {
     kernels: ['SquaredDifference', 'Maximum', 'Minimum'],
     shapes: [[2, 3], [3]],
-    tfFn: (a, b) => wsum(tf.addN([tf.mul(tf.squaredDifference(a, b), a), tf.mul(tf.square(tf.maximum(a, b)), a), tf.mul(tf.minimum(a, b), tf.square(b))])),
-    jsFn: (x) => sumW([0, 1, 2, 3, 4, 5].map((i) => { const a = x[i]; const b = x[6 + (i % 3)]; return sq(a - b) * a + sq(Math.max(a, b)) * a + Math.min(a, b) * b * b; })),
+    tfFn: (a, b) =>
+      wsum(
+        tf.addN([tf.mul(tf.squaredDifference(a, b), a), tf.mul(tf.square(tf.maximum(a, b)), a), tf.mul(tf.minimum(a, b), tf.square(b))]),
+      ),
+    jsFn: (x) =>
+      sumW(
+        [0, 1, 2, 3, 4, 5].map((i) => {
+          const a = x[i];
+          const b = x[6 + (i % 3)];
+          return sq(a - b) * a + sq(Math.max(a, b)) * a + Math.min(a, b) * b * b;
+        }),
+      ),
     stockFirstOrderBroken: 'stock SquaredDifference, Maximum and Minimum gradients do not sum over broadcast dimensions',
   },
   reductions: {
     kernels: ['Sum', 'Mean', 'Max', 'Min', 'Prod', 'Equal'],
     shapes: [[2, 3]],
-    tfFn: (x) => tf.addN([
-      tf.sum(tf.square(tf.sum(x, 1))),
-      tf.sum(tf.square(tf.mean(x, 0))),
-      tf.sum(tf.pow(tf.max(x, 1), tf.scalar(3))),
-      tf.sum(tf.mul(tf.min(x, 0), tf.square(tf.min(x, 0)))),
-      wsum(tf.prod(x, 1)),
-      tf.prod(x),
-      tf.sum(tf.square(tf.mean(x))),
-    ]),
+    tfFn: (x) =>
+      tf.addN([
+        tf.sum(tf.square(tf.sum(x, 1))),
+        tf.sum(tf.square(tf.mean(x, 0))),
+        tf.sum(tf.pow(tf.max(x, 1), tf.scalar(3))),
+        tf.sum(tf.mul(tf.min(x, 0), tf.square(tf.min(x, 0)))),
+        wsum(tf.prod(x, 1)),
+        tf.prod(x),
+        tf.sum(tf.square(tf.mean(x))),
+      ]),
     jsFn: (x) => {
       const r = rows(x, 2, 3);
       const cube = (v: number) => v * v * v;
@@ -257,29 +346,48 @@ const CASES: Record<string, Case> = {
       const colMin = [0, 1, 2].map((j) => Math.min(r[0][j], r[1][j]));
       const rowProd = r.map((row) => row.reduce((a, b) => a * b, 1));
       const all = Array.from(x);
-      return rowSum.reduce((a, v) => a + v * v, 0) + colMean.reduce((a, v) => a + v * v, 0) + rowMax.reduce((a, v) => a + cube(v), 0) +
-        colMin.reduce((a, v) => a + cube(v), 0) + sumW(rowProd) + all.reduce((a, b) => a * b, 1) + sq(all.reduce((a, b) => a + b, 0) / 6);
+      return (
+        rowSum.reduce((a, v) => a + v * v, 0) +
+        colMean.reduce((a, v) => a + v * v, 0) +
+        rowMax.reduce((a, v) => a + cube(v), 0) +
+        colMin.reduce((a, v) => a + cube(v), 0) +
+        sumW(rowProd) +
+        all.reduce((a, b) => a * b, 1) +
+        sq(all.reduce((a, b) => a + b, 0) / 6)
+      );
     },
     domain: (v) => 0.5 + 0.7 * v,
   },
   matMul: {
     kernels: ['BatchMatMul'],
-    shapes: [[2, 3], [3, 2]],
-    tfFn: (a, b) => tf.addN([
-      wsum(tf.square(tf.matMul(a, b)), 0),
-      wsum(tf.square(tf.matMul(a, b, true, true)), 4),
-      wsum(tf.square(tf.matMul(a, a, false, true)), 13),
-      wsum(tf.square(tf.matMul(b, b, true, false)), 17),
-    ]),
+    shapes: [
+      [2, 3],
+      [3, 2],
+    ],
+    tfFn: (a, b) =>
+      tf.addN([
+        wsum(tf.square(tf.matMul(a, b)), 0),
+        wsum(tf.square(tf.matMul(a, b, true, true)), 4),
+        wsum(tf.square(tf.matMul(a, a, false, true)), 13),
+        wsum(tf.square(tf.matMul(b, b, true, false)), 17),
+      ]),
     jsFn: (x) => {
-      const a = Array.from(x.subarray(0, 6)); const b = Array.from(x.subarray(6, 12));
-      return sumW(mm(a, b, 2, 3, 2).map(sq), 0) + sumW(mm(tr(a, 2, 3), tr(b, 3, 2), 3, 2, 3).map(sq), 4) +
-        sumW(mm(a, tr(a, 2, 3), 2, 3, 2).map(sq), 13) + sumW(mm(tr(b, 3, 2), b, 2, 3, 2).map(sq), 17);
+      const a = Array.from(x.subarray(0, 6));
+      const b = Array.from(x.subarray(6, 12));
+      return (
+        sumW(mm(a, b, 2, 3, 2).map(sq), 0) +
+        sumW(mm(tr(a, 2, 3), tr(b, 3, 2), 3, 2, 3).map(sq), 4) +
+        sumW(mm(a, tr(a, 2, 3), 2, 3, 2).map(sq), 13) +
+        sumW(mm(tr(b, 3, 2), b, 2, 3, 2).map(sq), 17)
+      );
     },
   },
   batchMatMulBroadcast: {
     kernels: ['BatchMatMul'],
-    shapes: [[2, 2, 3], [3, 2]],
+    shapes: [
+      [2, 2, 3],
+      [3, 2],
+    ],
     tfFn: (a, b) => wsum(tf.square(tf.matMul(a, b))),
     jsFn: (x) => {
       const b = Array.from(x.subarray(12, 18));
@@ -289,13 +397,19 @@ const CASES: Record<string, Case> = {
   },
   conv2dValid: {
     kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
-    shapes: [[1, 4, 4, 1], [2, 2, 1, 2]],
+    shapes: [
+      [1, 4, 4, 1],
+      [2, 2, 1, 2],
+    ],
     tfFn: (x, k) => wsum(tf.square(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid'))),
     jsFn: (x) => sumW(conv2dJs(Array.from(x.subarray(0, 16)), 4, 4, Array.from(x.subarray(16)), 2, 2, 1, 'valid').map(sq)),
   },
   conv2dSameStrided: {
     kernels: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
-    shapes: [[1, 5, 5, 1], [3, 3, 1, 1]],
+    shapes: [
+      [1, 5, 5, 1],
+      [3, 3, 1, 1],
+    ],
     tfFn: (x, k) => wsum(tf.tanh(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 'same'))),
     jsFn: (x) => sumW(conv2dJs(Array.from(x.subarray(0, 25)), 5, 5, Array.from(x.subarray(25)), 3, 1, 2, 'same').map(Math.tanh)),
   },
@@ -324,7 +438,22 @@ const CASES: Record<string, Case> = {
     jsFn: (x) => sumW(pool2d(Array.from(x), 4, 4, 3, 1, 'same', 'max').map(Math.tanh)),
   },
   shapes: {
-    kernels: ['Reshape', 'Transpose', 'Concat', 'Slice', 'GatherV2', 'UnsortedSegmentSum', 'Tile', 'PadV2', 'ExpandDims', 'Pack', 'Unpack', 'SplitV', 'Identity', 'Cast'],
+    kernels: [
+      'Reshape',
+      'Transpose',
+      'Concat',
+      'Slice',
+      'GatherV2',
+      'UnsortedSegmentSum',
+      'Tile',
+      'PadV2',
+      'ExpandDims',
+      'Pack',
+      'Unpack',
+      'SplitV',
+      'Identity',
+      'Cast',
+    ],
     shapes: [[2, 3]],
     tfFn: (x) => {
       const t = tf.transpose(tf.reshape(x, [3, 2]));
@@ -332,7 +461,10 @@ const CASES: Record<string, Case> = {
         tf.concat([t, tf.slice(x, [0, 1], [2, 2])], 1),
         tf.gather(x, tf.tensor1d([2, 0, 2], 'int32'), 1),
         tf.tile(tf.slice(x, [1, 0], [1, 3]), [2, 1]),
-        tf.pad(tf.slice(x, [0, 0], [2, 1]), [[0, 0], [1, 1]]),
+        tf.pad(tf.slice(x, [0, 0], [2, 1]), [
+          [0, 0],
+          [1, 1],
+        ]),
         tf.broadcastTo(tf.expandDims(tf.slice(x, [0, 2], [2, 1]), 0), [2, 2, 1]),
         tf.stack(tf.unstack(x)),
         tf.concat(tf.split(x, [1, 2], 1), 1),
@@ -342,33 +474,87 @@ const CASES: Record<string, Case> = {
     },
     jsFn: (x) => {
       const r = rows(x, 2, 3);
-      const reshaped = [[x[0], x[1]], [x[2], x[3]], [x[4], x[5]]];
-      const t = [[reshaped[0][0], reshaped[1][0], reshaped[2][0]], [reshaped[0][1], reshaped[1][1], reshaped[2][1]]];
+      const reshaped = [
+        [x[0], x[1]],
+        [x[2], x[3]],
+        [x[4], x[5]],
+      ];
+      const t = [
+        [reshaped[0][0], reshaped[1][0], reshaped[2][0]],
+        [reshaped[0][1], reshaped[1][1], reshaped[2][1]],
+      ];
       const parts = [
         t.map((row, i) => [...row, r[i][1], r[i][2]]).flat(),
         r.map((row) => [row[2], row[0], row[2]]).flat(),
         [...r[1], ...r[1]],
         r.map((row) => [0, row[0], 0]).flat(),
         [r[0][2], r[1][2], r[0][2], r[1][2]],
-        r.flat(), r.flat(), r.flat(),
+        r.flat(),
+        r.flat(),
+        r.flat(),
       ];
-      return parts.reduce((acc, p, i) => acc + sumW(p.map((v) => v * v * v), 10 * i), 0);
+      return parts.reduce(
+        (acc, p, i) =>
+          acc +
+          sumW(
+            p.map((v) => v * v * v),
+            10 * i,
+          ),
+        0,
+      );
     },
   },
   gatherBatchDims: {
     kernels: ['GatherV2', 'UnsortedSegmentSum'],
     shapes: [[2, 3]],
-    tfFn: (x) => wsum(tf.tanh(tf.gather(x, tf.tensor2d([[2, 0], [1, 1]], [2, 2], 'int32'), 1, 1))),
-    jsFn: (x) => { const r = rows(x, 2, 3); return sumW([r[0][2], r[0][0], r[1][1], r[1][1]].map(Math.tanh)); },
+    tfFn: (x) =>
+      wsum(
+        tf.tanh(
+          tf.gather(
+            x,
+            tf.tensor2d(
+              [
+                [2, 0],
+                [1, 1],
+              ],
+              [2, 2],
+              'int32',
+            ),
+            1,
+            1,
+          ),
+        ),
+      ),
+    jsFn: (x) => {
+      const r = rows(x, 2, 3);
+      return sumW([r[0][2], r[0][0], r[1][1], r[1][1]].map(Math.tanh));
+    },
   },
   segmentSum: {
     kernels: ['UnsortedSegmentSum', 'GatherV2'],
     shapes: [[4, 2]],
     tfFn: (x) => wsum(tf.tanh(tf.unsortedSegmentSum(x, tf.tensor1d([1, 0, 1, 2], 'int32'), 3))),
-    jsFn: (x) => { const r = rows(x, 4, 2); return sumW([r[1], [r[0][0] + r[2][0], r[0][1] + r[2][1]], r[3]].flat().map(Math.tanh)); },
+    jsFn: (x) => {
+      const r = rows(x, 4, 2);
+      return sumW([r[1], [r[0][0] + r[2][0], r[0][1] + r[2][1]], r[3]].flat().map(Math.tanh));
+    },
   },
   masks: {
-    kernels: ['Select', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot', 'OnesLike', 'ZerosLike', 'Sign'],
+    kernels: [
+      'Select',
+      'Greater',
+      'GreaterEqual',
+      'Less',
+      'LessEqual',
+      'Equal',
+      'NotEqual',
+      'LogicalAnd',
+      'LogicalOr',
+      'LogicalNot',
+      'OnesLike',
+      'ZerosLike',
+      'Sign',
+    ],
     shapes: [[6]],
     tfFn: (x) => {
       const c1 = tf.logicalAnd(tf.greater(x, -0.2), tf.lessEqual(x, 0.9));
@@ -377,10 +563,13 @@ const CASES: Record<string, Case> = {
       const y = tf.where(c1, tf.square(x), tf.where(c2, tf.mul(x, x), tf.exp(x)));
       return wsum(tf.add(tf.where(c3, tf.mul(y, x), x), tf.mul(tf.sign(x), tf.square(x))));
     },
-    jsFn: (x) => sumW(Array.from(x).map((v) => {
-      const y = v > -0.2 && v <= 0.9 ? v * v : v < -0.5 || v === 0 ? v * v : Math.exp(v);
-      return y * v + Math.sign(v) * v * v;
-    })),
+    jsFn: (x) =>
+      sumW(
+        Array.from(x).map((v) => {
+          const y = v > -0.2 && v <= 0.9 ? v * v : v < -0.5 || v === 0 ? v * v : Math.exp(v);
+          return y * v + Math.sign(v) * v * v;
+        }),
+      ),
     domain: awayFrom([-0.5, -0.2, 0, 0.9]),
   },
   piecewiseConstant: {
@@ -394,12 +583,15 @@ const CASES: Record<string, Case> = {
     },
     jsFn: (x) => {
       const a = Array.from(x);
-      const iMax = a.indexOf(Math.max(...a)); const iMin = a.indexOf(Math.min(...a));
-      return sumW(a.map((v, i) => {
-        const y = v * v;
-        const hot = (i === iMax ? 1 : 0) + (i === iMin ? 2 : 0);
-        return Math.floor(2 * v) * y + Math.ceil(v) * y + Math.round(3 * v) * y + (v > 0 ? 1 : 0) * v * y + hot * v * y;
-      }));
+      const iMax = a.indexOf(Math.max(...a));
+      const iMin = a.indexOf(Math.min(...a));
+      return sumW(
+        a.map((v, i) => {
+          const y = v * v;
+          const hot = (i === iMax ? 1 : 0) + (i === iMin ? 2 : 0);
+          return Math.floor(2 * v) * y + Math.ceil(v) * y + Math.round(3 * v) * y + (v > 0 ? 1 : 0) * v * y + hot * v * y;
+        }),
+      );
     },
     domain: awayFrom([-4 / 3, -1, -5 / 6, -0.5, -1 / 6, 0, 1 / 6, 0.5, 5 / 6, 1, 4 / 3, -1.5, 1.5], 0.02),
   },
@@ -408,7 +600,12 @@ const CASES: Record<string, Case> = {
 // ------------------------------------------------------------------------------------------------
 // Machinery.
 
-interface Inputs { x64: F64; v64: F64; xs: tf.Tensor[]; vs: tf.Tensor[] }
+interface Inputs {
+  x64: F64;
+  v64: F64;
+  xs: tf.Tensor[];
+  vs: tf.Tensor[];
+}
 
 function inputs(name: string, c: Case): Inputs {
   const sizes = c.shapes.map((s) => s.reduce((a, b) => a * b, 1));
@@ -418,7 +615,11 @@ function inputs(name: string, c: Case): Inputs {
   const v64 = rand(n, seed + 1);
   const split = (a: F64) => {
     let o = 0;
-    return c.shapes.map((s, i) => { const t = tf.tensor(Array.from(a.subarray(o, o + sizes[i])), s); o += sizes[i]; return t; });
+    return c.shapes.map((s, i) => {
+      const t = tf.tensor(Array.from(a.subarray(o, o + sizes[i])), s);
+      o += sizes[i];
+      return t;
+    });
   };
   return { x64, v64, xs: split(x64), vs: split(v64) };
 }
@@ -437,11 +638,13 @@ const dot = (gs: tf.Tensor[], vs: tf.Tensor[]) => gs.reduce<tf.Tensor>((acc, g, 
 /** HVP by nested tf.grads (what any user writes), and the kernels recorded on the outer tape. */
 function nestedHvp(c: Case, inp: Inputs): { hv: number[]; kernels: Set<string> } {
   const kernels = new Set<string>();
-  const hv = tf.tidy(() => tf.grads((...p: tf.Tensor[]) => {
-    const g = tf.grads((...q: tf.Tensor[]) => c.tfFn(...q))(p);
-    ((tf.engine() as any).state.activeTape as { kernelName: string }[]).forEach((node) => kernels.add(node.kernelName));
-    return dot(g, inp.vs);
-  })(inp.xs));
+  const hv = tf.tidy(() =>
+    tf.grads((...p: tf.Tensor[]) => {
+      const g = tf.grads((...q: tf.Tensor[]) => c.tfFn(...q))(p);
+      ((tf.engine() as any).state.activeTape as { kernelName: string }[]).forEach((node) => kernels.add(node.kernelName));
+      return dot(g, inp.vs);
+    })(inp.xs),
+  );
   const out = hv.flatMap((t) => Array.from(t.dataSync()));
   tf.dispose(hv);
   return { hv: out, kernels };
@@ -483,7 +686,10 @@ test('importing @tensorflow/tfjs after somax replaces its gradients; ensureSecon
     const x = tf.tensor1d([0.3, -1.2, 2.0]);
     const v = tf.tensor1d([1, 2, -1]);
     const hv = hvp((p: any) => tf.sum(tf.tanh(p)) as tf.Scalar, x, v, null) as tf.Tensor;
-    const want = [0.3, -1.2, 2.0].map((a, i) => { const t = Math.tanh(a); return -2 * t * (1 - t * t) * [1, 2, -1][i]; });
+    const want = [0.3, -1.2, 2.0].map((a, i) => {
+      const t = Math.tanh(a);
+      return -2 * t * (1 - t * t) * [1, 2, -1][i];
+    });
     expect(relErr(hv.dataSync(), want)).toBeLessThan(1e-6);
     tf.dispose([x, v, hv]);
   });
@@ -567,7 +773,10 @@ describe('stock tfjs per kernel (all other kernels somax): replaced kernels fail
     if (STOCK.has(kernel)) reg.set(kernel, STOCK.get(kernel));
     else reg.delete(kernel);
     const results = withRegistry(reg, () =>
-      Object.entries(CASES).filter(([, c]) => c.kernels.includes(kernel)).map(([name, c]) => ({ name, ...outcome(name, c) })));
+      Object.entries(CASES)
+        .filter(([, c]) => c.kernels.includes(kernel))
+        .map(([name, c]) => ({ name, ...outcome(name, c) })),
+    );
     const worst = results.reduce((w, r) => (r.err > w.err ? r : w));
     report[`stock:${kernel}`] = { replaced: kernel in REPLACED_KERNELS, hasStock: STOCK.has(kernel), worst };
     if (kernel in REPLACED_KERNELS) expect(worst.err).toBeGreaterThan(1e-3);
@@ -596,15 +805,21 @@ describe('tanh MLP 4-5-3 (and squared error 4-5-3): HVP vs float64 finite differ
     const { def, leaves } = tree.flatten(params);
     const vs = tree.leaves(tree.unravel(def, tf.tensor1d(Array.from(v64))));
     const lossFn = (ps: any) => loss(prob.predict(ps, batch.x), batch.y) as tf.Scalar;
-    const raw = () => tf.tidy(() => tf.grads((...q: tf.Tensor[]) =>
-      dot(tf.grads((...r: tf.Tensor[]) => lossFn(tree.unflatten(def, r)))(q), vs))(leaves).flatMap((t) => Array.from(t.dataSync())));
+    const raw = () =>
+      tf.tidy(() =>
+        tf
+          .grads((...q: tf.Tensor[]) => dot(tf.grads((...r: tf.Tensor[]) => lossFn(tree.unflatten(def, r)))(q), vs))(leaves)
+          .flatMap((t) => Array.from(t.dataSync())),
+      );
 
     const viaHvp = tree.readValues(() => tree.ravel(hvp(lossFn, params, tree.unflatten(def, vs), null)).vector);
     const somaxOnly = withRegistry(SOMAX_ONLY, raw);
     let stockErr = Infinity;
     try {
       stockErr = relErr(withRegistry(STOCK, raw), want);
-    } catch { /* stock may also throw */ }
+    } catch {
+      /* stock may also throw */
+    }
     report[`mlp:${lossName}`] = { default: relErr(viaHvp, want), somaxOnly: relErr(somaxOnly, want), stock: stockErr };
     expect(relErr(viaHvp, want)).toBeLessThan(1e-4);
     expect(relErr(somaxOnly, want)).toBeLessThan(1e-4);
@@ -614,13 +829,43 @@ describe('tanh MLP 4-5-3 (and squared error 4-5-3): HVP vs float64 finite differ
 });
 
 describe('unsupported ops fail loudly, naming the op and what to use instead', () => {
-  const x = () => tf.tensor2d([[0.1, 0.2, 0.3], [0.5, -0.4, 0.0]]);
+  const x = () =>
+    tf.tensor2d([
+      [0.1, 0.2, 0.3],
+      [0.5, -0.4, 0.0],
+    ]);
   const cases: [string, (p: tf.Tensor) => tf.Tensor, RegExp][] = [
     ['tf.logSoftmax', (p) => tf.sum(tf.logSoftmax(p)), /logSoftmax.*losses\.logSoftmax/],
-    ['tf.losses.softmaxCrossEntropy', (p) => tf.losses.softmaxCrossEntropy(tf.tensor2d([[0, 1, 0], [1, 0, 0]]), p), /softmaxCrossEntropy.*losses\.softmaxCrossEntropy/],
+    [
+      'tf.losses.softmaxCrossEntropy',
+      (p) =>
+        tf.losses.softmaxCrossEntropy(
+          tf.tensor2d([
+            [0, 1, 0],
+            [1, 0, 0],
+          ]),
+          p,
+        ),
+      /softmaxCrossEntropy.*losses\.softmaxCrossEntropy/,
+    ],
     ['tf.logSigmoid', (p) => tf.sum(tf.logSigmoid(p)), /logSigmoid.*losses\.logSigmoid/],
     // tfjs runs fused ops unfused under a gradient unless the activation is linear.
-    ['tf.fused.conv2d', (p) => tf.sum(tf.square(tf.fused.conv2d({ x: tf.reshape(p, [1, 2, 3, 1]) as tf.Tensor4D, filter: tf.ones([1, 1, 1, 2]) as tf.Tensor4D, strides: 1, pad: 'valid', bias: tf.ones([2]) }))), /fused.*tf\.conv2d/i],
+    [
+      'tf.fused.conv2d',
+      (p) =>
+        tf.sum(
+          tf.square(
+            tf.fused.conv2d({
+              x: tf.reshape(p, [1, 2, 3, 1]) as tf.Tensor4D,
+              filter: tf.ones([1, 1, 1, 2]) as tf.Tensor4D,
+              strides: 1,
+              pad: 'valid',
+              bias: tf.ones([2]),
+            }),
+          ),
+        ),
+      /fused.*tf\.conv2d/i,
+    ],
     ['tf.localResponseNormalization', (p) => tf.sum(tf.localResponseNormalization(tf.reshape(p, [1, 1, 2, 3]) as tf.Tensor4D)), /'LRN'/],
   ];
   test.each(cases)('%s through hvp', (_name, f, message) => {
@@ -636,7 +881,14 @@ describe('unsupported ops fail loudly, naming the op and what to use instead', (
     const v = tf.tensor1d([1, 1]);
     const nested = (f: (t: tf.Tensor) => tf.Tensor) => () =>
       tf.tidy(() => tf.grad((q: tf.Tensor) => tf.sum(tf.mul(tf.grad((r: tf.Tensor) => tf.sum(f(r)))(q), v)))(p));
-    const caught = (fn: () => unknown) => { try { fn(); } catch (e) { return e; } return undefined; };
+    const caught = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
     // Stock tfjs's Tanh gradient: the tape loses the path ("Cannot compute gradient of y=f(x)").
     const lost = withRegistry(STOCK, () => caught(nested(tf.tanh)));
     expect(String((lost as Error).message)).toMatch(/Cannot compute gradient of y=f\(x\)/);
@@ -647,10 +899,14 @@ describe('unsupported ops fail loudly, naming the op and what to use instead', (
     // A kernel without a gradient: named, with guidance.
     const missing = caught(nested((t) => tf.square(tf.cumprod(t)))) as Error;
     expect(missing.message).toMatch(/gradient function not found for Cumprod/);
-    expect((explainSecondOrderFailure(missing) as Error).message).toMatch(/kernel 'Cumprod' has no second-order-safe gradient.*second-order-ops/);
+    expect((explainSecondOrderFailure(missing) as Error).message).toMatch(
+      /kernel 'Cumprod' has no second-order-safe gradient.*second-order-ops/,
+    );
     // A covered kernel whose gradient was unregistered: re-install.
     const unregistered = withRegistry(new Map([...DEFAULT].filter(([k]) => k !== 'Tanh')), () => caught(nested(tf.tanh))) as Error;
-    expect((explainSecondOrderFailure(unregistered) as Error).message).toMatch(/no gradient is registered for 'Tanh'.*installSecondOrderGradients/);
+    expect((explainSecondOrderFailure(unregistered) as Error).message).toMatch(
+      /no gradient is registered for 'Tanh'.*installSecondOrderGradients/,
+    );
     // Anything else passes through unchanged.
     const other = new RangeError('x');
     expect(explainSecondOrderFailure(other)).toBe(other);
@@ -660,15 +916,37 @@ describe('unsupported ops fail loudly, naming the op and what to use instead', (
 
 describe('tf.losses built from primitive ops are second-order safe with somax', () => {
   // Their stock HVPs are wrong (Exp's saved output), with somax's gradients they equal somax's losses.
-  const z = () => tf.tensor2d([[0.3, -1.2, 2.0], [0.7, 0.1, -0.4]]);
-  const y = tf.tensor2d([[1, 0, 1], [0, 0.5, 1]]);
+  const z = () =>
+    tf.tensor2d([
+      [0.3, -1.2, 2.0],
+      [0.7, 0.1, -0.4],
+    ]);
+  const y = tf.tensor2d([
+    [1, 0, 1],
+    [0, 0.5, 1],
+  ]);
   test.each([
-    ['sigmoidCrossEntropy', (p: tf.Tensor) => tf.losses.sigmoidCrossEntropy(y, p), (p: tf.Tensor) => tf.mean(losses.sigmoidBinaryCrossEntropy(p, y))],
-    ['meanSquaredError', (p: tf.Tensor) => tf.losses.meanSquaredError(y, tf.tanh(p)), (p: tf.Tensor) => tf.mean(losses.squaredError(tf.tanh(p), y))],
-    ['huberLoss', (p: tf.Tensor) => tf.losses.huberLoss(y, tf.mul(p, 2), undefined, 0.7), (p: tf.Tensor) => tf.mean(losses.huberLoss(tf.mul(p, 2), y, 0.7))],
+    [
+      'sigmoidCrossEntropy',
+      (p: tf.Tensor) => tf.losses.sigmoidCrossEntropy(y, p),
+      (p: tf.Tensor) => tf.mean(losses.sigmoidBinaryCrossEntropy(p, y)),
+    ],
+    [
+      'meanSquaredError',
+      (p: tf.Tensor) => tf.losses.meanSquaredError(y, tf.tanh(p)),
+      (p: tf.Tensor) => tf.mean(losses.squaredError(tf.tanh(p), y)),
+    ],
+    [
+      'huberLoss',
+      (p: tf.Tensor) => tf.losses.huberLoss(y, tf.mul(p, 2), undefined, 0.7),
+      (p: tf.Tensor) => tf.mean(losses.huberLoss(tf.mul(p, 2), y, 0.7)),
+    ],
   ] as const)('%s', (_name, theirs, ours) => {
     const p = z();
-    const v = tf.tensor2d([[1, -0.5, 0.2], [0.3, 0.9, -1]]);
+    const v = tf.tensor2d([
+      [1, -0.5, 0.2],
+      [0.3, 0.9, -1],
+    ]);
     const a = hvp((q: any) => theirs(q) as tf.Scalar, p, v, null) as tf.Tensor;
     const b = hvp((q: any) => ours(q) as tf.Scalar, p, v, null) as tf.Tensor;
     expect(relErr(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);

@@ -1,5 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { denseGgn, denseHessian, fisherDiag, ggnvp, hessianDiag, hvp, jacobianRows, jvp, objectiveLoss, rowGram, tree, vjp, InputError, HyperparameterError } from '../../../index';
+import {
+  denseGgn,
+  denseHessian,
+  fisherDiag,
+  ggnvp,
+  hessianDiag,
+  hvp,
+  jacobianRows,
+  jvp,
+  objectiveLoss,
+  rowGram,
+  tree,
+  vjp,
+  InputError,
+  HyperparameterError,
+} from '../../../index';
 import * as conv from '../../helpers/conv64';
 import * as ref from '../../helpers/mlp64';
 
@@ -31,7 +46,11 @@ describe.each(cases)('curvature products on a %s MLP with %s', (act, lossName) =
     const params = prob.params();
     const batch = prob.batch();
     const v = tree.unravel(tree.flatten(params).def, tf.tensor1d(Array.from(v64)));
-    try { return fn(params, batch, v); } finally { tree.dispose([params, batch, v] as any); }
+    try {
+      return fn(params, batch, v);
+    } finally {
+      tree.dispose([params, batch, v] as any);
+    }
   }
 
   test('loss value equals the float64 reference', () => {
@@ -83,9 +102,12 @@ describe.each(cases)('curvature products on a %s MLP with %s', (act, lossName) =
       const m = prob.m.b * prob.m.c;
       const gram = rowGram(objective, params, batch.x);
       const jjt = new Float64Array(m * m);
-      for (let i = 0; i < m; i++) for (let k = 0; k < m; k++) {
-        let s = 0; for (let a = 0; a < p; a++) s += J[i * p + a] * J[k * p + a]; jjt[i * m + k] = s;
-      }
+      for (let i = 0; i < m; i++)
+        for (let k = 0; k < m; k++) {
+          let s = 0;
+          for (let a = 0; a < p; a++) s += J[i * p + a] * J[k * p + a];
+          jjt[i * m + k] = s;
+        }
       expect(ref.relErr(gram, jjt)).toBeLessThan(1e-4);
     });
   });
@@ -108,7 +130,12 @@ describe('Fisher diagonal', () => {
     const p = ref.numParams(prob.m);
     const expected = new Float64Array(p);
     for (let i = 0; i < prob.m.b; i++) {
-      const mi: ref.Mlp64 = { ...prob.m, b: 1, x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d), y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c) };
+      const mi: ref.Mlp64 = {
+        ...prob.m,
+        b: 1,
+        x: prob.m.x.slice(i * prob.m.d, (i + 1) * prob.m.d),
+        y: prob.m.y.slice(i * prob.m.c, (i + 1) * prob.m.c),
+      };
       ref.grad(mi, prob.theta).forEach((g, a) => (expected[a] += (g * g) / prob.m.b));
     }
     const params = prob.params();
@@ -142,7 +169,12 @@ describe('products are leak-free and reject bad input', () => {
     const u = tf.ones([4, 3]);
     const again = tf.memory().numTensors;
     for (let i = 0; i < 100; i++) {
-      tree.dispose([jvp(fn, params, v), vjp(fn, params, u), fisherDiag(objective, params, batch), jacobianRows(objective, params, batch.x)] as any);
+      tree.dispose([
+        jvp(fn, params, v),
+        vjp(fn, params, u),
+        fisherDiag(objective, params, batch),
+        jacobianRows(objective, params, batch.x),
+      ] as any);
       rowGram(objective, params, batch.x);
     }
     expect(tf.memory().numTensors).toBe(again);
@@ -159,9 +191,13 @@ describe('products are leak-free and reject bad input', () => {
     expect(() => ggnvp({ predict: prob.predict, loss: 'meanSquaredError' }, params, v, wrongX)).toThrow(InputError);
     expect(() => ggnvp({ predict: prob.predict, loss: 'meanSquaredError' }, params, v, wrongX)).toThrow(/batch.x of shape \[6, 7\]/);
     expect(() => ggnvp({ predict: prob.predict, loss: 'hinge' as any }, params, v, batch)).toThrow(HyperparameterError);
-    expect(() => ggnvp({ predict: prob.predict, loss: 'hinge' as any }, params, v, batch)).toThrow(/unknown loss 'hinge'.*'meanSquaredError'/);
-    const badV = { ...v as any, w1: tf.zeros([2, 2]) };
-    expect(() => hvp(objectiveLoss({ predict: prob.predict, loss: 'meanSquaredError' }), params, badV, batch)).toThrow(/v.w1: params have shape \[4, 5\], v has \[2, 2\]/);
+    expect(() => ggnvp({ predict: prob.predict, loss: 'hinge' as any }, params, v, batch)).toThrow(
+      /unknown loss 'hinge'.*'meanSquaredError'/,
+    );
+    const badV = { ...(v as any), w1: tf.zeros([2, 2]) };
+    expect(() => hvp(objectiveLoss({ predict: prob.predict, loss: 'meanSquaredError' }), params, badV, batch)).toThrow(
+      /v.w1: params have shape \[4, 5\], v has \[2, 2\]/,
+    );
     tree.dispose([params, batch, v, wrongX, badV.w1] as any);
   });
 });
@@ -187,7 +223,9 @@ describe('curvature products on a conv net (conv2d + tanh + avgPool + dense, sof
     const qjv = new Float64Array(jv.length);
     for (let n = 0; n < prob.b; n++) {
       const row = Array.from(f.subarray(n * prob.K, (n + 1) * prob.K));
-      const mx = Math.max(...row); const e = row.map((z) => Math.exp(z - mx)); const s = e.reduce((a, b) => a + b, 0);
+      const mx = Math.max(...row);
+      const e = row.map((z) => Math.exp(z - mx));
+      const s = e.reduce((a, b) => a + b, 0);
       const pr = e.map((z) => z / s);
       const dot = pr.reduce((acc, pk, k) => acc + pk * jv[n * prob.K + k], 0);
       for (let k = 0; k < prob.K; k++) qjv[n * prob.K + k] = (pr[k] * jv[n * prob.K + k] - pr[k] * dot) / prob.b;
@@ -199,7 +237,12 @@ describe('curvature products on a conv net (conv2d + tanh + avgPool + dense, sof
     const m = prob.b * prob.K;
     const gram = rowGram(objective, params, batch.x);
     const jjt = new Float64Array(m * m);
-    for (let i = 0; i < m; i++) for (let k = 0; k < m; k++) { let s = 0; for (let a = 0; a < p; a++) s += J[i * p + a] * J[k * p + a]; jjt[i * m + k] = s; }
+    for (let i = 0; i < m; i++)
+      for (let k = 0; k < m; k++) {
+        let s = 0;
+        for (let a = 0; a < p; a++) s += J[i * p + a] * J[k * p + a];
+        jjt[i * m + k] = s;
+      }
     expect(ref.relErr(gram, jjt)).toBeLessThan(1e-4);
     tree.dispose([params, batch, v, hv, gv] as any);
   });
