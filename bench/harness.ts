@@ -152,7 +152,8 @@ function bundleSizeLines(dir: string): string[] {
     '',
     '| entry | minified KB | gzipped KB | goal | tool | measured |',
     '|---|---|---|---|---|---|',
-    `| ${b.entry} | ${(b.minified / 1000).toFixed(1)} | ${(b.gzipped / 1000).toFixed(1)} | ${b.goalGzipped === undefined ? '' : `≤ ${(b.goalGzipped / 1000).toFixed(0)}`} | ${b.tool ?? ''} | ${b.measuredAt ?? ''} |`,
+    `| ${b.entry} | ${(b.minified / 1000).toFixed(1)} | ${(b.gzipped / 1000).toFixed(1)} | ` +
+      `${b.goalGzipped === undefined ? '' : `≤ ${(b.goalGzipped / 1000).toFixed(0)}`} | ${b.tool ?? ''} | ${b.measuredAt ?? ''} |`,
     '',
     '(from bench/results/bundle-size.json)',
     '',
@@ -166,13 +167,21 @@ function bundleSizeLines(dir: string): string[] {
 const PRIMITIVE_NOTES: readonly string[] = [
   '## Backend-aware primitives (lib/ops.ts)',
   '',
-  'Why each primitive of lib/ops.ts exists, as measured on tfjs-backend-wasm 4.22 when it was written (figures moved here from the doc comments; on the other backends the primitives take the plain tfjs path or cost the same):',
+  'Why each primitive of lib/ops.ts exists, as measured on tfjs-backend-wasm 4.22 when it was written (figures moved here from ' +
+    'the doc comments; on the other backends the primitives take the plain tfjs path or cost the same):',
   '',
-  "- `matMulFast` (explicit transposes instead of matMul\'s `transposeA` / `transposeB`, on wasm): BatchMatMul is 10–20× slower with a transposed operand; xᵀδ for x 128×784 took 34 ms, an explicit transpose then a plain matMul 2.8 ms. The backward pass of every dense layer has one. The closed-form MLP linearization (models/mlp.ts) makes its transposes once, explicitly, for the same reason.",
-  "- `outerGram` (a aᵀ through `matMulFast`): wasm\'s matMul with `transposeB` is several times slower than an explicit transpose and a plain matMul.",
-  "- `broadcastTo` (a broadcasting Add instead of `tf.broadcastTo`\'s Tile kernel): Tile is about 14× slower than the Add, 8.5 vs 0.6 ms for [784, 1] → [784, 128]. Used by the gradients of Sum and Mean and by AdaHessian\'s spatial averaging.",
-  '- `selectIf` (`tf.where` with a full-shape condition): `tf.where` broadcasts a scalar condition with Tile, about 9× slower, 9.6 vs 1.1 ms for a [784, 128] select. Used by applyIfFinite and guardNonFinite.',
-  '- `repeatRows` (concatenation instead of `tf.tile`): about 60× faster on wasm. Used by the delta-trick row Gram of dense models (the batch repeated K times).',
+  "- `matMulFast` (explicit transposes instead of matMul\'s `transposeA` / `transposeB`, on wasm): BatchMatMul is 10–20× slower " +
+    'with a transposed operand; xᵀδ for x 128×784 took 34 ms, an explicit transpose then a plain matMul 2.8 ms. The backward pass ' +
+    'of every dense layer has one. The closed-form MLP linearization (models/mlp.ts) makes its transposes once, explicitly, for ' +
+    'the same reason.',
+  "- `outerGram` (a aᵀ through `matMulFast`): wasm\'s matMul with `transposeB` is several times slower than an explicit " +
+    'transpose and a plain matMul.',
+  "- `broadcastTo` (a broadcasting Add instead of `tf.broadcastTo`\'s Tile kernel): Tile is about 14× slower than the Add, " +
+    "8.5 vs 0.6 ms for [784, 1] → [784, 128]. Used by the gradients of Sum and Mean and by AdaHessian\'s spatial averaging.",
+  '- `selectIf` (`tf.where` with a full-shape condition): `tf.where` broadcasts a scalar condition with Tile, about 9× slower, ' +
+    '9.6 vs 1.1 ms for a [784, 128] select. Used by applyIfFinite and guardNonFinite.',
+  '- `repeatRows` (concatenation instead of `tf.tile`): about 60× faster on wasm. Used by the delta-trick row Gram of dense ' +
+    'models (the batch repeated K times).',
   '',
 ];
 
@@ -212,7 +221,8 @@ export function writeResults(
   const lines = [
     '# Benchmark results',
     '',
-    'Written by `npm run bench` (bench/run.ts, suites in bench/suites.ts); every ratio is measured within one run, medians of interleaved repetitions.',
+    'Written by `npm run bench` (bench/run.ts, suites in bench/suites.ts); every ratio is measured within one run, ' +
+      'medians of interleaved repetitions.',
     '',
     Object.entries(machine)
       .map(([k, v]) => `- ${k}: ${v}`)
@@ -222,10 +232,13 @@ export function writeResults(
     '|---|---|---|---|---|',
     ...all.map((r) => {
       const f = figures(r);
-      return `| ${r.backend} | ${r.name} | ${Number.isFinite(r.ms) ? r.ms.toFixed(2) : '—'} | ${f.map((x) => `${x.value.toFixed(2)} (${x.of})`).join('; ')} | ${f
-        .map((x) => x.goal ?? '')
-        .filter(Boolean)
-        .join('; ')} |`;
+      return (
+        `| ${r.backend} | ${r.name} | ${Number.isFinite(r.ms) ? r.ms.toFixed(2) : '—'} | ` +
+        `${f.map((x) => `${x.value.toFixed(2)} (${x.of})`).join('; ')} | ${f
+          .map((x) => x.goal ?? '')
+          .filter(Boolean)
+          .join('; ')} |`
+      );
     }),
     '',
     ...bundleSizeLines(dir),

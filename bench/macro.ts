@@ -104,26 +104,33 @@ function chosenMethods(): string[] {
 export const macro: Suite = {
   name: 'macro',
   backends: ['wasm'],
-  description: `time to ${100 * TARGET} % test accuracy on MNIST (784-${HIDDEN}-10), every method vs tf.train.adam, median of ${SEEDS.length} seeds`,
+  description:
+    `time to ${100 * TARGET} % test accuracy on MNIST (784-${HIDDEN}-10), every method vs tf.train.adam, ` +
+    `median of ${SEEDS.length} seeds`,
   notes:
     `MNIST from the mnist package (8000 train / 2000 test digits, shuffled by the seed), MLP 784-${HIDDEN}-10 (tanh), batch ${BATCH}, ` +
-    `curvature batch ${CURVATURE_BATCH} (the first samples of the batch) unless the row says otherwise; the same initialization (seeded) and the same ` +
-    `batches for every method; test accuracy read after every step (not timed). Steps and training wall-clock to ${100 * TARGET} % are divided by ` +
-    `tf.train.adam's (lr ${TF_ADAM_LR}) for the same seed; the row shows the median over seeds ${SEEDS.join(', ')} of those ratios and the median ` +
-    `seconds (ms column). A method gets at most ${CAP}× Adam's steps and wall-clock; beyond that it counts as not reached (ratio shown as ${CAP}). ` +
-    `newtonDirect and ggnDirect are skipped (a dense P × P system at P = 25 450). Goal: one second-order method at ≤ 0.5× Adam's steps and ≤ 1.0× its wall-clock. ` +
-    `Batches and curvature batches are cut before the timer starts (tfjs-backend-wasm's Slice of 128 × 784 floats takes ~4 ms, ` +
-    `more than an Adam step: inside the timer it made every step cost 4–5 ms more and hid the per-step cost of the second-order methods); ` +
-    `an untimed 20-step Adam run warms the backend up first. Sweeps over 3 seeds (ratios to Adam; steps / time): sgn with the mlpObjective ` +
-    `linearization, momentum 0.5, lr 0.5, λ 0.3 on the whole batch: 1 CG iteration 0.59–0.67× / 0.73–1.42×, 2 iterations 0.50–0.54× / ` +
-    `0.90–1.16×, 3 iterations 0.47–0.52× / 1.18–1.39×; λ 0.1 was unstable, λ 1 took 0.8×; a curvature batch of 32 took 0.56–0.75× ` +
-    `the steps; momentum 0.8 was no better. swmng λ 0.3, lr 1, momentum 0.5 on the whole batch: 0.53–0.67× / 1.3–1.8× ` +
-    `(λ 0.03–0.1 and lr 2–3 were worse). egn with a curvature batch of 64 or 128 (640–1280 rows, λ 0.3) did not reach 88 % on two of ` +
-    `three seeds. Adam itself at lr 0.02 reached 88 % in 0.79–1.24× the steps of lr 0.01 (the demo's tuning at 90 % kept 0.01). ` +
-    `Where the time goes (tf.profile, wasm, this model): an Adam step runs 140 kernels in 2.2–3.5 ms; an sgn step with 3 CG ` +
-    `iterations ran 585 kernels with CG over the 4 parameter leaves (each CG iteration ~113 kernels, of which ~25 are the GGN ` +
-    `product), 441 with CG on one raveled vector (cgSolver now does that), in 3.4–3.8× Adam's time per step; one linearized GGN ` +
-    `product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step within 2× an Adam step, and the step is compute-bound: tf.profile of one step puts 6.3 ms in kernels for sgn (31 matrix products: 3.3 ms; each GGN product needs x V₁ and xᵀδ₁ on the 128 × 784 batch, as a gradient does) against 2.1 ms for Adam (5 matrix products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper but needs 0.56–0.75× the steps.`,
+    `curvature batch ${CURVATURE_BATCH} (the first samples of the batch) unless the row says otherwise; the same initialization (seeded) ` +
+    `and the same batches for every method; test accuracy read after every step (not timed). Steps and training wall-clock to ` +
+    `${100 * TARGET} % are divided by tf.train.adam's (lr ${TF_ADAM_LR}) for the same seed; the row shows the median over seeds ` +
+    `${SEEDS.join(', ')} of those ratios and the median seconds (ms column). A method gets at most ${CAP}× Adam's steps and wall-clock; ` +
+    `beyond that it counts as not reached (ratio shown as ${CAP}). newtonDirect and ggnDirect are skipped (a dense P × P system at P = ` +
+    `25 450). Goal: one second-order method at ≤ 0.5× Adam's steps and ≤ 1.0× its wall-clock. Batches and curvature batches are cut ` +
+    `before the timer starts (tfjs-backend-wasm's Slice of 128 × 784 floats takes ~4 ms, more than an Adam step: inside the timer it ` +
+    `made every step cost 4–5 ms more and hid the per-step cost of the second-order methods); an untimed 20-step Adam run warms the ` +
+    `backend up first. Sweeps over 3 seeds (ratios to Adam; steps / time): sgn with the mlpObjective linearization, momentum 0.5, lr ` +
+    `0.5, λ 0.3 on the whole batch: 1 CG iteration 0.59–0.67× / 0.73–1.42×, 2 iterations 0.50–0.54× / 0.90–1.16×, 3 iterations ` +
+    `0.47–0.52× / 1.18–1.39×; λ 0.1 was unstable, λ 1 took 0.8×; a curvature batch of 32 took 0.56–0.75× the steps; momentum 0.8 was no ` +
+    `better. swmng λ 0.3, lr 1, momentum 0.5 on the whole batch: 0.53–0.67× / 1.3–1.8× (λ 0.03–0.1 and lr 2–3 were worse). egn with a ` +
+    `curvature batch of 64 or 128 (640–1280 rows, λ 0.3) did not reach 88 % on two of three seeds. Adam itself at lr 0.02 reached 88 % ` +
+    `in 0.79–1.24× the steps of lr 0.01 (the demo's tuning at 90 % kept 0.01). Where the time goes (tf.profile, wasm, this model): an ` +
+    `Adam step runs 140 kernels in 2.2–3.5 ms; an sgn step with 3 CG iterations ran 585 kernels with CG over the 4 parameter leaves ` +
+    `(each CG iteration ~113 kernels, of which ~25 are the GGN product), 441 with CG on one raveled vector (cgSolver now does that), in ` +
+    `3.4–3.8× Adam's time per step; one linearized GGN product costs 0.6× a gradient. At 0.50× the steps the time goal needs an sgn step ` +
+    `within 2× an Adam step, and the step is compute-bound: tf.profile of one step puts 6.3 ms in kernels for sgn (31 matrix products: ` +
+    `3.3 ms; each GGN product needs x V₁ and xᵀδ₁ on the 128 × 784 batch, as a gradient does) against 2.1 ms for Adam (5 matrix ` +
+    `products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam ` +
+    `at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper ` +
+    `but needs 0.56–0.75× the steps.`,
   run(backend) {
     const entrants = Object.fromEntries(chosenMethods().map((m) => [m, ENTRANTS[m]]));
     const races = raceAll(

@@ -91,8 +91,10 @@ export const methodSteps: Suite = {
   description: 'one step of every method / one gradient, MLP 784-128-10, batch 128, curvature batch 32 (dense methods: MLP 16-8-10)',
   notes:
     'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
-    'median of 5 steps; egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 per-sample Jacobian rows cost egn 704 and ignd 28 gradients a step). Peak tensors and MB are the ' +
-    'allocations inside one step (one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). The dense direct methods (P Hessian or ' +
+    'median of 5 steps; egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 ' +
+    'per-sample Jacobian rows cost egn 704 and ignd 28 gradients a step). Peak tensors and MB are the allocations inside one step ' +
+    '(one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). ' +
+    'The dense direct methods (P Hessian or ' +
     "GGN products per step) run on an MLP 16-8-10 (P = 226) and are divided by that model's gradient. lbfgs runs its " +
     'zoom line search (several loss and gradient evaluations per step).',
   async run(backend) {

@@ -80,8 +80,8 @@ export const peer: Suite = {
     'are browser-only). Our gradient also returns the loss value. Where the time goes (tf.profile of our gradient on wasm): ' +
     'the weight gradient x^T·δ of the first layer, a BatchMatMul with transposeA, is 2/3 of the kernel time: tfjs-backend-wasm 4.22 runs ' +
     'matMul(a, b, transposeA or transposeB) 10–20× slower than a plain matMul of the same size (34 ms vs 1.8 ms for 784×128 by 128×128), ' +
-    'while an explicit Transpose kernel plus a plain matMul takes 2.8 ms. A wasm kernel shim doing exactly that (tried outside the bench, ' +
-    'same results to 6e-7) made our gradient 3.4× and our HVP 2.9× faster in the same run.',
+    'while an explicit Transpose kernel plus a plain matMul takes 2.8 ms. A wasm kernel shim doing exactly that (tried outside ' +
+    'the bench, same results to 6e-7) made our gradient 3.4× and our HVP 2.9× faster in the same run.',
   async run(backend) {
     await init('wasm');
     defaultDevice('wasm');

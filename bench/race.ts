@@ -12,7 +12,10 @@ import type { GradientTransformation, Tree } from '../index';
 import { median } from './harness';
 import type { Row } from './harness';
 
-/** A method may run up to this many times the baseline's steps and wall-clock (of the same seed) before it counts as not reaching the target. */
+/**
+ * A method may run up to this many times the baseline's steps and wall-clock (of the same seed) before it counts as not reaching
+ * the target.
+ */
 export const CAP = 4;
 
 /** A method of a race: how it is built, its hyperparameters in words, its curvature batch size. */
@@ -75,7 +78,10 @@ export function tfAdamTrainer(init: Tree, lossFn: (p: Tree, b: Batches['batch'])
   };
 }
 
-/** A somax method through `makeStep`, from `init` (which it owns), with its curvature batch (`defaultCurvature` samples unless the entrant says). */
+/**
+ * A somax method through `makeStep`, from `init` (which it owns), with its curvature batch (`defaultCurvature` samples unless the
+ * entrant says).
+ */
 export function somaxTrainer(
   init: Tree,
   entrant: Entrant,

@@ -47,14 +47,16 @@ function sineTask(): { task: Task; dispose: () => void } {
 export const regression: Suite = {
   name: 'regression',
   backends: ['wasm'],
-  description: `time to test RMSE ${TARGET} on the sine wave (MLP 1-32-1), Gauss-Newton methods vs tf.train.adam, median of ${SEEDS.length} initializations`,
+  description:
+    `time to test RMSE ${TARGET} on the sine wave (MLP 1-32-1), Gauss-Newton methods vs tf.train.adam, ` +
+    `median of ${SEEDS.length} initializations`,
   notes:
     `The sine wave of npm run example:regression (512 noisy training points, the noise-free curve on 200 grid points as the test set), ` +
-    `MLP 1-32-1 (tanh), squared error, batch 64 with the whole batch as curvature batch, the example's hyperparameters; initialization seeds ` +
-    `${SEEDS.join(', ')}; test RMSE read after every step (not timed), batches cut before the timer. Steps and training wall-clock to test ` +
-    `RMSE ${TARGET} are divided by tf.train.adam's (lr ${ADAM_LR}) for the same seed (median over seeds). Small-residual least squares is where ` +
-    `Gauss-Newton methods are strongest: the GGN is close to the Hessian, and a step with λ = 0.01 is close to a Newton step, while Adam's ` +
-    `steps stay of size ≈ lr per weight and it reaches test RMSE 0.076 at best after 2000 steps.`,
+    `MLP 1-32-1 (tanh), squared error, batch 64 with the whole batch as curvature batch, the example's hyperparameters; initialization ` +
+    `seeds ${SEEDS.join(', ')}; test RMSE read after every step (not timed), batches cut before the timer. Steps and training wall-clock ` +
+    `to test RMSE ${TARGET} are divided by tf.train.adam's (lr ${ADAM_LR}) for the same seed (median over seeds). Small-residual least ` +
+    `squares is where Gauss-Newton methods are strongest: the GGN is close to the Hessian, and a step with λ = 0.01 is close to a Newton ` +
+    `step, while Adam's steps stay of size ≈ lr per weight and it reaches test RMSE 0.076 at best after 2000 steps.`,
   run(backend) {
     const races = raceAll(
       SEEDS,

@@ -56,7 +56,8 @@ export async function measureBundle(entry = 'dist/index.mjs'): Promise<BundleSiz
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/bundle-size.json'), `${JSON.stringify(size, null, 2)}\n`);
   console.log(
-    `bundle size of ${entry}: ${size.minified} B minified, ${size.gzipped} B min+gzip (goal < ${GOAL_BYTES} B); node built-ins: ${size.nodeBuiltins.join(', ') || 'none'}`,
+    `bundle size of ${entry}: ${size.minified} B minified, ${size.gzipped} B min+gzip (goal < ${GOAL_BYTES} B); node built-ins: ` +
+      `${size.nodeBuiltins.join(', ') || 'none'}`,
   );
   return size;
 }

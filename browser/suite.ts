@@ -105,8 +105,8 @@ function flat(t: Tree): Promise<number[]> {
 }
 
 /**
- * HVP, GGN-vector product (by tape, and by mlpObjective's linearization), JVP and the exact Hessian diagonal of {@link PRODUCT_PROBLEM} at its
- * parameters, with `v = rand(P, V_SEED)` (all of them, or those named, in order); compare with
+ * HVP, GGN-vector product (by tape, and by mlpObjective's linearization), JVP and the exact Hessian diagonal of
+ * {@link PRODUCT_PROBLEM} at its parameters, with `v = rand(P, V_SEED)` (all of them, or those named, in order); compare with
  * `productReferences` of `browser/reference.ts`.
  */
 export async function products(names: readonly ProductName[] = PRODUCTS): Promise<Partial<Record<ProductName, number[]>>> {

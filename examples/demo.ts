@@ -80,7 +80,8 @@ async function main(): Promise<void> {
 
   const data = mnistData({ testSize: 2000, seed: 0 });
   console.log(
-    `somax demo: MNIST (${data.trainSize} train / ${data.testSize} test digits), MLP 784-${HIDDEN}-10, up to ${steps} steps of batch ${BATCH}` +
+    `somax demo: MNIST (${data.trainSize} train / ${data.testSize} test digits), MLP 784-${HIDDEN}-10, up to ${steps} steps of ` +
+      `batch ${BATCH}` +
       `${Number.isFinite(budget) ? ` or ${budget} s` : ''} per method, backend ${tf.getBackend()}, target ${100 * TARGET}% test accuracy\n`,
   );
   // 20 untimed adam steps first: the first method would otherwise pay the backend's warm-up

@@ -48,7 +48,8 @@ export function progress(names: readonly string[], steps: number, metric: ShownM
           const last = run.curve[run.curve.length - 1];
           const f = fields(last, 1000 / run.msPerStep);
           console.log(
-            ` ${name.padEnd(width)}  ${run.steps}/${steps} steps | loss ${f.loss} | ${metric.label} ${f.metric} | ${f.rate} steps/s${run.failure ? ` | stopped: ${run.failure}` : ''}`,
+            ` ${name.padEnd(width)}  ${run.steps}/${steps} steps | loss ${f.loss} | ${metric.label} ${f.metric} | ` +
+              `${f.rate} steps/s${run.failure ? ` | stopped: ${run.failure}` : ''}`,
           );
         },
       }),

@@ -71,7 +71,8 @@ export function saveState(state: unknown): Json {
       return Object.fromEntries(keys.map((k) => [k, save((s as Record<string, unknown>)[k], `${path}.${k}`)]));
     }
     throw new InputError(
-      `saveState: ${path} is a ${typeof s === 'object' ? ((s as object).constructor?.name ?? 'object') : typeof s}, which state may not hold`,
+      `saveState: ${path} is a ${typeof s === 'object' ? ((s as object).constructor?.name ?? 'object') : typeof s}, which state ` +
+        `may not hold`,
     );
   };
   return save(state, 'state');

@@ -123,7 +123,8 @@ export class SomaxOptimizer extends tf.Optimizer {
   override getWeights(): ReturnType<tf.Optimizer['getWeights']> {
     return Promise.reject(
       new InputError(
-        `${this.name}: tfjs-layers cannot save a somax optimizer (includeOptimizer); save its state with saveState(optimizer.getState()) and restore it with setState(loadState(json))`,
+        `${this.name}: tfjs-layers cannot save a somax optimizer (includeOptimizer); save its state with ` +
+          `saveState(optimizer.getState()) and restore it with setState(loadState(json))`,
       ),
     );
   }
@@ -146,7 +147,8 @@ export class SomaxOptimizer extends tf.Optimizer {
     config: tf.serialization.ConfigDict,
   ): T {
     throw new InputError(
-      `a SomaxOptimizer ('${String(config?.name)}') cannot be rebuilt from its config (the transform is code): compile the loaded model with asTfOptimizer(tx) again`,
+      `a SomaxOptimizer ('${String(config?.name)}') cannot be rebuilt from its config (the transform is code): compile the loaded ` +
+        `model with asTfOptimizer(tx) again`,
     );
   }
 }

@@ -80,7 +80,8 @@ function recordDenseLayers<X>(forward: DenseForward<X>, params: Tree, x: X): { c
   if (unused.size > 0) {
     const names = leaves.filter((t) => unused.has(t)).map((t) => paths[leaves.indexOf(t)]);
     throw new InputError(
-      `denseObjective: ${names.join(', ')} ${names.length > 1 ? 'do' : 'does'} not enter the model through a dense layer; the row Gram would miss ${names.length > 1 ? 'them' : 'it'}`,
+      `denseObjective: ${names.join(', ')} ${names.length > 1 ? 'do' : 'does'} not enter the model through a dense layer; the row ` +
+        `Gram would miss ${names.length > 1 ? 'them' : 'it'}`,
     );
   }
   return { calls, outputs };

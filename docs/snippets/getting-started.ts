@@ -104,7 +104,8 @@ async function fit() {
     const h = await model.fit(xs, ys, { epochs: 10, batchSize: 32, verbose: 0 });
     const acc = h.history.acc as number[];
     console.log(
-      `model.fit with ${name}: loss ${(h.history.loss[0] as number).toFixed(3)} -> ${(h.history.loss.at(-1) as number).toFixed(3)}, accuracy ${acc.at(-1)!.toFixed(3)}`,
+      `model.fit with ${name}: loss ${(h.history.loss[0] as number).toFixed(3)} -> ` +
+        `${(h.history.loss.at(-1) as number).toFixed(3)}, accuracy ${acc.at(-1)!.toFixed(3)}`,
     );
     model.dispose();
     optimizer.dispose();

@@ -104,7 +104,8 @@ for (const name of names) {
   const ms = (performance.now() - t0) / steps;
   const last = tf.tidy(() => fn(params, batch).dataSync()[0]);
   console.log(
-    `${name.padEnd(12)} loss ${first.toFixed(4)} -> ${last.toFixed(4)}  ${ms.toFixed(1)} ms/step  tensors ${n1} -> ${tf.memory().numTensors}`,
+    `${name.padEnd(12)} loss ${first.toFixed(4)} -> ${last.toFixed(4)}  ${ms.toFixed(1)} ms/step  tensors ${n1} -> ` +
+      `${tf.memory().numTensors}`,
   );
   tree.dispose([params, state]);
 }

@@ -259,9 +259,11 @@ const SELU_SCALE = 1.0507009873554804934193349852946;
 
 const BROADCAST = 'stock gradient does not sum over broadcast dimensions: a shape error whenever the inputs broadcast, even at first order';
 const NO_MASK_GRADIENT =
-  'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ClipByValue, or a tf.where condition that depends on the input, even at first order)';
+  'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ' +
+  'ClipByValue, or a tf.where condition that depends on the input, even at first order)';
 const SAVED_OUTPUT =
-  'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong HVP or throws)';
+  'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong ' +
+  'HVP or throws)';
 
 /** The gradients somax registers, one per kernel. */
 export const GRADIENTS: readonly SomaxGradConfig[] = [

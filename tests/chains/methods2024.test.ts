@@ -121,75 +121,79 @@ describe('somax 2024 methods against exact math', () => {
     dispose();
   });
 
-  test("sqn's step is −η H g with H the dense BFGS inverse built from its pairs (float64), and its Armijo search holds on every accepted step", () => {
-    const n = 6;
-    const A = ref.randomSpd(n, 83);
-    const b = ref.rand(n, 84);
-    const { lossFn: quad, dispose } = ref.quadratic(A, b);
-    const lossAt = (x: Float64Array) =>
-      0.5 * x.reduce((acc, xi, i) => acc + xi * ref.matVec(A, x, n, n)[i], 0) - x.reduce((acc, xi, i) => acc + xi * b[i], 0);
-    const gradAt = (x: Float64Array) => ref.matVec(A, x, n, n).map((v, i) => v - b[i]);
-    // Fixed step: after 5 steps (5 pairs in a memory of 10), the next update against the reference.
-    const lr = 0.3;
-    const fixed = sqn(quad, { learningRate: lr, memorySize: 10 });
-    const step = makeStep(fixed, quad);
-    let params: any = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
-    let state = fixed.init(params);
-    for (let i = 0; i < 5; i++) {
-      const out = step(params, state, null);
-      out.loss.dispose();
-      params = out.params;
-      state = out.state;
-    }
-    const mem = (state as any).innerState.memory;
-    const pairs = memoryOrder(mem).map((k) => ({ s: flat(mem.s[k]), y: flat(mem.y[k]) }));
-    expect(pairs.length).toBe(5);
-    const dot = (u: ArrayLike<number>, v: ArrayLike<number>) => Array.from(u).reduce((acc, ui, i) => acc + ui * v[i], 0);
-    const newest = pairs[pairs.length - 1];
-    let H = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) H[i * n + i] = dot(newest.s, newest.y) / dot(newest.y, newest.y);
-    for (const { s: sv, y: yv } of pairs) {
-      const rho = 1 / dot(sv, yv);
-      const E = new Float64Array(n * n); // I − ρ y sᵀ
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) E[i * n + j] = (i === j ? 1 : 0) - rho * yv[i] * sv[j];
-      const next = new Float64Array(n * n); // Eᵀ H E + ρ s sᵀ
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) {
-          let acc = 0;
-          for (let k = 0; k < n; k++) for (let l = 0; l < n; l++) acc += E[k * n + i] * H[k * n + l] * E[l * n + j];
-          next[i * n + j] = acc + rho * sv[i] * sv[j];
-        }
-      H = next;
-    }
-    const x = flat(params);
-    const want = ref.matVec(H, gradAt(x), n, n).map((v) => -lr * v);
-    const g = { x: tf.tensor1d(Array.from(gradAt(x))) };
-    const [delta, next] = fixed.update(g, state, params, { batch: null });
-    expect(ref.relErr(flat(delta), want)).toBeLessThan(1e-4);
-    tree.dispose([g, delta, next, params, state] as any);
-
-    // With the stochastic Armijo search (c = 0.1): L(θ + δ) ≤ L(θ) + c gᵀδ on every accepted step.
-    const searched = sqn(quad, { learningRate: 2, linesearch: true });
-    const lsStep = makeStep(searched, quad);
-    params = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
-    state = searched.init(params);
-    let accepted = 0;
-    for (let i = 0; i < 30; i++) {
-      const before = flat(params);
-      const out = lsStep(params, state, null);
-      out.loss.dispose();
-      params = out.params;
-      state = out.state;
-      const d = flat(params).map((v, k) => v - before[k]);
-      if (out.info.accepted) {
-        accepted++;
-        expect(lossAt(flat(params))).toBeLessThanOrEqual(lossAt(before) + 0.1 * dot(gradAt(before), d) + 1e-5);
+  test(
+    "sqn's step is −η H g with H the dense BFGS inverse built from its pairs (float64), " +
+      'and its Armijo search holds on every accepted step',
+    () => {
+      const n = 6;
+      const A = ref.randomSpd(n, 83);
+      const b = ref.rand(n, 84);
+      const { lossFn: quad, dispose } = ref.quadratic(A, b);
+      const lossAt = (x: Float64Array) =>
+        0.5 * x.reduce((acc, xi, i) => acc + xi * ref.matVec(A, x, n, n)[i], 0) - x.reduce((acc, xi, i) => acc + xi * b[i], 0);
+      const gradAt = (x: Float64Array) => ref.matVec(A, x, n, n).map((v, i) => v - b[i]);
+      // Fixed step: after 5 steps (5 pairs in a memory of 10), the next update against the reference.
+      const lr = 0.3;
+      const fixed = sqn(quad, { learningRate: lr, memorySize: 10 });
+      const step = makeStep(fixed, quad);
+      let params: any = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
+      let state = fixed.init(params);
+      for (let i = 0; i < 5; i++) {
+        const out = step(params, state, null);
+        out.loss.dispose();
+        params = out.params;
+        state = out.state;
       }
-    }
-    expect(accepted).toBeGreaterThan(20);
-    tree.dispose([params, state] as any);
-    dispose();
-  });
+      const mem = (state as any).innerState.memory;
+      const pairs = memoryOrder(mem).map((k) => ({ s: flat(mem.s[k]), y: flat(mem.y[k]) }));
+      expect(pairs.length).toBe(5);
+      const dot = (u: ArrayLike<number>, v: ArrayLike<number>) => Array.from(u).reduce((acc, ui, i) => acc + ui * v[i], 0);
+      const newest = pairs[pairs.length - 1];
+      let H = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) H[i * n + i] = dot(newest.s, newest.y) / dot(newest.y, newest.y);
+      for (const { s: sv, y: yv } of pairs) {
+        const rho = 1 / dot(sv, yv);
+        const E = new Float64Array(n * n); // I − ρ y sᵀ
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) E[i * n + j] = (i === j ? 1 : 0) - rho * yv[i] * sv[j];
+        const next = new Float64Array(n * n); // Eᵀ H E + ρ s sᵀ
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let acc = 0;
+            for (let k = 0; k < n; k++) for (let l = 0; l < n; l++) acc += E[k * n + i] * H[k * n + l] * E[l * n + j];
+            next[i * n + j] = acc + rho * sv[i] * sv[j];
+          }
+        H = next;
+      }
+      const x = flat(params);
+      const want = ref.matVec(H, gradAt(x), n, n).map((v) => -lr * v);
+      const g = { x: tf.tensor1d(Array.from(gradAt(x))) };
+      const [delta, next] = fixed.update(g, state, params, { batch: null });
+      expect(ref.relErr(flat(delta), want)).toBeLessThan(1e-4);
+      tree.dispose([g, delta, next, params, state] as any);
+
+      // With the stochastic Armijo search (c = 0.1): L(θ + δ) ≤ L(θ) + c gᵀδ on every accepted step.
+      const searched = sqn(quad, { learningRate: 2, linesearch: true });
+      const lsStep = makeStep(searched, quad);
+      params = { x: tf.tensor1d([1, -1, 0.5, 2, -0.5, 0]) };
+      state = searched.init(params);
+      let accepted = 0;
+      for (let i = 0; i < 30; i++) {
+        const before = flat(params);
+        const out = lsStep(params, state, null);
+        out.loss.dispose();
+        params = out.params;
+        state = out.state;
+        const d = flat(params).map((v, k) => v - before[k]);
+        if (out.info.accepted) {
+          accepted++;
+          expect(lossAt(flat(params))).toBeLessThanOrEqual(lossAt(before) + 0.1 * dot(gradAt(before), d) + 1e-5);
+        }
+      }
+      expect(accepted).toBeGreaterThan(20);
+      tree.dispose([params, state] as any);
+      dispose();
+    },
+  );
 });
 
 describe('ignd (regression only): 300 steps, tensors flat, loss falls', () => {

@@ -1,5 +1,6 @@
 // egn, ignd, swmng and sgn with the objective's hooks (mlpObjective: the row Gram without Jacobian
-// rows, the closed-form linearization) take the same steps as with the Jacobian rows and the tape, leak-free, and read nothing unfetched under makeStepAsync.
+// rows, the closed-form linearization) take the same steps as with the Jacobian rows and the tape,
+// leak-free, and read nothing unfetched under makeStepAsync.
 import * as tf from '@tensorflow/tfjs-core';
 import { egn, ignd, makeStep, makeStepAsync, mlpObjective, objectiveLoss, sgn, swmng, tree } from '../../index';
 import { rowSpaceDirection } from '../../transforms/solvers';
@@ -55,7 +56,10 @@ function setup(p: Problem) {
   return { fast, plain, batch, params };
 }
 
-/** `steps` steps of a method from the same start; the curvature batch is the first half of the batch (gradient form) or the batch itself. */
+/**
+ * `steps` steps of a method from the same start; the curvature batch is the first half of the batch (gradient form) or the batch
+ * itself.
+ */
 async function run(
   tx: GradientTransformation<any>,
   lossFn: any,

@@ -11,37 +11,44 @@ const root = path.resolve(__dirname, '../..');
 // re-registers tfjs's stock gradients over somax's): f = Σ tanh(x), Hv = −2 tanh(x)(1 − tanh²(x)) v.
 // Then asTfOptimizer from the package inside tfjs-layers' model.fit (which checks
 // `instanceof tf.Optimizer`: somax and the consumer must share one tfjs-core).
-const body = `
-const x = tf.tensor1d([0.3, -1.2, 2.0]);
-const v = tf.tensor1d([1, 2, -1]);
-const hv = somax.hvp((p) => tf.sum(tf.tanh(p)), x, v, null);
-const got = Array.from(hv.dataSync());
-const want = [0.3, -1.2, 2.0].map((a, i) => { const t = Math.tanh(a); return -2 * t * (1 - t * t) * [1, 2, -1][i]; });
-const err = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));
-const tx = somax.adam(0.1);
-const s = tx.init({ w: x });
-const [u] = tx.update({ w: v }, s, { w: x });
-const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
-model.compile({ optimizer: somax.asTfOptimizer(somax.adam(0.1)), loss: 'meanSquaredError' });
-const xs = tf.tensor2d([[1, 2], [3, -1], [0, 1], [-2, 0.5]]);
-const ys = tf.tensor2d([[5], [1], [2], [-1.5]]);
-return model.fit(xs, ys, { epochs: 30, batchSize: 4, verbose: 0 }).then((h) => {
-  const loss = h.history.loss;
-  console.log(JSON.stringify({ hvpErr: err, adam: Array.from(u.w.dataSync()), kit: typeof testing.checkTransformLaws, tree: typeof somax.tree.vdot, fitRatio: loss[loss.length - 1] / loss[0] }));
-});
-`;
+const body = [
+  '',
+  'const x = tf.tensor1d([0.3, -1.2, 2.0]);',
+  'const v = tf.tensor1d([1, 2, -1]);',
+  'const hv = somax.hvp((p) => tf.sum(tf.tanh(p)), x, v, null);',
+  'const got = Array.from(hv.dataSync());',
+  'const want = [0.3, -1.2, 2.0].map((a, i) => { const t = Math.tanh(a); return -2 * t * (1 - t * t) * [1, 2, -1][i]; });',
+  'const err = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));',
+  'const tx = somax.adam(0.1);',
+  'const s = tx.init({ w: x });',
+  'const [u] = tx.update({ w: v }, s, { w: x });',
+  'const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });',
+  "model.compile({ optimizer: somax.asTfOptimizer(somax.adam(0.1)), loss: 'meanSquaredError' });",
+  'const xs = tf.tensor2d([[1, 2], [3, -1], [0, 1], [-2, 0.5]]);',
+  'const ys = tf.tensor2d([[5], [1], [2], [-1.5]]);',
+  'return model.fit(xs, ys, { epochs: 30, batchSize: 4, verbose: 0 }).then((h) => {',
+  '  const loss = h.history.loss;',
+  '  console.log(JSON.stringify({ hvpErr: err, adam: Array.from(u.w.dataSync()), kit: typeof testing.checkTransformLaws, tree: ' +
+    'typeof somax.tree.vdot, fitRatio: loss[loss.length - 1] / loss[0] }));',
+  '});',
+  '',
+].join('\n');
 
 // tfjs-core + backend-cpu only (no gradients registered): the first-order path and the law kit.
-const coreBody = `
-const tx = somax.chain(somax.clipByGlobalNorm(1), somax.scaleByAdam(), somax.scaleByLearningRate(0.1));
-const params = { w: tf.tensor1d([1, 2]), b: [tf.scalar(3)] };
-const grads = { w: tf.tensor1d([0.5, -4]), b: [tf.scalar(1)] };
-const [u] = tx.update(grads, tx.init(params), params);
-testing.checkTransformLaws(somax.adam(0.1), { numRuns: 2, leakSteps: 5, seed: 1 });
-let caught = false;
-try { testing.checkNoMutationOrDisposal({ init: () => ({}), update: (g) => [g, {}] }, params, grads); } catch (e) { caught = /returned one of its input/.test(e.message); }
-console.log(JSON.stringify({ u: somax.tree.leaves(u).map((t) => Array.from(t.dataSync())), norm: somax.tree.l2Norm(grads).dataSync()[0], caught }));
-`;
+const coreBody = [
+  '',
+  'const tx = somax.chain(somax.clipByGlobalNorm(1), somax.scaleByAdam(), somax.scaleByLearningRate(0.1));',
+  'const params = { w: tf.tensor1d([1, 2]), b: [tf.scalar(3)] };',
+  'const grads = { w: tf.tensor1d([0.5, -4]), b: [tf.scalar(1)] };',
+  'const [u] = tx.update(grads, tx.init(params), params);',
+  'testing.checkTransformLaws(somax.adam(0.1), { numRuns: 2, leakSteps: 5, seed: 1 });',
+  'let caught = false;',
+  'try { testing.checkNoMutationOrDisposal({ init: () => ({}), update: (g) => [g, {}] }, params, grads); } catch (e) { caught = ' +
+    '/returned one of its input/.test(e.message); }',
+  'console.log(JSON.stringify({ u: somax.tree.leaves(u).map((t) => Array.from(t.dataSync())), norm: ' +
+    'somax.tree.l2Norm(grads).dataSync()[0], caught }));',
+  '',
+].join('\n');
 
 describe('the built package in a consumer project', () => {
   let dir = '';
@@ -61,19 +68,47 @@ describe('the built package in a consumer project', () => {
     const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
     write(
       'esm.mjs',
-      `import * as somax from 'somax';\nimport * as testing from 'somax/testing';\nimport * as tf from '@tensorflow/tfjs';\nawait tf.setBackend('cpu');\nawait (async () => {${body}})();\n`,
+      [
+        "import * as somax from 'somax';",
+        "import * as testing from 'somax/testing';",
+        "import * as tf from '@tensorflow/tfjs';",
+        "await tf.setBackend('cpu');",
+        `await (async () => {${body}})();`,
+        '',
+      ].join('\n'),
     );
     write(
       'cjs.cjs',
-      `const somax = require('somax');\nconst testing = require('somax/testing');\nconst tf = require('@tensorflow/tfjs');\ntf.setBackend('cpu');\n(async () => {${body}})();\n`,
+      [
+        "const somax = require('somax');",
+        "const testing = require('somax/testing');",
+        "const tf = require('@tensorflow/tfjs');",
+        "tf.setBackend('cpu');",
+        `(async () => {${body}})();`,
+        '',
+      ].join('\n'),
     );
     write(
       'core.mjs',
-      `import * as tf from '@tensorflow/tfjs-core';\nimport '@tensorflow/tfjs-backend-cpu';\nimport * as somax from 'somax';\nimport * as testing from 'somax/testing';\nawait tf.setBackend('cpu');\n${coreBody}`,
+      [
+        "import * as tf from '@tensorflow/tfjs-core';",
+        "import '@tensorflow/tfjs-backend-cpu';",
+        "import * as somax from 'somax';",
+        "import * as testing from 'somax/testing';",
+        "await tf.setBackend('cpu');",
+        coreBody,
+      ].join('\n'),
     );
     write(
       'core.cjs',
-      `const tf = require('@tensorflow/tfjs-core');\nrequire('@tensorflow/tfjs-backend-cpu');\nconst somax = require('somax');\nconst testing = require('somax/testing');\ntf.setBackend('cpu');\n${coreBody}`,
+      [
+        "const tf = require('@tensorflow/tfjs-core');",
+        "require('@tensorflow/tfjs-backend-cpu');",
+        "const somax = require('somax');",
+        "const testing = require('somax/testing');",
+        "tf.setBackend('cpu');",
+        coreBody,
+      ].join('\n'),
     );
     const typed = `import { adam, asTfOptimizer, tree, type GradientTransformation, type Tree } from 'somax';
 import { checkTransformLaws, type TreeSpec } from 'somax/testing';
