@@ -249,3 +249,14 @@ export function writeResults(
   ];
   fs.writeFileSync(path.join(dir, 'README.md'), lines.join('\n'));
 }
+
+/** A benchmark suite: rows measured on the current backend. */
+export interface Suite {
+  readonly name: string;
+  readonly description: string;
+  /** What the numbers mean (printed under the table in bench/results/README.md). */
+  readonly notes?: string;
+  /** The backends it runs on (default: every backend of the run). */
+  readonly backends?: readonly string[];
+  run(backend: string): Row[] | Promise<Row[]>;
+}

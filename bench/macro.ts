@@ -11,7 +11,7 @@ import { loadMnist } from '../examples/data/mnist';
 import { C, D, lossFn, mlpParams, objective, predict } from './mlp';
 import { CAP, curvatureOf, raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
 import type { Entrant, Task } from './race';
-import type { Suite } from './suites';
+import type { Suite } from './harness';
 
 /** Test accuracy to reach. */
 export const TARGET = Number(process.env.BENCH_MACRO_TARGET ?? 0.88);

@@ -9,7 +9,7 @@ import type { GradientTransformation, Tree } from '../index';
 import { gradientOf, medianMs } from './harness';
 import type { Row } from './harness';
 import { batchOf, lossFn, mlpParams, objective } from './mlp';
-import type { Suite } from './suites';
+import type { Suite } from './harness';
 
 /** Options per method for the bench: the registry's defaults, with the knobs that make sense here. */
 const OPTIONS: Record<string, Record<string, unknown>> = {

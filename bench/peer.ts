@@ -12,7 +12,7 @@ import { defaultDevice, grad, init, jit, jvp, nn, numpy as np, tree as jtree } f
 import { hvp, tree, valueAndGrad } from '../index';
 import { interleaved, maxRelDiff } from './harness';
 import { B, batchOf, lossFn, mlpParams } from './mlp';
-import type { Suite } from './suites';
+import type { Suite } from './harness';
 
 type JaxParams = { w1: np.Array; b1: np.Array; w2: np.Array; b2: np.Array };
 

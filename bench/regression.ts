@@ -11,7 +11,7 @@ import { initParams, sineProblem } from '../examples/data/sine';
 import { lossFn, objective, REGRESSION_METHODS } from '../examples/regressionMethods';
 import { raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
 import type { Entrant, Task } from './race';
-import type { Suite } from './suites';
+import type { Suite } from './harness';
 
 /** Test RMSE to reach (Adam's best after 2000 steps was 0.076; the Gauss-Newton methods reach 0.016). */
 const TARGET = 0.1;

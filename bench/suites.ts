@@ -10,19 +10,8 @@ import { macro } from './macro';
 import { regression } from './regression';
 import { methodSteps } from './methods';
 import { peer } from './peer';
-import type { Row } from './harness';
+import type { Suite } from './harness';
 import { B, batchOf, C, lossFn, mlpParams, objective, predict } from './mlp';
-
-/** A benchmark suite: rows measured on the current backend. */
-export interface Suite {
-  readonly name: string;
-  readonly description: string;
-  /** What the numbers mean (printed under the table in bench/results/README.md). */
-  readonly notes?: string;
-  /** The backends it runs on (default: every backend of the run). */
-  readonly backends?: readonly string[];
-  run(backend: string): Row[] | Promise<Row[]>;
-}
 
 /** One adam step: somax (makeStep, and asTfOptimizer().minimize) vs tf.train.adam (minimize). */
 export const adamStep: Suite = {
