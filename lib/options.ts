@@ -55,7 +55,7 @@ export function nearestName(word: string, candidates: readonly string[]): string
 
 /**
  * Rejects an options value that is not a plain object, or that has a key not in `known`:
- * `unknown option 'maxIter' for newtonCg; did you mean 'maxIterations'?`.
+ * `unknown option 'maxIter' for cgSolver; did you mean 'maxIterations'?`.
  */
 export function checkOptionKeys(owner: string, options: unknown, known: readonly string[]): void {
   if (options === undefined) return;

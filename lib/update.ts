@@ -179,7 +179,7 @@ export function makeStep<S, B>(
  * without `updateReads` still reads synchronously). Same ownership as `makeStep`.
  *
  * @example
- * const step = makeStepAsync(newtonCg(lossFn, { lam0: 1 }), lossFn);
+ * const step = makeStepAsync(tx, lossFn);   // tx: any transform, e.g. one that solves on the host
  * const out = await step(params, state, batch);
  */
 export function makeStepAsync<S, B>(
