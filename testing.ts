@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
+import { checkOptionKeys } from './lib/options';
 import { chain, identity } from './lib/combine';
 import { foldIn } from './lib/random';
 import { fetchScalar, runAsync, withReads } from './lib/reads';
@@ -229,8 +230,10 @@ export function checkStructure(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 2, extra }: { steps?: number; extra?: Extra } = {},
+  options: { steps?: number; extra?: Extra } = {},
 ): void {
+  checkOptionKeys('checkStructure', options, ['steps', 'extra']);
+  const { steps = 2, extra } = options;
   let state: unknown;
   let pending: unknown = [];
   try {
@@ -374,8 +377,10 @@ export function checkNoMutationOrDisposal(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 2, extra }: { steps?: number; extra?: Extra } = {},
+  options: { steps?: number; extra?: Extra } = {},
 ): void {
+  checkOptionKeys('checkNoMutationOrDisposal', options, ['steps', 'extra']);
+  const { steps = 2, extra } = options;
   let state: unknown;
   let pending: unknown = [];
   try {
@@ -410,8 +415,10 @@ export function checkNoLeaks(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 100, extra }: { steps?: number; extra?: Extra } = {},
+  options: { steps?: number; extra?: Extra } = {},
 ): void {
+  checkOptionKeys('checkNoLeaks', options, ['steps', 'extra']);
+  const { steps = 100, extra } = options;
   let state: unknown;
   let reference = -1;
   let end = -1;
@@ -440,8 +447,10 @@ export function checkDeterminism(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 2, extra }: { steps?: number; extra?: Extra } = {},
+  options: { steps?: number; extra?: Extra } = {},
 ): void {
+  checkOptionKeys('checkDeterminism', options, ['steps', 'extra']);
+  const { steps = 2, extra } = options;
   withOwned([params, grads, extra], (owned) => {
     const a = run(tx, params, grads, steps, extra);
     owned.push(a);
@@ -461,8 +470,10 @@ export function checkChainIdentity(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {},
+  options: { steps?: number; extra?: Extra; tol?: number } = {},
 ): void {
+  checkOptionKeys('checkChainIdentity', options, ['steps', 'extra', 'tol']);
+  const { steps = 2, extra, tol = 1e-6 } = options;
   withOwned([params, grads, extra], (owned) => {
     const [plain, left, right] = [tx, chain(identity(), tx), chain(tx, identity())].map((t) => {
       const outs = run(t, params, grads, steps, extra);
@@ -488,8 +499,10 @@ export function checkChainAssociativity(
   c: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { steps = 2, extra, tol = 1e-6 }: { steps?: number; extra?: Extra; tol?: number } = {},
+  options: { steps?: number; extra?: Extra; tol?: number } = {},
 ): void {
+  checkOptionKeys('checkChainAssociativity', options, ['steps', 'extra', 'tol']);
+  const { steps = 2, extra, tol = 1e-6 } = options;
   withOwned([params, grads, extra], (owned) => {
     const l = run(chain(chain(a, b), c), params, grads, steps, extra);
     owned.push(l);
@@ -532,8 +545,10 @@ export function checkLinearInUpdates(
   tx: GradientTransformation<any>,
   params: Tree,
   grads: Tree,
-  { extra, tol = 1e-5 }: { extra?: Extra; tol?: number } = {},
+  options: { extra?: Extra; tol?: number } = {},
 ): void {
+  checkOptionKeys('checkLinearInUpdates', options, ['extra', 'tol']);
+  const { extra, tol = 1e-5 } = options;
   withOwned([params, grads, extra], (owned) => {
     const state = tx.init(params);
     owned.push(state);
@@ -637,8 +652,10 @@ export interface CarriesReadsOptions {
  */
 export async function checkCarriesReads(
   wrap: (inner: GradientTransformation<any>) => GradientTransformation<any>,
-  { params, grads, extra, steps = 3, name }: CarriesReadsOptions,
+  options: CarriesReadsOptions,
 ): Promise<void> {
+  checkOptionKeys('checkCarriesReads', options, ['params', 'grads', 'extra', 'steps', 'name']);
+  const { params, grads, extra, steps = 3, name } = options;
   const label = wrapperName(wrap, name);
   const yielded: tf.Tensor[] = [];
   const tx = wrap(readingTransform(yielded));
@@ -729,10 +746,9 @@ export interface LawOptions {
  * checkTransformLaws(scaleByAdam(), { numRuns: 10, seed: 1 });
  * checkTransformLaws(chain(trace(0.9), scale(-0.1)), { linearInUpdates: true });
  */
-export function checkTransformLaws(
-  tx: GradientTransformation<any>,
-  { numRuns = 20, leakSteps = 20, extra, gradScale = 1, seed, linearInUpdates = false }: LawOptions = {},
-): void {
+export function checkTransformLaws(tx: GradientTransformation<any>, options: LawOptions = {}): void {
+  checkOptionKeys('checkTransformLaws', options, ['numRuns', 'leakSteps', 'extra', 'gradScale', 'seed', 'linearInUpdates']);
+  const { numRuns = 20, leakSteps = 20, extra, gradScale = 1, seed, linearInUpdates = false } = options;
   const details = fc.check(
     fc.property(arbParamsAndGrads(), ({ spec, paramSeed, gradSeed }) => {
       const params = buildTree(spec, paramSeed);

@@ -3,6 +3,7 @@
  * `model.compile({ optimizer })` + `model.fit`.
  * @module
  */
+import { checkOptionKeys } from './options';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
 import { applyUpdates } from './update';
@@ -207,6 +208,8 @@ export function minimizeLoss(params: Tree, batch: unknown): tf.Scalar {
  * model.compile({ optimizer: asTfOptimizer(adamw(1e-3)), loss: 'categoricalCrossentropy' });
  * await model.fit(xs, ys, { epochs: 5 });
  */
-export function asTfOptimizer(tx: GradientTransformation<unknown>, { name = 'somax' }: { name?: string } = {}): SomaxOptimizer {
+export function asTfOptimizer(tx: GradientTransformation<unknown>, options: { name?: string } = {}): SomaxOptimizer {
+  checkOptionKeys('asTfOptimizer', options, ['name']);
+  const { name = 'somax' } = options;
   return new SomaxOptimizer(tx, name);
 }

@@ -3,6 +3,7 @@
  * and the common training step in one call (`makeStep`).
  * @module
  */
+import { checkOptionKeys } from './options';
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
 import { assertInRange, assertInteger, HyperparameterError } from './errors';
@@ -190,12 +191,16 @@ export function makeStepAsync<S, B>(
   return (params, state, batch, options) => runAsync(step(params, state, batch, options));
 }
 
+const STEP_OPTION_KEYS: readonly (keyof StepOptions)[] = ['curvatureBatch', 'key'];
+
 /** The step of {@link makeStep} and {@link makeStepAsync} as a {@link Reads} computation. */
 function stepReads<S, B>(tx: GradientTransformation<S>, lossFn: LossFn<B>, name: string) {
   if (typeof tx?.update !== 'function') throw new HyperparameterError(`${name}: tx must be a GradientTransformation`);
   if (typeof lossFn !== 'function') throw new HyperparameterError(`${name}: lossFn must be a function (params, batch) → tf.Scalar`);
   const vg = valueAndGrad(lossFn);
-  return function* (params: Tree, state: S, batch: B, { curvatureBatch, key }: StepOptions = {}): Reads<StepResult<S>> {
+  return function* (params: Tree, state: S, batch: B, options: StepOptions = {}): Reads<StepResult<S>> {
+    checkOptionKeys(name, options, STEP_OPTION_KEYS);
+    const { curvatureBatch, key } = options;
     checkStepInputs(params, state, batch, curvatureBatch);
     const { value, grads } = vg(params, batch);
     let updates: Tree;

@@ -13,6 +13,7 @@
  *   Korbit et al., "Exact Gauss-Newton optimization" (2024), arXiv 2405.14402.
  * @module
  */
+import { checkOptionKeys } from '../lib/options';
 import * as tf from '@tensorflow/tfjs-core';
 import { HyperparameterError, InputError } from '../lib/errors';
 import { batchSize, checkObjective } from '../lib/objective';
@@ -170,7 +171,9 @@ export interface DenseObjectiveOptions<X> {
  * });
  * const tx = egn(objective, { lam0: 1 }); // J Jᵀ by the delta trick, no Jacobian rows
  */
-export function denseObjective<X = tf.Tensor>({ forward, loss }: DenseObjectiveOptions<X>): DenseObjective<X> {
+export function denseObjective<X = tf.Tensor>(options: DenseObjectiveOptions<X>): DenseObjective<X> {
+  checkOptionKeys('denseObjective', options, ['forward', 'loss']);
+  const { forward, loss } = options;
   if (typeof forward !== 'function')
     throw new HyperparameterError('denseObjective: forward must be a function (params, x, dense) => outputs');
   const objective = { predict: (params: Tree, x: X) => forward(params, x, affine), loss, rowGram: denseRowGram(forward) };

@@ -4,6 +4,7 @@
  * of the dense layers, and the linearization).
  * @module
  */
+import { checkOptionKeys } from '../lib/options';
 import * as tf from '@tensorflow/tfjs-core';
 import { HyperparameterError, InputError } from '../lib/errors';
 import type { Linearization, Objective, OutputLoss, OutputLossName } from '../lib/objective';
@@ -173,7 +174,9 @@ export interface MlpObjective extends DenseObjective<tf.Tensor> {
  * const params = objective.init([784, 128, 10]);
  * const tx = egn(objective, { lam0: 1 });
  */
-export function mlpObjective({ activation = 'tanh', loss }: MlpObjectiveOptions): MlpObjective {
+export function mlpObjective(options: MlpObjectiveOptions): MlpObjective {
+  checkOptionKeys('mlpObjective', options, ['activation', 'loss']);
+  const { activation = 'tanh', loss } = options;
   const base = denseObjective({ forward: mlpForward(activation), loss });
   return { ...base, linearize: mlpLinearize(activation), init: mlpInit };
 }

@@ -11,6 +11,7 @@
  * Every function returns fresh tensors owned by the caller and disposes its intermediates.
  * @module
  */
+import { checkOptionKeys } from '../options';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import { batchSize, checkObjective, predictOn } from '../objective';
@@ -95,8 +96,10 @@ export function jvp(
   fn: (params: Tree) => tf.Tensor,
   params: Tree,
   tangent: Tree,
-  { outputShape }: { outputShape?: readonly number[] } = {},
+  options: { outputShape?: readonly number[] } = {},
 ): tf.Tensor {
+  checkOptionKeys('jvp', options, ['outputShape']);
+  const { outputShape } = options;
   ensureSecondOrderGradients();
   const { leaves, def } = tree.flatten(params);
   const vs = leavesLike(params, tangent, 'tangent');
@@ -219,8 +222,10 @@ export function fisherDiag<X>(
   objective: Objective<X>,
   params: Tree,
   batch: SupervisedBatch<X>,
-  { kind = 'empirical', key = 0 }: { kind?: 'empirical' | 'sampled'; key?: PRNGKey } = {},
+  options: { kind?: 'empirical' | 'sampled'; key?: PRNGKey } = {},
 ): Tree {
+  checkOptionKeys('fisherDiag', options, ['kind', 'key']);
+  const { kind = 'empirical', key = 0 } = options;
   const loss = checkObjective(objective);
   const { def } = tree.flatten(params);
   const diag = tf.tidy(() => {

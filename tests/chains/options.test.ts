@@ -69,3 +69,31 @@ describe('unknown options are refused, naming the nearest known key', () => {
     expect(() => somax.make('swmgn' as MethodName, { objective } as never)).toThrow("unknown method 'swmgn'; did you mean 'swmng'?");
   });
 });
+
+describe('options of the step, the adapters, the models and the testing kit are checked too', () => {
+  test.each([
+    [
+      'makeStep options',
+      () =>
+        somax.makeStep(somax.sgd(0.1), lossFn)({ w: tf.ones([2, 1]) }, somax.sgd(0.1).init({ w: tf.ones([2, 1]) }), null, {
+          curvaturebatch: 1,
+        } as never),
+      "unknown option 'curvaturebatch' for makeStep; did you mean 'curvatureBatch'?",
+    ],
+    [
+      'asTfOptimizer',
+      () => somax.asTfOptimizer(somax.sgd(0.1), { nmae: 'x' } as never),
+      "unknown option 'nmae' for asTfOptimizer; did you mean 'name'?",
+    ],
+    ['mlpObjective', () => somax.mlpObjective({ loss: 'meanSquaredError', activaton: 'relu' } as never), "did you mean 'activation'?"],
+    [
+      'jvp',
+      () => somax.jvp((p) => p as tf.Tensor, tf.ones([2]), tf.ones([2]), { outputshape: [2] } as never),
+      "did you mean 'outputShape'?",
+    ],
+  ])('%s', (_name, call, message) => {
+    const before = tf.memory().numTensors;
+    expect(call).toThrow(message);
+    expect(tf.memory().numTensors - before).toBeLessThanOrEqual(4); // the test's own inputs
+  });
+});
