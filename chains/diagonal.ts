@@ -12,7 +12,7 @@ import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn, ScalarOrSchedule } from '../lib/types';
 import { clip } from '../transforms/clipping';
 import { hessianCurvature } from '../transforms/curvature';
-import { scaleByDiagonalCurvature } from '../transforms/diagonal';
+import { DIAGONAL_CURVATURE_DEFAULTS, scaleByDiagonalCurvature } from '../transforms/diagonal';
 import type { ScaleByDiagonalCurvatureState } from '../transforms/diagonal';
 import { gaussNewtonBartlettEstimator, hutchinsonEstimator } from '../transforms/estimators';
 import { scaleByLearningRate } from '../transforms/scale';
@@ -49,16 +49,17 @@ export interface AdahessianOptions extends PostDirectionOptions, GuardOptions {
   seed?: number;
 }
 
+const LANE = DIAGONAL_CURVATURE_DEFAULTS.adahessian;
 const ADAHESSIAN_DEFAULTS = {
-  b1: 0.9,
-  b2: 0.999,
-  eps: 1e-8,
-  hessianPower: 1,
-  relativeFloor: 0.01,
+  b1: LANE.b1,
+  b2: LANE.b2,
+  eps: LANE.eps,
+  hessianPower: LANE.hessianPower,
+  relativeFloor: 0.01, // not the paper's 0: see the option
   numProbes: 1,
-  spatialAveraging: true,
-  evalEveryK: 1,
-  seed: 0,
+  spatialAveraging: LANE.spatialAveraging,
+  evalEveryK: LANE.evalEveryK,
+  seed: LANE.seed,
   ...POST_DIRECTION_DEFAULTS,
   ...GUARD_DEFAULTS,
 } as const satisfies Defaults<AdahessianOptions>;
@@ -117,17 +118,18 @@ export interface SophiaOptions extends GuardOptions {
   numProbes?: number;
 }
 
+const SOPHIA_LANE = DIAGONAL_CURVATURE_DEFAULTS.sophia;
 const SOPHIA_DEFAULTS = {
   learningRate: 1.0,
-  b1: 0.965,
-  b2: 0.99,
-  gamma: 0.01,
-  eps: 1e-8,
-  evalEveryK: 10,
+  b1: SOPHIA_LANE.b1,
+  b2: SOPHIA_LANE.b2,
+  gamma: SOPHIA_LANE.gamma,
+  eps: SOPHIA_LANE.eps,
+  evalEveryK: SOPHIA_LANE.evalEveryK,
   weightDecay: 0.2,
   mask: undefined,
   clipValue: 1.0,
-  seed: 0,
+  seed: SOPHIA_LANE.seed,
   numProbes: 1,
   ...GUARD_DEFAULTS,
 } as const satisfies Defaults<SophiaOptions>;

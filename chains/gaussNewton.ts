@@ -11,7 +11,7 @@ import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
-import { scaleByIgnd } from '../transforms/ignd';
+import { SCALE_BY_IGND_DEFAULTS, scaleByIgnd } from '../transforms/ignd';
 import { ema, scaleByAdam } from '../transforms/moments';
 import { identity } from '../lib/combine';
 import { cgSolver, directSolver, rowSpaceSolver } from '../transforms/solvers';
@@ -97,8 +97,8 @@ export interface IgndOptions extends PostDirectionOptions, GuardOptions {
 const IGND_DEFAULTS = {
   b1: 0,
   b2: 0,
-  eps: 1e-7,
-  outputDamping: 1e-4,
+  eps: 1e-7, // somax 2024's IGND ε (Adam's is 1e-8)
+  outputDamping: SCALE_BY_IGND_DEFAULTS.outputDamping,
   ...POST_DIRECTION_DEFAULTS,
   learningRate: 0.1,
   ...GUARD_DEFAULTS,

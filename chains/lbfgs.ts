@@ -6,7 +6,7 @@ import { chain } from '../lib/combine';
 import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn, ScalarOrSchedule } from '../lib/types';
-import { scaleByLbfgs } from '../transforms/lbfgs';
+import { SCALE_BY_LBFGS_DEFAULTS, scaleByLbfgs } from '../transforms/lbfgs';
 import type { ScaleByLbfgsState } from '../transforms/lbfgs';
 import { scaleByZoomLinesearch } from '../transforms/linesearch';
 import type { ZoomLinesearchOptions } from '../transforms/linesearch';
@@ -28,8 +28,8 @@ export interface LbfgsOptions extends GuardOptions {
 
 const LBFGS_DEFAULTS = {
   learningRate: undefined,
-  memorySize: 10,
-  scaleInitPrecond: true,
+  memorySize: SCALE_BY_LBFGS_DEFAULTS.memorySize,
+  scaleInitPrecond: SCALE_BY_LBFGS_DEFAULTS.scaleInitPrecond,
   linesearch: { maxLinesearchSteps: 20, initialGuessStrategy: 'one' },
   ...GUARD_DEFAULTS,
 } as const satisfies Defaults<LbfgsOptions>;

@@ -7,7 +7,7 @@ import { chain } from '../lib/combine';
 import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import type { GradientTransformation, LossFn } from '../lib/types';
-import { scaleBySqn } from '../transforms/lbfgs';
+import { SCALE_BY_SQN_DEFAULTS, scaleBySqn } from '../transforms/lbfgs';
 import type { ScaleBySqnState } from '../transforms/lbfgs';
 import { scaleByBacktrackingLinesearch } from '../transforms/linesearch';
 import type { BacktrackingLinesearchOptions, BacktrackingLinesearchState } from '../transforms/linesearch';
@@ -51,10 +51,10 @@ export interface SqnOptions extends GuardOptions {
 }
 
 const SQN_DEFAULTS = {
-  learningRate: 1.0,
-  memorySize: 10,
+  learningRate: SCALE_BY_SQN_DEFAULTS.learningRate,
+  memorySize: SCALE_BY_SQN_DEFAULTS.memorySize,
   linesearch: false,
-  curvatureEps: 1e-10,
+  curvatureEps: SCALE_BY_SQN_DEFAULTS.curvatureEps,
   ...GUARD_DEFAULTS,
 } as const satisfies Defaults<SqnOptions>;
 

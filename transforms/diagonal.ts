@@ -58,20 +58,19 @@ export interface DiagonalCurvatureOptions {
   seed?: number;
 }
 
-/** The defaults of {@link DiagonalCurvatureOptions} for each mode. */
-const DIAGONAL_DEFAULTS = {
-  adahessian: { b1: 0.9, b2: 0.999, evalEveryK: 1, spatialAveraging: true },
-  sophia: { b1: 0.965, b2: 0.99, evalEveryK: 10, spatialAveraging: false },
-} as const;
-
 const COMMON_DEFAULTS = {
-  mode: 'adahessian',
   eps: 1e-8,
   hessianPower: 1,
   relativeFloor: 0,
   gamma: 0.01,
   seed: 0,
 } as const;
+
+/** The defaults of {@link DiagonalCurvatureOptions} for each mode (somax v1's). */
+export const DIAGONAL_CURVATURE_DEFAULTS = {
+  adahessian: { ...COMMON_DEFAULTS, mode: 'adahessian', b1: 0.9, b2: 0.999, evalEveryK: 1, spatialAveraging: true },
+  sophia: { ...COMMON_DEFAULTS, mode: 'sophia', b1: 0.965, b2: 0.99, evalEveryK: 10, spatialAveraging: false },
+} as const satisfies Record<'adahessian' | 'sophia', Defaults<DiagonalCurvatureOptions>>;
 
 /** What a mode puts in the EMA and how it divides by it. */
 interface Denominator {
@@ -125,7 +124,7 @@ export function scaleByDiagonalCurvature(
 ): GradientTransformation<ScaleByDiagonalCurvatureState> {
   const mode = options?.mode;
   if (mode !== 'adahessian' && mode !== 'sophia') throw new InputError(`mode must be 'adahessian' or 'sophia', got '${String(mode)}'`);
-  const defaults = { ...COMMON_DEFAULTS, ...DIAGONAL_DEFAULTS[mode] } satisfies Defaults<DiagonalCurvatureOptions>;
+  const defaults = DIAGONAL_CURVATURE_DEFAULTS[mode];
   const { b1, b2, eps, hessianPower, relativeFloor, gamma, evalEveryK, spatialAveraging, seed } = resolveOptions(
     'scaleByDiagonalCurvature',
     options,

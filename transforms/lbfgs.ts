@@ -178,7 +178,7 @@ export interface ScaleByLbfgsOptions {
   curvatureEps?: number;
 }
 
-const SCALE_BY_LBFGS_DEFAULTS = {
+export const SCALE_BY_LBFGS_DEFAULTS = {
   memorySize: 10,
   scaleInitPrecond: true,
   curvatureEps: 1e-10,
@@ -237,7 +237,7 @@ export interface ScaleBySqnOptions {
   linesearch?: GradientTransformation<unknown>;
 }
 
-const SCALE_BY_SQN_DEFAULTS = {
+export const SCALE_BY_SQN_DEFAULTS = {
   learningRate: 1.0,
   memorySize: 10,
   curvatureEps: 1e-10,
