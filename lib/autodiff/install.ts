@@ -1,6 +1,7 @@
 /**
  * Installs the second-order-safe gradients of `kernels.ts` into tfjs's gradient registry, keeps
- * them installed, and runs `tf.fused.matMul` unfused inside second-order products.
+ * them installed, and runs `tf.fused.matMul`, `tf.fused.conv2d` and `tf.fused.depthwiseConv2d`
+ * unfused inside second-order products.
  *
  * They are installed when somax is imported. Every second-order entry point calls
  * {@link ensureSecondOrderGradients} (a cheap identity check), which re-installs them if another
@@ -17,10 +18,13 @@ const REPLACED = GRADIENTS.filter((g) => g.replaces);
 
 let installedReplaced: unknown[] = [];
 
-/** Nesting depth of somax second-order products in progress (fused ops are unfused inside them). */
+/** Nesting depth of somax second-order products in progress (fused ops run unfused inside them). */
 let secondOrderDepth = 0;
 
-/** Runs `fn` as a second-order product: `tf.fused.matMul` runs unfused inside, so it is differentiable twice. */
+/**
+ * Runs `fn` as a second-order product: `tf.fused.matMul`, `tf.fused.conv2d` and
+ * `tf.fused.depthwiseConv2d` run unfused inside, so they are differentiable twice.
+ */
 export function withSecondOrder<T>(fn: () => T): T {
   secondOrderDepth += 1;
   try {
@@ -31,57 +35,89 @@ export function withSecondOrder<T>(fn: () => T): T {
 }
 
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
+type FusedConv2DArgs = Parameters<typeof tf.fused.conv2d>[0];
+type FusedDepthwiseArgs = Parameters<typeof tf.fused.depthwiseConv2d>[0];
+type FusedActivation = NonNullable<FusedMatMulArgs['activation']>;
+type Channeled = tf.Tensor | tf.TensorLike | undefined;
 
-/** `tf.fused.matMul` as plain ops: matMul, bias, activation (all second-order safe). */
-function unfusedMatMul({
-  a,
-  b,
-  transposeA = false,
-  transposeB = false,
-  bias,
-  activation = 'linear',
-  preluActivationWeights,
-  leakyreluAlpha = 0.2,
-}: FusedMatMulArgs): tf.Tensor {
-  let y = tf.matMul(a, b, transposeA, transposeB);
-  if (bias) y = tf.add(y, bias);
-  switch (activation) {
+/**
+ * The bias and activation of a fused op as plain ops (all second-order safe), as tfjs's fused
+ * kernels apply them. In NCHW a 1-D bias or PReLU weight runs along the channel axis (axis 1).
+ */
+function biasAndActivation(
+  y: tf.Tensor,
+  {
+    bias,
+    activation,
+    preluActivationWeights,
+    leakyreluAlpha,
+  }: { bias?: Channeled; activation?: FusedActivation } & Pick<FusedMatMulArgs, 'preluActivationWeights' | 'leakyreluAlpha'>,
+  channelsFirst = false,
+): tf.Tensor {
+  const alongChannels = (t: tf.Tensor | tf.TensorLike): tf.Tensor => {
+    const c = t instanceof tf.Tensor ? t : tf.tensor(t);
+    return channelsFirst && c.rank === 1 ? tf.reshape(c, [c.shape[0], 1, 1]) : c;
+  };
+  const z = bias != null ? tf.add(y, alongChannels(bias)) : y;
+  switch (activation ?? 'linear') {
     case 'linear':
-      return y;
+      return z;
     case 'relu':
-      return tf.relu(y);
+      return tf.relu(z);
     case 'relu6':
-      return tf.relu6(y);
+      return tf.relu6(z);
     case 'elu':
-      return tf.elu(y);
+      return tf.elu(z);
     case 'sigmoid':
-      return tf.sigmoid(y);
+      return tf.sigmoid(z);
     case 'leakyrelu':
-      return tf.leakyRelu(y, leakyreluAlpha);
+      return tf.leakyRelu(z, leakyreluAlpha ?? 0.2);
     case 'prelu':
-      return tf.prelu(y, preluActivationWeights as tf.Tensor);
+      return tf.prelu(z, alongChannels(preluActivationWeights as tf.Tensor));
     default:
       throw new UnsupportedOpError(`fused activation '${String(activation)}' in a second-order product`);
   }
 }
 
-const fused = tf.fused as unknown as {
-  matMul: (args: FusedMatMulArgs) => tf.Tensor;
-  __somaxOriginal?: (args: FusedMatMulArgs) => tf.Tensor;
+/** The fused ops routed through plain ops inside second-order products, each as those plain ops. */
+const UNFUSED = {
+  matMul: (args: FusedMatMulArgs): tf.Tensor =>
+    biasAndActivation(tf.matMul(args.a, args.b, args.transposeA ?? false, args.transposeB ?? false), args),
+  conv2d: (args: FusedConv2DArgs): tf.Tensor => {
+    const { x, filter, strides, pad, dataFormat = 'NHWC', dilations = [1, 1], dimRoundingMode } = args;
+    const y = tf.conv2d(x, filter, strides, pad, dataFormat, dilations, dimRoundingMode);
+    return biasAndActivation(y, args, dataFormat === 'NCHW');
+  },
+  depthwiseConv2d: (args: FusedDepthwiseArgs): tf.Tensor => {
+    const { x, filter, strides, pad, dataFormat = 'NHWC', dilations = [1, 1], dimRoundingMode } = args;
+    const y = tf.depthwiseConv2d(x, filter, strides, pad, dataFormat, dilations, dimRoundingMode);
+    return biasAndActivation(y, args, dataFormat === 'NCHW');
+  },
 };
 
+type FusedName = keyof typeof UNFUSED;
+type FusedOp = (args: never) => tf.Tensor;
+const fused = tf.fused as unknown as Record<FusedName, FusedOp> & { __somaxOriginal?: Partial<Record<FusedName, FusedOp>> };
+
 /**
- * Routes `tf.fused.matMul` (used by tfjs-layers' Dense) through plain ops while a somax
- * second-order product runs; outside them the fused kernel runs as before.
+ * Routes `tf.fused.matMul` (tfjs-layers' Dense), `tf.fused.conv2d` (Conv1D/Conv2D) and
+ * `tf.fused.depthwiseConv2d` through plain ops while a somax second-order product runs; outside
+ * them the fused kernels run as before.
  */
 function installUnfusing(): void {
   if (fused.__somaxOriginal) return;
   // In ESM bundles `tf.fused` is a frozen module namespace (or getter-only): it cannot be patched,
-  // and a fused matMul with a custom gradient is then reported by the second-order safety check.
-  if (!Object.isExtensible(fused) || !Object.getOwnPropertyDescriptor(fused, 'matMul')?.writable) return;
-  const original = fused.matMul;
-  fused.__somaxOriginal = original;
-  fused.matMul = (args) => (secondOrderDepth > 0 ? unfusedMatMul(args) : original(args));
+  // and a fused op with a custom gradient is then reported by the second-order safety check.
+  if (!Object.isExtensible(fused)) return;
+  const names = (Object.keys(UNFUSED) as FusedName[]).filter((k) => Object.getOwnPropertyDescriptor(fused, k)?.writable);
+  const originals: Partial<Record<FusedName, FusedOp>> = {};
+  for (const name of names) {
+    const original = fused[name];
+    const unfused = UNFUSED[name] as FusedOp;
+    originals[name] = original;
+    fused[name] = ((args: never) => (secondOrderDepth > 0 ? unfused(args) : original(args))) as FusedOp;
+  }
+  fused.__somaxOriginal = originals;
 }
 
 function quietly<T>(fn: () => T): T {

@@ -230,11 +230,26 @@ function conv2d(x: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
   return tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, strides, pad, dataFormat, 1, dimRoundingMode);
 }
 
-function assertUnitDilations(attrs: Attrs): void {
+function depthwiseBackpropInput(inputShape: number[], dy: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { strides, pad, dilations = [1, 1], dimRoundingMode } = attrs;
+  return runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { strides, pad, dilations, dimRoundingMode, inputShape });
+}
+
+function depthwiseBackpropFilter(x: tf.Tensor, dy: tf.Tensor, filterShape: number[], attrs: Attrs): tf.Tensor {
+  const { strides, pad, dilations = [1, 1], dimRoundingMode } = attrs;
+  return runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides, pad, dilations, dimRoundingMode, filterShape });
+}
+
+function depthwiseConv2d(x: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { strides, pad, dilations = [1, 1], dimRoundingMode } = attrs;
+  return tf.depthwiseConv2d(x as tf.Tensor4D, filter as tf.Tensor4D, strides, pad, 'NHWC', dilations, dimRoundingMode);
+}
+
+function assertUnitDilations(attrs: Attrs, op = 'conv2d'): void {
   const d = attrs.dilations ?? 1;
   if (!(Array.isArray(d) ? d : [d]).every((v: number) => v === 1)) {
     throw new UnsupportedOpError(
-      `the gradient of conv2d with dilations [${String(d)}] is not supported (tfjs has none either); use dilations 1`,
+      `the gradient of ${op} with dilations [${String(d)}] is not supported (tfjs has none either); use dilations 1`,
     );
   }
 }
@@ -486,6 +501,35 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
       dy: () => conv2d(x, ddw, attrs),
     }),
     replaces: 'no gradient: the second derivative of conv2d w.r.t. its filter throws',
+  },
+  {
+    kernelName: 'DepthwiseConv2dNative',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy: tf.Tensor, [x, filter], attrs) => {
+      assertUnitDilations(attrs, 'depthwiseConv2d');
+      return {
+        x: () => depthwiseBackpropInput(x.shape, dy, filter, attrs),
+        filter: () => depthwiseBackpropFilter(x, dy, filter.shape, attrs),
+      };
+    },
+  },
+  {
+    kernelName: 'DepthwiseConv2dNativeBackpropInput',
+    inputsToSave: ['dy', 'filter'],
+    gradFunc: (ddx: tf.Tensor, [dy, filter], attrs) => ({
+      dy: () => depthwiseConv2d(ddx, filter, attrs),
+      filter: () => depthwiseBackpropFilter(ddx, dy, filter.shape, attrs),
+    }),
+    replaces: 'no gradient: the second derivative of depthwiseConv2d w.r.t. its input throws',
+  },
+  {
+    kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+    inputsToSave: ['x', 'dy'],
+    gradFunc: (ddw: tf.Tensor, [x, dy], attrs) => ({
+      x: () => depthwiseBackpropInput(x.shape, dy, ddw, attrs),
+      dy: () => depthwiseConv2d(x, ddw, attrs),
+    }),
+    replaces: 'no gradient: the second derivative of depthwiseConv2d w.r.t. its filter throws',
   },
   {
     kernelName: 'AvgPool',

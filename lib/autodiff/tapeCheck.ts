@@ -19,15 +19,25 @@ const ALTERNATIVES: Record<string, string> = {
   LRN: 'a normalization written with primitive ops (tf.div, tf.pow, ...)',
 };
 
+/**
+ * Fused ops reach the tape only where somax could not route them through plain ops: it patches
+ * `tf.fused.matMul`, `tf.fused.conv2d` and `tf.fused.depthwiseConv2d` (tfjs-layers' Dense, Conv and
+ * DepthwiseConv2D) in tfjs-core's CommonJS build, but an ESM bundle's `tf.fused` is frozen.
+ */
+const FUSED_HELP = (base: string): string =>
+  `'${base}' (a fused op) cannot be differentiated twice, and somax could not route it through plain ops here: ` +
+  'it does so for tf.fused.matMul / conv2d / depthwiseConv2d (tfjs-layers Dense, Conv1D/Conv2D, DepthwiseConv2D) when ' +
+  "@tensorflow/tfjs-core is loaded as CommonJS, but an ESM bundle's tf.fused is frozen. Load tfjs-core's CommonJS build " +
+  '(Node require, or alias @tensorflow/tfjs-core to its CommonJS main in the bundler), or write the layer with ' +
+  'tf.matMul / tf.conv2d / tf.depthwiseConv2d followed by tf.add(bias) and the activation';
+
 /** Explains why `kernelName` cannot take part in a second-order product. */
 function explain(kernelName: string): string {
   const base = kernelName.replace(/__op$/, '').replace(/_\d+$/, '');
   const alt = Object.entries(ALTERNATIVES).find(([k]) => base.toLowerCase().includes(k.toLowerCase()));
   if (alt && base === alt[0]) return `'${base}' cannot be differentiated twice: use ${alt[1]}`;
   if (alt) return `'${base}' is built with tf.customGrad and cannot be differentiated twice: use ${alt[1]}`;
-  if (base.startsWith('_Fused') || base.startsWith('Fused') || base.startsWith('fused')) {
-    return `'${base}' (a fused op) cannot be differentiated twice: use tf.matMul / tf.conv2d followed by the bias and the activation`;
-  }
+  if (base.startsWith('_Fused') || base.startsWith('Fused') || base.startsWith('fused')) return FUSED_HELP(base);
   return `the kernel '${base}' has no second-order-safe gradient in somax (supported kernels: docs/second-order-ops.md)`;
 }
 
@@ -40,7 +50,8 @@ function explain(kernelName: string): string {
  *   `SECOND_ORDER_KERNELS`; for others, rewrite the op with covered ones).
  * - "Cannot compute gradient of y=f(x)": the second differentiation met a tensor the tape lost,
  *   the mark of an op built with `tf.customGrad` (`tf.logSoftmax`, `tf.losses.*`, `tf.logSigmoid`,
- *   fused ops) or of a stock gradient that uses its saved output (somax's gradients not installed).
+ *   fused ops where they could not be routed through plain ops) or of a stock gradient that uses
+ *   its saved output (somax's gradients not installed).
  *
  * @example
  * try { hv = tf.grad(...nested...) } catch (e) { throw explainSecondOrderFailure(e); }
@@ -59,8 +70,9 @@ export function explainSecondOrderFailure(err: unknown): unknown {
     return new UnsupportedOpError(
       'second-order product: the second differentiation lost its path through an op that cannot be ' +
         'differentiated twice, an op built with tf.customGrad: tf.logSoftmax (use losses.logSoftmax), ' +
-        'tf.losses.* (use the losses of somax), tf.logSigmoid (use losses.logSigmoid), tf.fused.* with an ' +
-        "activation (use the plain op, then the bias and activation); or tfjs's stock gradients replaced " +
+        'tf.losses.* (use the losses of somax), tf.logSigmoid (use losses.logSigmoid), tf.fused.* where somax ' +
+        'cannot route it through plain ops (an ESM bundle: use the plain op, then the bias and activation); ' +
+        "or tfjs's stock gradients replaced " +
         "somax's (call ensureSecondOrderGradients()). Original error: " +
         err.message.split('\n')[0],
     );

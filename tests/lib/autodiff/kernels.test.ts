@@ -190,6 +190,30 @@ function conv2dJs(x: number[], h: number, w: number, k: number[], f: number, cou
   return out;
 }
 
+/** Plain-JS NHWC depthwise convolution (batch 1): x [h, w, c], k [f, f, c, m], out [.., .., c·m]. */
+function depthwiseJs(x: number[], h: number, w: number, c: number, k: number[], f: number, m: number, s: number, pad: 'valid' | 'same') {
+  const outH = pad === 'valid' ? Math.ceil((h - f + 1) / s) : Math.ceil(h / s);
+  const outW = pad === 'valid' ? Math.ceil((w - f + 1) / s) : Math.ceil(w / s);
+  const padT = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outH - 1) * s + f - h) / 2);
+  const padL = pad === 'valid' ? 0 : Math.floor(Math.max(0, (outW - 1) * s + f - w) / 2);
+  const out: number[] = [];
+  for (let i = 0; i < outH; i++)
+    for (let j = 0; j < outW; j++)
+      for (let ch = 0; ch < c; ch++)
+        for (let q = 0; q < m; q++) {
+          let acc = 0;
+          for (let u = 0; u < f; u++)
+            for (let v = 0; v < f; v++) {
+              const r = i * s + u - padT;
+              const cc = j * s + v - padL;
+              if (r < 0 || r >= h || cc < 0 || cc >= w) continue;
+              acc += x[(r * w + cc) * c + ch] * k[((u * f + v) * c + ch) * m + q];
+            }
+          out.push(acc);
+        }
+  return out;
+}
+
 const CASES: Record<string, Case> = {
   tanh: unary(['Tanh', 'Multiply', 'Sum'], tf.tanh, Math.tanh),
   sigmoid: unary(['Sigmoid'], tf.sigmoid, (v) => 1 / (1 + Math.exp(-v))),
@@ -412,6 +436,24 @@ const CASES: Record<string, Case> = {
     ],
     tfFn: (x, k) => wsum(tf.tanh(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 'same'))),
     jsFn: (x) => sumW(conv2dJs(Array.from(x.subarray(0, 25)), 5, 5, Array.from(x.subarray(25)), 3, 1, 2, 'same').map(Math.tanh)),
+  },
+  depthwiseValid: {
+    kernels: ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+    shapes: [
+      [1, 4, 4, 2],
+      [2, 2, 2, 2],
+    ],
+    tfFn: (x, k) => wsum(tf.tanh(tf.depthwiseConv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid'))),
+    jsFn: (x) => sumW(depthwiseJs(Array.from(x.subarray(0, 32)), 4, 4, 2, Array.from(x.subarray(32)), 2, 2, 1, 'valid').map(Math.tanh)),
+  },
+  depthwiseSameStrided: {
+    kernels: ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+    shapes: [
+      [1, 5, 5, 2],
+      [3, 3, 2, 1],
+    ],
+    tfFn: (x, k) => wsum(tf.square(tf.depthwiseConv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 'same'))),
+    jsFn: (x) => sumW(depthwiseJs(Array.from(x.subarray(0, 50)), 5, 5, 2, Array.from(x.subarray(50)), 3, 1, 2, 'same').map(sq)),
   },
   avgPool: {
     kernels: ['AvgPool', 'AvgPoolGrad'],
@@ -849,13 +891,15 @@ describe('unsupported ops fail loudly, naming the op and what to use instead', (
       /softmaxCrossEntropy.*losses\.softmaxCrossEntropy/,
     ],
     ['tf.logSigmoid', (p) => tf.sum(tf.logSigmoid(p)), /logSigmoid.*losses\.logSigmoid/],
-    // tfjs runs fused ops unfused under a gradient unless the activation is linear.
+    // somax routes tf.fused.* through plain ops in second-order products; where it cannot (an ESM
+    // bundle's frozen tf.fused, here the unpatched op), the fused op is refused with the way out.
+    // (tfjs itself runs fused ops unfused under a gradient unless the activation is linear.)
     [
-      'tf.fused.conv2d',
+      'tf.fused.conv2d where tf.fused cannot be patched',
       (p) =>
         tf.sum(
           tf.square(
-            tf.fused.conv2d({
+            (tf.fused as any).__somaxOriginal.conv2d({
               x: tf.reshape(p, [1, 2, 3, 1]) as tf.Tensor4D,
               filter: tf.ones([1, 1, 1, 2]) as tf.Tensor4D,
               strides: 1,
@@ -864,7 +908,7 @@ describe('unsupported ops fail loudly, naming the op and what to use instead', (
             }),
           ),
         ),
-      /fused.*tf\.conv2d/i,
+      /'fusedConv2d.*' \(a fused op\).*ESM bundle.*CommonJS.*tf\.conv2d/,
     ],
     ['tf.localResponseNormalization', (p) => tf.sum(tf.localResponseNormalization(tf.reshape(p, [1, 1, 2, 3]) as tf.Tensor4D)), /'LRN'/],
   ];
