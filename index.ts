@@ -98,10 +98,13 @@ export {
 export { objectiveLoss, outputBasis } from './lib/objective';
 export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
 
-// Models with closed-form curvature hooks.
-export { denseObjective, mlpObjective } from './models';
+// Models: closed-form curvature hooks, and compiled tfjs-layers models.
+export { denseObjective, layersObjective, mlpObjective, withFitBatch } from './models';
 export type {
   Activation,
+  FitBatchOptions,
+  LayersModelLike,
+  LayersObjective,
   DenseForward,
   DenseLayer,
   DenseObjective,
@@ -222,4 +225,4 @@ export type {
 
 // The registry.
 export { describe, listMethods, make } from './chains/registry';
-export type { LossModel, MethodName, MethodOptions, MethodStates, ObjectiveModel } from './chains/registry';
+export type { LossModel, MethodName, MethodOptions, MethodStates, ModelRoute, ObjectiveModel } from './chains/registry';

@@ -5,7 +5,10 @@
  */
 import { HyperparameterError } from '../lib/errors';
 import type { Objective } from '../lib/objective';
+import { objectiveLoss } from '../lib/objective';
 import { nearestName } from '../lib/options';
+import { layersObjective, withFitBatch } from '../models/layers';
+import type { FitBatchOptions, LayersModelLike } from '../models/layers';
 import type { GradientTransformation, LossFn, StateOf } from '../lib/types';
 import type { SecondOrderMethodState } from './common';
 import { adahessian, sophiaG, sophiaH } from './diagonal';
@@ -36,34 +39,43 @@ export interface ObjectiveModel {
   objective: Objective<any>;
 }
 
+/**
+ * A compiled tfjs-layers model, for any method: the method takes its loss or its objective from
+ * the model (see `layersObjective`) and, inside `model.fit`, the batch fit trains on.
+ */
+export interface ModelRoute extends FitBatchOptions {
+  /** The tfjs-layers model (Sequential or functional, one output), compiled before its first step. */
+  model: LayersModelLike;
+}
+
 /** The options `make` takes for each method: the method's own, and its model. */
 export interface MethodOptions {
   /** `adahessian`'s options and its loss. */
-  adahessian: AdahessianOptions & LossModel;
+  adahessian: AdahessianOptions & (LossModel | ModelRoute);
   /** `sophiaH`'s options and its loss. */
-  sophiaH: SophiaOptions & LossModel;
+  sophiaH: SophiaOptions & (LossModel | ModelRoute);
   /** `sophiaG`'s options and its objective. */
-  sophiaG: SophiaOptions & ObjectiveModel;
+  sophiaG: SophiaOptions & (ObjectiveModel | ModelRoute);
   /** `newtonCg`'s options and its loss. */
-  newtonCg: NewtonCgOptions & LossModel;
+  newtonCg: NewtonCgOptions & (LossModel | ModelRoute);
   /** `newtonDirect`'s options and its loss. */
-  newtonDirect: NewtonDirectOptions & LossModel;
+  newtonDirect: NewtonDirectOptions & (LossModel | ModelRoute);
   /** `sgn`'s options and its objective. */
-  sgn: SgnOptions & ObjectiveModel;
+  sgn: SgnOptions & (ObjectiveModel | ModelRoute);
   /** `egn`'s options and its objective. */
-  egn: EgnOptions & ObjectiveModel;
+  egn: EgnOptions & (ObjectiveModel | ModelRoute);
   /** `ggnDirect`'s options and its objective. */
-  ggnDirect: GgnDirectOptions & ObjectiveModel;
+  ggnDirect: GgnDirectOptions & (ObjectiveModel | ModelRoute);
   /** `sqn`'s options and its loss. */
-  sqn: SqnOptions & LossModel;
+  sqn: SqnOptions & (LossModel | ModelRoute);
   /** `swmng`'s options and its objective. */
-  swmng: SwmngOptions & ObjectiveModel;
+  swmng: SwmngOptions & (ObjectiveModel | ModelRoute);
   /** `ignd`'s options and its objective. */
-  ignd: IgndOptions & ObjectiveModel;
+  ignd: IgndOptions & (ObjectiveModel | ModelRoute);
   /** `sgdArmijo`'s options and its loss. */
-  sgdArmijo: SgdArmijoOptions & LossModel;
+  sgdArmijo: SgdArmijoOptions & (LossModel | ModelRoute);
   /** `lbfgs`'s options and its loss. */
-  lbfgs: LbfgsOptions & LossModel;
+  lbfgs: LbfgsOptions & (LossModel | ModelRoute);
 }
 
 /** The state of each method's transformation. */
@@ -260,20 +272,37 @@ export function describe(name: string): string {
  * Builds a method by name: `make('egn', { objective, learningRate: 1, lam0: 0.1 })`,
  * `make('adahessian', { lossFn, learningRate: 0.15 })`. The options are the method's own (typed by
  * {@link MethodOptions}) and its model: `lossFn` or `objective` (the one the method does not need
- * may be given too, and is dropped). An unknown name, or an option the method does not know, is an
+ * may be given too, and is dropped), or a tfjs-layers `model` for every method — the method then
+ * takes its loss or objective from the model and the loss it is compiled with, and, through
+ * `asTfOptimizer`, trains inside `model.fit` on fit's batches (`curvatureSamples`: the curvature on
+ * the first k samples of each). An unknown name, or an option the method does not know, is an
  * error naming it and the nearest known one; a missing model says which one the method needs.
  *
  * @example
  * const tx = make('egn', { objective: { predict, loss: 'softmaxCrossEntropy' }, lam0: 1 });
  * const tx2 = make('adahessian', { lossFn, learningRate: 0.1 });
+ * model.compile({ optimizer: asTfOptimizer(make('egn', { model, lam0: 1 })), loss: 'categoricalCrossentropy' });
+ * await model.fit(x, y, { epochs: 5, batchSize: 64, validationSplit: 0.1 });
  */
 export function make<K extends MethodName>(name: K, options: MethodOptions[K]): GradientTransformation<MethodStates[K]> {
   const e = entry(name);
-  if (options === null || typeof options !== 'object')
-    throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\``);
+  if (options === null || typeof options !== 'object') {
+    throw new HyperparameterError(`make('${name}'): options must be an object with \`${e.needs}\` or \`model\``);
+  }
   // The model the method does not need may be given too (generic code passes both): it is dropped.
-  const { lossFn, objective, ...rest } = options as unknown as Record<string, unknown>;
-  const model = e.needs === 'lossFn' ? lossFn : objective;
-  if (model === undefined) throw new HyperparameterError(`method '${name}' needs \`${e.needs}\``);
-  return e.build(model, rest as Omit<MethodOptions[MethodName], Needs>) as GradientTransformation<MethodStates[K]>;
+  const { lossFn, objective, model, curvatureSamples, ...rest } = options as unknown as Record<string, unknown>;
+  const own = rest as Omit<MethodOptions[MethodName], Needs>;
+  if (model !== undefined) {
+    if (lossFn !== undefined || objective !== undefined)
+      throw new HyperparameterError(`make('${name}'): give \`model\` or \`${e.needs}\`, not both`);
+    const fromModel = layersObjective(model as LayersModelLike);
+    const tx = e.build(e.needs === 'lossFn' ? objectiveLoss(fromModel) : fromModel, own);
+    return withFitBatch(tx, fromModel, { curvatureSamples: curvatureSamples as number | undefined }) as GradientTransformation<
+      MethodStates[K]
+    >;
+  }
+  if (curvatureSamples !== undefined) throw new HyperparameterError(`make('${name}'): \`curvatureSamples\` goes with \`model\``);
+  const chosen = e.needs === 'lossFn' ? lossFn : objective;
+  if (chosen === undefined) throw new HyperparameterError(`method '${name}' needs \`${e.needs}\` (or a tfjs-layers \`model\`)`);
+  return e.build(chosen, own) as GradientTransformation<MethodStates[K]>;
 }

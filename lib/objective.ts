@@ -39,7 +39,7 @@ export interface OutputLoss {
 }
 
 /** The names of the built-in output losses. */
-export type OutputLossName = 'meanSquaredError' | 'softmaxCrossEntropy';
+export type OutputLossName = 'meanSquaredError' | 'meanSquaredErrorPerOutput' | 'softmaxCrossEntropy' | 'sigmoidCrossEntropy';
 
 /** A model and its output loss, as Gauss-Newton methods take them. */
 export interface Objective<X = tf.Tensor> {
@@ -233,7 +233,84 @@ export const softmaxCrossEntropy: OutputLoss = {
     }),
 };
 
-const OUTPUT_LOSSES: Record<OutputLossName, OutputLoss> = { meanSquaredError, softmaxCrossEntropy };
+/**
+ * Squared error averaged over the outputs of each sample, ℓᵢ = (1/C)‖fᵢ − yᵢ‖², L = mean over
+ * samples: tfjs-layers' (Keras's) `meanSquaredError`, so that a model compiled with it and
+ * trained by a Gauss-Newton method sees the same loss as `model.fit` reports.
+ * rᵢ = (2/C)(fᵢ − yᵢ), Qᵢ = (2/C) I; sampled targets fᵢ + √(C/2) ε (the Gaussian whose Fisher is
+ * the GGN). Targets as {@link meanSquaredError}'s.
+ */
+export const meanSquaredErrorPerOutput: OutputLoss = {
+  name: 'meanSquaredErrorPerOutput',
+  value: (f, y) => tf.tidy(() => tf.div(tf.sum(tf.square(tf.sub(f, squaredErrorTargets(f, y)))), f.size) as tf.Scalar),
+  residual: (f, y) => tf.tidy(() => tf.mul(tf.sub(f, squaredErrorTargets(f, y)), 2 / outputsPerSample(f))),
+  hessianProduct: (f, u) => tf.mul(u, 2 / outputsPerSample(f)),
+  hessianBlocks: (f) => {
+    const b = batchSize(f);
+    const c = outputsPerSample(f);
+    const out = new Float64Array(b * c * c);
+    for (let i = 0; i < b; i++) for (let k = 0; k < c; k++) out[i * c * c + k * c + k] = 2 / c;
+    return out;
+  },
+  sampleTargets: (f, key) =>
+    tf.tidy(() => tf.add(f, tf.mul(tf.randomNormal(f.shape, 0, 1, 'float32', key), Math.sqrt(outputsPerSample(f) / 2)))),
+};
+
+/**
+ * Binary cross-entropy of logits, averaged over the outputs of each sample:
+ * ℓᵢ = (1/C) Σₖ softplus(fᵢₖ) − yᵢₖ fᵢₖ, L = mean over samples — tfjs-layers' (Keras's)
+ * `binaryCrossentropy` of a final sigmoid, in logit space. rᵢ = (σ(fᵢ) − yᵢ)/C,
+ * Qᵢ = diag(σ(fᵢ)(1 − σ(fᵢ)))/C; sampled targets are Bernoulli draws of σ(fᵢ). Targets are
+ * shaped like the outputs (0/1 or soft labels).
+ */
+export const sigmoidCrossEntropy: OutputLoss = {
+  name: 'sigmoidCrossEntropy',
+  value: (f, y) =>
+    tf.tidy(() => {
+      checkSameShape('sigmoidCrossEntropy', f, y);
+      return tf.div(tf.sum(tf.sub(tf.softplus(f), tf.mul(tf.cast(y, 'float32'), f))), f.size) as tf.Scalar;
+    }),
+  residual: (f, y) =>
+    tf.tidy(() => {
+      checkSameShape('sigmoidCrossEntropy', f, y);
+      return tf.div(tf.sub(tf.sigmoid(f), tf.cast(y, 'float32')), outputsPerSample(f));
+    }),
+  hessianProduct: (f, u) =>
+    tf.tidy(() => {
+      const p = tf.sigmoid(f);
+      return tf.div(tf.mul(tf.mul(p, tf.sub(1, p)), u), outputsPerSample(f));
+    }),
+  hessianBlocks: (f) => {
+    const b = batchSize(f);
+    const c = outputsPerSample(f);
+    const z = f.dataSync();
+    const out = new Float64Array(b * c * c);
+    for (let i = 0; i < b; i++) {
+      for (let k = 0; k < c; k++) {
+        const p = 1 / (1 + Math.exp(-z[i * c + k]));
+        out[i * c * c + k * c + k] = (p * (1 - p)) / c;
+      }
+    }
+    return out;
+  },
+  sampleTargets: (f, key) => tf.tidy(() => tf.cast(tf.less(tf.randomUniform(f.shape, 0, 1, 'float32', key), tf.sigmoid(f)), 'float32')),
+};
+
+/** Refuses targets not shaped like the outputs (a broadcast would give a silently wrong loss). */
+function checkSameShape(name: string, outputs: tf.Tensor, targets: tf.Tensor): void {
+  if (outputs.rank !== targets.rank || outputs.shape.some((d, i) => d !== targets.shape[i])) {
+    throw new InputError(
+      `${name}: targets of shape [${targets.shape.join(', ')}] do not match outputs of shape [${outputs.shape.join(', ')}]`,
+    );
+  }
+}
+
+const OUTPUT_LOSSES: Record<OutputLossName, OutputLoss> = {
+  meanSquaredError,
+  meanSquaredErrorPerOutput,
+  softmaxCrossEntropy,
+  sigmoidCrossEntropy,
+};
 
 /** Resolves a loss name or object to an {@link OutputLoss}; unknown names list the known ones. */
 export function resolveOutputLoss(loss: OutputLossName | OutputLoss): OutputLoss {

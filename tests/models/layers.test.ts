@@ -1,0 +1,166 @@
+// layersObjective: a compiled tfjs-layers model as an objective — its forward pass at any params,
+// its compiled loss on the logits (equal to what model.fit / evaluate report), the same curvature
+// products as the network written in plain ops, and the batches of model.fit.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ggnvp, hvp, mlpObjective, objectiveLoss, tree } from '../../index';
+import type { GradientTransformation, Tree } from '../../index';
+import { layersObjective, withFitBatch } from '../../models/layers';
+
+function mlp(activation: 'softmax' | 'sigmoid' | 'linear', units = 3): tfl.Sequential {
+  const model = tfl.sequential();
+  model.add(
+    tfl.layers.dense({
+      inputShape: [4],
+      units: 5,
+      activation: 'tanh',
+      kernelInitializer: tfl.initializers.glorotNormal({ seed: 1 }),
+      biasInitializer: tfl.initializers.randomNormal({ seed: 2 }),
+    }),
+  );
+  model.add(
+    tfl.layers.dense({
+      units,
+      activation,
+      kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }),
+      biasInitializer: tfl.initializers.randomNormal({ seed: 4 }),
+    }),
+  );
+  return model;
+}
+
+/** The model's weights as plain tensors keyed by variable name (fresh copies). */
+function weightsOf(model: tfl.LayersModel): Record<string, tf.Tensor> {
+  return Object.fromEntries(model.trainableWeights.map((w) => [w.read().name, tf.clone(w.read())]));
+}
+
+/** The same weights as an mlpObjective params tree { w1, b1, w2, b2 }. */
+function asMlp(model: tfl.LayersModel, p: Record<string, tf.Tensor>): Tree {
+  const names = model.trainableWeights.map((w) => w.read().name);
+  return { w1: p[names[0]], b1: p[names[1]], w2: p[names[2]], b2: p[names[3]] };
+}
+
+const close = (a: Tree, b: Tree, tol: number) => {
+  const [x, y] = [tree.leaves(a), tree.leaves(b)];
+  x.forEach((t, i) => {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(t, y[i]))).dataSync()[0]);
+    const s = tf.tidy(() => tf.max(tf.abs(y[i])).dataSync()[0]);
+    expect(d).toBeLessThanOrEqual(tol * Math.max(1, s));
+  });
+};
+
+describe('layersObjective', () => {
+  const x = tf.randomNormal([6, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const labels = tf.tensor1d([0, 1, 2, 2, 1, 0], 'int32');
+  afterAll(() => tf.dispose([x, labels]));
+
+  test('predict runs the model at any params (weights restored), on the logits when the loss folds the softmax', () => {
+    const model = mlp('softmax');
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const objective = layersObjective(model);
+    const p = weightsOf(model);
+    const shifted = tree.map((t: tf.Tensor) => tf.add(t, 0.1), p) as Record<string, tf.Tensor>;
+    const before = weightsOf(model);
+    const logits = objective.predict(shifted, x);
+    close(tree.leaves(weightsOf(model)) as never, tree.leaves(before) as never, 0); // the model's weights are back
+    const reference = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' }).predict(asMlp(model, shifted), x);
+    close(logits, reference, 1e-6);
+    // The softmax itself is still the model's output outside predict.
+    const probs = model.predict(x) as tf.Tensor;
+    expect(
+      probs
+        .sum(1)
+        .dataSync()
+        .every((s) => Math.abs(s - 1) < 1e-5),
+    ).toBe(true);
+    tf.dispose([logits, reference, probs, ...Object.values(p), ...Object.values(shifted), ...Object.values(before)]);
+    model.dispose();
+  });
+
+  test.each([
+    ['categoricalCrossentropy', 'softmax', 3],
+    ['sparseCategoricalCrossentropy', 'softmax', 3],
+    ['binaryCrossentropy', 'sigmoid', 2],
+    ['meanSquaredError', 'linear', 2],
+  ] as const)('its loss is the compiled %s, as model.evaluate reports it', (loss, activation, units) => {
+    const model = mlp(activation, units);
+    model.compile({ optimizer: 'sgd', loss });
+    const y = tf.tidy(() => {
+      if (loss === 'sparseCategoricalCrossentropy') return tf.cast(labels, 'float32');
+      if (loss === 'categoricalCrossentropy') return tf.oneHot(labels, 3).toFloat();
+      if (loss === 'binaryCrossentropy') return tf.cast(tf.greater(tf.randomUniform([6, 2], 0, 1, 'float32', 9), 0.5), 'float32');
+      return tf.randomNormal([6, 2], 0, 1, 'float32', 9);
+    });
+    const objective = layersObjective(model);
+    const ours = objectiveLoss(objective)(weightsOf(model), { x, y });
+    const theirs = model.evaluate(x, y, { batchSize: 6 }) as tf.Scalar;
+    expect(ours.dataSync()[0]).toBeCloseTo(theirs.dataSync()[0], 5);
+    tf.dispose([ours, theirs, y]);
+    model.dispose();
+  });
+
+  test('HVP and GGN-vp through the model equal those of the same network in plain ops (1e-5)', () => {
+    const model = mlp('softmax');
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const objective = layersObjective(model);
+    const plain = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
+    const p = weightsOf(model);
+    const v = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 5), p);
+    const y = tf.oneHot(labels, 3).toFloat();
+    const batch = { x, y };
+    const viaModel = [ggnvp(objective, p, v, batch), hvp(objectiveLoss(objective), p, v, batch)];
+    const viaPlain = [
+      ggnvp(plain, asMlp(model, p), asMlp(model, v as never), batch),
+      hvp(objectiveLoss(plain), asMlp(model, p), asMlp(model, v as never), batch),
+    ];
+    viaModel.forEach((m, i) => close(asMlp(model, m as Record<string, tf.Tensor>), viaPlain[i], 1e-5));
+    tree.dispose([...viaModel, ...viaPlain]);
+    tf.dispose([y, ...tree.leaves(p), ...tree.leaves(v)]);
+    model.dispose();
+  });
+
+  test('refuses, at the first step, an uncompiled model, an unsupported loss, or a cross-entropy without its softmax', () => {
+    const bare = mlp('softmax');
+    const p = weightsOf(bare);
+    const batch = { x, y: tf.oneHot(labels, 3).toFloat() };
+    expect(() => objectiveLoss(layersObjective(bare))(p, batch)).toThrow(/must be compiled with one loss given by name/);
+    bare.compile({ optimizer: 'sgd', loss: 'cosineProximity' });
+    expect(() => objectiveLoss(layersObjective(bare))(p, batch)).toThrow(/loss 'cosineProximity' is not supported/);
+    const linear = mlp('linear');
+    linear.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    expect(() => objectiveLoss(layersObjective(linear))(weightsOf(linear), batch)).toThrow(/needs a final softmax activation/);
+    tf.dispose([batch.y]);
+    bare.dispose();
+    linear.dispose();
+  });
+
+  test('withFitBatch hands the transform the batch model.fit trains on, and its first k samples as the curvature batch', async () => {
+    const model = mlp('softmax');
+    const objective = layersObjective(model);
+    const seen: number[][] = [];
+    const spy: GradientTransformation<null> = {
+      init: () => null,
+      update: (u, s, _p, extra) => {
+        const b = extra?.batch as { x: tf.Tensor; y: tf.Tensor };
+        const c = extra?.curvatureBatch as { x: tf.Tensor; y: tf.Tensor };
+        seen.push([b.x.shape[0], b.y.shape[0], c.x.shape[0], c.y.shape[0], extra?.value === undefined ? 0 : 1]);
+        return [tree.map((t: tf.Tensor) => tf.mul(t, -0.1), u), s];
+      },
+    };
+    const { asTfOptimizer } = await import('../../index');
+    model.compile({ optimizer: asTfOptimizer(withFitBatch(spy, objective, { curvatureSamples: 4 })), loss: 'categoricalCrossentropy' });
+    const y = tf.oneHot(labels, 3).toFloat();
+    await model.fit(x, y, { epochs: 1, batchSize: 3, verbose: 0, shuffle: false });
+    expect(seen).toEqual([
+      [3, 3, 3, 3, 0],
+      [3, 3, 3, 3, 0],
+    ]);
+    model.compile({ optimizer: asTfOptimizer(withFitBatch(spy, objective, { curvatureSamples: 2 })), loss: 'categoricalCrossentropy' });
+    seen.length = 0;
+    await model.fit(x, y, { epochs: 1, batchSize: 6, verbose: 0 });
+    expect(seen).toEqual([[6, 6, 2, 2, 0]]);
+    expect(objective.fitBatch()).toBeUndefined();
+    tf.dispose(y);
+    model.dispose();
+  });
+});
