@@ -21,7 +21,7 @@ interface LayerActivation {
 
 /** A weight of a tfjs-layers model (`LayerVariable`): `read()` returns the `tf.Variable`. */
 interface LayerVariable {
-  read(): tf.Variable;
+  read(): tf.Tensor;
 }
 
 /**
@@ -99,7 +99,7 @@ function withWeights<T>(model: LayersModelLike, params: Tree, fn: () => T): T {
   const swapped: [{ val: tf.Tensor }, tf.Tensor][] = [];
   try {
     for (const weight of model.trainableWeights) {
-      const variable = weight.read();
+      const variable = weight.read() as tf.Variable;
       const value = values[variable.name];
       if (value === undefined)
         throw new InputError(`params has no entry '${variable.name}' (params are keyed by the model's variable names)`);

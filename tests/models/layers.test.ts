@@ -31,12 +31,12 @@ function mlp(activation: 'softmax' | 'sigmoid' | 'linear', units = 3): tfl.Seque
 
 /** The model's weights as plain tensors keyed by variable name (fresh copies). */
 function weightsOf(model: tfl.LayersModel): Record<string, tf.Tensor> {
-  return Object.fromEntries(model.trainableWeights.map((w) => [w.read().name, tf.clone(w.read())]));
+  return Object.fromEntries(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, tf.clone(w.read())]));
 }
 
 /** The same weights as an mlpObjective params tree { w1, b1, w2, b2 }. */
 function asMlp(model: tfl.LayersModel, p: Record<string, tf.Tensor>): Tree {
-  const names = model.trainableWeights.map((w) => w.read().name);
+  const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   return { w1: p[names[0]], b1: p[names[1]], w2: p[names[2]], b2: p[names[3]] };
 }
 
