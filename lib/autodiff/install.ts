@@ -37,8 +37,8 @@ export function withSecondOrder<T>(fn: () => T): T {
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
 type FusedConv2DArgs = Parameters<typeof tf.fused.conv2d>[0];
 type FusedDepthwiseArgs = Parameters<typeof tf.fused.depthwiseConv2d>[0];
-type FusedActivation = NonNullable<FusedMatMulArgs['activation']>;
-type Channeled = tf.Tensor | tf.TensorLike | undefined;
+/** What follows the matMul / convolution in a fused op (the same fields in all three). */
+type Epilogue = Pick<FusedMatMulArgs, 'bias' | 'activation' | 'preluActivationWeights' | 'leakyreluAlpha'>;
 
 /**
  * The bias and activation of a fused op as plain ops (all second-order safe), as tfjs's fused
@@ -46,12 +46,7 @@ type Channeled = tf.Tensor | tf.TensorLike | undefined;
  */
 function biasAndActivation(
   y: tf.Tensor,
-  {
-    bias,
-    activation,
-    preluActivationWeights,
-    leakyreluAlpha,
-  }: { bias?: Channeled; activation?: FusedActivation } & Pick<FusedMatMulArgs, 'preluActivationWeights' | 'leakyreluAlpha'>,
+  { bias, activation, preluActivationWeights, leakyreluAlpha }: Epilogue,
   channelsFirst = false,
 ): tf.Tensor {
   const alongChannels = (t: tf.Tensor | tf.TensorLike): tf.Tensor => {
@@ -100,7 +95,7 @@ type FusedOp = (args: never) => tf.Tensor;
 const fused = tf.fused as unknown as Record<FusedName, FusedOp> & { __somaxOriginal?: Partial<Record<FusedName, FusedOp>> };
 
 /**
- * Routes `tf.fused.matMul` (tfjs-layers' Dense), `tf.fused.conv2d` (Conv1D/Conv2D) and
+ * Routes `tf.fused.matMul` (tfjs-layers' Dense), `tf.fused.conv2d` (Conv2D) and
  * `tf.fused.depthwiseConv2d` through plain ops while a somax second-order product runs; outside
  * them the fused kernels run as before.
  */

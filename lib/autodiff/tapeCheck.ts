@@ -21,12 +21,12 @@ const ALTERNATIVES: Record<string, string> = {
 
 /**
  * Fused ops reach the tape only where somax could not route them through plain ops: it patches
- * `tf.fused.matMul`, `tf.fused.conv2d` and `tf.fused.depthwiseConv2d` (tfjs-layers' Dense, Conv and
- * DepthwiseConv2D) in tfjs-core's CommonJS build, but an ESM bundle's `tf.fused` is frozen.
+ * `tf.fused.matMul`, `tf.fused.conv2d` and `tf.fused.depthwiseConv2d` (tfjs-layers' Dense and
+ * Conv2D) in tfjs-core's CommonJS build, but an ESM bundle's `tf.fused` is frozen.
  */
 const FUSED_HELP = (base: string): string =>
   `'${base}' (a fused op) cannot be differentiated twice, and somax could not route it through plain ops here: ` +
-  'it does so for tf.fused.matMul / conv2d / depthwiseConv2d (tfjs-layers Dense, Conv1D/Conv2D, DepthwiseConv2D) when ' +
+  'it does so for tf.fused.matMul / conv2d / depthwiseConv2d (tfjs-layers Dense, Conv2D) when ' +
   "@tensorflow/tfjs-core is loaded as CommonJS, but an ESM bundle's tf.fused is frozen. Load tfjs-core's CommonJS build " +
   '(Node require, or alias @tensorflow/tfjs-core to its CommonJS main in the bundler), or write the layer with ' +
   'tf.matMul / tf.conv2d / tf.depthwiseConv2d followed by tf.add(bias) and the activation';
