@@ -3,7 +3,7 @@
 // products as the network written in plain ops, and the batches of model.fit.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ggnvp, hvp, mlpObjective, objectiveLoss, tree } from '../../index';
+import { ggnvp, hvp, mlpObjective, objectiveLoss, rowGram, tree } from '../../index';
 import type { GradientTransformation, Tree } from '../../index';
 import { layersObjective, withFitBatch } from '../../models/layers';
 
@@ -161,6 +161,50 @@ describe('layersObjective', () => {
     expect(seen).toEqual([[6, 6, 2, 2, 0]]);
     expect(objective.fitBatch()).toBeUndefined();
     tf.dispose(y);
+    model.dispose();
+  });
+});
+
+describe('layersObjective of a CNN equals the same network in plain ops', () => {
+  test('GGN-vp and HVP (1e-5 relative), the row Gram (5e-5)', () => {
+    const model = tfl.sequential();
+    model.add(
+      tfl.layers.conv2d({
+        inputShape: [5, 5, 1],
+        filters: 2,
+        kernelSize: 3,
+        activation: 'tanh',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 1 }),
+        biasInitializer: tfl.initializers.randomNormal({ seed: 2 }),
+      }),
+    );
+    model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(tfl.layers.flatten());
+    model.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }) }));
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+    const plain = {
+      predict: (p: Tree, x: tf.Tensor) => {
+        const w = p as Record<string, tf.Tensor>;
+        const h = tf.tanh(tf.add(tf.conv2d(x as tf.Tensor4D, w[names[0]] as tf.Tensor4D, 1, 'valid'), w[names[1]]));
+        const pooled = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
+        return tf.add(tf.matMul(tf.reshape(pooled, [x.shape[0], -1]), w[names[2]] as tf.Tensor2D), w[names[3]]);
+      },
+      loss: 'softmaxCrossEntropy' as const,
+    };
+    const objective = layersObjective(model);
+    const p = weightsOf(model);
+    const v = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 6), p);
+    const batch = { x: tf.randomNormal([4, 5, 5, 1], 0, 1, 'float32', 8), y: tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3).toFloat() };
+    const pairs = [
+      [ggnvp(objective, p, v, batch), ggnvp(plain, p, v, batch)],
+      [hvp(objectiveLoss(objective), p, v, batch), hvp(objectiveLoss(plain), p, v, batch)],
+    ];
+    pairs.forEach(([a, b]) => close(a, b, 1e-5));
+    const [g1, g2] = [rowGram(objective, p, batch.x), rowGram(plain, p, batch.x)];
+    g1.forEach((value, i) => expect(value).toBeCloseTo(g2[i], 4));
+    expect(g1.length).toBe(12 * 12);
+    tree.dispose([...pairs.flat(), ...tree.leaves(p), ...tree.leaves(v), batch.x, batch.y]);
     model.dispose();
   });
 });
