@@ -127,6 +127,65 @@ function withLogits<T>(model: LayersModelLike, fold: boolean, fn: () => T): T {
   }
 }
 
+/** A layer whose tfjs-layers `call` runs a fused op, with what its plain-op forward pass reads. */
+interface FusedLayer {
+  getClassName(): string;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): tf.Tensor | tf.Tensor[];
+  activation: LayerActivation;
+  kernel: LayerVariable;
+  bias?: LayerVariable | null;
+  strides?: number[];
+  padding?: string;
+  dataFormat?: string;
+  dilationRate?: number | number[];
+  rank?: number;
+}
+
+/** `activation(y + bias)` of a layer. */
+function biasAndActivation(layer: FusedLayer, y: tf.Tensor): tf.Tensor {
+  return layer.activation.apply(layer.bias ? tf.add(y, layer.bias.read()) : y);
+}
+
+/**
+ * Plain-op forward passes of the layers whose `call` runs a fused op (`tf.fused.matMul` in
+ * Dense, `tf.fused.conv2d` in Conv2D): fused ops cannot be differentiated twice, and in an ESM
+ * bundle `tf.fused` cannot be routed (see lib/autodiff/install.ts), but a layer's `call` can.
+ */
+const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor) => tf.Tensor> = {
+  Dense: (layer, x) => {
+    const kernel = layer.kernel.read() as tf.Tensor2D;
+    const [inputs, units] = kernel.shape;
+    const y = tf.reshape(tf.matMul(tf.reshape(x, [-1, inputs]), kernel), [...x.shape.slice(0, -1), units]);
+    return biasAndActivation(layer, y);
+  },
+  Conv2D: (layer, x) => {
+    const channelsFirst = layer.dataFormat === 'channelsFirst';
+    const input = (channelsFirst ? tf.transpose(x, [0, 2, 3, 1]) : x) as tf.Tensor4D;
+    const dilations = layer.dilationRate as [number, number] | number | undefined;
+    const pad = layer.padding === 'same' ? 'same' : 'valid';
+    const y = tf.conv2d(input, layer.kernel.read() as tf.Tensor4D, layer.strides as [number, number], pad, 'NHWC', dilations);
+    const out = biasAndActivation(layer, y);
+    return channelsFirst ? tf.transpose(out, [0, 3, 1, 2]) : out;
+  },
+};
+
+/** `fn()` with the model's fused layers running their plain-op forward passes (see {@link PLAIN_CALLS}). */
+function withPlainCalls<T>(model: LayersModelLike, fn: () => T): T {
+  const swapped: [FusedLayer, FusedLayer['call']][] = [];
+  try {
+    for (const l of model.layers) {
+      const layer = l as FusedLayer;
+      const plain = PLAIN_CALLS[layer.getClassName?.()];
+      if (plain === undefined || (layer.getClassName() === 'Conv2D' && layer.rank !== 2)) continue;
+      swapped.push([layer, layer.call]);
+      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs));
+    }
+    return fn();
+  } finally {
+    for (const [layer, call] of swapped) layer.call = call;
+  }
+}
+
 /** The batch `model.fit` is training on, recorded by the train function while it runs. */
 const FIT_BATCHES = new WeakMap<object, SupervisedBatch<tf.Tensor | tf.Tensor[]>>();
 
@@ -184,7 +243,9 @@ export interface LayersObjective extends Objective<tf.Tensor | tf.Tensor[]> {
  * - `predict(params, x)` runs the model in inference mode (Dropout off) with its trainable weights
  *   read from `params`, a tree keyed by the models's variable names — the variables themselves
  *   (as `asTfOptimizer` passes them) or any other tensors (a trust-region or line-search point):
- *   the products differentiate through them;
+ *   the products differentiate through them. Dense and Conv2D layers run as plain ops (matMul or
+ *   conv2d, bias, activation) instead of tfjs's fused ops, so that the forward pass is twice
+ *   differentiable in every module system, ESM bundles included;
  * - `loss` is the loss the model is compiled with, on the logits: `categoricalCrossentropy` /
  *   `sparseCategoricalCrossentropy` of a final softmax → softmax cross-entropy of the logits,
  *   `binaryCrossentropy` of a final sigmoid → sigmoid cross-entropy of the logits,
@@ -217,11 +278,13 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
   };
   const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor =>
     withWeights(model, params, () =>
-      withLogits(model, resolved().folded, () => {
-        const out = model.apply(x, { training: false });
-        if (!isTensor(out)) throw new InputError('somax supports models with one output');
-        return out;
-      }),
+      withLogits(model, resolved().folded, () =>
+        withPlainCalls(model, () => {
+          const out = model.apply(x, { training: false });
+          if (!isTensor(out)) throw new InputError('somax supports models with one output');
+          return out;
+        }),
+      ),
     );
   return { model, predict, loss, fitBatch: () => currentFitBatch(model) };
 }

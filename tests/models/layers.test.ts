@@ -208,3 +208,48 @@ describe('layersObjective of a CNN equals the same network in plain ops', () => 
     model.dispose();
   });
 });
+
+describe('layersObjective without the tf.fused routing (as in an ESM bundle, where tf.fused is frozen)', () => {
+  /** `fn()` with tf.fused's ops back to tfjs's own fused kernels (the routing of install.ts off). */
+  function withoutRouting<T>(fn: () => T): T {
+    const fused = tf.fused as unknown as Record<string, unknown> & { __somaxOriginal: Record<string, unknown> };
+    const names = Object.keys(fused.__somaxOriginal);
+    const routed = names.map((n) => fused[n]);
+    names.forEach((n) => (fused[n] = fused.__somaxOriginal[n]));
+    try {
+      return fn();
+    } finally {
+      names.forEach((n, i) => (fused[n] = routed[i]));
+    }
+  }
+
+  test('products through Dense and Conv2D layers still work (the layers run as plain ops), while model.apply fails', () => {
+    const model = tfl.sequential();
+    model.add(
+      tfl.layers.conv2d({
+        inputShape: [5, 5, 1],
+        filters: 2,
+        kernelSize: 3,
+        activation: 'tanh',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 1 }),
+      }),
+    );
+    model.add(tfl.layers.flatten());
+    model.add(tfl.layers.dense({ units: 4, activation: 'tanh', kernelInitializer: tfl.initializers.glorotNormal({ seed: 2 }) }));
+    model.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }) }));
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const objective = layersObjective(model);
+    const p = weightsOf(model);
+    const v = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 6), p);
+    const batch = { x: tf.randomNormal([3, 5, 5, 1], 0, 1, 'float32', 8), y: tf.oneHot(tf.tensor1d([0, 1, 2], 'int32'), 3).toFloat() };
+    const routed = [ggnvp(objective, p, v, batch), hvp(objectiveLoss(objective), p, v, batch)];
+    const frozen = withoutRouting(() => [ggnvp(objective, p, v, batch), hvp(objectiveLoss(objective), p, v, batch)]);
+    routed.forEach((r, i) => close(frozen[i], r, 1e-6));
+    // The control: the model's own forward pass runs tfjs's fused ops, which cannot be differentiated twice.
+    const viaApply = (_q: Tree, b: { x: tf.Tensor; y: tf.Tensor }) =>
+      tf.tidy(() => tf.losses.softmaxCrossEntropy(b.y, model.apply(b.x) as tf.Tensor)) as tf.Scalar;
+    expect(() => withoutRouting(() => hvp(viaApply, p, v, batch))).toThrow(/fused/i);
+    tree.dispose([...routed, ...frozen, ...tree.leaves(p), ...tree.leaves(v), batch.x, batch.y]);
+    model.dispose();
+  });
+});
