@@ -11,6 +11,8 @@ import { meanSquaredErrorPerOutput, sigmoidCrossEntropy, softmaxCrossEntropy } f
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { updateReadsOf, withReads } from '../lib/reads';
 import { isTensor } from '../lib/tree';
+import { denseRowGram } from './dense';
+import type { DenseForward, DenseLayer } from './dense';
 import type { Extra, GradientTransformation, Tree } from '../lib/types';
 
 /** An activation of a tfjs-layers layer (`layer.activation`). */
@@ -141,6 +143,37 @@ interface FusedLayer {
   rank?: number;
 }
 
+/** Whether every trainable weight of the model belongs to a Dense layer (the delta trick's row Gram applies). */
+function onlyDenseWeights(model: LayersModelLike): boolean {
+  return model.layers.every((l) => {
+    const layer = l as { getClassName?: () => string; trainableWeights?: unknown[] };
+    return (layer.trainableWeights?.length ?? 0) === 0 || layer.getClassName?.() === 'Dense';
+  });
+}
+
+/**
+ * The delta trick's row Gram of a model of Dense layers. tfjs-layers disposes a model's
+ * intermediate tensors when its forward pass ends, among them the layer inputs the trick records:
+ * each Dense layer reads a kept copy of its input instead (the same values; the gradient passes
+ * through the copy), disposed once the Gram is computed.
+ */
+function keptRowGram(forward: DenseForward<tf.Tensor | tf.Tensor[]>): NonNullable<Objective<tf.Tensor | tf.Tensor[]>['rowGram']> {
+  return (params, x, cotangents) => {
+    const kept: tf.Tensor[] = [];
+    const keeping: DenseForward<tf.Tensor | tf.Tensor[]> = (p, input, dense) =>
+      forward(p, input, (a, w, b) => {
+        const copy = tf.keep(tf.clone(a));
+        kept.push(copy);
+        return dense(copy, w, b);
+      });
+    try {
+      return denseRowGram(keeping)(params, x, cotangents);
+    } finally {
+      tf.dispose(kept);
+    }
+  };
+}
+
 /** `activation(y + bias)` of a layer. */
 function biasAndActivation(layer: FusedLayer, y: tf.Tensor): tf.Tensor {
   return layer.activation.apply(layer.bias ? tf.add(y, layer.bias.read()) : y);
@@ -151,12 +184,16 @@ function biasAndActivation(layer: FusedLayer, y: tf.Tensor): tf.Tensor {
  * Dense, `tf.fused.conv2d` in Conv2D): fused ops cannot be differentiated twice, and in an ESM
  * bundle `tf.fused` cannot be routed (see lib/autodiff/install.ts), but a layer's `call` can.
  */
-const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor) => tf.Tensor> = {
-  Dense: (layer, x) => {
+const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor, dense: DenseLayer) => tf.Tensor> = {
+  Dense: (layer, x, dense) => {
     const kernel = layer.kernel.read() as tf.Tensor2D;
     const [inputs, units] = kernel.shape;
-    const y = tf.reshape(tf.matMul(tf.reshape(x, [-1, inputs]), kernel), [...x.shape.slice(0, -1), units]);
-    return biasAndActivation(layer, y);
+    const bias = layer.bias ? layer.bias.read() : undefined;
+    const z =
+      x.rank === 2
+        ? dense(x, kernel, bias)
+        : tf.reshape(dense(tf.reshape(x, [-1, inputs]), kernel, bias), [...x.shape.slice(0, -1), units]);
+    return layer.activation.apply(z);
   },
   Conv2D: (layer, x) => {
     const channelsFirst = layer.dataFormat === 'channelsFirst';
@@ -169,8 +206,17 @@ const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor) => tf.Tensor
   },
 };
 
-/** `fn()` with the model's fused layers running their plain-op forward passes (see {@link PLAIN_CALLS}). */
-function withPlainCalls<T>(model: LayersModelLike, fn: () => T): T {
+/** The plain dense layer `a W + b`. */
+const affine: DenseLayer = (a, w, b) => {
+  const z = tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D);
+  return b === undefined ? z : tf.add(z, b);
+};
+
+/**
+ * `fn()` with the model's fused layers running their plain-op forward passes (see
+ * {@link PLAIN_CALLS}), Dense layers through `dense` (by default `a W + b`).
+ */
+function withPlainCalls<T>(model: LayersModelLike, fn: () => T, dense: DenseLayer = affine): T {
   const swapped: [FusedLayer, FusedLayer['call']][] = [];
   try {
     for (const l of model.layers) {
@@ -178,7 +224,7 @@ function withPlainCalls<T>(model: LayersModelLike, fn: () => T): T {
       const plain = PLAIN_CALLS[layer.getClassName?.()];
       if (plain === undefined || (layer.getClassName() === 'Conv2D' && layer.rank !== 2)) continue;
       swapped.push([layer, layer.call]);
-      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs));
+      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs, dense));
     }
     return fn();
   } finally {
@@ -250,7 +296,10 @@ export interface LayersObjective extends Objective<tf.Tensor | tf.Tensor[]> {
  *   `sparseCategoricalCrossentropy` of a final softmax → softmax cross-entropy of the logits,
  *   `binaryCrossentropy` of a final sigmoid → sigmoid cross-entropy of the logits,
  *   `meanSquaredError` → squared error averaged over the outputs, as tfjs-layers defines it. The
- *   loss is read at the first step, so the model may be compiled after the method is built.
+ *   loss is read at the first step, so the model may be compiled after the method is built;
+ * - a model whose weights all belong to Dense layers (an MLP built with `tf.layers`) gets the
+ *   closed-form row Gram of `denseObjective` (the delta trick: a few gradients, not one backward
+ *   pass per sample and output); other models take the row Gram from the Jacobian rows.
  *
  * Regularization losses of the layers (kernelRegularizer) are not part of it.
  *
@@ -276,17 +325,23 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     hessianBlocks: (f) => resolved().loss.hessianBlocks(f),
     sampleTargets: (f, key) => resolved().loss.sampleTargets(f, key),
   };
-  const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor =>
+  const forward = (params: Tree, x: tf.Tensor | tf.Tensor[], dense: DenseLayer = affine): tf.Tensor =>
     withWeights(model, params, () =>
       withLogits(model, resolved().folded, () =>
-        withPlainCalls(model, () => {
-          const out = model.apply(x, { training: false });
-          if (!isTensor(out)) throw new InputError('somax supports models with one output');
-          return out;
-        }),
+        withPlainCalls(
+          model,
+          () => {
+            const out = model.apply(x, { training: false });
+            if (!isTensor(out)) throw new InputError('somax supports models with one output');
+            return out;
+          },
+          dense,
+        ),
       ),
     );
-  return { model, predict, loss, fitBatch: () => currentFitBatch(model) };
+  const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor => forward(params, x);
+  const rowGram = onlyDenseWeights(model) ? keptRowGram(forward) : undefined;
+  return { model, predict, loss, ...(rowGram && { rowGram }), fitBatch: () => currentFitBatch(model) };
 }
 
 /** Options of {@link withFitBatch}. */

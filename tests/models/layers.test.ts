@@ -253,3 +253,32 @@ describe('layersObjective without the tf.fused routing (as in an ESM bundle, whe
     model.dispose();
   });
 });
+
+describe('the closed-form row Gram of a model made of Dense layers', () => {
+  test('equals the Gram of its Jacobian rows (the tape), J Jᵀ and the per-sample gradients’ Gram; a CNN has no hook', () => {
+    const model = mlp('softmax');
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const objective = layersObjective(model);
+    expect(typeof objective.rowGram).toBe('function');
+    const byTape = { predict: objective.predict, loss: objective.loss };
+    const p = weightsOf(model);
+    const x = tf.randomNormal([5, 4], 0, 1, 'float32', 9);
+    const before = tf.memory().numTensors;
+    const fast = rowGram(objective, p, x);
+    expect(tf.memory().numTensors).toBe(before); // the kept layer inputs are disposed
+    const slow = rowGram(byTape, p, x);
+    expect(fast.length).toBe(15 * 15);
+    fast.forEach((value, i) => expect(value).toBeCloseTo(slow[i], 4));
+    // With the model's own variables as the params (as asTfOptimizer passes them), too.
+    const variables = Object.fromEntries(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, w.read()]));
+    rowGram(objective, variables, x).forEach((value, i) => expect(value).toBeCloseTo(slow[i], 4));
+    const cnn = tfl.sequential();
+    cnn.add(tfl.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 2 }));
+    cnn.add(tfl.layers.flatten());
+    cnn.add(tfl.layers.dense({ units: 2 }));
+    expect(layersObjective(cnn).rowGram).toBeUndefined();
+    tf.dispose([x, ...Object.values(p)]);
+    model.dispose();
+    cnn.dispose();
+  });
+});
