@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from './backends';
 import type { BackendName } from './backends';
-import { methodStep, products, trainingRun } from './suite';
+import { layersRun, methodStep, products, trainingRun } from './suite';
 import { listMethods } from '../index';
 
 /** A part's result, or the error it raised. */
@@ -28,6 +28,7 @@ const somaxSuite = {
   products: () => guard(products),
   methodStep: (method: string) => guard(() => methodStep(method)),
   trainingRun: (method: string, steps: number) => guard(() => trainingRun(method, steps)),
+  layersRun: (method: 'newtonCg' | 'egn', steps: number) => guard(() => layersRun(method, steps)),
 };
 
 /** The page API's type, for the runner. */

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './chromium';
 import { measureBundle } from './bundleSize';
-import { PRODUCTS, TRAINING_METHODS, methodStep, stepChecks } from './suite';
+import { LAYERS_METHODS, PRODUCTS, TRAINING_METHODS, methodStep, stepChecks } from './suite';
 import type { StepOutcome, TrainingOutcome } from './suite';
 import { productErrors, productReferences, stepDiff, table } from './reference';
 import { ROOT, buildPages, serve } from './serve';
@@ -32,6 +32,8 @@ const PRODUCT_TOL = 1e-4;
 /** Max relative difference of a step's update between a backend and node's cpu. */
 const STEP_TOL = 1e-3;
 const TRAINING_STEPS = 200;
+/** Steps of the tfjs-layers CNN runs (newtonCg and egn, built with make(name, { model })). */
+const LAYERS_STEPS = 10;
 /** Longest wait for one page call before it counts as failed. */
 const CALL_TIMEOUT_MS = 240_000;
 
@@ -149,6 +151,28 @@ async function runBackend(
     check(
       r.tensorsAtEnd === r.tensorsAfterSecondStep && r.lastLoss < r.firstLoss,
       `${backend}: ${method} training: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, loss ${r.firstLoss} → ${r.lastLoss}`,
+    );
+  }
+  for (const method of LAYERS_METHODS) {
+    const out = await inFreshPage<TrainingOutcome>(browser, origin, backend, 'layersRun', method, LAYERS_STEPS);
+    const key = `${backend}/${method} (tfjs-layers CNN)`;
+    if (out.error !== undefined) {
+      training[key] = { 'first loss': 'error' };
+      check(false, `${backend}: ${method} on the tfjs-layers CNN failed: ${out.error}`);
+      continue;
+    }
+    const r = out.value;
+    training[key] = {
+      'first loss': r.firstLoss,
+      'last loss': r.lastLoss,
+      'tensors@2': String(r.tensorsAfterSecondStep),
+      'tensors@end': String(r.tensorsAtEnd),
+      ms: String(r.ms),
+    };
+    check(
+      r.tensorsAtEnd === r.tensorsAfterSecondStep && r.lastLoss < 0.9 * r.firstLoss,
+      `${backend}: ${method} on the tfjs-layers CNN: tensors ${r.tensorsAfterSecondStep} → ${r.tensorsAtEnd}, ` +
+        `loss ${r.firstLoss} → ${r.lastLoss}`,
     );
   }
   console.log(`[${backend}] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import {
   adam,
   applyIfFinite,
@@ -19,6 +20,7 @@ import {
   hvp,
   injectHyperparams,
   jvp,
+  layersObjective,
   listMethods,
   make,
   makeStepAsync,
@@ -224,5 +226,72 @@ export async function trainingRun(method: string, steps = 200): Promise<Training
   const lastLoss = (await take(tf.tidy(() => lossFn(params, batch))))[0];
   const ms = Date.now() - start;
   tree.dispose([params, state, batch] as any);
+  return { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms };
+}
+
+/** The methods trained on a tfjs-layers CNN by {@link layersRun}: one on the Hessian, one on the GGN. */
+export const LAYERS_METHODS = ['newtonCg', 'egn'] as const;
+
+const LAYERS_OPTIONS: Record<(typeof LAYERS_METHODS)[number], Record<string, unknown>> = {
+  newtonCg: { lam0: 1, maxIterations: 5 },
+  egn: { lam0: 1 },
+};
+
+/**
+ * A compiled tfjs-layers CNN (conv 3×3×2 tanh → max-pool → flatten → dense softmax) trained by a
+ * method built from it, `make(method, { model })`, in a hand-written `makeStepAsync` loop on the
+ * model's own variables (updated in place): on the page the library and tfjs-layers are the
+ * bundled ESM builds, where `tf.fused` cannot be routed, so this checks that the model route's
+ * products need no routing (its Dense and Conv2D layers run as plain ops).
+ */
+export async function layersRun(method: (typeof LAYERS_METHODS)[number], steps = 10): Promise<TrainingOutcome> {
+  const model = tfl.sequential();
+  const init = (seed: number) => tfl.initializers.glorotNormal({ seed });
+  model.add(tfl.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'tanh', kernelInitializer: init(1) }));
+  model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(tfl.layers.flatten());
+  model.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init(2) }));
+  model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  const objective = layersObjective(model);
+  const lossFn = objectiveLoss(objective);
+  const tx = make(method, { model, ...LAYERS_OPTIONS[method] } as never);
+  const step = makeStepAsync(tx, lossFn);
+  const batch = tf.tidy(() => {
+    const labels = Array.from({ length: 12 }, (_, i) => i % 3);
+    const x = tf.add(
+      tf.mul(
+        tf.reshape(
+          tf.oneHot(
+            tf.tensor1d(
+              labels.map((c) => c * 12 + 7),
+              'int32',
+            ),
+            36,
+          ),
+          [12, 6, 6, 1],
+        ),
+        2,
+      ),
+      tf.randomNormal([12, 6, 6, 1], 0, 0.3, 'float32', 4),
+    );
+    return { x, y: tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 3), 'float32') };
+  });
+  const params: Tree = Object.fromEntries(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, w.read()]));
+  let state = tx.init(params);
+  const start = Date.now();
+  let firstLoss = NaN;
+  let tensorsAfterSecondStep = 0;
+  for (let i = 0; i < steps; i++) {
+    const out = await step(params, state, batch, { key: i });
+    if (i === 0) firstLoss = (await take(out.loss))[0];
+    else out.loss.dispose();
+    state = out.state;
+    if (i === 1) tensorsAfterSecondStep = tf.memory().numTensors;
+  }
+  const tensorsAtEnd = tf.memory().numTensors;
+  const lastLoss = (await take(tf.tidy(() => lossFn(params, batch))))[0];
+  const ms = Date.now() - start;
+  tree.dispose([state, batch] as any);
+  model.dispose();
   return { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms };
 }

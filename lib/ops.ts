@@ -52,3 +52,20 @@ export function selectIf(ok: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 export function repeatRows(x: tf.Tensor, k: number): tf.Tensor {
   return k === 1 ? x : tf.concat(new Array<tf.Tensor>(k).fill(x), 0);
 }
+
+/**
+ * The input patches of a convolution with a kh × kw kernel (NHWC, dilation 1), `[B, oh, ow,
+ * kh·kw·cin]`, each flattened in the kernel's `[kh, kw, cin]` order, so that
+ * `patches · reshape(W, [kh·kw·cin, cout])` is the convolution: computed as a convolution with an
+ * identity kernel, whose kernels every backend has, with their gradients.
+ */
+export function convPatches(
+  x: tf.Tensor4D,
+  kh: number,
+  kw: number,
+  strides: [number, number] | number,
+  pad: 'same' | 'valid' | number,
+): tf.Tensor4D {
+  const d = kh * kw * x.shape[3];
+  return tf.tidy(() => tf.conv2d(x, tf.reshape(tf.eye(d), [kh, kw, x.shape[3], d]) as tf.Tensor4D, strides, pad));
+}

@@ -89,7 +89,7 @@ function recordDenseLayers<X>(forward: DenseForward<X>, params: Tree, x: X): { c
 }
 
 /** A `[K·B, w]` matrix in copy-major order (row c·B + i) reordered sample-major (row i·K + c). */
-function sampleMajor(rows: tf.Tensor, k: number, b: number): tf.Tensor2D {
+export function sampleMajor(rows: tf.Tensor, k: number, b: number): tf.Tensor2D {
   return k === 1 ? (rows as tf.Tensor2D) : tf.reshape(tf.transpose(tf.reshape(rows, [k, b, -1]), [1, 0, 2]), [b * k, -1]);
 }
 
@@ -97,7 +97,7 @@ function sampleMajor(rows: tf.Tensor, k: number, b: number): tf.Tensor2D {
  * One dense layer's share of the Gram, `(A Aᵀ + 1) ⊙ (Δ Δᵀ)` with A Aᵀ (`[B, B]`) broadcast over
  * the K × K cotangent pairs of each pair of samples; the `+ 1` (bias) only when the layer has one.
  */
-function denseLayerGram(input: tf.Tensor2D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
+export function denseLayerGram(input: tf.Tensor2D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
   const b = input.shape[0];
   const inputs = outerGram(input);
   const inner = hasBias ? tf.add(inputs, 1) : inputs;

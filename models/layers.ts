@@ -11,8 +11,8 @@ import { meanSquaredErrorPerOutput, sigmoidCrossEntropy, softmaxCrossEntropy } f
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { updateReadsOf, withReads } from '../lib/reads';
 import { isTensor } from '../lib/tree';
-import { denseRowGram } from './dense';
-import type { DenseForward, DenseLayer } from './dense';
+import { PLAIN_TAPS, tappedRowGram } from './layerGram';
+import type { LayerTaps } from './layerGram';
 import type { Extra, GradientTransformation, Tree } from '../lib/types';
 
 /** An activation of a tfjs-layers layer (`layer.activation`). */
@@ -143,40 +143,18 @@ interface FusedLayer {
   rank?: number;
 }
 
-/** Whether every trainable weight of the model belongs to a Dense layer (the delta trick's row Gram applies). */
-function onlyDenseWeights(model: LayersModelLike): boolean {
-  return model.layers.every((l) => {
-    const layer = l as { getClassName?: () => string; trainableWeights?: unknown[] };
-    return (layer.trainableWeights?.length ?? 0) === 0 || layer.getClassName?.() === 'Dense';
-  });
-}
-
 /**
- * The delta trick's row Gram of a model of Dense layers. tfjs-layers disposes a model's
- * intermediate tensors when its forward pass ends, among them the layer inputs the trick records:
- * each Dense layer reads a kept copy of its input instead (the same values; the gradient passes
- * through the copy), disposed once the Gram is computed.
+ * Whether the closed-form row Gram applies: every layer with weights is a Dense layer on samples
+ * of rank 2, or a Conv2D layer (NHWC, dilation 1), each used once.
  */
-function keptRowGram(forward: DenseForward<tf.Tensor | tf.Tensor[]>): NonNullable<Objective<tf.Tensor | tf.Tensor[]>['rowGram']> {
-  return (params, x, cotangents) => {
-    const kept: tf.Tensor[] = [];
-    const keeping: DenseForward<tf.Tensor | tf.Tensor[]> = (p, input, dense) =>
-      forward(p, input, (a, w, b) => {
-        const copy = tf.keep(tf.clone(a));
-        kept.push(copy);
-        return dense(copy, w, b);
-      });
-    try {
-      return denseRowGram(keeping)(params, x, cotangents);
-    } finally {
-      tf.dispose(kept);
-    }
-  };
-}
-
-/** `activation(y + bias)` of a layer. */
-function biasAndActivation(layer: FusedLayer, y: tf.Tensor): tf.Tensor {
-  return layer.activation.apply(layer.bias ? tf.add(y, layer.bias.read()) : y);
+function tappable(model: LayersModelLike): boolean {
+  return model.layers.every((l) => {
+    const layer = l as FusedLayer & { trainableWeights?: unknown[]; inboundNodes?: unknown[]; input?: { shape: unknown[] } };
+    if ((layer.trainableWeights?.length ?? 0) === 0) return true;
+    if ((layer.inboundNodes?.length ?? 1) !== 1) return false;
+    if (layer.getClassName() === 'Dense') return layer.input?.shape.length === 2;
+    return layer.getClassName() === 'Conv2D' && layer.rank === 2 && layer.dataFormat !== 'channelsFirst' && unitDilation(layer);
+  });
 }
 
 /**
@@ -184,39 +162,41 @@ function biasAndActivation(layer: FusedLayer, y: tf.Tensor): tf.Tensor {
  * Dense, `tf.fused.conv2d` in Conv2D): fused ops cannot be differentiated twice, and in an ESM
  * bundle `tf.fused` cannot be routed (see lib/autodiff/install.ts), but a layer's `call` can.
  */
-const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor, dense: DenseLayer) => tf.Tensor> = {
-  Dense: (layer, x, dense) => {
+const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor, taps: LayerTaps) => tf.Tensor> = {
+  Dense: (layer, x, taps) => {
     const kernel = layer.kernel.read() as tf.Tensor2D;
     const [inputs, units] = kernel.shape;
     const bias = layer.bias ? layer.bias.read() : undefined;
-    const z =
-      x.rank === 2
-        ? dense(x, kernel, bias)
-        : tf.reshape(dense(tf.reshape(x, [-1, inputs]), kernel, bias), [...x.shape.slice(0, -1), units]);
-    return layer.activation.apply(z);
+    const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inputs])) as tf.Tensor2D;
+    const z = taps.dense(flat, kernel, bias);
+    return layer.activation.apply(x.rank === 2 ? z : tf.reshape(z, [...x.shape.slice(0, -1), units]));
   },
-  Conv2D: (layer, x) => {
+  Conv2D: (layer, x, taps) => {
     const channelsFirst = layer.dataFormat === 'channelsFirst';
     const input = (channelsFirst ? tf.transpose(x, [0, 2, 3, 1]) : x) as tf.Tensor4D;
-    const dilations = layer.dilationRate as [number, number] | number | undefined;
+    const kernel = layer.kernel.read() as tf.Tensor4D;
+    const bias = layer.bias ? layer.bias.read() : undefined;
     const pad = layer.padding === 'same' ? 'same' : 'valid';
-    const y = tf.conv2d(input, layer.kernel.read() as tf.Tensor4D, layer.strides as [number, number], pad, 'NHWC', dilations);
-    const out = biasAndActivation(layer, y);
+    const strides = layer.strides as [number, number];
+    const z = unitDilation(layer)
+      ? taps.conv2d(input, kernel, bias, strides, pad)
+      : tf.add(tf.conv2d(input, kernel, strides, pad, 'NHWC', layer.dilationRate as [number, number]), bias ?? 0);
+    const out = layer.activation.apply(z);
     return channelsFirst ? tf.transpose(out, [0, 3, 1, 2]) : out;
   },
 };
 
-/** The plain dense layer `a W + b`. */
-const affine: DenseLayer = (a, w, b) => {
-  const z = tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D);
-  return b === undefined ? z : tf.add(z, b);
-};
+/** Whether a conv layer's dilation is 1 (the closed-form row Gram's patches assume it). */
+function unitDilation(layer: FusedLayer): boolean {
+  const d = layer.dilationRate;
+  return d === undefined || (Array.isArray(d) ? d.every((v) => v === 1) : d === 1);
+}
 
 /**
  * `fn()` with the model's fused layers running their plain-op forward passes (see
- * {@link PLAIN_CALLS}), Dense layers through `dense` (by default `a W + b`).
+ * {@link PLAIN_CALLS}), through `taps` (by default the plain layer operations).
  */
-function withPlainCalls<T>(model: LayersModelLike, fn: () => T, dense: DenseLayer = affine): T {
+function withPlainCalls<T>(model: LayersModelLike, fn: () => T, taps: LayerTaps = PLAIN_TAPS): T {
   const swapped: [FusedLayer, FusedLayer['call']][] = [];
   try {
     for (const l of model.layers) {
@@ -224,7 +204,7 @@ function withPlainCalls<T>(model: LayersModelLike, fn: () => T, dense: DenseLaye
       const plain = PLAIN_CALLS[layer.getClassName?.()];
       if (plain === undefined || (layer.getClassName() === 'Conv2D' && layer.rank !== 2)) continue;
       swapped.push([layer, layer.call]);
-      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs, dense));
+      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs, taps));
     }
     return fn();
   } finally {
@@ -297,9 +277,9 @@ export interface LayersObjective extends Objective<tf.Tensor | tf.Tensor[]> {
  *   `binaryCrossentropy` of a final sigmoid → sigmoid cross-entropy of the logits,
  *   `meanSquaredError` → squared error averaged over the outputs, as tfjs-layers defines it. The
  *   loss is read at the first step, so the model may be compiled after the method is built;
- * - a model whose weights all belong to Dense layers (an MLP built with `tf.layers`) gets the
- *   closed-form row Gram of `denseObjective` (the delta trick: a few gradients, not one backward
- *   pass per sample and output); other models take the row Gram from the Jacobian rows.
+ * - a model whose weights all belong to Dense and Conv2D layers gets the closed-form row Gram of
+ *   `models/layerGram.ts` (per-sample deltas: a few gradients' cost, not one backward pass per
+ *   sample and output); other models take the row Gram from the Jacobian rows.
  *
  * Regularization losses of the layers (kernelRegularizer) are not part of it.
  *
@@ -325,7 +305,7 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     hessianBlocks: (f) => resolved().loss.hessianBlocks(f),
     sampleTargets: (f, key) => resolved().loss.sampleTargets(f, key),
   };
-  const forward = (params: Tree, x: tf.Tensor | tf.Tensor[], dense: DenseLayer = affine): tf.Tensor =>
+  const forward = (params: Tree, x: tf.Tensor | tf.Tensor[], taps: LayerTaps = PLAIN_TAPS): tf.Tensor =>
     withWeights(model, params, () =>
       withLogits(model, resolved().folded, () =>
         withPlainCalls(
@@ -335,12 +315,12 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
             if (!isTensor(out)) throw new InputError('somax supports models with one output');
             return out;
           },
-          dense,
+          taps,
         ),
       ),
     );
   const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor => forward(params, x);
-  const rowGram = onlyDenseWeights(model) ? keptRowGram(forward) : undefined;
+  const rowGram = tappable(model) ? tappedRowGram(forward) : undefined;
   return { model, predict, loss, ...(rowGram && { rowGram }), fitBatch: () => currentFitBatch(model) };
 }
 

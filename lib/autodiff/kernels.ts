@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
-import { broadcastTo, matMulFast } from '../ops';
+import { broadcastTo, convPatches, matMulFast } from '../ops';
 
 type Attrs = Record<string, any>;
 type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
@@ -220,9 +220,24 @@ function conv2dBackpropInput(inputShape: number[], dy: tf.Tensor, filter: tf.Ten
   return runKernel('Conv2DBackpropInput', { dy, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape });
 }
 
+/**
+ * The filter gradient of a 2-D convolution. tfjs-backend-wasm has no `Conv2DBackpropFilter`
+ * kernel: there it is computed from the input patches, dW = patchesᵀ · dy (NHWC, dilation 1).
+ */
 function conv2dBackpropFilter(x: tf.Tensor, dy: tf.Tensor, filterShape: number[], attrs: Attrs): tf.Tensor {
   const { strides, pad, dataFormat, dimRoundingMode } = attrs;
-  return runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape });
+  if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) !== undefined) {
+    return runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape });
+  }
+  if (dataFormat === 'NCHW' || (typeof pad !== 'string' && typeof pad !== 'number')) {
+    throw new UnsupportedOpError(
+      `the filter gradient of a conv2d with data format ${dataFormat} and pad ${String(pad)} on ${tf.getBackend()}`,
+    );
+  }
+  const [kh, kw, , cout] = filterShape;
+  const patches = convPatches(x as tf.Tensor4D, kh, kw, strides, pad as 'same' | 'valid' | number);
+  const rows = tf.reshape(patches, [-1, patches.shape[3]]);
+  return tf.reshape(matMulFast(rows, tf.reshape(dy, [-1, cout]), true, false), filterShape);
 }
 
 function conv2d(x: tf.Tensor, filter: tf.Tensor, attrs: Attrs): tf.Tensor {
@@ -276,6 +291,7 @@ const BROADCAST = 'stock gradient does not sum over broadcast dimensions: a shap
 const NO_MASK_GRADIENT =
   'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ' +
   'ClipByValue, or a tf.where condition that depends on the input, even at first order)';
+const WASM_FILTER = 'stock gradient runs the Conv2DBackpropFilter kernel, which tfjs-backend-wasm does not have';
 const SAVED_OUTPUT =
   'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong ' +
   'HVP or throws)';
@@ -483,6 +499,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
         filter: () => conv2dBackpropFilter(x, dy, filter.shape, attrs),
       };
     },
+    replaces: WASM_FILTER,
   },
   {
     kernelName: 'Conv2DBackpropInput',
@@ -491,6 +508,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
       dy: () => conv2d(ddx, filter, attrs),
       filter: () => conv2dBackpropFilter(ddx, dy, filter.shape, attrs),
     }),
+    replaces: WASM_FILTER,
   },
   {
     // dw = Conv2DBackpropFilter(x, dy) is bilinear: its gradient is two convolutions.

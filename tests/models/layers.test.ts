@@ -254,8 +254,8 @@ describe('layersObjective without the tf.fused routing (as in an ESM bundle, whe
   });
 });
 
-describe('the closed-form row Gram of a model made of Dense layers', () => {
-  test('equals the Gram of its Jacobian rows (the tape), J Jᵀ and the per-sample gradients’ Gram; a CNN has no hook', () => {
+describe('the closed-form row Gram of a model made of Dense and Conv2D layers', () => {
+  test('of an MLP and of a CNN (Dense and Conv2D taps) equals the Gram of their Jacobian rows (the tape), leak-free', () => {
     const model = mlp('softmax');
     model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
     const objective = layersObjective(model);
@@ -272,13 +272,54 @@ describe('the closed-form row Gram of a model made of Dense layers', () => {
     // With the model's own variables as the params (as asTfOptimizer passes them), too.
     const variables = Object.fromEntries(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, w.read()]));
     rowGram(objective, variables, x).forEach((value, i) => expect(value).toBeCloseTo(slow[i], 4));
+    // A CNN gets the hook too (conv taps), and it equals the tape's Gram: 'same' and strided 'valid' convs.
     const cnn = tfl.sequential();
-    cnn.add(tfl.layers.conv2d({ inputShape: [4, 4, 1], filters: 1, kernelSize: 2 }));
+    cnn.add(
+      tfl.layers.conv2d({
+        inputShape: [6, 6, 2],
+        filters: 3,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'tanh',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }),
+        biasInitializer: tfl.initializers.randomNormal({ seed: 5 }),
+      }),
+    );
+    cnn.add(
+      tfl.layers.conv2d({
+        filters: 2,
+        kernelSize: 2,
+        strides: 2,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 6 }),
+      }),
+    );
+    cnn.add(tfl.layers.maxPooling2d({ poolSize: 1 }));
     cnn.add(tfl.layers.flatten());
-    cnn.add(tfl.layers.dense({ units: 2 }));
-    expect(layersObjective(cnn).rowGram).toBeUndefined();
+    cnn.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotNormal({ seed: 7 }) }));
+    cnn.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const conv = layersObjective(cnn);
+    expect(typeof conv.rowGram).toBe('function');
+    const q = weightsOf(cnn);
+    const images = tf.randomNormal([3, 6, 6, 2], 0, 1, 'float32', 10);
+    const n0 = tf.memory().numTensors;
+    const convFast = rowGram(conv, q, images);
+    expect(tf.memory().numTensors).toBe(n0);
+    const convSlow = rowGram({ predict: conv.predict, loss: conv.loss }, q, images);
+    expect(convFast.length).toBe(9 * 9);
+    const scale = Math.max(...Array.from(convSlow, Math.abs));
+    const worst = Math.max(...Array.from(convFast, (value, i) => Math.abs(value - convSlow[i])));
+    expect(worst / scale).toBeLessThan(1e-5);
+    // A layer the taps do not know (here a depthwise conv) leaves the model on the tape.
+    const other = tfl.sequential();
+    other.add(tfl.layers.depthwiseConv2d({ inputShape: [4, 4, 1], kernelSize: 2 }));
+    other.add(tfl.layers.flatten());
+    other.add(tfl.layers.dense({ units: 2 }));
+    expect(layersObjective(other).rowGram).toBeUndefined();
+    tf.dispose([images, ...Object.values(q)]);
+    cnn.dispose();
+    other.dispose();
     tf.dispose([x, ...Object.values(p)]);
     model.dispose();
-    cnn.dispose();
   });
 });

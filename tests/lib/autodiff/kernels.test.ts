@@ -821,7 +821,9 @@ describe('stock tfjs per kernel (all other kernels somax): replaced kernels fail
     );
     const worst = results.reduce((w, r) => (r.err > w.err ? r : w));
     report[`stock:${kernel}`] = { replaced: kernel in REPLACED_KERNELS, hasStock: STOCK.has(kernel), worst };
-    if (kernel in REPLACED_KERNELS) expect(worst.err).toBeGreaterThan(1e-3);
+    // Kernels replaced for a backend (wasm has no Conv2DBackpropFilter) are right on cpu either way.
+    const forBackend = REPLACED_KERNELS[kernel]?.includes('tfjs-backend-wasm') ?? false;
+    if (kernel in REPLACED_KERNELS && !forBackend) expect(worst.err).toBeGreaterThan(1e-3);
     else expect(worst.err).toBeLessThan(1e-4);
   });
 });
