@@ -204,13 +204,18 @@ export interface TrainingOutcome {
   readonly ms: number;
 }
 
-/** `steps` full-batch steps of `method` on {@link METHOD_PROBLEM} (keys 0, 1, …). */
-export async function trainingRun(method: string, steps = 200): Promise<TrainingOutcome> {
-  const { prob, objective, lossFn } = build(METHOD_PROBLEM);
-  const tx = buildMethod(method, objective);
+/**
+ * `steps` steps of `tx` through `makeStepAsync` from `params` on one batch (keys 0, 1, …): the first
+ * and last losses, the tensor counts after the second step and at the end, and the wall-clock.
+ */
+async function timedSteps(
+  tx: GradientTransformation<any>,
+  lossFn: (p: Tree, b: any) => tf.Scalar,
+  params: Tree,
+  batch: unknown,
+  steps: number,
+): Promise<{ outcome: TrainingOutcome; params: Tree; state: unknown }> {
   const step = makeStepAsync(tx, lossFn);
-  const batch = prob.batch();
-  let params: Tree = prob.params();
   let state = tx.init(params);
   const start = Date.now();
   let firstLoss = NaN;
@@ -224,9 +229,19 @@ export async function trainingRun(method: string, steps = 200): Promise<Training
   }
   const tensorsAtEnd = tf.memory().numTensors;
   const lastLoss = (await take(tf.tidy(() => lossFn(params, batch))))[0];
-  const ms = Date.now() - start;
-  tree.dispose([params, state, batch] as any);
-  return { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms };
+  const outcome = { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms: Date.now() - start };
+  return { outcome, params, state };
+}
+
+/** `steps` full-batch steps of `method` on {@link METHOD_PROBLEM} (keys 0, 1, …). */
+export async function trainingRun(method: string, steps = 200): Promise<TrainingOutcome> {
+  const { prob, objective, lossFn } = build(METHOD_PROBLEM);
+  const tx = buildMethod(method, objective);
+  const batch = prob.batch();
+  const params: Tree = prob.params();
+  const { outcome, params: last, state } = await timedSteps(tx, lossFn, params, batch, steps);
+  tree.dispose([last, state, batch] as any);
+  return outcome;
 }
 
 /** The methods trained on a tfjs-layers CNN by {@link layersRun}: one on the Hessian, one on the GGN. */
@@ -255,7 +270,6 @@ export async function layersRun(method: (typeof LAYERS_METHODS)[number], steps =
   const objective = layersObjective(model);
   const lossFn = objectiveLoss(objective);
   const tx = make(method, { model, ...LAYERS_OPTIONS[method] } as never);
-  const step = makeStepAsync(tx, lossFn);
   const batch = tf.tidy(() => {
     const labels = Array.from({ length: 12 }, (_, i) => i % 3);
     const x = tf.add(
@@ -277,21 +291,8 @@ export async function layersRun(method: (typeof LAYERS_METHODS)[number], steps =
     return { x, y: tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 3), 'float32') };
   });
   const params: Tree = Object.fromEntries(model.trainableWeights.map((w) => [(w.read() as tf.Variable).name, w.read()]));
-  let state = tx.init(params);
-  const start = Date.now();
-  let firstLoss = NaN;
-  let tensorsAfterSecondStep = 0;
-  for (let i = 0; i < steps; i++) {
-    const out = await step(params, state, batch, { key: i });
-    if (i === 0) firstLoss = (await take(out.loss))[0];
-    else out.loss.dispose();
-    state = out.state;
-    if (i === 1) tensorsAfterSecondStep = tf.memory().numTensors;
-  }
-  const tensorsAtEnd = tf.memory().numTensors;
-  const lastLoss = (await take(tf.tidy(() => lossFn(params, batch))))[0];
-  const ms = Date.now() - start;
+  const { outcome, state } = await timedSteps(tx, lossFn, params, batch, steps); // the variables train in place
   tree.dispose([state, batch] as any);
   model.dispose();
-  return { firstLoss, lastLoss, tensorsAfterSecondStep, tensorsAtEnd, ms };
+  return outcome;
 }
