@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { HyperparameterError, InputError } from '../lib/errors';
+import { assertInteger, HyperparameterError, InputError } from '../lib/errors';
+import { resolveOptions } from '../lib/options';
 import { meanSquaredErrorPerOutput, sigmoidCrossEntropy, softmaxCrossEntropy } from '../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { updateReadsOf, withReads } from '../lib/reads';
@@ -353,11 +354,10 @@ function firstSamples(batch: SupervisedBatch<tf.Tensor | tf.Tensor[]>, k: number
 export function withFitBatch<S>(
   tx: GradientTransformation<S>,
   objective: LayersObjective,
-  { curvatureSamples }: FitBatchOptions = {},
+  options: FitBatchOptions = {},
 ): GradientTransformation<S> {
-  if (curvatureSamples !== undefined && !(Number.isInteger(curvatureSamples) && curvatureSamples >= 1)) {
-    throw new HyperparameterError(`curvatureSamples must be an integer >= 1, got ${String(curvatureSamples)}`);
-  }
+  const { curvatureSamples } = resolveOptions('withFitBatch', options, { curvatureSamples: undefined });
+  if (curvatureSamples !== undefined) assertInteger('curvatureSamples', curvatureSamples);
   return withReads(tx.init, function* (updates, state, params, extra: Extra = {}) {
     const batch = objective.fitBatch();
     if (batch === undefined) return yield* updateReadsOf(tx, updates, state, params, extra);

@@ -323,3 +323,12 @@ describe('the closed-form row Gram of a model made of Dense and Conv2D layers', 
     model.dispose();
   });
 });
+
+test('withFitBatch checks its options: unknown keys, and curvatureSamples an integer >= 1', () => {
+  const model = mlp('softmax');
+  const objective = layersObjective(model);
+  const spy: GradientTransformation<null> = { init: () => null, update: (u, s) => [tree.clone(u), s] };
+  expect(() => withFitBatch(spy, objective, { curvatureSample: 4 } as never)).toThrow("did you mean 'curvatureSamples'?");
+  expect(() => withFitBatch(spy, objective, { curvatureSamples: 0 })).toThrow('curvatureSamples must be an integer >= 1, got 0');
+  model.dispose();
+});
