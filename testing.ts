@@ -17,6 +17,7 @@ import { chain, identity } from './lib/combine';
 import { foldIn } from './lib/random';
 import { fetchScalar, runAsync, withReads } from './lib/reads';
 import * as tree from './lib/tree';
+import type { Objective } from './lib/objective';
 import type { Extra, GradientTransformation, Reads, StateTree, Tree } from './lib/types';
 
 /**
@@ -24,6 +25,49 @@ import type { Extra, GradientTransformation, Reads, StateTree, Tree } from './li
  * Hessian (P Hessian-vector products) and the dense GGN (from the Jacobian rows), row-major P×P.
  */
 export { denseGgn, denseHessian } from './lib/autodiff';
+
+/** An objective whose forward passes are counted (see {@link countForwardPasses}). */
+export interface CountedObjective<X> {
+  /** The objective, with the same model, loss and hooks. */
+  readonly objective: Objective<X>;
+  /** Forward passes of the model run so far: calls of `predict`, `linearize` and `rowGram`. */
+  readonly count: number;
+  /** Sets the count back to 0. */
+  reset(): void;
+}
+
+/**
+ * The objective with its forward passes counted: each call of `predict` (a plain forward pass, or
+ * one inside a tape-based product), `linearize` (one forward pass kept) and `rowGram` (one forward
+ * pass recorded) counts one. To check how many times a step runs the model on its batches.
+ *
+ * @example
+ * const counted = countForwardPasses(mlpObjective({ loss: 'softmaxCrossEntropy' }));
+ * makeStep(egn(counted.objective), counted.objective)(params, state, batch);
+ * counted.count;   // 1: the step context's linearization
+ */
+export function countForwardPasses<X>(objective: Objective<X>): CountedObjective<X> {
+  let count = 0;
+  const counted =
+    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    (...args: A): R => {
+      count++;
+      return fn.apply(objective, args);
+    };
+  const wrapped: Objective<X> = {
+    ...objective,
+    predict: counted(objective.predict),
+    ...(objective.linearize && { linearize: counted(objective.linearize) }),
+    ...(objective.rowGram && { rowGram: counted(objective.rowGram) }),
+  };
+  return {
+    objective: wrapped,
+    get count() {
+      return count;
+    },
+    reset: () => void (count = 0),
+  };
+}
 
 /** The structure of a parameter tree, as plain data (shapes only). */
 export type TreeSpec =

@@ -36,7 +36,7 @@ const SGN_DEFAULTS = { ...CG_METHOD_DEFAULTS, ...SECOND_ORDER_METHOD_DEFAULTS } 
 export function sgn<X>(objective: Objective<X>, options: SgnOptions = {}): GradientTransformation<SecondOrderMethodState> {
   const o = resolveOptions('sgn', options, SGN_DEFAULTS);
   const solver = cgSolver({ tol: o.tol, maxIterations: o.maxIterations, warmStart: o.warmStart });
-  return secondOrderMethod({ curvature: ggnCurvature(objective), solver, lossFn: objectiveLoss(objective) }, o);
+  return secondOrderMethod({ curvature: ggnCurvature(objective), solver, lossFn: objectiveLoss(objective), objective }, o);
 }
 
 /** Options of {@link egn}. */
@@ -64,6 +64,7 @@ export function egn<X>(objective: Objective<X>, options: EgnOptions = {}): Gradi
     curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
     solver: rowSpaceSolver(objective, { rowSolver: o.rowSolver }),
     lossFn: objectiveLoss(objective),
+    objective,
   };
   return secondOrderMethod(parts, o);
 }
@@ -79,7 +80,7 @@ export type GgnDirectOptions = SecondOrderMethodOptions;
  */
 export function ggnDirect<X>(objective: Objective<X>, options: GgnDirectOptions = {}): GradientTransformation<SecondOrderMethodState> {
   const o = resolveOptions('ggnDirect', options, SECOND_ORDER_METHOD_DEFAULTS);
-  return secondOrderMethod({ curvature: ggnCurvature(objective), solver: directSolver(), lossFn: objectiveLoss(objective) }, o);
+  return secondOrderMethod({ curvature: ggnCurvature(objective), solver: directSolver(), lossFn: objectiveLoss(objective), objective }, o);
 }
 
 /** Options of {@link ignd}. */

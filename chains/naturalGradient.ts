@@ -30,6 +30,7 @@ export function swmng<X>(objective: Objective<X>, options: SwmngOptions = {}): G
     curvature: o.lamPolicy === 'const' ? undefined : fisherCurvature(objective), // only ρ needs F v
     solver: fisherWoodburySolver(objective),
     lossFn: objectiveLoss(objective),
+    objective,
   };
   return secondOrderMethod(parts, o);
 }

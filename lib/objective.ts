@@ -82,6 +82,12 @@ export interface Linearization {
   jvp(v: Tree): tf.Tensor;
   /** Jᵀ u for u shaped like `outputs`: a tree shaped like the params. */
   vjp(u: tf.Tensor): Tree;
+  /**
+   * Optional: the Gram of the per-sample vector-Jacobian products for cotangents `U`
+   * (`[K, ...outputs.shape]`), as {@link Objective.rowGram}, from the kept forward pass (a
+   * closed-form linearization sweeps the K cotangents backward once; see `models/layerChain.ts`).
+   */
+  rowGram?(cotangents: tf.Tensor): tf.Tensor2D;
   /** Releases the kept forward pass (and `outputs`). */
   dispose(): void;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { StepContext } from './stepContext';
 
 /**
  * A parameter tree: a tensor, or nested plain arrays / objects of tensors. Object keys are
@@ -52,6 +53,8 @@ export interface Extra {
   value?: tf.Scalar | number;
   /** Randomness for this step (Hutchinson probes, sampled targets). */
   key?: PRNGKey;
+  /** The step's shared forward passes (see `stepContext`), when the step made one. */
+  context?: StepContext;
   [name: string]: unknown;
 }
 

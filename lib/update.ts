@@ -3,7 +3,11 @@
  * and the common training step in one call (`makeStep`).
  * @module
  */
-import { checkOptionKeys } from './options';
+import { checkOptionKeys, resolveOptions } from './options';
+import { objectiveLoss } from './objective';
+import type { Objective, SupervisedBatch } from './objective';
+import { stepContext } from './stepContext';
+import type { StepContext } from './stepContext';
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
 import { assertInRange, assertInteger, HyperparameterError } from './errors';
@@ -167,9 +171,10 @@ function collectInfo(state: unknown): StepInfo {
  */
 export function makeStep<S, B>(
   tx: GradientTransformation<S>,
-  lossFn: LossFn<B>,
+  lossFn: LossFn<B> | Objective<any>,
+  options: MakeStepOptions = {},
 ): (params: Tree, state: S, batch: B, options?: StepOptions) => StepResult<S> {
-  const step = stepReads(tx, lossFn, 'makeStep');
+  const step = stepReads(tx, lossFn, 'makeStep', options);
   return (params, state, batch, options) => runSync(step(params, state, batch, options));
 }
 
@@ -185,33 +190,68 @@ export function makeStep<S, B>(
  */
 export function makeStepAsync<S, B>(
   tx: GradientTransformation<S>,
-  lossFn: LossFn<B>,
+  lossFn: LossFn<B> | Objective<any>,
+  options: MakeStepOptions = {},
 ): (params: Tree, state: S, batch: B, options?: StepOptions) => Promise<StepResult<S>> {
-  const step = stepReads(tx, lossFn, 'makeStepAsync');
+  const step = stepReads(tx, lossFn, 'makeStepAsync', options);
   return (params, state, batch, options) => runAsync(step(params, state, batch, options));
 }
 
 const STEP_OPTION_KEYS: readonly (keyof StepOptions)[] = ['curvatureBatch', 'key'];
 
+/** Options of {@link makeStep} and {@link makeStepAsync}. */
+export interface MakeStepOptions {
+  /**
+   * With an objective: share one forward pass per batch among the gradient and every piece of the
+   * step (the step context; default true). False runs each piece's own forward pass, and the
+   * gradient by the tape: the cost of a step without the context, for benchmarks.
+   */
+  reuse?: boolean;
+}
+
+/** Whether the loss given to a step is an {@link Objective} (a model and its output loss). */
+function isObjective(loss: unknown): loss is Objective<any> {
+  return typeof loss === 'object' && loss !== null && typeof (loss as Objective).predict === 'function';
+}
+
 /** The step of {@link makeStep} and {@link makeStepAsync} as a {@link Reads} computation. */
-function stepReads<S, B>(tx: GradientTransformation<S>, lossFn: LossFn<B>, name: string) {
+function stepReads<S, B>(tx: GradientTransformation<S>, loss: LossFn<B> | Objective<any>, name: string, stepOptions: MakeStepOptions) {
   if (typeof tx?.update !== 'function') throw new HyperparameterError(`${name}: tx must be a GradientTransformation`);
-  if (typeof lossFn !== 'function') throw new HyperparameterError(`${name}: lossFn must be a function (params, batch) → tf.Scalar`);
-  const vg = valueAndGrad(lossFn);
+  const objective = isObjective(loss) ? loss : undefined;
+  if (typeof loss !== 'function' && objective === undefined) {
+    throw new HyperparameterError(`${name}: the loss must be a function (params, batch) → tf.Scalar, or an objective { predict, loss }`);
+  }
+  const { reuse } = resolveOptions(name, stepOptions, { reuse: true });
+  const vg = valueAndGrad(objective ? (objectiveLoss(objective) as LossFn<B>) : (loss as LossFn<B>));
   return function* (params: Tree, state: S, batch: B, options: StepOptions = {}): Reads<StepResult<S>> {
     checkOptionKeys(name, options, STEP_OPTION_KEYS);
     const { curvatureBatch, key } = options;
     checkStepInputs(params, state, batch, curvatureBatch);
-    const { value, grads } = vg(params, batch);
+    const context = objective ? stepContext({ reuse }) : undefined;
+    let value: tf.Scalar;
+    let grads: Tree;
+    try {
+      // With an objective and reuse, the loss and g = Jᵀr / B come from the context's forward pass.
+      const b = batch as unknown as SupervisedBatch<unknown>;
+      if (objective && reuse) {
+        const shared = context as StepContext;
+        ({ value, grads } = { value: shared.loss(objective, params, b).clone(), grads: shared.gradient(objective, params, b) });
+      } else ({ value, grads } = vg(params, batch));
+    } catch (e) {
+      context?.dispose();
+      throw e;
+    }
     let updates: Tree;
     let newState: S;
     try {
-      const extra = { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key };
+      const extra = { batch, curvatureBatch: curvatureBatch ?? batch, value, grad: grads, key, ...(context && { context }) };
       [updates, newState] = yield* updateReadsOf(tx, grads, state, params, extra);
     } catch (e) {
       tree.dispose(grads);
       value.dispose();
       throw e;
+    } finally {
+      context?.dispose();
     }
     return finishStep(params, state, grads, value, updates, newState);
   };

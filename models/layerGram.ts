@@ -53,7 +53,7 @@ type Recorded =
  * One conv layer's share of the Gram: the per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ (`[K·B, d·c]`,
  * from the patches tiled K times and the deltas), Gram'd, plus the bias gradients' Gram.
  */
-function convLayerGram(patches: tf.Tensor3D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
+export function convLayerGram(patches: tf.Tensor3D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
   const b = patches.shape[0];
   const positions = patches.shape[1];
   const delta = tf.reshape(deltas, [k * b, positions, -1]) as tf.Tensor3D;

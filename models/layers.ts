@@ -12,6 +12,11 @@ import { meanSquaredErrorPerOutput, sigmoidCrossEntropy, softmaxCrossEntropy } f
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { updateReadsOf, withReads } from '../lib/reads';
 import { isTensor } from '../lib/tree';
+import { linearization } from '../lib/autodiff';
+import type { Linearization } from '../lib/objective';
+import { activationLayer, averagePoolLayer, chainLinearization, conv2dLayer, denseLayer, globalAveragePoolLayer } from './layerChain';
+import { identityLayer, maxPoolLayer, reshapeLayer } from './layerChain';
+import type { ChainLayer, ChainLinearization } from './layerChain';
 import { PLAIN_TAPS, tappedRowGram } from './layerGram';
 import type { LayerTaps } from './layerGram';
 import type { Extra, GradientTransformation, Tree } from '../lib/types';
@@ -213,6 +218,93 @@ function withPlainCalls<T>(model: LayersModelLike, fn: () => T, taps: LayerTaps 
   }
 }
 
+/** A layer of a Sequential model as the chain reads it (tfjs-layers' fields, all optional). */
+interface ChainableLayer extends Partial<FusedLayer> {
+  getClassName(): string;
+  poolSize?: [number, number];
+  outputShape?: (number | null)[];
+  input?: { shape: (number | null)[] };
+}
+
+/** The input shape of a layer used once (`[null, ...]`); `[]` when it has several. */
+function inputShapeOf(layer: ChainableLayer): (number | null)[] {
+  try {
+    return layer.input?.shape ?? [];
+  } catch {
+    return []; // tfjs-layers throws for a layer with several inbound nodes
+  }
+}
+
+/** Whether an activation is elementwise (all of tfjs-layers' but softmax and logSoftmax). */
+function elementwise(activation: LayerActivation): boolean {
+  return !['softmax', 'logsoftmax'].includes(activation.getClassName().toLowerCase());
+}
+
+/** The activation of a layer as chain layers: none when linear or folded into the loss, undefined when not elementwise. */
+function activationOf(layer: ChainableLayer, folded: boolean): ChainLayer[] | undefined {
+  const activation = layer.activation;
+  if (activation === undefined || folded || activation.getClassName().toLowerCase() === 'linear') return [];
+  return elementwise(activation) ? [activationLayer((z) => activation.apply(z))] : undefined;
+}
+
+/** Whether a 2-D pooling layer's windows do not overlap and cover its input ('valid', or 'same' on a divisible input). */
+function wholeWindows(layer: ChainableLayer): boolean {
+  const [ph, pw] = layer.poolSize ?? [0, 0];
+  const [sh, sw] = layer.strides ?? [0, 0];
+  const [h, w] = inputShapeOf(layer).slice(1, 3) as number[];
+  const divisible = h % ph === 0 && w % pw === 0;
+  return ph === sh && pw === sw && layer.dataFormat !== 'channelsFirst' && (layer.padding !== 'same' || divisible);
+}
+
+/** The chain layers of one tfjs-layers layer, undefined for a layer the chain does not know. */
+function chainLayersOf(layer: ChainableLayer, last: boolean, folded: boolean): ChainLayer[] | undefined {
+  const name = layer.getClassName();
+  const key = (v: LayerVariable | null | undefined) => (v ? (v.read() as tf.Variable).name : undefined);
+  const then = (core: ChainLayer) => {
+    const act = activationOf(layer, last && folded);
+    return act && [core, ...act];
+  };
+  const channelsLast = layer.dataFormat !== 'channelsFirst';
+  switch (name) {
+    case 'Dense':
+      return inputShapeOf(layer).length === 2 && layer.kernel ? then(denseLayer(key(layer.kernel) as string, key(layer.bias))) : undefined;
+    case 'Conv2D': {
+      const ok = layer.rank === 2 && channelsLast && unitDilation(layer as FusedLayer) && layer.kernel;
+      const pad = layer.padding === 'same' ? 'same' : 'valid';
+      return ok ? then(conv2dLayer(key(layer.kernel) as string, key(layer.bias), layer.strides as [number, number], pad)) : undefined;
+    }
+    case 'MaxPooling2D':
+      return wholeWindows(layer) ? [maxPoolLayer(layer.poolSize as [number, number])] : undefined;
+    case 'AveragePooling2D':
+      return wholeWindows(layer) ? [averagePoolLayer(layer.poolSize as [number, number])] : undefined;
+    case 'GlobalAveragePooling2D':
+      return channelsLast ? [globalAveragePoolLayer] : undefined;
+    case 'Flatten':
+    case 'Reshape':
+      return name === 'Flatten' && !channelsLast ? undefined : [reshapeLayer((layer.outputShape ?? []).slice(1) as number[])];
+    case 'Dropout':
+    case 'InputLayer':
+      return [identityLayer];
+    case 'Activation':
+      return activationOf(layer, last && folded);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A Sequential model of layers the chain knows (Dense on rank-2 inputs, Conv2D NHWC with dilation
+ * 1, non-overlapping Max/AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout,
+ * elementwise activations) as the layers of `layerChain.ts`; undefined for any other model (the
+ * tape linearizes it). `folded`: the output layer's activation is folded into the loss.
+ */
+function layerChainOf(model: LayersModelLike, folded: boolean): ChainLayer[] | undefined {
+  if ((model as { getClassName?: () => string }).getClassName?.() !== 'Sequential') return undefined;
+  const layers = model.layers as ChainableLayer[];
+  const parts = layers.map((layer, i) => chainLayersOf(layer, i === layers.length - 1, folded));
+  return parts.every((p) => p !== undefined) ? (parts as ChainLayer[][]).flat() : undefined;
+}
+
 /** The batch `model.fit` is training on, recorded by the train function while it runs. */
 const FIT_BATCHES = new WeakMap<object, SupervisedBatch<tf.Tensor | tf.Tensor[]>>();
 
@@ -321,8 +413,34 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
       ),
     );
   const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor => forward(params, x);
-  const rowGram = tappable(model) ? tappedRowGram(forward) : undefined;
-  return { model, predict, loss, ...(rowGram && { rowGram }), fitBatch: () => currentFitBatch(model) };
+  // The closed-form chain of a Sequential model of known layers (built at the first step, when the
+  // compiled loss says whether the output activation is folded), else the tape.
+  let chain: ((params: Tree, x: tf.Tensor) => ChainLinearization) | null | undefined;
+  const chainOf = () => {
+    if (chain === undefined) {
+      const layers = layerChainOf(model, resolved().folded);
+      chain = layers ? chainLinearization(layers) : null;
+    }
+    return chain;
+  };
+  const linearize = (params: Tree, x: tf.Tensor | tf.Tensor[]): Linearization => {
+    const closed = isTensor(x) ? chainOf() : null;
+    return closed ? closed(params, x as tf.Tensor) : linearization({ predict, loss }, params, { x });
+  };
+  const tapped = tappable(model) ? tappedRowGram(forward) : undefined;
+  const rowGram =
+    tapped &&
+    ((params: Tree, x: tf.Tensor | tf.Tensor[], cotangents: tf.Tensor): tf.Tensor2D => {
+      const closed = isTensor(x) ? chainOf() : null;
+      if (closed === null) return tapped(params, x, cotangents);
+      const lin = closed(params, x as tf.Tensor);
+      try {
+        return lin.rowGram(cotangents);
+      } finally {
+        lin.dispose();
+      }
+    });
+  return { model, predict, loss, linearize, ...(rowGram && { rowGram }), fitBatch: () => currentFitBatch(model) };
 }
 
 /** Options of {@link withFitBatch}. */

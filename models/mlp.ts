@@ -11,6 +11,8 @@ import type { Linearization, Objective, OutputLoss, OutputLossName } from '../li
 import * as tree from '../lib/tree';
 import type { Tree } from '../lib/types';
 import { denseObjective } from './dense';
+import { activationLayer, chainLinearization, denseLayer } from './layerChain';
+import type { ChainLinearization } from './layerChain';
 import type { DenseForward, DenseObjective } from './dense';
 
 /** An elementwise activation: a name, or a function of tensors. */
@@ -68,75 +70,31 @@ export function mlpForward(activation: Activation = 'tanh'): DenseForward<tf.Ten
 }
 
 /**
- * The MLP of `mlpForward` linearized in closed form ({@link Linearization}): one forward pass
- * keeps each layer's input aₗ₋₁ (and its transpose), Wₗᵀ and the slopes σ'(zₗ); then, without a
- * gradient tape,
+ * The MLP of `mlpForward` linearized in closed form ({@link Linearization}): the chain
+ * dense → σ → … → dense of `layerChain.ts`, whose one forward pass keeps each layer's input aₗ₋₁
+ * (and its transpose), Wₗᵀ and the slopes σ'(zₗ); then, without a gradient tape,
  *
  *   J v:  żₗ = ȧₗ₋₁ Wₗ + aₗ₋₁ Vₗ + vbₗ,  ȧₗ = σ'(zₗ) ⊙ żₗ  (ȧ₀ = 0),  J v = ż_L;
- *   Jᵀu:  δ_L = u,  ∂Wₗ = aₗ₋₁ᵀ δₗ,  ∂bₗ = Σᵢ δₗᵢ,  δₗ₋₁ = (δₗ Wₗᵀ) ⊙ σ'(zₗ₋₁).
+ *   Jᵀu:  δ_L = u,  ∂Wₗ = aₗ₋₁ᵀ δₗ,  ∂bₗ = Σᵢ δₗᵢ,  δₗ₋₁ = (δₗ Wₗᵀ) ⊙ σ'(zₗ₋₁);
  *
- * Each product is two matrix products per layer (a tape-based JVP by double VJP runs about three
- * backward passes). The transposes are made once and explicitly (see `matMulFast` in lib/ops.ts).
- * σ' is the elementwise derivative of the activation, by autodiff.
+ * and the row Gram Σₗ (Aₗ₋₁Aₗ₋₁ᵀ + 1) ⊙ (ΔₗΔₗᵀ) from the deltas of the same backward sweep
+ * (`rowGram`), with no forward pass of its own. Each product is two matrix products per layer (a
+ * tape-based JVP by double VJP runs about three backward passes). σ' is the elementwise
+ * derivative of the activation, by autodiff.
  *
  * @see Pearlmutter (1994), Schraudolph (2002) for the forward (R-op) pass of a network.
  */
-export function mlpLinearize(activation: Activation = 'tanh'): (params: Tree, x: tf.Tensor) => Linearization {
-  const sigma = activationFn(activation);
-  const slopeOf = tf.grad((z: tf.Tensor) => tf.sum(sigma(z)));
+export function mlpLinearize(activation: Activation = 'tanh'): (params: Tree, x: tf.Tensor) => ChainLinearization {
+  const sigma = activationLayer(activationFn(activation));
+  const chains = new Map<number, (params: Tree, x: tf.Tensor) => ChainLinearization>();
+  const chainOf = (depth: number) => {
+    const layers = Array.from({ length: depth }, (_, l) => [denseLayer(`w${l + 1}`, `b${l + 1}`), ...(l < depth - 1 ? [sigma] : [])]);
+    return chainLinearization(layers.flat());
+  };
   return (params, x) => {
-    const p = params as Record<string, tf.Tensor>;
     const depth = mlpDepth(params);
-    const w = (l: number) => p[`w${l + 1}`];
-    const kept = tf.tidy(() => {
-      const inputs: tf.Tensor[] = [];
-      const slopes: tf.Tensor[] = [];
-      let a = x;
-      let z = x;
-      for (let l = 0; l < depth; l++) {
-        inputs.push(a);
-        z = tf.add(tf.matMul(a, w(l)), p[`b${l + 1}`]);
-        if (l < depth - 1) {
-          slopes.push(slopeOf(z));
-          a = sigma(z);
-        }
-      }
-      return {
-        outputs: z,
-        inputs: inputs.map((t, l) => (l === 0 ? tf.clone(t) : t)),
-        inputsT: inputs.map((t) => tf.transpose(t)),
-        weightsT: Array.from({ length: depth }, (_, l) => tf.transpose(w(l))),
-        slopes,
-      };
-    });
-    const { outputs, inputs, inputsT, weightsT, slopes } = kept;
-    return {
-      outputs,
-      jvp: (v) =>
-        tf.tidy(() => {
-          tree.assertSameStructure(params, v, { names: ['params have', 'tangent has'], root: 'tangent' });
-          const t = v as Record<string, tf.Tensor>;
-          let da: tf.Tensor | undefined; // ȧₗ₋₁; ȧ₀ = 0
-          for (let l = 0; ; l++) {
-            const direct = tf.add(tf.matMul(inputs[l], t[`w${l + 1}`]), t[`b${l + 1}`]);
-            const dz = da === undefined ? direct : tf.add(direct, tf.matMul(da, w(l)));
-            if (l === depth - 1) return dz;
-            da = tf.mul(slopes[l], dz);
-          }
-        }),
-      vjp: (u) =>
-        tree.tidy(() => {
-          const grads: Record<string, tf.Tensor> = {};
-          let delta = tf.reshape(tf.cast(u, 'float32'), outputs.shape);
-          for (let l = depth - 1; l >= 0; l--) {
-            grads[`w${l + 1}`] = tf.matMul(inputsT[l], delta);
-            grads[`b${l + 1}`] = tf.reshape(tf.sum(delta, 0), p[`b${l + 1}`].shape);
-            if (l > 0) delta = tf.mul(tf.matMul(delta, weightsT[l]), slopes[l - 1]);
-          }
-          return Object.fromEntries(Object.keys(p).map((k) => [k, grads[k]]));
-        }),
-      dispose: () => tf.dispose([outputs, ...inputs, ...inputsT, ...weightsT, ...slopes]),
-    };
+    if (!chains.has(depth)) chains.set(depth, chainOf(depth));
+    return (chains.get(depth) as (params: Tree, x: tf.Tensor) => ChainLinearization)(params, x);
   };
 }
 
@@ -156,7 +114,7 @@ export interface MlpObjective extends DenseObjective<tf.Tensor> {
    */
   init(sizes: readonly number[], seed?: number): Tree;
   /** The closed-form linearization of the MLP (`mlpLinearize`): fast J v and Jᵀ u. */
-  linearize(params: Tree, x: tf.Tensor): Linearization;
+  linearize(params: Tree, x: tf.Tensor): ChainLinearization;
 }
 
 /**

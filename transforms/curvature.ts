@@ -10,7 +10,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gaussNewtonProduct, hvp, linearization } from '../lib/autodiff';
+import { gaussNewtonProduct, hvp } from '../lib/autodiff';
+import { linearizationIn } from '../lib/stepContext';
+import type { StepContext } from '../lib/stepContext';
 import { checkObjective, checkTargets, predictOn } from '../lib/objective';
 import { resolveOptions } from '../lib/options';
 import type { Objective, SupervisedBatch } from '../lib/objective';
@@ -26,8 +28,11 @@ export interface CurvatureOperator {
   dispose(): void;
 }
 
-/** Builds the curvature operator of a model at `params` on `batch`. */
-export type Curvature = (params: Tree, batch: unknown, key?: PRNGKey) => CurvatureOperator;
+/**
+ * Builds the curvature operator of a model at `params` on `batch`; with the step's `context`, the
+ * model's forward pass on the batch is the step's shared one.
+ */
+export type Curvature = (params: Tree, batch: unknown, key?: PRNGKey, context?: StepContext) => CurvatureOperator;
 
 /** The Hessian of `lossFn`: `C v = ∇²L(θ) v` (Pearlmutter 1994, by nested reverse mode). */
 export function hessianCurvature<B>(lossFn: LossFn<B>): Curvature {
@@ -39,15 +44,15 @@ export function hessianCurvature<B>(lossFn: LossFn<B>): Curvature {
 
 /**
  * The generalized Gauss-Newton matrix of an objective, `C = (1/B) Jᵀ Q J` (Schraudolph 2002).
- * The operator linearizes the model once ({@link linearization}: the objective's closed-form
+ * The operator linearizes the model once (`linearization`: the objective's closed-form
  * `linearize` hook, e.g. `mlpObjective`'s, or the outputs computed once with tape-based JVP/VJP)
  * and reuses it in every product.
  */
 export function ggnCurvature<X>(objective: Objective<X>): Curvature {
   const loss = checkObjective(objective);
-  return (params, batch) => {
+  return (params, batch, _key, context) => {
     const b = batch as SupervisedBatch<X>;
-    const lin = linearization(objective, params, b);
+    const lin = linearizationIn(context, objective, params, b);
     try {
       checkTargets(lin.outputs, b.y);
     } catch (err) {
@@ -70,10 +75,11 @@ export function ggnCurvature<X>(objective: Objective<X>): Curvature {
 export function fisherCurvature<X>(objective: Objective<X>, options: { kind?: 'empirical' | 'sampled' } = {}): Curvature {
   const { kind } = resolveOptions('fisherCurvature', options, { kind: 'empirical' });
   const loss = checkObjective(objective);
-  return (params, batch, key = 0) => {
+  return (params, batch, key = 0, context) => {
     const b = batch as SupervisedBatch<X>;
-    const targets = kind === 'sampled' ? tf.tidy(() => loss.sampleTargets(predictOn(objective, params, b), key)) : b.y;
-    const rows = gradientSampleRows(objective, params, b, targets);
+    const outputs = () => (context ? context.linearization(objective, params, b).outputs : predictOn(objective, params, b));
+    const targets = kind === 'sampled' ? tf.tidy(() => loss.sampleTargets(outputs(), key)) : b.y;
+    const rows = gradientSampleRows(objective, params, b, targets, context);
     if (targets !== b.y) targets.dispose();
     return {
       // C v = Lᵀ (L v) / B: one JVP and one VJP with a rowGram hook, else two products with L.

@@ -149,7 +149,7 @@ export function scaleByDiagonalCurvature(
         let v = state.v;
         if (refresh) {
           const k = extra.key ?? foldIn(state.key, state.step);
-          const d = estimator(params, extra.curvatureBatch ?? extra.batch, k);
+          const d = estimator(params, extra.curvatureBatch ?? extra.batch, k, extra.context);
           v = updateMoment(state.v, denominator.contribution(spatialAveraging ? spatialAverage(d) : d), b2, 1);
         }
         const m = updateMoment(state.m, updates, b1, 1);

@@ -11,11 +11,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hessianDiag, valueAndGrad } from '../lib/autodiff';
+import { hessianDiag } from '../lib/autodiff';
 import { assertInteger } from '../lib/errors';
 import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
-import { checkObjective, objectiveLoss, predictOn } from '../lib/objective';
+import { batchSize, checkObjective, residualAt } from '../lib/objective';
+import { linearizationIn } from '../lib/stepContext';
+import type { StepContext } from '../lib/stepContext';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import { broadcastTo } from '../lib/ops';
 import { foldIn } from '../lib/random';
@@ -24,7 +26,7 @@ import type { LossFn, PRNGKey, Tree } from '../lib/types';
 import type { Curvature, CurvatureOperator } from './curvature';
 
 /** Estimates the curvature diagonal at `params` on a batch: a tree shaped like the params. */
-export type DiagonalEstimator = (params: Tree, batch: unknown, key: PRNGKey) => Tree;
+export type DiagonalEstimator = (params: Tree, batch: unknown, key: PRNGKey, context?: StepContext) => Tree;
 
 /** Options of {@link hutchinsonDiag} and {@link hutchinsonEstimator}. */
 export interface HutchinsonOptions {
@@ -78,23 +80,28 @@ export function gaussNewtonBartlettDiag<X>(
   batch: SupervisedBatch<X>,
   key: PRNGKey,
   options: GaussNewtonBartlettOptions = {},
+  context?: StepContext,
 ): Tree {
   const { numProbes } = resolveOptions('gaussNewtonBartlettDiag', options, GNB_DEFAULTS);
   assertInteger('numProbes', numProbes);
   const loss = checkObjective(objective);
-  const lossFn = objectiveLoss(objective);
-  return tree.tidy(() => {
-    const outputs = predictOn(objective, params, batch);
-    const b = outputs.shape[0];
-    let sum: Tree | null = null;
-    for (let j = 0; j < numProbes; j++) {
-      const yHat = loss.sampleTargets(outputs, foldIn(key, j));
-      const { grads } = valueAndGrad(lossFn)(params, { x: batch.x, y: yHat });
-      const sq = tree.mul(grads, grads);
-      sum = sum === null ? sq : tree.add(sum, sq);
-    }
-    return tree.scale(sum as Tree, b / numProbes);
-  });
+  // ĝ = Jᵀ r(ŷ) / B on the model linearized once (the step's shared forward pass when there is one).
+  const lin = linearizationIn(context, objective, params, batch);
+  try {
+    return tree.tidy(() => {
+      const b = batchSize(lin.outputs);
+      let sum: Tree | null = null;
+      for (let j = 0; j < numProbes; j++) {
+        const yHat = loss.sampleTargets(lin.outputs, foldIn(key, j));
+        const grads = lin.vjp(tf.div(residualAt(loss, lin.outputs, yHat), b));
+        const sq = tree.mul(grads, grads);
+        sum = sum === null ? sq : tree.add(sum, sq);
+      }
+      return tree.scale(sum as Tree, b / numProbes);
+    });
+  } finally {
+    lin.dispose();
+  }
 }
 
 /**
@@ -126,8 +133,8 @@ export function spatialAverage(diag: Tree): Tree {
 export function hutchinsonEstimator(curvature: Curvature, options: HutchinsonOptions = {}): DiagonalEstimator {
   const resolved = resolveOptions('hutchinsonEstimator', options, HUTCHINSON_DEFAULTS);
   assertInteger('numProbes', resolved.numProbes);
-  return (params, batch, key) => {
-    const op = curvature(params, batch, key);
+  return (params, batch, key, context) => {
+    const op = curvature(params, batch, key, context);
     try {
       return hutchinsonDiag(op, params, key, resolved);
     } finally {
@@ -145,7 +152,7 @@ export function hutchinsonEstimator(curvature: Curvature, options: HutchinsonOpt
 export function gaussNewtonBartlettEstimator<X>(objective: Objective<X>, options: GaussNewtonBartlettOptions = {}): DiagonalEstimator {
   const resolved = resolveOptions('gaussNewtonBartlettEstimator', options, GNB_DEFAULTS);
   assertInteger('numProbes', resolved.numProbes);
-  return (params, batch, key) => gaussNewtonBartlettDiag(objective, params, batch as SupervisedBatch<X>, key, resolved);
+  return (params, batch, key, context) => gaussNewtonBartlettDiag(objective, params, batch as SupervisedBatch<X>, key, resolved, context);
 }
 
 /**

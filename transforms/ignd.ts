@@ -9,6 +9,7 @@ import { batchSize, checkObjective, outputsPerSample, predictOn, residualAt } fr
 import type { Objective, OutputLoss, SupervisedBatch } from '../lib/objective';
 import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
+import type { StepContext } from '../lib/stepContext';
 import { solveSymmetric } from '../lib/linalg';
 import { fetchValues, withReads } from '../lib/reads';
 import { jacobianSampleRows } from '../lib/autodiff';
@@ -67,14 +68,16 @@ function* igndDirectionReads<X>(
   params: Tree,
   batch: SupervisedBatch<X>,
   outputDamping: number,
+  context?: StepContext,
 ): Reads<Tree> {
   const { f, g } = tf.tidy(() => {
-    const f = predictOn(objective, params, batch);
+    // The outputs of the step's shared forward pass when there is one (a copy: disposed below).
+    const f = context ? tf.clone(context.linearization(objective, params, batch).outputs) : predictOn(objective, params, batch);
     return { f, g: tf.reshape(residualAt(loss, f, batch.y), [-1]) };
   });
   let rows: SampleRows | null = null;
   try {
-    const r = (rows = jacobianSampleRows(objective, params, batch.x, f.shape));
+    const r = (rows = jacobianSampleRows(objective, params, batch.x, f.shape, context));
     const [b, c] = [batchSize(f), outputsPerSample(f)];
     const a =
       loss.name === 'meanSquaredError' && c === 1
@@ -144,7 +147,7 @@ export function scaleByIgnd<X>(objective: Objective<X>, options: ScaleByIgndOpti
     function* (_updates, _state, params, extra = {}) {
       if (params === undefined) throw new InputError('scaleByIgnd needs params');
       const batch = (extra.curvatureBatch ?? extra.batch) as SupervisedBatch<X>;
-      return [yield* igndDirectionReads(objective, loss, params, batch, outputDamping), {}];
+      return [yield* igndDirectionReads(objective, loss, params, batch, outputDamping, extra.context), {}];
     },
   );
 }

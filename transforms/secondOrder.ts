@@ -11,6 +11,9 @@ import * as tree from '../lib/tree';
 import type { Extra, GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from '../lib/types';
 import { fetchValues, runSync, updateReadsOf, withReads } from '../lib/reads';
 import type { Curvature, CurvatureOperator } from './curvature';
+import type { Objective, SupervisedBatch } from '../lib/objective';
+import { stepContext } from '../lib/stepContext';
+import type { StepContext } from '../lib/stepContext';
 import { constantDamping, predictedDecrease } from './damping';
 import type { Damping, DampingState } from './damping';
 
@@ -34,6 +37,8 @@ export interface SolveProblem {
    * Row-space solvers may then use the residual form; for any other g they solve for g itself.
    */
   readonly gradsAreBatchGradient: boolean;
+  /** The step's shared forward passes (the model linearized once per batch; see `stepContext`). */
+  readonly context?: StepContext;
 }
 
 /** What a direction solver returns: the direction s ≈ (C + λI)⁻¹ g, telemetry, its next state. */
@@ -126,6 +131,11 @@ export interface SecondOrderOptions {
   tx?: GradientTransformation<unknown>;
   /** The loss, needed when the damping adapts (ρ = actual / predicted decrease on the batch). */
   lossFn?: LossFn<any>;
+  /**
+   * The objective whose loss `lossFn` is, when there is one: the loss before the step is then read
+   * from the step context's forward pass on the batch instead of a forward pass of its own.
+   */
+  objective?: Objective<any>;
   /** Seed of the step keys when `extra.key` is absent. */
   seed?: number;
   /**
@@ -159,6 +169,7 @@ export function scaleBySecondOrder({
   damping = constantDamping(1.0),
   tx,
   lossFn,
+  objective,
   seed = 0,
   rejectBadSteps = true,
 }: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
@@ -187,9 +198,12 @@ export function scaleBySecondOrder({
       const batch = extra.curvatureBatch ?? extra.batch;
       const key = extra.key ?? foldIn(state.key, state.step);
       const lam = state.damping.lam;
-      const op = solver.needsOperator && curvature ? curvature(params, batch, key) : null;
+      // One forward pass per batch for every piece of the step: the step's context, or one of our own.
+      const context = extra.context ?? stepContext();
+      let op: CurvatureOperator | null = null;
       try {
-        const problem = { params, grads, batch, key, op, lam, gradsAreBatchGradient: receivesBatchGradient(grads, extra) };
+        op = solver.needsOperator && curvature ? curvature(params, batch, key, context) : null;
+        const problem = { params, grads, batch, key, op, lam, gradsAreBatchGradient: receivesBatchGradient(grads, extra), context };
         const solved = solver.solveReads ? yield* solver.solveReads(problem, state.solver) : solver.solve(problem, state.solver);
         let delta: Tree = solved.direction;
         let txState: unknown = null;
@@ -201,14 +215,17 @@ export function scaleBySecondOrder({
         let info: Record<string, number | boolean> = { ...solved.info, lam };
         let rejected = false;
         if (damping.adaptive && lossFn) {
-          const rhoOp = op ?? (curvature ? curvature(params, batch, key) : null);
+          const rhoOp = op ?? (curvature ? curvature(params, batch, key, context) : null);
           // One read for the model terms, the loss after the step, and the loss before it (unless
           // the caller passed it as a number).
           const known = typeof extra.value === 'number' ? extra.value : undefined;
           const terms = tf.tidy(() => {
             const cd = rhoOp ? rhoOp.matvec(delta) : tree.zerosLike(delta);
+            const given = extra.value as tf.Tensor | undefined;
+            const shared = () =>
+              (context.loss(objective as Objective<unknown>, params, extra.batch as SupervisedBatch<unknown>) as tf.Tensor).clone();
             const before =
-              known !== undefined ? tf.scalar(0) : tf.reshape((extra.value as tf.Tensor | undefined) ?? lossFn(params, extra.batch), []);
+              known !== undefined ? tf.scalar(0) : tf.reshape(given ?? (objective ? shared() : lossFn(params, extra.batch)), []);
             return tf.stack([
               tree.vdot(grads, delta),
               tree.vdot(delta, cd),
@@ -237,6 +254,7 @@ export function scaleBySecondOrder({
         return [delta, { ...next, solver: solved.state, tx: txState }];
       } finally {
         op?.dispose();
+        if (context !== extra.context) context.dispose();
       }
     },
   );

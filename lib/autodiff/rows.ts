@@ -21,6 +21,8 @@ import type { Linearization, Objective, SupervisedBatch } from '../objective';
 import { outerGram } from '../ops';
 import * as tree from '../tree';
 import type { Tree } from '../types';
+import { linearizationIn } from '../stepContext';
+import type { StepContext } from '../stepContext';
 import { linearization } from './linearize';
 import { jacobianRows, perSampleGradients } from './products';
 
@@ -96,7 +98,7 @@ export function implicitRows<X>(
   lin?: Linearization,
 ): SampleRows {
   const hook = objective.rowGram;
-  if (hook === undefined) {
+  if (hook === undefined && lin?.rowGram === undefined) {
     lin?.dispose();
     throw new InputError('implicitRows needs an objective with a rowGram hook');
   }
@@ -107,7 +109,8 @@ export function implicitRows<X>(
   const m = b * k;
   const linear = lin ?? linearization(objective, params, { x }); // kept like u, for R v and Rᵀ w
   const gram = (): tf.Tensor2D => {
-    const g = hook(params, x, u);
+    // The linearization's own Gram reuses its forward pass; the objective's hook runs one.
+    const g = linear.rowGram ? linear.rowGram(u) : (hook as NonNullable<typeof hook>).call(objective, params, x, u);
     if (g.rank !== 2 || g.shape[0] !== m || g.shape[1] !== m) {
       g.dispose();
       throw new InputError(`objective.rowGram returned shape [${g.shape.join(', ')}], expected [${m}, ${m}] (B·K = ${b}·${k})`);
@@ -148,13 +151,19 @@ export function implicitRows<X>(
  * const jtw = rows.transposeTimes(w); // Jᵀw, one VJP with the hook
  * rows.dispose();
  */
-export function jacobianSampleRows<X>(objective: Objective<X>, params: Tree, x: X, outputShape?: readonly number[]): SampleRows {
+export function jacobianSampleRows<X>(
+  objective: Objective<X>,
+  params: Tree,
+  x: X,
+  outputShape?: readonly number[],
+  context?: StepContext,
+): SampleRows {
   if (objective.rowGram === undefined) {
     const rows = jacobianRows(objective, params, x);
     const c = outputShape ? outputShape.slice(1).reduce((p, d) => p * d, 1) : rows.shape[0] / batchSize(x as unknown as tf.Tensor);
     return materializedRows(rows, tree.flatten(params).def, c);
   }
-  const lin = linearization(objective, params, { x });
+  const lin = linearizationIn(context, objective, params, { x });
   const basis = outputBasis(lin.outputs);
   try {
     return implicitRows(objective, params, x, basis, lin.outputs.shape, lin);
@@ -180,12 +189,13 @@ export function gradientSampleRows<X>(
   params: Tree,
   batch: SupervisedBatch<X>,
   targets: tf.Tensor = batch.y,
+  context?: StepContext,
 ): SampleRows {
   const loss = checkObjective(objective);
   if (objective.rowGram === undefined)
     return materializedRows(perSampleGradients(objective, params, batch, targets), tree.flatten(params).def, 1);
   // The residuals come from the linearization's outputs (one forward pass for both).
-  const lin = linearization(objective, params, batch);
+  const lin = linearizationIn(context, objective, params, batch);
   let residuals: tf.Tensor;
   try {
     residuals = tf.tidy(() => tf.expandDims(residualAt(loss, lin.outputs, targets), 0));

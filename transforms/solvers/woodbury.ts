@@ -25,6 +25,7 @@ import { fetchValues, runSync } from '../../lib/reads';
 import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../../lib/autodiff';
 import type { SampleRows } from '../../lib/autodiff';
 import * as tree from '../../lib/tree';
+import type { StepContext } from '../../lib/stepContext';
 import type { Reads, Tree } from '../../lib/types';
 import { statelessSolver } from '../secondOrder';
 import type { DirectionSolver } from '../secondOrder';
@@ -203,7 +204,7 @@ export interface WoodburyRows {
  * Builds the {@link WoodburyRows} of the curvature at `params` on the curvature `batch`; with
  * `residual` true, the rows should carry their residual form if they have one.
  */
-export type WoodburyRowsOf = (params: Tree, batch: unknown, residual: boolean) => Reads<WoodburyRows>;
+export type WoodburyRowsOf = (params: Tree, batch: unknown, residual: boolean, context?: StepContext) => Reads<WoodburyRows>;
 
 /**
  * The Woodbury direction s = (M + λI)⁻¹ g for M = (1/B) R̃ᵀR̃, R̃ = L̃ᵀR:
@@ -261,7 +262,7 @@ export function woodburySolver(rowsOf: WoodburyRowsOf, options: WoodburyOptions 
   const resolved = resolveOptions('woodburySolver', options, WOODBURY_DEFAULTS);
   checkWoodburyOptions(resolved);
   return statelessSolver(false, function* (problem) {
-    const w = yield* rowsOf(problem.params, problem.batch, problem.gradsAreBatchGradient);
+    const w = yield* rowsOf(problem.params, problem.batch, problem.gradsAreBatchGradient, problem.context);
     try {
       const grads = problem.gradsAreBatchGradient && w.residual !== null ? null : problem.grads;
       return yield* woodburyDirectionReads(w, grads, problem.lam, resolved);
@@ -294,13 +295,17 @@ export function* ggnRowsReads<X>(
   batch: SupervisedBatch<X>,
   eps: number,
   residual: boolean,
+  context?: StepContext,
 ): Reads<WoodburyRows> {
   const loss: OutputLoss = checkObjective(objective);
-  const outputs = tf.tidy(() => predictOn(objective, params, batch));
+  // The outputs from the step's shared forward pass when there is one (a copy: the rows own theirs).
+  const outputs = context
+    ? tf.clone(context.linearization(objective, params, batch).outputs)
+    : tf.tidy(() => predictOn(objective, params, batch));
   const resid = residual ? tf.tidy(() => tf.reshape(loss.residual(outputs, batch.y), [-1])) : null;
   let rows: SampleRows | null = null;
   try {
-    rows = jacobianSampleRows(objective, params, batch.x, outputs.shape);
+    rows = jacobianSampleRows(objective, params, batch.x, outputs.shape, context);
     const b = batchSize(outputs);
     yield outputs; // hessianBlocks reads them
     const factors = outputHessianFactors(loss.hessianBlocks(outputs), b, outputs.size / b, eps);
@@ -411,7 +416,10 @@ export function rowSpaceSolver<X>(objective: Objective<X>, options: RowSpaceSolv
   const { eps, ...woodbury } = resolveOptions('rowSpaceSolver', options, ROW_SPACE_SOLVER_DEFAULTS);
   assertNonNegative('eps', eps);
   checkObjective(objective);
-  return woodburySolver((params, batch, residual) => ggnRowsReads(objective, params, batch as SupervisedBatch<X>, eps, residual), woodbury);
+  return woodburySolver(
+    (params, batch, residual, context) => ggnRowsReads(objective, params, batch as SupervisedBatch<X>, eps, residual, context),
+    woodbury,
+  );
 }
 
 /**
@@ -421,8 +429,13 @@ export function rowSpaceSolver<X>(objective: Objective<X>, options: RowSpaceSolv
  * @example
  * const rows = yield* fisherRowsReads(objective, params, batch);
  */
-export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch: SupervisedBatch<X>): Reads<WoodburyRows> {
-  const rows = gradientSampleRows(objective, params, batch);
+export function* fisherRowsReads<X>(
+  objective: Objective<X>,
+  params: Tree,
+  batch: SupervisedBatch<X>,
+  context?: StepContext,
+): Reads<WoodburyRows> {
+  const rows = gradientSampleRows(objective, params, batch, batch.y, context);
   return { rows, residual: null, dispose: () => rows.dispose() };
 }
 
@@ -445,5 +458,8 @@ export function* fisherRowsReads<X>(objective: Objective<X>, params: Tree, batch
  */
 export function fisherWoodburySolver<X>(objective: Objective<X>, options: WoodburyOptions = {}): DirectionSolver<null> {
   checkObjective(objective);
-  return woodburySolver((params, batch) => fisherRowsReads(objective, params, batch as SupervisedBatch<X>), options);
+  return woodburySolver(
+    (params, batch, _residual, context) => fisherRowsReads(objective, params, batch as SupervisedBatch<X>, context),
+    options,
+  );
 }
