@@ -161,31 +161,72 @@ function poolWindows(info: tf.backend_util.Conv2DInfo) {
     const picked = tf.slice(split, [0, 0, 0, 0, 0, 0], [batchSize, outHeight, 1, outWidth, 1, inChannels]);
     return tf.reshape(picked, [batchSize, outHeight, outWidth, inChannels]);
   };
-  return { padded, at, filterHeight, filterWidth };
+  /** The transpose of `at`: `[B, outH, outW, C]` values placed at window offset (u, v) of the unpadded input. */
+  const place = (t: tf.Tensor, u: number, v: number) => {
+    const split = tf.reshape(t, [batchSize, outHeight, 1, outWidth, 1, inChannels]);
+    const spread = tf.pad(split, [
+      [0, 0],
+      [0, 0],
+      [0, strideHeight - 1],
+      [0, 0],
+      [0, strideWidth - 1],
+      [0, 0],
+    ]);
+    const block = tf.reshape(spread, [batchSize, outHeight * strideHeight, outWidth * strideWidth, inChannels]);
+    const top = u - padInfo.top;
+    const left = v - padInfo.left;
+    // Pad the block to the padded input's frame at (u, v), then cut the unpadded input out of it.
+    const framed = tf.pad(block, [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, inHeight - top - outHeight * strideHeight)],
+      [Math.max(0, left), Math.max(0, inWidth - left - outWidth * strideWidth)],
+      [0, 0],
+    ]);
+    return tf.slice(framed, [0, Math.max(0, -top), Math.max(0, -left), 0], [batchSize, inHeight, inWidth, inChannels]);
+  };
+  return { padded, at, place, filterHeight, filterWidth };
 }
 
 /**
- * `M g` for the selection matrix M of a max pool (each output picks the first maximum of its
- * window in row-major order, as tfjs's kernels do): the transpose of MaxPoolGrad. The mask is
- * computed from the input and treated as a constant.
+ * The selection masks of a max pool, one per window offset (u, v), `[B, outH, outW, C]` each: 1
+ * where the output picks that offset, the first maximum of its window in row-major order (as the
+ * cpu and WebGPU kernels do). Computed from the input and treated as constants.
  */
-function maxPoolSelect(x: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
+function maxPoolMasks(x: tf.Tensor, attrs: Attrs) {
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const w = poolWindows(info);
   const xp = w.padded(x, -Infinity);
-  const gp = w.padded(g, 0);
   const y = tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode);
   let found: tf.Tensor = tf.zerosLike(y);
-  let out: tf.Tensor = tf.zerosLike(y);
+  const masks: { u: number; v: number; hit: tf.Tensor }[] = [];
   for (let u = 0; u < w.filterHeight; u++) {
     for (let v = 0; v < w.filterWidth; v++) {
       const hit = tf.mul(tf.cast(tf.equal(w.at(xp, u, v), y), 'float32'), tf.sub(1, found));
       found = tf.add(found, hit);
-      out = tf.add(out, tf.mul(hit, w.at(gp, u, v)));
+      masks.push({ u, v, hit });
     }
   }
-  return out;
+  return { w, masks };
+}
+
+/** `M g` for the selection matrix M of a max pool: the transpose of MaxPoolGrad. */
+function maxPoolSelect(x: tf.Tensor, g: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { w, masks } = maxPoolMasks(x, attrs);
+  const gp = w.padded(g, 0);
+  return masks.map(({ u, v, hit }) => tf.mul(hit, w.at(gp, u, v))).reduce((a, b) => tf.add(a, b));
+}
+
+/**
+ * `Mᵀ dy`, what the MaxPoolGrad kernel computes, from ops of this list. tfjs-backend-wasm's
+ * MaxPoolGrad (4.22) starts each window's maximum at `std::numeric_limits<float>::min()`, the
+ * smallest *positive* float: a window whose entries are all ≤ 0 (a tanh or relu output) sends its
+ * gradient to offset 0 of the whole tensor instead of to its maximum (it is lost), and ties go to
+ * the last maximum. On wasm the gradient of MaxPool is this instead.
+ */
+function maxPoolScatter(x: tf.Tensor, dy: tf.Tensor, attrs: Attrs): tf.Tensor {
+  const { w, masks } = maxPoolMasks(x, attrs);
+  return masks.map(({ u, v, hit }) => w.place(tf.mul(hit, dy), u, v)).reduce((a, b) => tf.add(a, b));
 }
 
 /**
@@ -292,6 +333,8 @@ const NO_MASK_GRADIENT =
   'no gradient: throws when a mask built from it is differentiated (inside the gradients of Max, Min, Relu6, LeakyRelu, Elu, ' +
   'ClipByValue, or a tf.where condition that depends on the input, even at first order)';
 const WASM_FILTER = 'stock gradient runs the Conv2DBackpropFilter kernel, which tfjs-backend-wasm does not have';
+const WASM_MAX_POOL =
+  'stock gradient runs the MaxPoolGrad kernel, which on tfjs-backend-wasm loses the gradient of every window whose entries are all <= 0';
 const SAVED_OUTPUT =
   'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong ' +
   'HVP or throws)';
@@ -570,14 +613,15 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     // Recomputes the output instead of saving it (the output only enters MaxPoolGrad's mask).
     kernelName: 'MaxPool',
     inputsToSave: ['x'],
-    gradFunc: (dy: tf.Tensor, [x], { filterSize, strides, pad, dimRoundingMode }) => ({
-      x: () =>
-        runKernel(
-          'MaxPoolGrad',
-          { dy, input: x, output: tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode) },
-          { filterSize, strides, pad, dimRoundingMode },
-        ),
+    gradFunc: (dy: tf.Tensor, [x], attrs) => ({
+      x: () => {
+        const { filterSize, strides, pad, dimRoundingMode } = attrs;
+        if (tf.getBackend() === 'wasm') return maxPoolScatter(x, dy, attrs);
+        const output = tf.maxPool(x as tf.Tensor4D, filterSize, strides, pad, dimRoundingMode);
+        return runKernel('MaxPoolGrad', { dy, input: x, output }, { filterSize, strides, pad, dimRoundingMode });
+      },
     }),
+    replaces: WASM_MAX_POOL,
   },
   {
     // dx = MaxPoolGrad(dy) = Mᵀ dy is linear in dy (M selects each window's argmax; piecewise
