@@ -65,7 +65,9 @@ export interface Objective<X = tf.Tensor> {
    * products of the row-space solvers): the model linearized at `params` on inputs `x`,
    * f(θ + v) ≈ f(θ) + J v, with the forward pass run once and kept, so that each J v and Jᵀ u is
    * a few matrix products without a gradient tape (an MLP has it in closed form, see `models/`);
-   * objectives without it get the same numbers from `jvp` (double VJP) and `vjp`.
+   * objectives without it get the same numbers from `jvp` (double VJP) and `vjp`. A step context
+   * keeps a linearization for the whole step, so what it holds must survive the `tf.tidy` scope
+   * it was made in (`tf.keep` it, as `models/layerChain.ts` does).
    */
   linearize?(params: Tree, x: X): Linearization;
 }

@@ -144,6 +144,14 @@ function collectInfo(state: unknown): StepInfo {
  *   `(u, s′) = tx.update(g, s, θ, { batch, curvatureBatch, value: loss, grad: g, key })`,
  *   `θ′ = applyUpdates(θ, u)`.
  *
+ * Given an {@link Objective} (a model and its output loss) instead of a loss function, the step
+ * makes a step context (`stepContext`): the model is linearized once on the batch, the loss and
+ * the gradient g = Jᵀr / B come from that forward pass, and every piece of `tx` that needs the
+ * model on the same batch and params (curvature operator, row-space solver, IGND, the
+ * Gauss-Newton-Bartlett estimator, the damping ratio) reuses it (`extra.context`): one forward
+ * pass of the batch per step, plus one at θ + δ when the damping adapts. `{ reuse: false }` runs
+ * each piece's own forward pass instead (benchmarks).
+ *
  * Ownership: the step CONSUMES its inputs `params` (when they are plain tensors) and `state`: it
  * disposes them, together with the gradients and the updates, once the new params and state
  * exist. `tf.Variable` params are updated in place and never disposed. The batch is never
@@ -161,6 +169,7 @@ function collectInfo(state: unknown): StepInfo {
  *
  * @example
  * const step = makeStep(adam(1e-3), (p, b) => losses.meanSquaredError(predict(p, b.x), b.y));
+ * const shared = makeStep(egn(objective, { lam0: 1 }), objective);   // one forward pass per step
  * let state = tx.init(params);
  * for (const batch of batches) {
  *   const out = step(params, state, batch);
