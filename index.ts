@@ -70,7 +70,9 @@ export { fetchValues, runAsync, runSync, updateReadsOf, withReads } from './lib/
 
 // Applying updates and the training step.
 export { applyUpdates, incrementalUpdate, makeStep, makeStepAsync, periodicUpdate } from './lib/update';
-export type { StepInfo, StepOptions, StepResult } from './lib/update';
+export type { MakeStepOptions, StepInfo, StepOptions, StepResult } from './lib/update';
+export { stepContext } from './lib/stepContext';
+export type { StepContext, StepContextOptions } from './lib/stepContext';
 export { loadState, saveState } from './lib/state';
 export type { Json } from './lib/state';
 
@@ -111,6 +113,7 @@ export type {
   DenseObjectiveOptions,
   MlpObjective,
   MlpObjectiveOptions,
+  ChainLinearization,
 } from './models';
 
 // First-order transforms.

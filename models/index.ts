@@ -10,3 +10,4 @@ export { mlpForward, mlpLinearize, mlpObjective } from './mlp';
 export type { Activation, MlpObjective, MlpObjectiveOptions } from './mlp';
 export { layersObjective, withFitBatch } from './layers';
 export type { FitBatchOptions, LayersModelLike, LayersObjective } from './layers';
+export type { ChainLinearization } from './layerChain';
