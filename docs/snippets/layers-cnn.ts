@@ -88,9 +88,8 @@ function handWritten(): void {
     }
   }
   const [, acc] = (model.evaluate(x, y) as tf.Scalar[]).map((t) => t.dataSync()[0]);
-  console.log(
-    `B egn, makeStep(tx, objective): first-batch loss by epoch ${losses.join(' ')}; accuracy ${acc.toFixed(2)}; forward passes per step ${counted.count}`,
-  );
+  const figures = `first-batch loss by epoch ${losses.join(' ')}; accuracy ${acc.toFixed(2)}; forward passes per step ${counted.count}`;
+  console.log(`B egn, makeStep(tx, objective): ${figures}`);
   disposeState(state);
   model.dispose();
   tf.dispose([x, y]);
