@@ -22,7 +22,7 @@ import { batchSize } from '../lib/objective';
 import { convPatches, matMulFast, outerGram, repeatRows } from '../lib/ops';
 import * as tree from '../lib/tree';
 import type { Tree } from '../lib/types';
-import { denseLayerGram, sampleMajor } from './dense';
+import { denseLayerGram } from './dense';
 
 /** The layer operations a tapped forward pass is written with; each returns the pre-activation. */
 export interface LayerTaps {
@@ -50,16 +50,19 @@ type Recorded =
   | { readonly kind: 'conv'; readonly patches: tf.Tensor3D; readonly hasBias: boolean };
 
 /**
- * One conv layer's share of the Gram: the per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ (`[K·B, d·c]`,
- * from the patches tiled K times and the deltas), Gram'd, plus the bias gradients' Gram.
+ * One conv layer's share of the Gram: the per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ (`[B·K, d·c]`,
+ * sample-major), Gram'd, plus the bias gradients' Gram. The K cotangent sets of a sample share its
+ * patches, so their kernel gradients are one product per sample: Aᵢᵀ [Δᵢ⁽¹⁾ … Δᵢ⁽ᴷ⁾].
  */
 export function convLayerGram(patches: tf.Tensor3D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
-  const b = patches.shape[0];
-  const positions = patches.shape[1];
-  const delta = tf.reshape(deltas, [k * b, positions, -1]) as tf.Tensor3D;
-  const perSample = tf.reshape(matMulFast(repeatRows(patches, k), delta, true, false), [k * b, -1]);
-  const rows = sampleMajor(hasBias ? tf.concat([perSample, tf.sum(delta, 1)], 1) : perSample, k, b);
-  return outerGram(rows);
+  const [b, positions, d] = patches.shape;
+  const c = deltas.shape[deltas.rank - 1] as number;
+  // Δ copy-major [K·B, P, c] → per sample [B, P, K·c].
+  const delta = tf.reshape(tf.transpose(tf.reshape(deltas, [k, b, positions, c]), [1, 2, 0, 3]), [b, positions, k * c]);
+  const kernels = tf.reshape(matMulFast(patches, delta, true, false), [b, d, k, c]); // [B, d, K·c]
+  const perSample = tf.reshape(tf.transpose(kernels, [0, 2, 1, 3]), [b * k, d * c]);
+  const rows = hasBias ? tf.concat([perSample, tf.reshape(tf.sum(delta, 1), [b * k, c])], 1) : perSample;
+  return outerGram(rows as tf.Tensor2D);
 }
 
 /**

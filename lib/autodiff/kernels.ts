@@ -157,20 +157,19 @@ function poolWindows(info: tf.backend_util.Conv2DInfo) {
   /** The elements at window offset (u, v) of every output position: `[B, outH, outW, C]`. */
   const at = (p: tf.Tensor, u: number, v: number) => {
     const block = tf.slice(p, [0, u, v, 0], [batchSize, outHeight * strideHeight, outWidth * strideWidth, inChannels]);
-    const split = tf.reshape(block, [batchSize, outHeight, strideHeight, outWidth, strideWidth, inChannels]);
-    const picked = tf.slice(split, [0, 0, 0, 0, 0, 0], [batchSize, outHeight, 1, outWidth, 1, inChannels]);
+    // Rank-4 views only: tfjs-backend-wasm slices and pads rank > 4 element by element in JS.
+    const split = tf.reshape(block, [batchSize * outHeight, strideHeight, outWidth, strideWidth * inChannels]);
+    const picked = tf.slice(split, [0, 0, 0, 0], [batchSize * outHeight, 1, outWidth, inChannels]);
     return tf.reshape(picked, [batchSize, outHeight, outWidth, inChannels]);
   };
   /** The transpose of `at`: `[B, outH, outW, C]` values placed at window offset (u, v) of the unpadded input. */
   const place = (t: tf.Tensor, u: number, v: number) => {
-    const split = tf.reshape(t, [batchSize, outHeight, 1, outWidth, 1, inChannels]);
+    const split = tf.reshape(t, [batchSize * outHeight, 1, outWidth, inChannels]);
     const spread = tf.pad(split, [
-      [0, 0],
       [0, 0],
       [0, strideHeight - 1],
       [0, 0],
-      [0, strideWidth - 1],
-      [0, 0],
+      [0, (strideWidth - 1) * inChannels],
     ]);
     const block = tf.reshape(spread, [batchSize, outHeight * strideHeight, outWidth * strideWidth, inChannels]);
     const top = u - padInfo.top;
