@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ggnCurvature, layersObjective, listMethods, losses, make, makeStep, objectiveLoss, rowGram, tree } from '../index';
-import type { GradientTransformation, MethodName, Objective, Tree } from '../index';
+import type { GradientTransformation, MethodName, Objective, OutputLoss, Tree } from '../index';
 import { countForwardPasses } from '../testing';
 import { gradientOf, median, timeOnce, timeRatio } from './harness';
 import type { Suite, Timed } from './harness';
@@ -131,6 +131,27 @@ function stepAtFixedParams(
   };
 }
 
+/**
+ * A timed gradient by the closed-form linearization (what the step context computes): one kept
+ * forward pass, then g = Jᵀr / B for the loss's residuals r; returns the loss and the gradient's leaves.
+ */
+function closedFormGradient(objective: Objective<tf.Tensor>, params: Tree, batch: ImageBatch): Timed {
+  const loss = objective.loss as OutputLoss;
+  const linearize = objective.linearize;
+  if (linearize === undefined) throw new Error('the CNN objective has no linearize hook');
+  return () =>
+    tf.tidy(() => {
+      const lin = linearize.call(objective, params, batch.x);
+      try {
+        const value = loss.value(lin.outputs, batch.y);
+        const residual = tf.div(loss.residual(lin.outputs, batch.y), lin.outputs.shape[0]);
+        return [value, ...tree.leaves(lin.vjp(residual))];
+      } finally {
+        lin.dispose();
+      }
+    });
+}
+
 /** Options per method for the forward-pass counts: as in the `methods` suite, with short CG runs. */
 const COUNT_OPTIONS: Record<MethodName, Record<string, unknown>> = {
   adahessian: { learningRate: 0.1 },
@@ -182,14 +203,18 @@ export const cnn: Suite = {
   notes:
     'A compiled tfjs-layers Sequential CNN (28×28×1 → conv 3×3×16 relu → max-pool 2 → conv 3×3×32 relu → max-pool 2 → dense 10 ' +
     'softmax, P = 20,490) through layersObjective; synthetic batch of 128, curvature batch its first 32. Every ratio is to one ' +
-    'gradient of the 128-batch. "closed form" is the chain linearization of models/layerChain.ts (one kept forward pass, J v and ' +
-    'Jᵀu by plain ops); "tape" is the same objective without its hooks ({ predict, loss }: JVP by double VJP, the row Gram by ' +
-    '320 backward passes, timed twice). The GGN-vp rows are one product of a CG operator built once. The egn / sgn (3 CG ' +
-    'iterations) rows are one step at fixed params with the step context (makeStep(tx, objective): one forward pass shared by ' +
-    'gradient and curvature) and without it (reuse: false). The "forward passes per step" rows are counts, not timings ' +
-    '(ms 0): the first figure with the step context, the second with reuse: false, counted by testing.countForwardPasses on the ' +
-    'second step (newtonCg and sgn with 3 CG iterations; newtonDirect and ggnDirect, which build dense P×P matrices, on a tiny ' +
-    'CNN 4×4×1 → conv 3×3×2 → pool → dense 10, P = 110). wasm only (cpu convolutions would not fit the bench).',
+    'gradient of the 128-batch by the tape (valueAndGrad). "closed form" is the chain linearization of models/layerChain.ts (one ' +
+    'kept forward pass, J v and Jᵀu by plain ops); "tape" is the same objective without its hooks ({ predict, loss }: JVP by ' +
+    'double VJP, the row Gram by 320 backward passes, timed twice). The GGN-vp rows are one product of a CG operator built once. ' +
+    'The egn / sgn (3 CG iterations) rows are one step at fixed params with the step context (makeStep(tx, objective): one ' +
+    'forward pass per batch shared by the gradient, Jᵀr / B, and the curvature) and without it (reuse: false). On wasm the tape ' +
+    "gradient is dominated by somax's MaxPool gradient (lib/autodiff/kernels.ts, maxPoolScatter): its rank-6 strided slices fall " +
+    "to tfjs-backend-wasm's generic JS Slice (ranks above 4), ~90% of the gradient's kernel time; the closed-form gradient row " +
+    'shows the same gradient without it. The "forward passes per step" rows are counts, not timings (ms 0): the first figure ' +
+    'with the step context, the second with reuse: false, counted by testing.countForwardPasses on the second step, on the same ' +
+    'layers at 8×8×1 (conv 4, conv 8, P = 666; newtonCg and sgn with 3 CG iterations, sophia estimating every step); ' +
+    'newtonDirect and ggnDirect, which build dense P×P matrices, on a tiny CNN 4×4×1 → conv 3×3×2 → pool → dense 10 (P = 110). ' +
+    'wasm only (cpu convolutions would not fit the bench).',
   run(backend) {
     const problem = cnnProblem(28, [16, 32], 1);
     const { objective, params, batch, curvatureBatch } = problem;
@@ -209,6 +234,10 @@ export const cnn: Suite = {
       { name: 'gradient (CNN, batch 128)', fn: gradient },
       [
         {
+          name: 'CNN gradient by the closed-form linearization (Jᵀr / B, as in the step context)',
+          fn: closedFormGradient(objective, params, batch),
+        },
+        {
           name: 'CNN row Gram J Jᵀ (32 samples × 10 outputs, closed form)',
           goal: '≤ 3',
           fn: () => void rowGram(objective, params, curvatureBatch.x),
@@ -221,14 +250,14 @@ export const cnn: Suite = {
         { name: 'CNN sgn step, 3 CG iterations (reuse: false)', fn: steps.sgnNoReuse.fn },
       ],
       '/ gradient',
-      { reps: 7, warmup: 2 },
+      { reps: 5, warmup: 1 },
     );
     closedOp.dispose();
     tapeOp.dispose();
     Object.values(steps).forEach((s) => s.dispose());
     // The tape's row Gram (320 backward passes) is slow: timed twice, as a ratio to the gradient above.
     const tapeGramMs = median([0, 1].map(() => timeOnce(() => void rowGram(tape, params, curvatureBatch.x))));
-    rows.splice(2, 0, {
+    rows.splice(3, 0, {
       backend,
       name: 'CNN row Gram J Jᵀ (32 samples × 10 outputs, tape: 320 backward passes)',
       ms: tapeGramMs,
@@ -237,9 +266,11 @@ export const cnn: Suite = {
     });
     tree.dispose(v as any);
 
-    const tiny = cnnProblem(4, [2], 5);
+    // Counts do not depend on the size: the same layers on 8×8 images (P = 666), the dense methods on a tiny CNN (P = 110).
+    const small = cnnProblem(8, [4, 8], 5);
+    const tiny = cnnProblem(4, [2], 7);
     for (const name of listMethods()) {
-      const p = DENSE.has(name) ? tiny : problem;
+      const p = DENSE.has(name) ? tiny : small;
       rows.push({
         backend,
         name: `CNN forward passes per step: ${name}${DENSE.has(name) ? ' (tiny CNN)' : ''}`,
@@ -249,8 +280,7 @@ export const cnn: Suite = {
         more: [{ value: forwardPassesPerStep(name, p, false), of: 'forward passes (reuse: false)' }],
       });
     }
-    disposeProblem(tiny);
-    disposeProblem(problem);
+    [problem, small, tiny].forEach(disposeProblem);
     return rows;
   },
 };
