@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adam, applyUpdates, asTfOptimizer, ggnCurvature, ggnvp, hvp, jvp, makeStep, rowGram, tree } from '../index';
 import type { Tree } from '../index';
 import { gradientOf, timeRatio } from './harness';
+import { cnn } from './cnn';
 import { macro } from './macro';
 import { regression } from './regression';
 import { methodSteps } from './methods';
@@ -192,4 +193,4 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, peer, macro, regression];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, peer, macro, regression];
