@@ -8,7 +8,7 @@
  *   Jᵀ u  backward, layer by layer:  δx = (∂y/∂x)ᵀ δy,  gₗ = (∂y/∂θₗ)ᵀ δy,
  *   R Rᵀ  the per-sample row Gram, from the deltas of K cotangents swept backward at once and
  *         each layer's kept input: Σₗ (AₗAₗᵀ + 1) ⊙ (ΔₗΔₗᵀ) for dense layers, the Gram of the
- *         per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ for conv layers (see `layerGram.ts`).
+ *         per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ for conv layers ({@link convLayerGram}).
  *
  * Each product costs about one forward (J v) or one backward (Jᵀ u) pass of the model, and the
  * row Gram one backward pass of K·B samples, with no forward pass: the linearization's is reused.
@@ -22,11 +22,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../lib/errors';
 import type { Linearization } from '../lib/objective';
-import { convPatches } from '../lib/ops';
+import { convPatches, matMulFast, outerGram } from '../lib/ops';
 import * as tree from '../lib/tree';
 import type { Tree } from '../lib/types';
 import { denseLayerGram } from './dense';
-import { convLayerGram } from './layerGram';
 
 /**
  * One layer of a chain, linearized at fixed params on a fixed batch. Every map takes and returns
@@ -44,6 +43,27 @@ export interface LinearizedLayer {
   paramVjp?(dy: tf.Tensor): Record<string, tf.Tensor>;
   /** The layer's share of the row Gram, from the deltas at its output for K cotangent sets (`[K·B, ...]`). */
   gram?(dy: tf.Tensor, k: number): tf.Tensor2D;
+  /** The layer's inputs and output deltas as Kronecker factors see them (see {@link LayerStatistics}), from δy (batch B). */
+  statistics?(dy: tf.Tensor): LayerStatistics;
+}
+
+/**
+ * What the Kronecker factors of one layer are made of (K-FAC, KFC): the weight's gradient on the
+ * batch is Σᵣ ãᵣ δᵣᵀ over the rows r of `inputs` and `deltas` (one row per sample for a dense
+ * layer, one per sample and output position for a conv layer), with ãᵣ the input row and a
+ * trailing 1 when the layer has a bias.
+ */
+export interface LayerStatistics {
+  /** The key of the weight in the params (a dense `[in, out]` or conv `[kh, kw, cin, cout]` leaf). */
+  readonly weight: string;
+  /** The key of the bias, when the layer has one. */
+  readonly bias?: string;
+  /** The input rows ã without the homogeneous 1, `[N, in]` (N = B, or B·positions for a conv). */
+  readonly inputs: tf.Tensor2D;
+  /** The output deltas δ, `[N, out]`. */
+  readonly deltas: tf.Tensor2D;
+  /** Rows per sample: 1 for a dense layer, the output positions of a conv. */
+  readonly positions: number;
 }
 
 /**
@@ -59,6 +79,13 @@ export interface ChainLinearization extends Linearization {
    * `[B·K, B·K]` sample-major, as {@link Objective.rowGram}: no forward pass (the linearization's).
    */
   rowGram(cotangents: tf.Tensor): tf.Tensor2D;
+  /**
+   * For cotangents `u` at the outputs (`[B, ...]`: e.g. the per-sample residuals at sampled
+   * targets), every parametric layer's inputs and the deltas of `u` at its output, first layer
+   * first (the Kronecker factors' raw material). Tensors of the caller's tidy scope; the inputs
+   * are the linearization's own (do not dispose them).
+   */
+  layerStatistics(u: tf.Tensor): LayerStatistics[];
 }
 
 /** The param of a chain layer, by key; an error names a missing key. */
@@ -104,8 +131,26 @@ export function denseLayer(weight: string, bias?: string): ChainLayer {
         ...(bias === undefined ? {} : { [bias]: tf.reshape(tf.sum(dy, 0), (b as tf.Tensor).shape) }),
       }),
       gram: (dy, k) => denseLayerGram(input as tf.Tensor2D, dy, k, b !== undefined),
+      statistics: (dy) => ({ weight, bias, inputs: input as tf.Tensor2D, deltas: dy as tf.Tensor2D, positions: 1 }),
     };
   };
+}
+
+/**
+ * One conv layer's share of the Gram: the per-sample kernel gradients Σₚ aᵢₚ ⊗ δᵢₚ (`[B·K, d·c]`,
+ * sample-major) from the patches `[B, P, d]` and the deltas of K cotangent sets (`[K·B, P, c]`,
+ * copy-major), Gram'd, plus the bias gradients' Gram. The K cotangent sets of a sample share its
+ * patches, so their kernel gradients are one product per sample: Aᵢᵀ [Δᵢ⁽¹⁾ … Δᵢ⁽ᴷ⁾].
+ */
+export function convLayerGram(patches: tf.Tensor3D, deltas: tf.Tensor, k: number, hasBias: boolean): tf.Tensor2D {
+  const [b, positions, d] = patches.shape;
+  const c = deltas.shape[deltas.rank - 1] as number;
+  // Δ copy-major [K·B, P, c] → per sample [B, P, K·c].
+  const delta = tf.reshape(tf.transpose(tf.reshape(deltas, [k, b, positions, c]), [1, 2, 0, 3]), [b, positions, k * c]);
+  const kernels = tf.reshape(matMulFast(patches, delta, true, false), [b, d, k, c]); // [B, d, K·c]
+  const perSample = tf.reshape(tf.transpose(kernels, [0, 2, 1, 3]), [b * k, d * c]);
+  const rows = hasBias ? tf.concat([perSample, tf.reshape(tf.sum(delta, 1), [b * k, c])], 1) : perSample;
+  return outerGram(rows as tf.Tensor2D);
 }
 
 /**
@@ -144,6 +189,7 @@ export function conv2dLayer(weight: string, bias: string | undefined, strides: [
         };
       },
       gram: (dy, k) => convLayerGram(patches, dy, k, b !== undefined),
+      statistics: (dy) => ({ weight, bias, inputs: rows, deltas: tf.reshape(dy, [-1, cout]) as tf.Tensor2D, positions: patches.shape[1] }),
     };
   };
 }
@@ -304,6 +350,14 @@ export function chainLinearization(layers: readonly ChainLayer[]): (params: Tree
           if (missing.length > 0) throw new InputError(`no layer of the chain uses params ${missing.join(', ')}`);
           return Object.fromEntries(keys.map((k) => [k, grads[k]]));
         }),
+      layerStatistics: (u) => {
+        const found: LayerStatistics[] = [];
+        sweep(tf.reshape(tf.cast(u, 'float32'), outputs.shape), (layer, delta) => {
+          const s = layer.statistics?.(delta);
+          if (s) found.unshift(s);
+        });
+        return found;
+      },
       rowGram: (cotangents) =>
         tf.tidy(() => {
           const k = cotangents.shape[0];

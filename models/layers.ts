@@ -17,8 +17,6 @@ import type { Linearization } from '../lib/objective';
 import { activationLayer, averagePoolLayer, chainLinearization, conv2dLayer, denseLayer, globalAveragePoolLayer } from './layerChain';
 import { identityLayer, maxPoolLayer, reshapeLayer } from './layerChain';
 import type { ChainLayer, ChainLinearization } from './layerChain';
-import { PLAIN_TAPS, tappedRowGram } from './layerGram';
-import type { LayerTaps } from './layerGram';
 import type { Extra, GradientTransformation, Tree } from '../lib/types';
 
 /** An activation of a tfjs-layers layer (`layer.activation`). */
@@ -150,59 +148,41 @@ interface FusedLayer {
 }
 
 /**
- * Whether the closed-form row Gram applies: every layer with weights is a Dense layer on samples
- * of rank 2, or a Conv2D layer (NHWC, dilation 1), each used once.
- */
-function tappable(model: LayersModelLike): boolean {
-  return model.layers.every((l) => {
-    const layer = l as FusedLayer & { trainableWeights?: unknown[]; inboundNodes?: unknown[]; input?: { shape: unknown[] } };
-    if ((layer.trainableWeights?.length ?? 0) === 0) return true;
-    if ((layer.inboundNodes?.length ?? 1) !== 1) return false;
-    if (layer.getClassName() === 'Dense') return layer.input?.shape.length === 2;
-    return layer.getClassName() === 'Conv2D' && layer.rank === 2 && layer.dataFormat !== 'channelsFirst' && unitDilation(layer);
-  });
-}
-
-/**
  * Plain-op forward passes of the layers whose `call` runs a fused op (`tf.fused.matMul` in
  * Dense, `tf.fused.conv2d` in Conv2D): fused ops cannot be differentiated twice, and in an ESM
  * bundle `tf.fused` cannot be routed (see lib/autodiff/install.ts), but a layer's `call` can.
  */
-const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor, taps: LayerTaps) => tf.Tensor> = {
-  Dense: (layer, x, taps) => {
+const PLAIN_CALLS: Record<string, (layer: FusedLayer, x: tf.Tensor) => tf.Tensor> = {
+  Dense: (layer, x) => {
     const kernel = layer.kernel.read() as tf.Tensor2D;
     const [inputs, units] = kernel.shape;
     const bias = layer.bias ? layer.bias.read() : undefined;
     const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inputs])) as tf.Tensor2D;
-    const z = taps.dense(flat, kernel, bias);
+    const z = bias === undefined ? tf.matMul(flat, kernel) : tf.add(tf.matMul(flat, kernel), bias);
     return layer.activation.apply(x.rank === 2 ? z : tf.reshape(z, [...x.shape.slice(0, -1), units]));
   },
-  Conv2D: (layer, x, taps) => {
+  Conv2D: (layer, x) => {
     const channelsFirst = layer.dataFormat === 'channelsFirst';
     const input = (channelsFirst ? tf.transpose(x, [0, 2, 3, 1]) : x) as tf.Tensor4D;
     const kernel = layer.kernel.read() as tf.Tensor4D;
     const bias = layer.bias ? layer.bias.read() : undefined;
     const pad = layer.padding === 'same' ? 'same' : 'valid';
     const strides = layer.strides as [number, number];
-    const z = unitDilation(layer)
-      ? taps.conv2d(input, kernel, bias, strides, pad)
-      : tf.add(tf.conv2d(input, kernel, strides, pad, 'NHWC', layer.dilationRate as [number, number]), bias ?? 0);
+    const y = tf.conv2d(input, kernel, strides, pad, 'NHWC', (layer.dilationRate ?? 1) as [number, number]);
+    const z = bias === undefined ? y : tf.add(y, bias);
     const out = layer.activation.apply(z);
     return channelsFirst ? tf.transpose(out, [0, 3, 1, 2]) : out;
   },
 };
 
-/** Whether a conv layer's dilation is 1 (the closed-form row Gram's patches assume it). */
+/** Whether a conv layer's dilation is 1 (the chain's patches assume it). */
 function unitDilation(layer: FusedLayer): boolean {
   const d = layer.dilationRate;
   return d === undefined || (Array.isArray(d) ? d.every((v) => v === 1) : d === 1);
 }
 
-/**
- * `fn()` with the model's fused layers running their plain-op forward passes (see
- * {@link PLAIN_CALLS}), through `taps` (by default the plain layer operations).
- */
-function withPlainCalls<T>(model: LayersModelLike, fn: () => T, taps: LayerTaps = PLAIN_TAPS): T {
+/** `fn()` with the model's fused layers running their plain-op forward passes (see {@link PLAIN_CALLS}). */
+function withPlainCalls<T>(model: LayersModelLike, fn: () => T): T {
   const swapped: [FusedLayer, FusedLayer['call']][] = [];
   try {
     for (const l of model.layers) {
@@ -210,7 +190,7 @@ function withPlainCalls<T>(model: LayersModelLike, fn: () => T, taps: LayerTaps 
       const plain = PLAIN_CALLS[layer.getClassName?.()];
       if (plain === undefined || (layer.getClassName() === 'Conv2D' && layer.rank !== 2)) continue;
       swapped.push([layer, layer.call]);
-      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs, taps));
+      layer.call = (inputs) => tf.tidy(() => plain(layer, Array.isArray(inputs) ? inputs[0] : inputs));
     }
     return fn();
   } finally {
@@ -370,9 +350,10 @@ export interface LayersObjective extends Objective<tf.Tensor | tf.Tensor[]> {
  *   `binaryCrossentropy` of a final sigmoid → sigmoid cross-entropy of the logits,
  *   `meanSquaredError` → squared error averaged over the outputs, as tfjs-layers defines it. The
  *   loss is read at the first step, so the model may be compiled after the method is built;
- * - a model whose weights all belong to Dense and Conv2D layers gets the closed-form row Gram of
- *   `models/layerGram.ts` (per-sample deltas: a few gradients' cost, not one backward pass per
- *   sample and output); other models take the row Gram from the Jacobian rows.
+ * - a Sequential model of the layers `models/layerChain.ts` knows (Dense, Conv2D, pooling,
+ *   Flatten, Reshape, Dropout, elementwise activations) is linearized in closed form: J v, Jᵀ u
+ *   and the row Gram from one kept forward pass, no tape (a few gradients' cost for the Gram, not
+ *   one backward pass per sample and output); other models use the tape, and the Jacobian rows.
  *
  * Regularization losses of the layers (kernelRegularizer) are not part of it.
  *
@@ -398,21 +379,16 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     hessianBlocks: (f) => resolved().loss.hessianBlocks(f),
     sampleTargets: (f, key) => resolved().loss.sampleTargets(f, key),
   };
-  const forward = (params: Tree, x: tf.Tensor | tf.Tensor[], taps: LayerTaps = PLAIN_TAPS): tf.Tensor =>
+  const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor =>
     withWeights(model, params, () =>
       withLogits(model, resolved().folded, () =>
-        withPlainCalls(
-          model,
-          () => {
-            const out = model.apply(x, { training: false });
-            if (!isTensor(out)) throw new InputError('somax supports models with one output');
-            return out;
-          },
-          taps,
-        ),
+        withPlainCalls(model, () => {
+          const out = model.apply(x, { training: false });
+          if (!isTensor(out)) throw new InputError('somax supports models with one output');
+          return out;
+        }),
       ),
     );
-  const predict = (params: Tree, x: tf.Tensor | tf.Tensor[]): tf.Tensor => forward(params, x);
   // The closed-form chain of a Sequential model of known layers (built at the first step, when the
   // compiled loss says whether the output activation is folded), else the tape.
   let chain: ((params: Tree, x: tf.Tensor) => ChainLinearization) | null | undefined;
@@ -427,20 +403,34 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     const closed = isTensor(x) ? chainOf() : null;
     return closed ? closed(params, x as tf.Tensor) : linearization({ predict, loss }, params, { x });
   };
-  const tapped = tappable(model) ? tappedRowGram(forward) : undefined;
-  const rowGram =
-    tapped &&
-    ((params: Tree, x: tf.Tensor | tf.Tensor[], cotangents: tf.Tensor): tf.Tensor2D => {
-      const closed = isTensor(x) ? chainOf() : null;
-      if (closed === null) return tapped(params, x, cotangents);
-      const lin = closed(params, x as tf.Tensor);
-      try {
-        return lin.rowGram(cotangents);
-      } finally {
-        lin.dispose();
-      }
-    });
-  return { model, predict, loss, linearize, ...(rowGram && { rowGram }), fitBatch: () => currentFitBatch(model) };
+  const rowGram = (params: Tree, x: tf.Tensor | tf.Tensor[], cotangents: tf.Tensor): tf.Tensor2D => {
+    const lin = linearize(params, x);
+    try {
+      return (lin as ChainLinearization).rowGram(cotangents);
+    } finally {
+      lin.dispose();
+    }
+  };
+  // The chain is known once the compiled loss is (whether the output activation folds); before
+  // `compile`, from the layers alone, folding the output activation.
+  const chained = (): boolean => {
+    try {
+      return chainOf() !== null;
+    } catch {
+      return layerChainOf(model, true) !== undefined;
+    }
+  };
+  return {
+    model,
+    predict,
+    loss,
+    linearize,
+    /** The closed-form row Gram of the chain (`rowGram` of its linearization); absent for other models. */
+    get rowGram() {
+      return chained() ? rowGram : undefined;
+    },
+    fitBatch: () => currentFitBatch(model),
+  };
 }
 
 /** Options of {@link withFitBatch}. */
