@@ -183,8 +183,16 @@ export { scaleByDiagonalCurvature } from './transforms/diagonal';
 export type { DiagonalCurvatureOptions, ScaleByDiagonalCurvatureState } from './transforms/diagonal';
 export { constantDamping, kirosDamping, trustRegionDamping } from './transforms/damping';
 export type { Damping, DampingState, DampingUpdate, TrustRegionOptions } from './transforms/damping';
-export { cgSolver, conjugateGradient, denseSolve, directSolver, fisherWoodburySolver, rowSpaceSolver } from './transforms/solvers';
-export type { CgOptions, CgResult } from './transforms/solvers';
+export {
+  cgSolver,
+  conjugateGradient,
+  denseSolve,
+  directSolver,
+  fisherWoodburySolver,
+  kroneckerSolver,
+  rowSpaceSolver,
+} from './transforms/solvers';
+export type { CgOptions, CgResult, KroneckerFactors, KroneckerOptions, KroneckerState } from './transforms/solvers';
 export { scaleByIgnd } from './transforms/ignd';
 export type { ScaleByIgndOptions } from './transforms/ignd';
 export { scaleBySecondOrder } from './transforms/secondOrder';
@@ -210,6 +218,10 @@ export { newtonCg, newtonDirect } from './chains/newton';
 export type { CgMethodOptions, NewtonCgOptions, NewtonDirectOptions } from './chains/newton';
 export { egn, ggnDirect, ignd, sgn } from './chains/gaussNewton';
 export type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './chains/gaussNewton';
+export { kfac, shampoo } from './chains/kronecker';
+export type { KfacOptions, ShampooMethodOptions } from './chains/kronecker';
+export { inverseRoot, scaleByShampoo } from './transforms/shampoo';
+export type { InverseRootOptions, ShampooOptions, ShampooState } from './transforms/shampoo';
 export { swmng } from './chains/naturalGradient';
 export type { SwmngOptions } from './chains/naturalGradient';
 export { sgdArmijo, sqn, stochasticArmijo } from './chains/quasiNewton';

@@ -165,6 +165,8 @@ const COUNT_OPTIONS: Record<MethodName, Record<string, unknown>> = {
   sqn: { learningRate: 0.1 },
   swmng: { lam0: 0.1, learningRate: 2 },
   ignd: { learningRate: 0.1 },
+  kfac: {},
+  shampoo: { learningRate: 0.01 },
   sgdArmijo: { learningRate: 1 },
   lbfgs: {},
 };

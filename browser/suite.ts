@@ -34,7 +34,7 @@ import {
   skipNotFinite,
   tree,
 } from '../index';
-import type { GradientTransformation, MethodName, Tree } from '../index';
+import type { GradientTransformation, MethodName, Objective, Tree } from '../index';
 import { makeProblem, numParams, rand } from '../tests/helpers/mlp64';
 import type { Act, LossName } from '../tests/helpers/mlp64';
 
@@ -73,6 +73,8 @@ export const METHOD_OPTIONS: Readonly<Record<string, Record<string, unknown>>> =
   sqn: { learningRate: 1, linesearch: true },
   swmng: { lam0: 0.1, learningRate: 0.5 },
   ignd: { learningRate: 0.05 },
+  kfac: { learningRate: 0.1 },
+  shampoo: { learningRate: 0.01 },
   sgdArmijo: { learningRate: 2 },
   lbfgs: {},
 };
@@ -88,7 +90,8 @@ export function problemFor(method: string): ProblemSpec {
 
 function build(spec: ProblemSpec) {
   const prob = makeProblem(spec.act, spec.loss, spec.size);
-  const objective = { predict: prob.predict, loss: spec.loss };
+  // The MLP of makeProblem's predict, linearized in closed form (K-FAC needs its layer statistics).
+  const objective = mlpObjective({ activation: spec.act, loss: spec.loss });
   return { prob, objective, lossFn: objectiveLoss(objective) };
 }
 
@@ -134,7 +137,7 @@ export async function products(names: readonly ProductName[] = PRODUCTS): Promis
 }
 
 /** The objective a method is built for. */
-type MethodObjective = { predict: (p: any, x: tf.Tensor) => tf.Tensor; loss: LossName };
+type MethodObjective = Objective<tf.Tensor>;
 
 /** newtonCg (it reads CG scalars, damping ratios and its guard) with {@link METHOD_OPTIONS}, `lam0` overridable. */
 function readingMethod(objective: MethodObjective, lam0 = METHOD_OPTIONS.newtonCg.lam0 as number): GradientTransformation<any> {

@@ -17,6 +17,8 @@ import { egn, ggnDirect, ignd, sgn } from './gaussNewton';
 import type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './gaussNewton';
 import { lbfgs } from './lbfgs';
 import type { LbfgsOptions } from './lbfgs';
+import { kfac, shampoo } from './kronecker';
+import type { KfacOptions, ShampooMethodOptions } from './kronecker';
 import { swmng } from './naturalGradient';
 import type { SwmngOptions } from './naturalGradient';
 import { newtonCg, newtonDirect } from './newton';
@@ -72,6 +74,10 @@ export interface MethodOptions {
   swmng: SwmngOptions & (ObjectiveModel | ModelRoute);
   /** `ignd`'s options and its objective. */
   ignd: IgndOptions & (ObjectiveModel | ModelRoute);
+  /** `kfac`'s options and its objective. */
+  kfac: KfacOptions & (ObjectiveModel | ModelRoute);
+  /** `shampoo`'s options (it needs only gradients; a loss or a model is accepted and unused). */
+  shampoo: ShampooMethodOptions & (LossModel | ModelRoute);
   /** `sgdArmijo`'s options and its loss. */
   sgdArmijo: SgdArmijoOptions & (LossModel | ModelRoute);
   /** `lbfgs`'s options and its loss. */
@@ -102,6 +108,10 @@ export interface MethodStates {
   swmng: SecondOrderMethodState;
   /** The state of `ignd`. */
   ignd: StateOf<ReturnType<typeof ignd>>;
+  /** The state of `kfac`. */
+  kfac: SecondOrderMethodState;
+  /** The state of `shampoo`. */
+  shampoo: StateOf<ReturnType<typeof shampoo>>;
   /** The state of `sgdArmijo`. */
   sgdArmijo: StateOf<ReturnType<typeof sgdArmijo>>;
   /** The state of `lbfgs`. */
@@ -207,6 +217,23 @@ const METHODS: { readonly [K in MethodName]: Entry<K> } = {
     damping: 'constant, Kiros or trust region',
     estimator: 'per-sample gradients',
     build: swmng,
+  },
+  kfac: {
+    needs: 'objective',
+    curvature: 'Kronecker-factored Fisher (A ⊗ G per dense or conv layer, sampled labels)',
+    solver: 'factor inverses in float64 blocks, refreshed every k steps',
+    damping: 'factored Tikhonov; constant, Kiros or trust region',
+    estimator: 'EMA of the factors',
+    build: kfac,
+  },
+  shampoo: {
+    needs: 'lossFn',
+    curvature: 'Kronecker-factored gradient statistics L = E[GGᵀ], R = E[GᵀG] per weight matrix',
+    solver: 'L^{-1/4} M R^{-1/4} by coupled Newton roots on the device, refreshed every k steps',
+    damping: 'ridge relative to the statistics',
+    estimator: 'EMA of the statistics',
+    notes: "grafted onto Adam's step norm; needs only gradients",
+    build: (_lossFn, options) => shampoo(options),
   },
   ignd: {
     needs: 'objective',

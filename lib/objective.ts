@@ -70,6 +70,13 @@ export interface Objective<X = tf.Tensor> {
    * it was made in (`tf.keep` it, as `models/layerChain.ts` does).
    */
   linearize?(params: Tree, x: X): Linearization;
+  /**
+   * Optional, with a closed-form `linearize` whose linearizations report per-layer statistics
+   * (`layerStatistics`: each dense and conv layer's inputs and output deltas): those layers'
+   * params, weight and bias keys, in chain order. Kronecker-factored methods (K-FAC) size their
+   * factors from it at `init`.
+   */
+  layerParams?(params: Tree): readonly { readonly weight: string; readonly bias?: string }[];
 }
 
 /**

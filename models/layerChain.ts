@@ -70,7 +70,21 @@ export interface LayerStatistics {
  * A layer of a chain: runs the layer forward on `x` with the weights of `params` and returns it
  * linearized there. `keep` registers a tensor the linearization holds until it is disposed.
  */
-export type ChainLayer = (params: Readonly<Record<string, tf.Tensor>>, x: tf.Tensor, keep: (t: tf.Tensor) => void) => LinearizedLayer;
+export type ChainLayer = ((params: Readonly<Record<string, tf.Tensor>>, x: tf.Tensor, keep: (t: tf.Tensor) => void) => LinearizedLayer) & {
+  /** The weight and bias of a layer that reports {@link LayerStatistics} (dense, conv). */
+  readonly factored?: LayerParams;
+};
+
+/** The params of a dense or conv layer, by key: what its Kronecker factors are keyed by. */
+export interface LayerParams {
+  /** The key of the weight. */
+  readonly weight: string;
+  /** The key of the bias, when the layer has one. */
+  readonly bias?: string;
+}
+
+/** A chain's linearize function, with its dense and conv layers' params in chain order. */
+export type ChainLinearize = ((params: Tree, x: tf.Tensor) => ChainLinearization) & { readonly layerParams: readonly LayerParams[] };
 
 /** A chain's linearization: {@link Linearization} with the row Gram of its per-sample products. */
 export interface ChainLinearization extends Linearization {
@@ -108,7 +122,7 @@ function perSampleMul(dy: tf.Tensor, s: tf.Tensor): tf.Tensor {
  * Keeps x, xᵀ and Wᵀ (explicit transposes: wasm multiplies by a transposed operand slowly).
  */
 export function denseLayer(weight: string, bias?: string): ChainLayer {
-  return (params, x, keep) => {
+  const layer: ChainLayer = (params, x, keep) => {
     const w = param(params, weight);
     const b = bias === undefined ? undefined : param(params, bias);
     if (x.rank !== 2) throw new InputError(`a chain's dense layer takes inputs of rank 2, got [${x.shape.join(', ')}]`);
@@ -134,6 +148,7 @@ export function denseLayer(weight: string, bias?: string): ChainLayer {
       statistics: (dy) => ({ weight, bias, inputs: input as tf.Tensor2D, deltas: dy as tf.Tensor2D, positions: 1 }),
     };
   };
+  return Object.assign(layer, { factored: { weight, bias } });
 }
 
 /**
@@ -159,7 +174,7 @@ export function convLayerGram(patches: tf.Tensor3D, deltas: tf.Tensor, k: number
  * products are matrix products with the patches, the input's a convolution and its transpose.
  */
 export function conv2dLayer(weight: string, bias: string | undefined, strides: [number, number], pad: 'same' | 'valid'): ChainLayer {
-  return (params, x, keep) => {
+  const layer: ChainLayer = (params, x, keep) => {
     const w = param(params, weight) as tf.Tensor4D;
     const b = bias === undefined ? undefined : param(params, bias);
     const [kh, kw, , cout] = w.shape;
@@ -192,6 +207,7 @@ export function conv2dLayer(weight: string, bias: string | undefined, strides: [
       statistics: (dy) => ({ weight, bias, inputs: rows, deltas: tf.reshape(dy, [-1, cout]) as tf.Tensor2D, positions: patches.shape[1] }),
     };
   };
+  return Object.assign(layer, { factored: { weight, bias } });
 }
 
 /** An elementwise activation `y = σ(x)`: keeps the slopes σ'(x) (by autodiff of σ). */
@@ -306,8 +322,8 @@ export const globalAveragePoolLayer: ChainLayer = (_params, x) => {
  * const gram = lin.rowGram(basis); // J Jᵀ, no forward pass
  * lin.dispose();
  */
-export function chainLinearization(layers: readonly ChainLayer[]): (params: Tree, x: tf.Tensor) => ChainLinearization {
-  return (params, x) => {
+export function chainLinearization(layers: readonly ChainLayer[]): ChainLinearize {
+  const linearize = (params: Tree, x: tf.Tensor): ChainLinearization => {
     const p = params as Record<string, tf.Tensor>;
     const keys = Object.keys(p);
     const kept: tf.Tensor[] = [];
@@ -375,4 +391,6 @@ export function chainLinearization(layers: readonly ChainLayer[]): (params: Tree
       dispose,
     };
   };
+  const layerParams = layers.flatMap((layer) => (layer.factored ? [layer.factored] : []));
+  return Object.assign(linearize, { layerParams });
 }

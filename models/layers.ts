@@ -16,7 +16,7 @@ import { linearization } from '../lib/autodiff';
 import type { Linearization } from '../lib/objective';
 import { activationLayer, averagePoolLayer, chainLinearization, conv2dLayer, denseLayer, globalAveragePoolLayer } from './layerChain';
 import { identityLayer, maxPoolLayer, reshapeLayer } from './layerChain';
-import type { ChainLayer, ChainLinearization } from './layerChain';
+import type { ChainLayer, ChainLinearization, ChainLinearize } from './layerChain';
 import type { Extra, GradientTransformation, Tree } from '../lib/types';
 
 /** An activation of a tfjs-layers layer (`layer.activation`). */
@@ -391,7 +391,7 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     );
   // The closed-form chain of a Sequential model of known layers (built at the first step, when the
   // compiled loss says whether the output activation is folded), else the tape.
-  let chain: ((params: Tree, x: tf.Tensor) => ChainLinearization) | null | undefined;
+  let chain: ChainLinearize | null | undefined;
   const chainOf = () => {
     if (chain === undefined) {
       const layers = layerChainOf(model, resolved().folded);
@@ -428,6 +428,10 @@ export function layersObjective(model: LayersModelLike): LayersObjective {
     /** The closed-form row Gram of the chain (`rowGram` of its linearization); absent for other models. */
     get rowGram() {
       return chained() ? rowGram : undefined;
+    },
+    /** The chain's dense and conv layers (K-FAC's factors); absent for other models. */
+    get layerParams() {
+      return chained() ? () => (chainOf() as ChainLinearize).layerParams : undefined;
     },
     fitBatch: () => currentFitBatch(model),
   };

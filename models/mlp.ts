@@ -136,7 +136,8 @@ export function mlpObjective(options: MlpObjectiveOptions): MlpObjective {
   checkOptionKeys('mlpObjective', options, ['activation', 'loss']);
   const { activation = 'tanh', loss } = options;
   const base = denseObjective({ forward: mlpForward(activation), loss });
-  return { ...base, linearize: mlpLinearize(activation), init: mlpInit };
+  const layerParams = (params: Tree) => Array.from({ length: mlpDepth(params) }, (_, l) => ({ weight: `w${l + 1}`, bias: `b${l + 1}` }));
+  return { ...base, linearize: mlpLinearize(activation), layerParams, init: mlpInit };
 }
 
 /** LeCun-normal weights and zero biases for layer sizes `sizes` (see {@link MlpObjective.init}). */

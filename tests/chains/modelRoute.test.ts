@@ -66,6 +66,8 @@ const OPTIONS: Record<MethodName, Record<string, unknown>> = {
   sqn: { learningRate: 0.1 },
   swmng: { lam0: 1 },
   ignd: { learningRate: 0.1 },
+  kfac: {},
+  shampoo: { learningRate: 0.01 },
   sgdArmijo: { learningRate: 1 },
   lbfgs: { learningRate: 0.1, linesearch: null },
 };

@@ -24,13 +24,15 @@ import {
   skipNotFinite,
   tree,
   withReads,
+  mlpObjective,
 } from '../../index';
 import type { GradientTransformation, Reads, Tree } from '../../index';
 import { buildMethod } from '../../browser/suite';
 import * as ref from '../helpers/mlp64';
 
 const prob = ref.makeProblem('tanh', 'softmaxCrossEntropy', { d: 3, h: 4, c: 3, b: 8 });
-const objective = { predict: prob.predict, loss: 'softmaxCrossEntropy' as const };
+// The same MLP as prob.predict, linearized in closed form (K-FAC needs its layer statistics).
+const objective = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
 const lossFn = objectiveLoss(objective);
 const flat = (t: Tree) => Array.from(tree.readValues(() => tree.ravel(t).vector));
 

@@ -34,9 +34,8 @@ function relativeError(a: Tree, b: Tree): number {
 
 /** The options each method is built with here: its model (lossFn or objective) and a damping that adapts for the second-order ones. */
 function methodOptions(name: MethodName, o: Objective): Record<string, unknown> {
-  const needsObjective = ['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 'ignd'].includes(name);
   const adaptive = ['newtonCg', 'sgn', 'egn', 'ggnDirect', 'swmng'].includes(name) ? { lamPolicy: 'trustRegion' } : {};
-  return { ...(needsObjective ? { objective: o } : { lossFn: objectiveLoss(o) }), ...adaptive };
+  return { objective: o, lossFn: objectiveLoss(o), ...adaptive }; // make() takes the one the method needs
 }
 
 describe('stepContext', () => {

@@ -8,6 +8,7 @@ import * as miscModule from '../../transforms/misc';
 import * as momentsModule from '../../transforms/moments';
 import * as scaleModule from '../../transforms/scale';
 import * as weightDecayModule from '../../transforms/weightDecay';
+import { chainLinearization, denseLayer } from '../../models/layerChain';
 import {
   checkCarriesReads,
   checkDeterminism,
@@ -177,6 +178,13 @@ const objectives = {
   regression: { predict, loss: 'meanSquaredError' as const },
   classification: { predict, loss: 'softmaxCrossEntropy' as const },
 };
+// The same linear model with its closed-form linearization and layer statistics (K-FAC needs them).
+const kfacObjective = {
+  predict,
+  loss: 'softmaxCrossEntropy' as const,
+  linearize: chainLinearization([denseLayer('w', 'b')]),
+  layerParams: () => [{ weight: 'w', bias: 'b' }],
+};
 const lossFns = { regression: somax.objectiveLoss(objectives.regression), classification: somax.objectiveLoss(objectives.classification) };
 
 function problem(kind: Problem) {
@@ -216,6 +224,8 @@ const optimizers: [string, Problem, (lr: number) => GradientTransformation<any>]
   ['ggnDirect', 'classification', (lr) => somax.ggnDirect(objectives.classification, { learningRate: lr * 5 })],
   ['ignd', 'regression', (lr) => somax.ignd(objectives.regression, { learningRate: lr * 5 })],
   ['swmng', 'regression', (lr) => somax.swmng(objectives.regression, { learningRate: lr * 5 })],
+  ['kfac', 'classification', (lr) => somax.kfac(kfacObjective, { learningRate: lr * 5 })],
+  ['shampoo', 'regression', (lr) => somax.shampoo({ learningRate: lr })],
 ];
 
 // The optimizers whose step is not linear in the incoming updates at a fixed state, and why.
@@ -232,6 +242,7 @@ const NOT_LINEAR: Record<string, string> = {
   sgdArmijo: 'a line search on the loss along g',
   sophiaH: 'clips the preconditioned direction to ±1 and adds weight decay',
   sophiaG: 'clips the preconditioned direction to ±1 and adds weight decay',
+  shampoo: "grafted onto Adam's step norm (scale-invariant), and inverse fourth roots of the statistics of g",
   ignd: 'its direction is the average of per-sample Gauss-Newton steps from the residuals; a summed g cannot give it',
 };
 

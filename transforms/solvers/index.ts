@@ -9,3 +9,4 @@
 export * from './cg';
 export * from './direct';
 export * from './woodbury';
+export * from './kronecker';

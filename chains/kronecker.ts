@@ -1,0 +1,85 @@
+/**
+ * Kronecker-factored methods: K-FAC (each layer's Fisher block approximated by A ⊗ G, inverted
+ * factor by factor) on the second-order assembler, with somax's damping and post-direction chain;
+ * and Shampoo (each weight matrix preconditioned by the inverse fourth roots of its gradient's row
+ * and column statistics), grafted onto Adam.
+ * @module
+ */
+import { objectiveLoss } from '../lib/objective';
+import type { Objective } from '../lib/objective';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
+import type { GradientTransformation } from '../lib/types';
+import { ggnCurvature } from '../transforms/curvature';
+import { KRONECKER_DEFAULTS, kroneckerSolver } from '../transforms/solvers';
+import type { KroneckerOptions } from '../transforms/solvers';
+import { chain } from '../lib/combine';
+import { SHAMPOO_DEFAULTS, scaleByShampoo } from '../transforms/shampoo';
+import type { ShampooOptions } from '../transforms/shampoo';
+import { GUARD_DEFAULTS, guarded, POST_DIRECTION_DEFAULTS, postDirection, SECOND_ORDER_METHOD_DEFAULTS, secondOrderMethod } from './common';
+import type { GuardOptions, MethodState, PostDirectionOptions, SecondOrderMethodOptions, SecondOrderMethodState } from './common';
+
+/** Options of {@link kfac}. */
+export interface KfacOptions extends KroneckerOptions, SecondOrderMethodOptions {}
+
+const KFAC_DEFAULTS = {
+  ...KRONECKER_DEFAULTS,
+  ...SECOND_ORDER_METHOD_DEFAULTS,
+  lam0: 1e-3, // the factored Tikhonov damping λ (kfac-jax's initial damping)
+  learningRate: 0.1,
+} as const satisfies Defaults<KfacOptions>;
+
+/**
+ * K-FAC: per dense or conv layer, s = (A + π√λ I)⁻¹ Ḡ (G + √λ/π I)⁻¹ with A the second moment of
+ * the layer's inputs (bias as a homogeneous coordinate) and G that of the deltas of residuals at
+ * labels sampled from the model, both averaged over steps (EMA 0.95) and inverted every
+ * `inverseEvery` steps (10) in float64 blocks of at most `blockSize` (256); then the post-direction
+ * chain (learning rate 0.1, optional momentum). λ constant (1e-3) or adapted from the gain ratio of
+ * the GGN (`lamPolicy: 'trustRegion'`). The factors use the curvature batch; the model must be
+ * linearized in closed form (`mlpObjective`, or a Sequential tfjs-layers model: `make('kfac', { model })`).
+ *
+ * @example
+ * const tx = kfac(mlpObjective({ loss: 'softmaxCrossEntropy' }), { learningRate: 0.1, directionMomentum: 0.9 });
+ * @see Martens & Grosse, "Optimizing neural networks with Kronecker-factored approximate curvature"
+ *   (ICML 2015), arXiv 1503.05671; Grosse & Martens, "A Kronecker-factored approximate Fisher
+ *   matrix for convolution layers" (ICML 2016).
+ */
+export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<SecondOrderMethodState> {
+  const o = resolveOptions('kfac', options, KFAC_DEFAULTS);
+  const solver = kroneckerSolver(objective, { labels: o.labels, decay: o.decay, inverseEvery: o.inverseEvery, blockSize: o.blockSize });
+  const parts = {
+    curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
+    solver,
+    lossFn: objectiveLoss(objective),
+    objective,
+  };
+  return secondOrderMethod(parts, o);
+}
+
+/** Options of {@link shampoo}. */
+export interface ShampooMethodOptions extends ShampooOptions, PostDirectionOptions, GuardOptions {}
+
+const SHAMPOO_METHOD_DEFAULTS = {
+  ...SHAMPOO_DEFAULTS,
+  ...POST_DIRECTION_DEFAULTS,
+  learningRate: 1e-3, // the step has Adam's norm (grafting): Adam's learning rate
+  ...GUARD_DEFAULTS,
+} as const satisfies Defaults<ShampooMethodOptions>;
+
+/**
+ * Shampoo: each weight matrix preconditioned by L^{-1/4} M R^{-1/4} (row and column statistics of
+ * the gradient, EMA 0.999, roots every `inverseEvery` steps by coupled Newton iterations on the
+ * device, blocks of at most `blockSize`), grafted onto Adam's step norm; then the post-direction
+ * chain (learning rate 1e-3, weight decay, clipping). Needs only gradients.
+ *
+ * @example
+ * const tx = shampoo({ learningRate: 1e-3, inverseEvery: 10 });
+ * @see Gupta, Koren & Singer (ICML 2018); Anil et al., "Scalable Second Order Optimization for Deep
+ *   Learning" (2020), arXiv 2002.09018.
+ */
+export function shampoo(options: ShampooMethodOptions = {}): GradientTransformation<MethodState<readonly unknown[]>> {
+  const o = resolveOptions('shampoo', options, SHAMPOO_METHOD_DEFAULTS);
+  const { b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations } = o;
+  const direction = chain(scaleByShampoo({ b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations }), postDirection(o));
+  return guarded(direction as GradientTransformation<readonly unknown[]>, o.skipNonFinite, { sync: false });
+}

@@ -1,0 +1,210 @@
+// K-FAC's factors and direction (transforms/solvers/kronecker.ts) against float64 brute force: the
+// factors of a 2-layer MLP from its inputs and deltas computed by hand, A ⊗ G against the per-sample
+// gradient's outer product for one sample, and the direction against the dense solve with the
+// damped Kronecker blocks (whole, and split into diagonal blocks).
+import * as tf from '@tensorflow/tfjs-core';
+import { kfac, mlpObjective, tree } from '../../index';
+import { luSolve } from '../../lib/linalg';
+import { blockSizes, dampedInverses, kroneckerSolver, layerFactors } from '../../transforms/solvers';
+import type { KroneckerState } from '../../transforms/solvers';
+import type { ChainLinearization } from '../../models/layerChain';
+
+const objective = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
+const [D, H, C] = [4, 5, 3];
+
+function problemOf(b: number, seed: number) {
+  const params = objective.init([D, H, C], seed) as Record<string, tf.Tensor>;
+  const batch = tf.tidy(() => ({
+    x: tf.randomNormal([b, D], 0, 1, 'float32', seed + 10),
+    y: tf
+      .oneHot(
+        tf.tensor1d(
+          Array.from({ length: b }, (_, i) => (i + seed) % C),
+          'int32',
+        ),
+        C,
+      )
+      .toFloat(),
+  }));
+  return { params, batch };
+}
+
+const values = (t: tf.Tensor) => Array.from(t.dataSync(), Number);
+const matrix = (t: tf.Tensor) => {
+  const v = values(t);
+  const [r, c] = t.shape;
+  return Array.from({ length: r }, (_, i) => v.slice(i * (c as number), (i + 1) * (c as number)));
+};
+
+/** The MLP's layer inputs (with the homogeneous 1) and deltas of the residuals, in float64, by hand. */
+function byHand(params: Record<string, tf.Tensor>, x: tf.Tensor, y: tf.Tensor) {
+  const [w1, b1, w2, b2] = [matrix(params.w1), values(params.b1), matrix(params.w2), values(params.b2)];
+  const xs = matrix(x);
+  const ys = matrix(y);
+  return xs.map((xi, n) => {
+    const z1 = b1.map((b, j) => b + xi.reduce((s, v, i) => s + v * w1[i][j], 0));
+    const a1 = z1.map(Math.tanh);
+    const f = b2.map((b, k) => b + a1.reduce((s, v, j) => s + v * w2[j][k], 0));
+    const top = Math.max(...f);
+    const e = f.map((v) => Math.exp(v - top));
+    const p = e.map((v) => v / e.reduce((s, u) => s + u, 0));
+    const d2 = p.map((v, k) => v - ys[n][k]);
+    const d1 = a1.map((a, j) => (1 - a * a) * d2.reduce((s, v, k) => s + v * w2[j][k], 0));
+    return { in1: [...xi, 1], d1, in2: [...a1, 1], d2 };
+  });
+}
+
+const outer = (rows: number[][], scale: number) =>
+  rows[0].map((_, i) => rows[0].map((__, j) => rows.reduce((s, r) => s + r[i] * r[j], 0) * scale));
+
+function maxRelative(a: number[][], b: number[][]): number {
+  const scale = Math.max(1e-12, ...b.flat().map(Math.abs));
+  return Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j])))) / scale;
+}
+
+describe('K-FAC factors', () => {
+  test('A and G of each layer of a 2-layer MLP equal the float64 second moments of its inputs and deltas (1e-5)', () => {
+    const { params, batch } = problemOf(7, 1);
+    const lin = objective.linearize(params, batch.x) as ChainLinearization;
+    const factors = tf.tidy(() => layerFactors(lin.layerStatistics(tf.sub(tf.softmax(lin.outputs), batch.y)), 7));
+    const ref = byHand(params, batch.x, batch.y);
+    expect(Object.keys(factors)).toEqual(['w1', 'w2']);
+    expect(
+      maxRelative(
+        matrix(factors.w1.a),
+        outer(
+          ref.map((r) => r.in1),
+          1 / 7,
+        ),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      maxRelative(
+        matrix(factors.w1.g),
+        outer(
+          ref.map((r) => r.d1),
+          1 / 7,
+        ),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      maxRelative(
+        matrix(factors.w2.a),
+        outer(
+          ref.map((r) => r.in2),
+          1 / 7,
+        ),
+      ),
+    ).toBeLessThan(1e-5);
+    expect(
+      maxRelative(
+        matrix(factors.w2.g),
+        outer(
+          ref.map((r) => r.d2),
+          1 / 7,
+        ),
+      ),
+    ).toBeLessThan(1e-5);
+    lin.dispose();
+    tree.dispose([factors as never, params, batch.x, batch.y]);
+  });
+
+  test('for one sample, A ⊗ G is the outer product of the layer gradient [∂W; ∂b] (the empirical Fisher block, exact)', () => {
+    const { params, batch } = problemOf(1, 2);
+    const lin = objective.linearize(params, batch.x) as ChainLinearization;
+    const factors = tf.tidy(() => layerFactors(lin.layerStatistics(tf.sub(tf.softmax(lin.outputs), batch.y)), 1));
+    const grads = lin.vjp(tf.sub(tf.softmax(lin.outputs), batch.y)) as Record<string, tf.Tensor>;
+    for (const [w, b] of [
+      ['w1', 'b1'],
+      ['w2', 'b2'],
+    ]) {
+      const g = [...matrix(grads[w]), values(grads[b])].flat(); // row-major [in + 1, out]
+      const [a, gg] = [matrix(factors[w].a), matrix(factors[w].g)];
+      const out = gg.length;
+      const kron = g.map((_, r) => g.map((__, s) => a[Math.floor(r / out)][Math.floor(s / out)] * gg[r % out][s % out]));
+      expect(maxRelative(kron, outer([g], 1))).toBeLessThan(1e-5);
+    }
+    lin.dispose();
+    tree.dispose([factors as never, grads, params, batch.x, batch.y]);
+  });
+});
+
+describe('K-FAC direction', () => {
+  test.each([
+    ['whole factors', 256],
+    ['factors split into diagonal blocks of 2', 2],
+  ])('equals the dense float64 solve with the damped Kronecker blocks (%s), 1e-4', (_name, blockSize) => {
+    const { params, batch } = problemOf(8, 3);
+    const lam = 0.05;
+    const solver = kroneckerSolver(objective, { labels: 'empirical', blockSize });
+    const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 40), params) as Record<string, tf.Tensor>;
+    const problem = { params, grads, batch, key: 0, op: null, lam, gradsAreBatchGradient: false };
+    const state0 = solver.init(params);
+    const before = tf.memory().numTensors;
+    const out = solver.solve(problem, state0);
+    expect(out.info.factorsRefreshed).toBe(true);
+    const state = out.state as KroneckerState;
+    // The reference: the factors of this step (EMA of one step, bias-corrected: the step's own).
+    const lin = objective.linearize(params, batch.x) as ChainLinearization;
+    const factors = tf.tidy(() => layerFactors(lin.layerStatistics(tf.sub(tf.softmax(lin.outputs), batch.y)), 8));
+    for (const [w, b] of [
+      ['w1', 'b1'],
+      ['w2', 'b2'],
+    ]) {
+      const blockDiagonal = (m: number[][]) => {
+        const sizes = blockSizes(m.length, blockSize);
+        const blockOf = (i: number) => sizes.findIndex((_, k) => i < sizes.slice(0, k + 1).reduce((s, x) => s + x, 0));
+        return m.map((row, i) => row.map((v, j) => (blockOf(i) === blockOf(j) ? v : 0)));
+      };
+      const [a, g] = [blockDiagonal(matrix(factors[w].a)), blockDiagonal(matrix(factors[w].g))];
+      const [dA, dG] = [a.length, g.length];
+      const trace = (m: number[][]) => m.reduce((s, row, i) => s + row[i], 0) / m.length;
+      const pi = Math.sqrt(trace(matrix(factors[w].a)) / trace(matrix(factors[w].g)));
+      const ad = a.map((row, i) => row.map((v, j) => v + (i === j ? pi * Math.sqrt(lam) : 0)));
+      const gd = g.map((row, i) => row.map((v, j) => v + (i === j ? Math.sqrt(lam) / pi : 0)));
+      const n = dA * dG;
+      const dense = new Float64Array(n * n);
+      for (let r = 0; r < n; r++)
+        for (let s = 0; s < n; s++) dense[r * n + s] = ad[Math.floor(r / dG)][Math.floor(s / dG)] * gd[r % dG][s % dG];
+      const rhs = [...matrix(grads[w]), values(grads[b])].flat();
+      const expected = Array.from(luSolve(dense, rhs, n));
+      const got = [
+        ...matrix((out.direction as Record<string, tf.Tensor>)[w]),
+        values((out.direction as Record<string, tf.Tensor>)[b]),
+      ].flat();
+      const scale = Math.max(...expected.map(Math.abs));
+      expect(Math.max(...got.map((v, i) => Math.abs(v - expected[i]))) / scale).toBeLessThan(1e-4);
+    }
+    lin.dispose();
+    tree.dispose([factors as never, out.direction]);
+    tree.dispose(state as never);
+    expect(tf.memory().numTensors).toBe(before);
+    tree.dispose([grads, params, batch.x, batch.y]);
+  });
+
+  test('the inverses are refreshed every inverseEvery steps and reused in between; dampedInverses checks its π', () => {
+    const { params, batch } = problemOf(6, 4);
+    const solver = kroneckerSolver(objective, { inverseEvery: 3 });
+    const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 41), params);
+    let state = solver.init(params) as KroneckerState;
+    const refreshed: boolean[] = [];
+    for (let t = 0; t < 4; t++) {
+      const out = solver.solve({ params, grads, batch, key: t, op: null, lam: 1e-3, gradsAreBatchGradient: false }, state);
+      refreshed.push(out.info.factorsRefreshed as boolean);
+      tree.dispose([out.direction, state as never]);
+      state = out.state as KroneckerState;
+    }
+    expect(refreshed).toEqual([true, false, false, true]);
+    tree.dispose([state as never, grads, params, batch.x, batch.y]);
+    const { pi } = dampedInverses([4, 0, 0, 4], 2, [1], 1, 1, 256);
+    expect(pi).toBeCloseTo(2, 10);
+  });
+
+  test('a model not linearized in closed form is refused, naming what K-FAC needs', () => {
+    const { params, batch } = problemOf(4, 5);
+    const onTape = { predict: objective.predict, loss: objective.loss };
+    const tx = kfac(onTape, { skipNonFinite: false });
+    expect(() => tx.init(params)).toThrow(/K-FAC needs a model linearized in closed form/);
+    tree.dispose([params, batch.x, batch.y]);
+  });
+});

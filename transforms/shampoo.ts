@@ -1,0 +1,306 @@
+/**
+ * Shampoo: each weight matrix G (`[m, n]`; a conv kernel as `[kh·kw·cin, cout]`) preconditioned by
+ * the inverse fourth roots of its row and column statistics,
+ *
+ *   L ← β₂ L + (1 − β₂) G Gᵀ,   R ← β₂ R + (1 − β₂) Gᵀ G,   s = L̂^{-1/4} M R̂^{-1/4},
+ *
+ * with M the debiased momentum of the gradient, L̂, R̂ the debiased statistics plus a ridge ε·‖·‖,
+ * split into diagonal blocks of at most `blockSize` (Distributed Shampoo's blocking), their roots
+ * recomputed every `inverseEvery` steps by matmul-only coupled Newton iterations on the device
+ * (no host read) and reused in between; vectors (biases) get the diagonal version. The direction
+ * of each leaf is then grafted onto Adam's: rescaled to the norm of Adam's step m̂ / (√v̂ + ε).
+ *
+ * @see Gupta, Koren & Singer, "Shampoo: Preconditioned Stochastic Tensor Optimization" (ICML 2018);
+ *   Anil et al., "Scalable Second Order Optimization for Deep Learning" (2020), arXiv 2002.09018;
+ *   Shi et al., "A Distributed Data-Parallel PyTorch Implementation of the Distributed Shampoo
+ *   Optimizer" (2023), arXiv 2309.06497.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInteger, assertInRange, assertPositive, InputError } from '../lib/errors';
+import { symmetricPower } from '../lib/linalg';
+import { resolveOptions } from '../lib/options';
+import type { Defaults } from '../lib/options';
+import { fetchValues, withReads } from '../lib/reads';
+import * as tree from '../lib/tree';
+import type { GradientTransformation, Reads, Tree } from '../lib/types';
+import { blockSizes } from './solvers/kronecker';
+
+/** Options of {@link inverseRoot}. */
+export interface InverseRootOptions {
+  /** Coupled Newton iterations (default 40; each costs p + 1 matrix products). */
+  iterations?: number;
+  /** The ridge added before the root, relative to the matrix's Frobenius norm (default 1e-6). */
+  ridge?: number;
+}
+
+/** Defaults of {@link InverseRootOptions}. */
+const INVERSE_ROOT_DEFAULTS = { iterations: 40, ridge: 1e-6 } as const satisfies Defaults<InverseRootOptions>;
+
+/**
+ * `(A + ε‖A‖_F I)^{-1/p}` of a symmetric positive semi-definite `A` (`[n, n]`) by the coupled
+ * Newton iteration, matrix products only (on the device, no read):
+ *
+ *   X₀ = z^{1/p} I,  M₀ = z A,  z = (1 + p) / (2‖A‖_F);
+ *   Tₖ = ((p + 1) I − Mₖ) / p,  Xₖ₊₁ = Xₖ Tₖ,  Mₖ₊₁ = Tₖᵖ Mₖ   (Mₖ → I, Xₖ → A^{-1/p}).
+ *
+ * @example
+ * const root = inverseRoot(tf.tensor2d([[4, 0], [0, 16]]), 2); // ≈ [[0.5, 0], [0, 0.25]]
+ * @see Guo & Higham, "A Schur–Newton method for the matrix p'th root and its inverse" (2006);
+ *   Anil et al. (2020), arXiv 2002.09018.
+ */
+export function inverseRoot(a: tf.Tensor2D, p: number, options: InverseRootOptions = {}): tf.Tensor2D {
+  const { iterations, ridge } = resolveOptions('inverseRoot', options, INVERSE_ROOT_DEFAULTS);
+  assertInteger('p', p);
+  assertInteger('iterations', iterations);
+  const n = a.shape[0];
+  return tf.tidy(() => {
+    const eye = tf.eye(n);
+    const norm = tf.norm(a);
+    const shifted = tf.add(a, tf.mul(eye, tf.mul(norm, ridge)));
+    const z = tf.div(1 + p, tf.mul(tf.norm(shifted), 2));
+    let x = tf.mul(eye, tf.pow(z, 1 / p));
+    let m = tf.mul(shifted, z);
+    for (let k = 0; k < iterations; k++) {
+      const t = tf.div(tf.sub(tf.mul(eye, p + 1), m), p);
+      x = tf.matMul(x, t);
+      let tp = t;
+      for (let j = 1; j < p; j++) tp = tf.matMul(tp, t);
+      m = tf.matMul(tp, m);
+    }
+    return tf.div(tf.add(x, tf.transpose(x)), 2) as tf.Tensor2D;
+  });
+}
+
+/** The diagonal blocks of a square matrix, of `sizes`. */
+function diagonalBlocks(m: tf.Tensor2D, sizes: readonly number[]): tf.Tensor2D[] {
+  let start = 0;
+  return sizes.map((k) => {
+    const block = tf.slice(m, [start, start], [k, k]);
+    start += k;
+    return block;
+  });
+}
+
+/** `(A + ε‖A‖_F I)^{-1/p}` of the block-diagonal part of `a`, assembled into one block-diagonal `[n, n]` matrix. */
+function blockInverseRoot(a: tf.Tensor2D, p: number, blockSize: number, options: InverseRootOptions): tf.Tensor2D {
+  const n = a.shape[0];
+  const sizes = blockSizes(n, blockSize);
+  if (sizes.length === 1) return inverseRoot(a, p, options);
+  return tf.tidy(() => {
+    let start = 0;
+    const rows = diagonalBlocks(a, sizes).map((block, i) => {
+      const root = inverseRoot(block, p, options);
+      const row = tf.pad(root, [
+        [0, 0],
+        [start, n - start - sizes[i]],
+      ]);
+      start += sizes[i];
+      return row;
+    });
+    return tf.concat(rows, 0) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The float64 counterpart of the block inverse root, on the host: `(A + ε‖A‖_F I)^{-1/p}` of each
+ * diagonal block of `a` (row-major n×n values) by its eigendecomposition, block-diagonal `[n, n]`.
+ */
+function hostBlockInverseRoot(a: ArrayLike<number>, n: number, p: number, blockSize: number, ridge: number): Float32Array {
+  const out = new Float32Array(n * n);
+  let start = 0;
+  for (const k of blockSizes(n, blockSize)) {
+    const block = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) block[i * k + j] = a[(start + i) * n + start + j];
+    const norm = Math.sqrt(block.reduce((s, x) => s + x * x, 0));
+    for (let i = 0; i < k; i++) block[i * k + i] += ridge * norm;
+    const root = symmetricPower(block, k, -1 / p, { floor: Number.MIN_VALUE });
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) out[(start + i) * n + start + j] = root[i * k + j];
+    start += k;
+  }
+  return out;
+}
+
+/** Options of {@link scaleByShampoo}. */
+export interface ShampooOptions {
+  /** Momentum of the gradient (default 0.9). */
+  b1?: number;
+  /** Decay of the statistics and of Adam's second moment (default 0.999). */
+  b2?: number;
+  /** Adam's ε of the grafted step (default 1e-8). */
+  eps?: number;
+  /** Ridge of the statistics before their roots, relative to their norm (default 1e-6). */
+  ridge?: number;
+  /** Steps between recomputations of the inverse roots (default 10). */
+  inverseEvery?: number;
+  /** Statistics larger than this are split into diagonal blocks (default 256). */
+  blockSize?: number;
+  /**
+   * How the inverse fourth roots are computed: `'newton'` (default), coupled Newton iterations on
+   * the device, matrix products only, no read; `'eigen'`, float64 eigendecompositions on the host
+   * (one read of the statistics per refresh; exact, O(n³) per block in JavaScript).
+   */
+  roots?: 'newton' | 'eigen';
+  /** Coupled Newton iterations per root (default 40). */
+  iterations?: number;
+}
+
+/** Defaults of {@link ShampooOptions}. */
+export const SHAMPOO_DEFAULTS = {
+  b1: 0.9,
+  b2: 0.999,
+  eps: 1e-8,
+  ridge: 1e-6,
+  inverseEvery: 10,
+  blockSize: 256,
+  roots: 'newton',
+  iterations: 40,
+} as const satisfies Defaults<ShampooOptions>;
+
+/** State of {@link scaleByShampoo}: per leaf, Adam's moments, and for matrices the statistics and their roots. */
+export type ShampooState = {
+  /** Steps taken. */
+  readonly step: number;
+  /** Adam's first moment (also the momentum Shampoo preconditions), shaped like the params. */
+  readonly m: Tree;
+  /** Adam's second moment, shaped like the params. */
+  readonly v: Tree;
+  /** Per leaf (in leaf order): `[L, R, L^{-1/4}, R^{-1/4}]` for a matrix, `[]` for a vector. */
+  readonly stats: readonly (readonly tf.Tensor2D[])[];
+};
+
+/** A leaf as the matrix Shampoo preconditions: `[prod(leading dims), last dim]`; null for rank < 2. */
+function asMatrix(t: tf.Tensor): tf.Tensor2D | null {
+  return t.rank < 2 ? null : (tf.reshape(t, [-1, t.shape[t.rank - 1]]) as tf.Tensor2D);
+}
+
+/** One leaf's step before its direction: new moments, Adam's step, and for a matrix its new statistics. */
+interface LeafMoments {
+  readonly m: tf.Tensor;
+  readonly v: tf.Tensor;
+  readonly mHat: tf.Tensor;
+  readonly adam: tf.Tensor;
+  readonly stats: readonly tf.Tensor2D[]; // [L, R], or [] for a vector
+}
+
+/**
+ * Shampoo's direction (see the module comment), grafted onto Adam's step norm, no sign (follow it
+ * with a negative learning rate, as `shampoo` does). A pure gradient transformation: no model.
+ *
+ * @example
+ * const tx = chain(scaleByShampoo({ inverseEvery: 10 }), scaleByLearningRate(1e-3));
+ * @see Gupta, Koren & Singer (ICML 2018); Anil et al. (2020), arXiv 2002.09018.
+ */
+export function scaleByShampoo(options: ShampooOptions = {}): GradientTransformation<ShampooState> {
+  const o = resolveOptions('scaleByShampoo', options, SHAMPOO_DEFAULTS);
+  assertInRange('b1', o.b1, 0, 1);
+  assertInRange('b2', o.b2, 0, 1);
+  assertPositive('eps', o.eps);
+  assertInteger('inverseEvery', o.inverseEvery);
+  assertInteger('blockSize', o.blockSize);
+  if (o.roots !== 'newton' && o.roots !== 'eigen') throw new InputError(`roots must be 'newton' or 'eigen', got '${String(o.roots)}'`);
+  const rootOptions = { iterations: o.iterations, ridge: o.ridge };
+
+  const init = (params: Tree): ShampooState =>
+    tf.tidy(
+      () =>
+        ({
+          step: 0,
+          m: tree.zerosLike(params),
+          v: tree.zerosLike(params),
+          stats: tree.leaves(params).map((p) => {
+            const g = asMatrix(p);
+            if (g === null) return [];
+            const [rows, cols] = g.shape;
+            return [tf.zeros([rows, rows]), tf.zeros([cols, cols]), tf.eye(rows), tf.eye(cols)] as tf.Tensor2D[];
+          }),
+        }) as unknown as tf.TensorContainer,
+    ) as unknown as ShampooState;
+
+  /** Adam's moments and step, and the EMA of the statistics, per leaf. */
+  const momentsOf = (grads: tf.Tensor[], state: ShampooState, t: number): LeafMoments[] => {
+    const [c1, c2] = [1 - o.b1 ** t, 1 - o.b2 ** t];
+    const [ms, vs] = [tree.leaves(state.m), tree.leaves(state.v)];
+    return grads.map(
+      (g, i) =>
+        tf.tidy(() => {
+          const m = tf.add(tf.mul(ms[i], o.b1), tf.mul(g, 1 - o.b1));
+          const v = tf.add(tf.mul(vs[i], o.b2), tf.mul(tf.square(g), 1 - o.b2));
+          const mHat = tf.div(m, c1);
+          const adam = tf.div(mHat, tf.add(tf.sqrt(tf.div(v, c2)), o.eps));
+          const gm = asMatrix(g);
+          if (gm === null) return { m, v, mHat, adam, stats: [] };
+          const [l0, r0] = state.stats[i];
+          const l = tf.add(tf.mul(l0, o.b2), tf.mul(tf.matMul(gm, gm, false, true), 1 - o.b2)) as tf.Tensor2D;
+          const r = tf.add(tf.mul(r0, o.b2), tf.mul(tf.matMul(gm, gm, true, false), 1 - o.b2)) as tf.Tensor2D;
+          return { m, v, mHat, adam, stats: [l, r] } as unknown as tf.TensorContainer;
+        }) as unknown as LeafMoments,
+    );
+  };
+
+  /** The inverse fourth roots of the debiased statistics (`[L, R]` per matrix leaf), new tensors. */
+  function* rootsReads(stats: readonly (readonly tf.Tensor2D[])[], c2: number): Reads<tf.Tensor2D[][]> {
+    if (o.roots === 'newton') {
+      return stats.map((pair) =>
+        pair.map((s) => tf.tidy(() => blockInverseRoot(tf.div(s, c2) as tf.Tensor2D, 4, o.blockSize, rootOptions))),
+      );
+    }
+    const all = stats.flat();
+    if (all.length === 0) return stats.map(() => []);
+    const values = yield* fetchValues(() => tf.concat(all.map((s) => tf.reshape(s, [-1]))));
+    let offset = 0;
+    return stats.map((pair) =>
+      pair.map((s) => {
+        const n = s.shape[0];
+        const block = Float64Array.from(values.subarray(offset, (offset += n * n)), (x) => x / c2);
+        return tf.tensor2d(hostBlockInverseRoot(block, n, 4, o.blockSize, o.ridge), [n, n]);
+      }),
+    );
+  }
+
+  function* updateReads(updates: Tree, state: ShampooState): Reads<[Tree, ShampooState]> {
+    tree.assertFloat(updates);
+    const t = state.step + 1;
+    const grads = tree.leaves(updates);
+    const leaves = momentsOf(grads, state, t);
+    let roots: tf.Tensor2D[][];
+    try {
+      roots =
+        state.step % o.inverseEvery === 0
+          ? yield* rootsReads(
+              leaves.map((l) => l.stats),
+              1 - o.b2 ** t,
+            )
+          : state.stats.map((s) => (s.length === 0 ? [] : [tf.clone(s[2]), tf.clone(s[3])]));
+    } catch (err) {
+      tf.dispose(leaves as never);
+      throw err;
+    }
+    const directions = tf.tidy(() =>
+      leaves.map((leaf, i) => {
+        if (roots[i].length === 0) return tf.clone(leaf.adam);
+        const [lRoot, rRoot] = roots[i];
+        const shampoo = tf.reshape(tf.matMul(tf.matMul(lRoot, asMatrix(leaf.mHat) as tf.Tensor2D), rRoot), grads[i].shape);
+        // Grafting: Shampoo's direction with the norm of Adam's step.
+        return tf.mul(shampoo, tf.div(tf.norm(leaf.adam), tf.add(tf.norm(shampoo), 1e-30)));
+      }),
+    );
+    tf.dispose(leaves.flatMap((l) => [l.mHat, l.adam]));
+    const def = tree.flatten(updates).def;
+    const next: ShampooState = {
+      step: t,
+      m: tree.unflatten(
+        def,
+        leaves.map((l) => l.m),
+      ),
+      v: tree.unflatten(
+        def,
+        leaves.map((l) => l.v),
+      ),
+      stats: leaves.map((l, i) => (l.stats.length === 0 ? [] : [...l.stats, ...roots[i]])),
+    };
+    return [tree.unflatten(def, directions), next];
+  }
+
+  return withReads(init, updateReads);
+}

@@ -1,0 +1,278 @@
+/**
+ * Kronecker-factored curvature (K-FAC; KFC for conv layers) as a direction solver: each layer's
+ * block of the Fisher / GGN is approximated by A ⊗ G, with
+ *
+ *   A = (1/B) Σᵣ ãᵣãᵣᵀ   (ã = [a; 1]: the layer's input rows, the bias as a homogeneous coordinate),
+ *   G = (1/(B·T)) Σᵣ δᵣδᵣᵀ (δ: the deltas at the layer's output of the per-sample residuals r(f, ŷ)),
+ *
+ * summed over the B samples (and the T output positions of a conv layer: KFC's "expand" flavour,
+ * positions summed into A and averaged into G), with ŷ labels sampled from the model (the Fisher,
+ * which equals the GGN in expectation for these losses) or the batch's own (empirical). The
+ * factors are averaged over steps (EMA, bias-corrected); every `inverseEvery` steps the damped
+ * factors are inverted on the host in float64, block by block (factors larger than `blockSize`
+ * are split into diagonal blocks), with the factored Tikhonov damping
+ *
+ *   (A + π√λ I) ⊗ (G + √λ/π I),   π² = (tr A / dim A) / (tr G / dim G),
+ *
+ * and in between the previous inverses are reused. The direction of a layer is then
+ * (A + π√λ I)⁻¹ Ḡ (G + √λ/π I)⁻¹ for its gradient Ḡ = [∂W; ∂b] (rows: inputs, columns: outputs) —
+ * two small products per layer. The factors come from the model's closed-form linearization
+ * (`models/layerChain.ts`: each dense and conv layer's inputs and deltas), shared with the rest of
+ * the step through the step context.
+ *
+ * @see Martens & Grosse, "Optimizing neural networks with Kronecker-factored approximate curvature"
+ *   (ICML 2015), arXiv 1503.05671; Grosse & Martens, "A Kronecker-factored approximate Fisher
+ *   matrix for convolution layers" (ICML 2016); kfac-jax (DeepMind).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInteger, assertInRange, InputError } from '../../lib/errors';
+import { cholesky, choleskySolve } from '../../lib/linalg';
+import { batchSize, checkObjective, residualAt } from '../../lib/objective';
+import type { Objective, SupervisedBatch } from '../../lib/objective';
+import { resolveOptions } from '../../lib/options';
+import type { Defaults } from '../../lib/options';
+import { fetchValues, runSync } from '../../lib/reads';
+import { linearizationIn } from '../../lib/stepContext';
+import * as tree from '../../lib/tree';
+import type { Reads, Tree } from '../../lib/types';
+import type { ChainLinearization, LayerStatistics } from '../../models/layerChain';
+import type { DirectionSolver, SolveProblem } from '../secondOrder';
+
+/** Options of {@link kroneckerSolver}. */
+export interface KroneckerOptions {
+  /** Labels of G's deltas: sampled from the model (`'sampled'`, the Fisher; default) or the batch's (`'empirical'`). */
+  labels?: 'sampled' | 'empirical';
+  /** EMA decay of the factors (default 0.95, as kfac-jax). */
+  decay?: number;
+  /** Steps between inversions of the damped factors (default 10); in between, the last inverses are reused. */
+  inverseEvery?: number;
+  /** Factors larger than this are inverted as diagonal blocks of at most this size (default 256). */
+  blockSize?: number;
+}
+
+/** Defaults of {@link KroneckerOptions}. */
+export const KRONECKER_DEFAULTS = {
+  labels: 'sampled',
+  decay: 0.95,
+  inverseEvery: 10,
+  blockSize: 256,
+} as const satisfies Defaults<KroneckerOptions>;
+
+/** One layer's factors A (`[dA, dA]`) and G (`[dG, dG]`), keyed by the layer's weight. */
+export type KroneckerFactors = Record<string, { readonly a: tf.Tensor2D; readonly g: tf.Tensor2D }>;
+
+/** State of {@link kroneckerSolver}. */
+export type KroneckerState = {
+  /** Steps taken. */
+  readonly step: number;
+  /** The EMA of the factors (not bias-corrected), per layer. */
+  readonly factors: KroneckerFactors;
+  /** The damped inverses of the last refresh, per layer. */
+  readonly inverses: KroneckerFactors;
+};
+
+/**
+ * The factors of one step from a chain's layer statistics (see {@link LayerStatistics}):
+ * A = ÃᵀÃ / B with Ã the input rows and a column of ones for a bias, G = ΔᵀΔ / (B·T).
+ *
+ * @example
+ * const factors = layerFactors(lin.layerStatistics(residuals), batchSize(lin.outputs));
+ */
+export function layerFactors(stats: readonly LayerStatistics[], samples: number): KroneckerFactors {
+  return Object.fromEntries(
+    stats.map((s) => {
+      const inputs = s.bias === undefined ? s.inputs : tf.concat([s.inputs, tf.ones([s.inputs.shape[0], 1])], 1);
+      const a = tf.div(tf.matMul(inputs, inputs, true, false), samples) as tf.Tensor2D;
+      const g = tf.div(tf.matMul(s.deltas, s.deltas, true, false), samples * s.positions) as tf.Tensor2D;
+      return [s.weight, { a, g }];
+    }),
+  );
+}
+
+/** The sizes of the diagonal blocks of a factor of dimension n: as even as possible, each ≤ `blockSize`. */
+export function blockSizes(n: number, blockSize: number): number[] {
+  const count = Math.ceil(n / blockSize);
+  return Array.from({ length: count }, (_, i) => Math.floor((n * (i + 1)) / count) - Math.floor((n * i) / count));
+}
+
+/** The inverse of the block-diagonal part of `(m + shift·I)` (n × n, float64), blocks of `sizes`. */
+function blockInverse(m: ArrayLike<number>, n: number, shift: number, sizes: readonly number[]): Float32Array {
+  const out = new Float32Array(n * n);
+  let start = 0;
+  for (const k of sizes) {
+    const block = new Float64Array(k * k);
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < k; j++) block[i * k + j] = 0.5 * (m[(start + i) * n + start + j] + m[(start + j) * n + start + i]);
+    for (let i = 0; i < k; i++) block[i * k + i] += shift;
+    const l = cholesky(block, k, { jitter: 1e-12 });
+    for (let j = 0; j < k; j++) {
+      const e = new Float64Array(k);
+      e[j] = 1;
+      const col = choleskySolve(l, e, k);
+      for (let i = 0; i < k; i++) out[(start + i) * n + start + j] = col[i];
+    }
+    start += k;
+  }
+  return out;
+}
+
+/**
+ * The damped block inverses of one layer's factors (A, G given as float64 values, bias-corrected),
+ * with the factored Tikhonov damping: (A + π√λ I)⁻¹ and (G + √λ/π I)⁻¹, π² = (tr A / dA) / (tr G / dG).
+ *
+ * @example
+ * const { a, g } = dampedInverses(aValues, dA, gValues, dG, 1e-3, 256);
+ */
+export function dampedInverses(
+  a: ArrayLike<number>,
+  dA: number,
+  g: ArrayLike<number>,
+  dG: number,
+  lam: number,
+  blockSize: number,
+): { a: Float32Array; g: Float32Array; pi: number } {
+  const trace = (m: ArrayLike<number>, n: number) => Array.from({ length: n }, (_, i) => m[i * n + i]).reduce((s, x) => s + x, 0) / n;
+  const [ta, tg] = [trace(a, dA), trace(g, dG)];
+  const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
+  const root = Math.sqrt(lam);
+  return { a: blockInverse(a, dA, pi * root, blockSizes(dA, blockSize)), g: blockInverse(g, dG, root / pi, blockSizes(dG, blockSize)), pi };
+}
+
+/** A layer's gradient (or direction) as the matrix Ḡ = [∂W; ∂b] (`[dA, dG]`). */
+function asMatrix(grads: Record<string, tf.Tensor>, weight: string, bias: string | undefined): tf.Tensor2D {
+  const w = grads[weight];
+  const m = tf.reshape(w, [-1, w.shape[w.rank - 1]]);
+  return (bias === undefined ? m : tf.concat([m, tf.reshape(grads[bias], [1, -1])], 0)) as tf.Tensor2D;
+}
+
+/**
+ * K-FAC's direction solver (see the module comment): s = (A + π√λ I)⁻¹ Ḡ (G + √λ/π I)⁻¹ per layer,
+ * λ the step's damping. Needs an objective linearized in closed form with layer statistics
+ * (`mlpObjective`, or a Sequential tfjs-layers model of Dense, Conv2D, pooling and activation
+ * layers). Linear in g for fixed factors; one read of the factors every `inverseEvery` steps.
+ *
+ * @example
+ * const tx = scaleBySecondOrder({ solver: kroneckerSolver(objective), damping: constantDamping(1e-3), tx: scale(-1) });
+ * @see Martens & Grosse (2015), arXiv 1503.05671; Grosse & Martens (2016), KFC.
+ */
+export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOptions = {}): DirectionSolver<KroneckerState> {
+  const o = resolveOptions('kroneckerSolver', options, KRONECKER_DEFAULTS);
+  if (o.labels !== 'sampled' && o.labels !== 'empirical')
+    throw new InputError(`labels must be 'sampled' or 'empirical', got '${String(o.labels)}'`);
+  assertInRange('decay', o.decay, 0, 1);
+  assertInteger('inverseEvery', o.inverseEvery);
+  assertInteger('blockSize', o.blockSize);
+  const loss = checkObjective(objective);
+
+  /** Zero factors and identity inverses, sized from the objective's dense and conv layers. */
+  function initialState(params: Tree): KroneckerState {
+    if (objective.layerParams === undefined) {
+      throw new InputError(
+        'K-FAC needs a model linearized in closed form: mlpObjective, or a Sequential tfjs-layers model of Dense, Conv2D, ' +
+          'pooling and activation layers',
+      );
+    }
+    const p = params as Record<string, tf.Tensor>;
+    const sized = objective.layerParams(params).map(({ weight, bias }) => {
+      const w = p[weight];
+      if (w === undefined) throw new InputError(`params has no entry '${weight}'`);
+      const dG = w.shape[w.rank - 1];
+      return { weight, dA: w.size / dG + (bias === undefined ? 0 : 1), dG };
+    });
+    const each = (make: (n: number) => tf.Tensor2D) =>
+      Object.fromEntries(sized.map(({ weight, dA, dG }) => [weight, { a: make(dA), g: make(dG) }])) as KroneckerFactors;
+    return { step: 0, factors: each((n) => tf.zeros([n, n])), inverses: each((n) => tf.eye(n)) };
+  }
+
+  /** This step's factors from the curvature batch, and the EMA with the previous ones. */
+  function averagedFactors(
+    problem: SolveProblem,
+    state: KroneckerState,
+  ): { factors: KroneckerFactors; biases: Map<string, string | undefined> } {
+    const batch = problem.batch as SupervisedBatch<X>;
+    const lin = linearizationIn(problem.context, objective, problem.params, batch) as ChainLinearization;
+    try {
+      if (typeof lin.layerStatistics !== 'function') {
+        throw new InputError(
+          'K-FAC needs a model linearized in closed form: mlpObjective, or a Sequential tfjs-layers model of Dense, Conv2D, ' +
+            'pooling and activation layers',
+        );
+      }
+      const biases = new Map<string, string | undefined>();
+      const factors = tf.tidy(() => {
+        const targets = o.labels === 'sampled' ? loss.sampleTargets(lin.outputs, problem.key) : batch.y;
+        const stats = lin.layerStatistics(residualAt(loss, lin.outputs, targets));
+        stats.forEach((st) => biases.set(st.weight, st.bias));
+        const fresh = layerFactors(stats, batchSize(lin.outputs));
+        return Object.fromEntries(
+          Object.entries(fresh).map(([k, f]) => {
+            const old = state.factors[k];
+            if (old === undefined) throw new InputError(`K-FAC: the layer of '${k}' is not one of the objective's layerParams`);
+            const mix = (now: tf.Tensor2D, before: tf.Tensor2D) => tf.add(tf.mul(before, o.decay), tf.mul(now, 1 - o.decay)) as tf.Tensor2D;
+            return [k, { a: mix(f.a, old.a), g: mix(f.g, old.g) }];
+          }),
+        ) as KroneckerFactors;
+      });
+      return { factors, biases };
+    } finally {
+      lin.dispose();
+    }
+  }
+
+  /** The damped block inverses of the bias-corrected factors, computed on the host (one read). */
+  function* inversesReads(factors: KroneckerFactors, step: number, lam: number): Reads<KroneckerFactors> {
+    const keys = Object.keys(factors);
+    const correction = 1 - o.decay ** (step + 1);
+    const values = yield* fetchValues(() =>
+      tf.concat(keys.flatMap((k) => [tf.reshape(factors[k].a, [-1]), tf.reshape(factors[k].g, [-1])])),
+    );
+    let offset = 0;
+    const take = (n: number) => Float64Array.from(values.subarray(offset, (offset += n * n)), (v) => v / correction);
+    return Object.fromEntries(
+      keys.map((k) => {
+        const [dA, dG] = [factors[k].a.shape[0], factors[k].g.shape[0]];
+        const inv = dampedInverses(take(dA), dA, take(dG), dG, lam, o.blockSize);
+        return [k, { a: tf.tensor2d(inv.a, [dA, dA]), g: tf.tensor2d(inv.g, [dG, dG]) }];
+      }),
+    );
+  }
+
+  function* solveReads(
+    problem: SolveProblem,
+    state: KroneckerState,
+  ): Reads<{ direction: Tree; info: Record<string, number | boolean>; state: KroneckerState }> {
+    const { factors, biases } = averagedFactors(problem, state);
+    const refresh = state.step % o.inverseEvery === 0;
+    let inverses: KroneckerFactors;
+    try {
+      inverses = refresh
+        ? yield* inversesReads(factors, state.step, problem.lam)
+        : (tree.clone(state.inverses as never) as KroneckerFactors);
+    } catch (err) {
+      tree.dispose(factors as never);
+      throw err;
+    }
+    const grads = problem.grads as Record<string, tf.Tensor>;
+    const direction = tree.tidy(() => {
+      const out: Record<string, tf.Tensor> = {};
+      for (const [weight, inv] of Object.entries(inverses)) {
+        const bias = biases.get(weight);
+        const d = tf.matMul(tf.matMul(inv.a, asMatrix(grads, weight, bias)), inv.g);
+        const rows = grads[weight].size / grads[weight].shape[grads[weight].rank - 1];
+        out[weight] = tf.reshape(tf.slice(d, [0, 0], [rows, -1]), grads[weight].shape);
+        if (bias !== undefined) out[bias] = tf.reshape(tf.slice(d, [rows, 0], [1, -1]), grads[bias].shape);
+      }
+      return Object.fromEntries(Object.keys(grads).map((k) => [k, out[k] ?? tf.clone(grads[k])]));
+    });
+    return { direction, info: { factorsRefreshed: refresh }, state: { step: state.step + 1, factors, inverses } };
+  }
+
+  return {
+    needsOperator: false,
+    initInfo: { factorsRefreshed: false },
+    init: (params) => initialState(params),
+    solve: (problem, state) => runSync(solveReads(problem, state)),
+    solveReads,
+  };
+}
