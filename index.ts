@@ -192,7 +192,7 @@ export {
   kroneckerSolver,
   rowSpaceSolver,
 } from './transforms/solvers';
-export type { CgOptions, CgResult, KroneckerFactors, KroneckerOptions, KroneckerState } from './transforms/solvers';
+export type { CgOptions, CgResult, KroneckerBlocks, KroneckerFactors, KroneckerOptions, KroneckerState } from './transforms/solvers';
 export { scaleByIgnd } from './transforms/ignd';
 export type { ScaleByIgndOptions } from './transforms/ignd';
 export { scaleBySecondOrder } from './transforms/secondOrder';
@@ -221,7 +221,7 @@ export type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './ch
 export { kfac, shampoo } from './chains/kronecker';
 export type { KfacOptions, ShampooMethodOptions } from './chains/kronecker';
 export { inverseRoot, scaleByShampoo } from './transforms/shampoo';
-export type { InverseRootOptions, ShampooOptions, ShampooState } from './transforms/shampoo';
+export type { InverseRootOptions, ShampooFactors, ShampooOptions, ShampooState } from './transforms/shampoo';
 export { swmng } from './chains/naturalGradient';
 export type { SwmngOptions } from './chains/naturalGradient';
 export { sgdArmijo, sqn, stochasticArmijo } from './chains/quasiNewton';

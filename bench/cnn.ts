@@ -79,7 +79,7 @@ function paramsOf(model: tf.Sequential): Record<string, tf.Tensor> {
 }
 
 /** A CNN with its objective, params and batches. */
-interface CnnProblem {
+export interface CnnProblem {
   model: tf.Sequential;
   objective: Objective<tf.Tensor>;
   params: Record<string, tf.Tensor>;
@@ -88,7 +88,7 @@ interface CnnProblem {
 }
 
 /** The CNN problem: model, objective, params, gradient batch and curvature batch. */
-function cnnProblem(side: number, filters: readonly number[], seed: number): CnnProblem {
+export function cnnProblem(side: number, filters: readonly number[], seed: number): CnnProblem {
   const model = compiledCnn(side, filters, seed);
   const batch = imageBatch(GRADIENT_SAMPLES, side, seed + 10);
   return {
@@ -101,7 +101,7 @@ function cnnProblem(side: number, filters: readonly number[], seed: number): Cnn
 }
 
 /** Frees a problem's tensors and model. */
-function disposeProblem(p: CnnProblem): void {
+export function disposeProblem(p: CnnProblem): void {
   tree.dispose([p.params, p.batch, p.curvatureBatch] as any);
   p.model.dispose();
 }
@@ -110,10 +110,10 @@ function disposeProblem(p: CnnProblem): void {
  * A timed step of `tx` at fixed params: each call steps from fresh clones of `params` (the step
  * consumes them), carries the state on and returns the loss; `dispose` frees the last state.
  */
-function stepAtFixedParams(
+export function stepAtFixedParams(
   tx: GradientTransformation<any>,
   objective: Objective<tf.Tensor>,
-  problem: CnnProblem,
+  problem: Pick<CnnProblem, 'params' | 'batch' | 'curvatureBatch'>,
   reuse: boolean,
 ): { fn: Timed; dispose: () => void } {
   const step = makeStep(tx, objective, { reuse });
@@ -210,9 +210,11 @@ export const cnn: Suite = {
     'double VJP, the row Gram by 320 backward passes, timed twice). The GGN-vp rows are one product of a CG operator built once. ' +
     'The egn / sgn (3 CG iterations) rows are one step at fixed params with the step context (makeStep(tx, objective): one ' +
     'forward pass per batch shared by the gradient, Jᵀr / B, and the curvature) and without it (reuse: false). On wasm the tape ' +
-    "gradient is dominated by somax's MaxPool gradient (lib/autodiff/kernels.ts, maxPoolScatter): its rank-6 strided slices fall " +
-    "to tfjs-backend-wasm's generic JS Slice (ranks above 4), ~90% of the gradient's kernel time; the closed-form gradient row " +
-    'shows the same gradient without it. The "forward passes per step" rows are counts, not timings (ms 0): the first figure ' +
+    "gradient runs somax's MaxPool gradient (lib/autodiff/kernels.ts, maxPoolScatter: tfjs-backend-wasm's own MaxPoolGrad drops " +
+    'the gradient of windows whose values are all ≤ 0), as strided rank-4 slices (ranks above 4 fall to a per-element JS Slice: ' +
+    'the gradient took 1.6 s with rank-6 slices, ~0.4 s now); the closed-form gradient row (the chain routes the pooled deltas ' +
+    'through a kept argmax mask) ' +
+    'is the same gradient without it. The "forward passes per step" rows are counts, not timings (ms 0): the first figure ' +
     'with the step context, the second with reuse: false, counted by testing.countForwardPasses on the second step, on the same ' +
     'layers at 8×8×1 (conv 4, conv 8, P = 666; newtonCg and sgn with 3 CG iterations, sophia estimating every step); ' +
     'newtonDirect and ggnDirect, which build dense P×P matrices, on a tiny CNN 4×4×1 → conv 3×3×2 → pool → dense 10 (P = 110). ' +

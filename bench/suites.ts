@@ -7,6 +7,7 @@ import { adam, applyUpdates, asTfOptimizer, ggnCurvature, ggnvp, hvp, jvp, makeS
 import type { Tree } from '../index';
 import { gradientOf, timeRatio } from './harness';
 import { cnn } from './cnn';
+import { kronecker } from './kronecker';
 import { macro } from './macro';
 import { regression } from './regression';
 import { methodSteps } from './methods';
@@ -193,4 +194,4 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, peer, macro, regression];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, kronecker, peer, macro, regression];

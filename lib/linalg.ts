@@ -45,6 +45,31 @@ export function cholesky(a: Float64Array, n: number, { jitter = 0 }: { jitter?: 
   return l;
 }
 
+/**
+ * `A⁻¹ = L⁻ᵀ L⁻¹` of a symmetric positive-definite matrix from its Cholesky factor L (n×n): about
+ * 2n³/3 flops, a third of n column solves.
+ */
+export function choleskyInverse(l: Float64Array, n: number): Float64Array {
+  const w = new Float64Array(n * n); // L⁻¹, lower triangular
+  for (let j = 0; j < n; j++) {
+    w[j * n + j] = 1 / l[j * n + j];
+    for (let i = j + 1; i < n; i++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s += l[i * n + k] * w[k * n + j];
+      w[i * n + j] = -s / l[i * n + i];
+    }
+  }
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = i; k < n; k++) s += w[k * n + i] * w[k * n + j];
+      out[i * n + j] = s;
+      out[j * n + i] = s;
+    }
+  return out;
+}
+
 /** Solves `L x = b` for lower-triangular L (forward substitution). */
 export function solveLowerTriangular(l: Float64Array, b: ArrayLike<number>, n: number): Float64Array {
   const x = new Float64Array(n);

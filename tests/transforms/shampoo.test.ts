@@ -128,7 +128,7 @@ describe('scaleByShampoo', () => {
       for (let t = 0; t < 5; t++) {
         const g = { w: tf.randomNormal([4, 3], 0, 1, 'float32', 30 + t) };
         const [u, next] = tx.update(g, state, params);
-        rootHistory.push(values(next.stats[0][2]));
+        rootHistory.push(values(next.stats[0].lRoot[0]));
         steps.push(values((u as any).w));
         tree.dispose([g, u, state as never]);
         state = next;
@@ -149,24 +149,55 @@ describe('scaleByShampoo', () => {
     params.w.dispose();
   });
 
-  test('blocks: with blockSize 3 a 5 × 5 statistic is rooted as blocks of 2 and 3 (the rest zero)', () => {
+  test("mask: the leaves left out get Adam's step and keep no statistics", () => {
+    const params = { w: tf.zeros([n, n]), v: tf.zeros([n, n]) };
+    const grads = { w: tf.tensor2d(gValues, [n, n]), v: tf.tensor2d(gValues, [n, n]) };
+    const tx = scaleByShampoo({ mask: { w: true, v: false } });
+    const state = tx.init(params);
+    expect(state.stats.map((s) => s.l.length)).toEqual([0, 1]); // leaves in key order: v, w
+    const [u, next] = tx.update(grads, state, params);
+    values((u as any).v).forEach((x, i) => expect(x).toBeCloseTo(Math.sign(gValues[i]), 5));
+    expect(relErr(values((u as any).w), values((u as any).v))).toBeGreaterThan(0.1);
+    tree.dispose([params, grads, u, state as never, next as never]);
+  });
+
+  test('blocks: with blockSize 3 the 5 × 5 statistics are the diagonal blocks (2 and 3) of G Gᵀ and Gᵀ G, each rooted', () => {
     const params = { w: tf.zeros([5, 5]) };
     const tx = scaleByShampoo({ blockSize: 3, roots: 'eigen' });
     const state = tx.init(params);
     const g = { w: tf.tensor2d(gValues, [5, 5]) };
     const [u, next] = tx.update(g, state, params);
-    const l = values(next.stats[0][0]).map((x) => x / (1 - 0.999));
-    const root = values(next.stats[0][2]);
-    // Blocks [0, 2) and [2, 5): off-block entries are zero, each block the root of its block of L.
-    const block = (start: number, k: number) =>
-      Float64Array.from({ length: k * k }, (_, ij) => l[(start + Math.floor(ij / k)) * 5 + start + (ij % k)]);
-    const r1 = referenceRoot(block(0, 2), 2, 4);
-    const r2 = referenceRoot(block(2, 3), 3, 4);
-    for (let i = 0; i < 5; i++)
-      for (let j = 0; j < 5; j++) {
-        const expected = i < 2 && j < 2 ? r1[i * 2 + j] : i >= 2 && j >= 2 ? r2[(i - 2) * 3 + j - 2] : 0;
-        expect(Math.abs(root[i * 5 + j] - expected)).toBeLessThan(1e-4 * Math.max(1, Math.abs(expected)));
-      }
+    const { l, r, lRoot, rRoot } = next.stats[0];
+    expect(l.map((b) => b.shape)).toEqual([
+      [2, 2],
+      [3, 3],
+    ]);
+    // Float64 G Gᵀ and Gᵀ G (debiased: the first step's statistic is (1 − β₂) G Gᵀ).
+    const product = (transposeFirst: boolean) =>
+      Float64Array.from({ length: 25 }, (_, ij) => {
+        const [i, j] = [Math.floor(ij / 5), ij % 5];
+        let s = 0;
+        for (let k = 0; k < 5; k++) s += transposeFirst ? gValues[k * 5 + i] * gValues[k * 5 + j] : gValues[i * 5 + k] * gValues[j * 5 + k];
+        return s;
+      });
+    const block = (m: Float64Array, start: number, k: number) =>
+      Float64Array.from({ length: k * k }, (_, ij) => m[(start + Math.floor(ij / k)) * 5 + start + (ij % k)]);
+    for (const [stats, roots, full] of [
+      [l, lRoot, product(false)],
+      [r, rRoot, product(true)],
+    ] as const) {
+      [0, 2].forEach((start, b) => {
+        const k = b === 0 ? 2 : 3;
+        const expected = block(full, start, k);
+        expect(
+          relErr(
+            values(stats[b]).map((x) => x / (1 - 0.999)),
+            expected,
+          ),
+        ).toBeLessThan(1e-5);
+        expect(relErr(values(roots[b]), referenceRoot(expected, k, 4))).toBeLessThan(1e-4);
+      });
+    }
     tree.dispose([params, g, u, state as never, next as never]);
   });
 });

@@ -26,8 +26,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { maskLeaves } from '../../lib/combine/labels';
+import type { Mask } from '../../lib/combine/labels';
 import { assertInteger, assertInRange, InputError } from '../../lib/errors';
-import { cholesky, choleskySolve } from '../../lib/linalg';
+import { cholesky, choleskyInverse } from '../../lib/linalg';
 import { batchSize, checkObjective, residualAt } from '../../lib/objective';
 import type { Objective, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
@@ -49,6 +51,12 @@ export interface KroneckerOptions {
   inverseEvery?: number;
   /** Factors larger than this are inverted as diagonal blocks of at most this size (default 256). */
   blockSize?: number;
+  /**
+   * The layers to precondition, by their weight leaf (a tree of booleans over the params, or a
+   * function of them, as `masked` takes); the other layers' gradients pass through unchanged (the
+   * identity block). Default: every dense and conv layer.
+   */
+  mask?: Mask;
 }
 
 /** Defaults of {@link KroneckerOptions}. */
@@ -57,19 +65,23 @@ export const KRONECKER_DEFAULTS = {
   decay: 0.95,
   inverseEvery: 10,
   blockSize: 256,
+  mask: undefined,
 } as const satisfies Defaults<KroneckerOptions>;
 
 /** One layer's factors A (`[dA, dA]`) and G (`[dG, dG]`), keyed by the layer's weight. */
 export type KroneckerFactors = Record<string, { readonly a: tf.Tensor2D; readonly g: tf.Tensor2D }>;
 
+/** One layer's factors as their diagonal blocks (of at most the block size), keyed by the layer's weight. */
+export type KroneckerBlocks = Record<string, { readonly a: readonly tf.Tensor2D[]; readonly g: readonly tf.Tensor2D[] }>;
+
 /** State of {@link kroneckerSolver}. */
 export type KroneckerState = {
   /** Steps taken. */
   readonly step: number;
-  /** The EMA of the factors (not bias-corrected), per layer. */
-  readonly factors: KroneckerFactors;
-  /** The damped inverses of the last refresh, per layer. */
-  readonly inverses: KroneckerFactors;
+  /** The EMA of the factors' diagonal blocks (not bias-corrected), per layer. */
+  readonly factors: KroneckerBlocks;
+  /** The damped inverses of those blocks at the last refresh, per layer. */
+  readonly inverses: KroneckerBlocks;
 };
 
 /**
@@ -96,47 +108,83 @@ export function blockSizes(n: number, blockSize: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.floor((n * (i + 1)) / count) - Math.floor((n * i) / count));
 }
 
-/** The inverse of the block-diagonal part of `(m + shift·I)` (n × n, float64), blocks of `sizes`. */
-function blockInverse(m: ArrayLike<number>, n: number, shift: number, sizes: readonly number[]): Float32Array {
-  const out = new Float32Array(n * n);
-  let start = 0;
-  for (const k of sizes) {
-    const block = new Float64Array(k * k);
-    for (let i = 0; i < k; i++)
-      for (let j = 0; j < k; j++) block[i * k + j] = 0.5 * (m[(start + i) * n + start + j] + m[(start + j) * n + start + i]);
-    for (let i = 0; i < k; i++) block[i * k + i] += shift;
-    const l = cholesky(block, k, { jitter: 1e-12 });
-    for (let j = 0; j < k; j++) {
-      const e = new Float64Array(k);
-      e[j] = 1;
-      const col = choleskySolve(l, e, k);
-      for (let i = 0; i < k; i++) out[(start + i) * n + start + j] = col[i];
-    }
-    start += k;
-  }
-  return out;
+/**
+ * The diagonal blocks of one step's factors from a chain's layer statistics: A_b = Ã_bᵀÃ_b / B
+ * for the column blocks Ã_b of the input rows (with the column of ones for a bias) and
+ * G_c = Δ_cᵀΔ_c / (B·T); only the blocks are formed, never the whole factor.
+ */
+function layerFactorBlocks(stats: readonly LayerStatistics[], samples: number, blockSize: number): KroneckerBlocks {
+  const gramBlocks = (rows: tf.Tensor2D, scale: number) =>
+    tf.split(rows, blockSizes(rows.shape[1], blockSize), 1).map((x) => tf.div(tf.matMul(x, x, true, false), scale) as tf.Tensor2D);
+  return Object.fromEntries(
+    stats.map((s) => {
+      const inputs = s.bias === undefined ? s.inputs : (tf.concat([s.inputs, tf.ones([s.inputs.shape[0], 1])], 1) as tf.Tensor2D);
+      return [s.weight, { a: gramBlocks(inputs, samples), g: gramBlocks(s.deltas, samples * s.positions) }];
+    }),
+  );
+}
+
+/** `(m + shift·I)⁻¹` of a symmetric positive semi-definite k × k block (float64 values, symmetrized). */
+function dampedInverse(m: ArrayLike<number>, k: number, shift: number): Float32Array {
+  const block = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) block[i * k + j] = 0.5 * (m[i * k + j] + m[j * k + i]) + (i === j ? shift : 0);
+  return Float32Array.from(choleskyInverse(cholesky(block, k, { jitter: 1e-12 }), k));
 }
 
 /**
- * The damped block inverses of one layer's factors (A, G given as float64 values, bias-corrected),
- * with the factored Tikhonov damping: (A + π√λ I)⁻¹ and (G + √λ/π I)⁻¹, π² = (tr A / dA) / (tr G / dG).
+ * The damped inverses of one layer's factor blocks (float64 values, bias-corrected), with the
+ * factored Tikhonov damping: (A_b + π√λ I)⁻¹ and (G_c + √λ/π I)⁻¹, π² = (tr A / dA) / (tr G / dG).
  *
  * @example
- * const { a, g } = dampedInverses(aValues, dA, gValues, dG, 1e-3, 256);
+ * const { a, g, pi } = dampedInverses([aBlock1, aBlock2], [gBlock], 1e-3);
  */
 export function dampedInverses(
-  a: ArrayLike<number>,
-  dA: number,
-  g: ArrayLike<number>,
-  dG: number,
+  a: readonly ArrayLike<number>[],
+  g: readonly ArrayLike<number>[],
   lam: number,
-  blockSize: number,
-): { a: Float32Array; g: Float32Array; pi: number } {
-  const trace = (m: ArrayLike<number>, n: number) => Array.from({ length: n }, (_, i) => m[i * n + i]).reduce((s, x) => s + x, 0) / n;
-  const [ta, tg] = [trace(a, dA), trace(g, dG)];
+): { a: Float32Array[]; g: Float32Array[]; pi: number } {
+  const side = (m: ArrayLike<number>) => Math.round(Math.sqrt(m.length));
+  const meanTrace = (blocks: readonly ArrayLike<number>[]) => {
+    let [trace, dim] = [0, 0];
+    for (const m of blocks) {
+      const k = side(m);
+      for (let i = 0; i < k; i++) trace += m[i * k + i];
+      dim += k;
+    }
+    return trace / dim;
+  };
+  const [ta, tg] = [meanTrace(a), meanTrace(g)];
   const pi = ta > 0 && tg > 0 ? Math.sqrt(ta / tg) : 1;
   const root = Math.sqrt(lam);
-  return { a: blockInverse(a, dA, pi * root, blockSizes(dA, blockSize)), g: blockInverse(g, dG, root / pi, blockSizes(dG, blockSize)), pi };
+  return { a: a.map((m) => dampedInverse(m, side(m), pi * root)), g: g.map((m) => dampedInverse(m, side(m), root / pi)), pi };
+}
+
+/** `blockDiag(blocks) · m` for a block-diagonal left factor (`m`'s rows split like the blocks). */
+export function leftBlockProduct(blocks: readonly tf.Tensor2D[], m: tf.Tensor2D): tf.Tensor2D {
+  if (blocks.length === 1) return tf.matMul(blocks[0], m);
+  const parts = tf.split(
+    m,
+    blocks.map((b) => b.shape[0]),
+    0,
+  );
+  return tf.concat(
+    parts.map((part, i) => tf.matMul(blocks[i], part)),
+    0,
+  ) as tf.Tensor2D;
+}
+
+/** `m · blockDiag(blocks)` for a block-diagonal right factor (`m`'s columns split like the blocks). */
+export function rightBlockProduct(m: tf.Tensor2D, blocks: readonly tf.Tensor2D[]): tf.Tensor2D {
+  if (blocks.length === 1) return tf.matMul(m, blocks[0]);
+  const parts = tf.split(
+    m,
+    blocks.map((b) => b.shape[0]),
+    1,
+  );
+  return tf.concat(
+    parts.map((part, i) => tf.matMul(part, blocks[i])),
+    1,
+  ) as tf.Tensor2D;
 }
 
 /** A layer's gradient (or direction) as the matrix Ḡ = [∂W; ∂b] (`[dA, dG]`). */
@@ -174,14 +222,19 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
       );
     }
     const p = params as Record<string, tf.Tensor>;
-    const sized = objective.layerParams(params).map(({ weight, bias }) => {
+    const keep = o.mask === undefined ? undefined : maskLeaves(o.mask, params);
+    const selected = new Set(tree.paths(params, '').filter((_, i) => keep === undefined || keep[i]));
+    const layers = objective.layerParams(params).filter(({ weight }) => selected.has(`.${weight}`));
+    const sized = layers.map(({ weight, bias }) => {
       const w = p[weight];
       if (w === undefined) throw new InputError(`params has no entry '${weight}'`);
       const dG = w.shape[w.rank - 1];
       return { weight, dA: w.size / dG + (bias === undefined ? 0 : 1), dG };
     });
     const each = (make: (n: number) => tf.Tensor2D) =>
-      Object.fromEntries(sized.map(({ weight, dA, dG }) => [weight, { a: make(dA), g: make(dG) }])) as KroneckerFactors;
+      Object.fromEntries(
+        sized.map(({ weight, dA, dG }) => [weight, { a: blockSizes(dA, o.blockSize).map(make), g: blockSizes(dG, o.blockSize).map(make) }]),
+      ) as KroneckerBlocks;
     return { step: 0, factors: each((n) => tf.zeros([n, n])), inverses: each((n) => tf.eye(n)) };
   }
 
@@ -189,7 +242,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
   function averagedFactors(
     problem: SolveProblem,
     state: KroneckerState,
-  ): { factors: KroneckerFactors; biases: Map<string, string | undefined> } {
+  ): { factors: KroneckerBlocks; biases: Map<string, string | undefined> } {
     const batch = problem.batch as SupervisedBatch<X>;
     const lin = linearizationIn(problem.context, objective, problem.params, batch) as ChainLinearization;
     try {
@@ -200,40 +253,38 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
         );
       }
       const biases = new Map<string, string | undefined>();
-      const factors = tf.tidy(() => {
+      const factors = tree.tidy(() => {
         const targets = o.labels === 'sampled' ? loss.sampleTargets(lin.outputs, problem.key) : batch.y;
-        const stats = lin.layerStatistics(residualAt(loss, lin.outputs, targets));
+        const stats = lin.layerStatistics(residualAt(loss, lin.outputs, targets)).filter((st) => state.factors[st.weight] !== undefined);
         stats.forEach((st) => biases.set(st.weight, st.bias));
-        const fresh = layerFactors(stats, batchSize(lin.outputs));
+        const fresh = layerFactorBlocks(stats, batchSize(lin.outputs), o.blockSize);
+        const mix = (now: readonly tf.Tensor2D[], before: readonly tf.Tensor2D[]) =>
+          now.map((x, i) => tf.add(tf.mul(before[i], o.decay), tf.mul(x, 1 - o.decay)) as tf.Tensor2D);
         return Object.fromEntries(
-          Object.entries(fresh).map(([k, f]) => {
-            const old = state.factors[k];
-            if (old === undefined) throw new InputError(`K-FAC: the layer of '${k}' is not one of the objective's layerParams`);
-            const mix = (now: tf.Tensor2D, before: tf.Tensor2D) => tf.add(tf.mul(before, o.decay), tf.mul(now, 1 - o.decay)) as tf.Tensor2D;
-            return [k, { a: mix(f.a, old.a), g: mix(f.g, old.g) }];
-          }),
-        ) as KroneckerFactors;
-      });
+          Object.entries(fresh).map(([k, f]) => [k, { a: mix(f.a, state.factors[k].a), g: mix(f.g, state.factors[k].g) }]),
+        ) as Tree;
+      }) as KroneckerBlocks;
       return { factors, biases };
     } finally {
       lin.dispose();
     }
   }
 
-  /** The damped block inverses of the bias-corrected factors, computed on the host (one read). */
-  function* inversesReads(factors: KroneckerFactors, step: number, lam: number): Reads<KroneckerFactors> {
+  /** The damped inverses of the bias-corrected factor blocks, computed on the host (one read). */
+  function* inversesReads(factors: KroneckerBlocks, step: number, lam: number): Reads<KroneckerBlocks> {
     const keys = Object.keys(factors);
     const correction = 1 - o.decay ** (step + 1);
     const values = yield* fetchValues(() =>
-      tf.concat(keys.flatMap((k) => [tf.reshape(factors[k].a, [-1]), tf.reshape(factors[k].g, [-1])])),
+      tf.concat(keys.flatMap((k) => [...factors[k].a, ...factors[k].g].map((b) => tf.reshape(b, [-1])))),
     );
     let offset = 0;
-    const take = (n: number) => Float64Array.from(values.subarray(offset, (offset += n * n)), (v) => v / correction);
+    const take = (blocks: readonly tf.Tensor2D[]) =>
+      blocks.map((b) => Float64Array.from(values.subarray(offset, (offset += b.size)), (v) => v / correction));
     return Object.fromEntries(
       keys.map((k) => {
-        const [dA, dG] = [factors[k].a.shape[0], factors[k].g.shape[0]];
-        const inv = dampedInverses(take(dA), dA, take(dG), dG, lam, o.blockSize);
-        return [k, { a: tf.tensor2d(inv.a, [dA, dA]), g: tf.tensor2d(inv.g, [dG, dG]) }];
+        const inv = dampedInverses(take(factors[k].a), take(factors[k].g), lam);
+        const tensors = (blocks: Float32Array[], like: readonly tf.Tensor2D[]) => blocks.map((b, i) => tf.tensor2d(b, like[i].shape));
+        return [k, { a: tensors(inv.a, factors[k].a), g: tensors(inv.g, factors[k].g) }];
       }),
     );
   }
@@ -244,11 +295,11 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
   ): Reads<{ direction: Tree; info: Record<string, number | boolean>; state: KroneckerState }> {
     const { factors, biases } = averagedFactors(problem, state);
     const refresh = state.step % o.inverseEvery === 0;
-    let inverses: KroneckerFactors;
+    let inverses: KroneckerBlocks;
     try {
       inverses = refresh
         ? yield* inversesReads(factors, state.step, problem.lam)
-        : (tree.clone(state.inverses as never) as KroneckerFactors);
+        : (tree.clone(state.inverses as never) as KroneckerBlocks);
     } catch (err) {
       tree.dispose(factors as never);
       throw err;
@@ -258,7 +309,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
       const out: Record<string, tf.Tensor> = {};
       for (const [weight, inv] of Object.entries(inverses)) {
         const bias = biases.get(weight);
-        const d = tf.matMul(tf.matMul(inv.a, asMatrix(grads, weight, bias)), inv.g);
+        const d = rightBlockProduct(leftBlockProduct(inv.a, asMatrix(grads, weight, bias)), inv.g);
         const rows = grads[weight].size / grads[weight].shape[grads[weight].rank - 1];
         out[weight] = tf.reshape(tf.slice(d, [0, 0], [rows, -1]), grads[weight].shape);
         if (bias !== undefined) out[bias] = tf.reshape(tf.slice(d, [rows, 0], [1, -1]), grads[bias].shape);
