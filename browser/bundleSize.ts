@@ -13,8 +13,12 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = resolve(import.meta.dirname, '..');
-/** The size goal of the main entry without tfjs, in bytes (gzipped). */
-export const GOAL_BYTES = 40_000;
+/**
+ * The size goal of the main entry without tfjs, in bytes (gzipped): 40 kB for the 13 methods of
+ * somax; 45 kB since K-FAC and Shampoo (their solver, preconditioner, eigendecomposition and
+ * methods add 3.3 kB gzipped).
+ */
+export const GOAL_BYTES = 45_000;
 
 /** What {@link measureBundle} measured. */
 export interface BundleSize {

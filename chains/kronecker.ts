@@ -46,8 +46,8 @@ const KFAC_DEFAULTS = {
  */
 export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<SecondOrderMethodState> {
   const o = resolveOptions('kfac', options, KFAC_DEFAULTS);
-  const { labels, decay, inverseEvery, blockSize, mask } = o;
-  const solver = kroneckerSolver(objective, { labels, decay, inverseEvery, blockSize, mask });
+  const { labels, decay, inverseEvery, blockSize, precondition } = o;
+  const solver = kroneckerSolver(objective, { labels, decay, inverseEvery, blockSize, precondition });
   const parts = {
     curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
     solver,
@@ -80,7 +80,7 @@ const SHAMPOO_METHOD_DEFAULTS = {
  */
 export function shampoo(options: ShampooMethodOptions = {}): GradientTransformation<MethodState<readonly unknown[]>> {
   const o = resolveOptions('shampoo', options, SHAMPOO_METHOD_DEFAULTS);
-  const { b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, mask } = o;
-  const direction = chain(scaleByShampoo({ b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, mask }), postDirection(o));
+  const { b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, precondition } = o;
+  const direction = chain(scaleByShampoo({ b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, precondition }), postDirection(o));
   return guarded(direction as GradientTransformation<readonly unknown[]>, o.skipNonFinite, { sync: false });
 }

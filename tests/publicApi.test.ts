@@ -1,6 +1,8 @@
 // The public boundary: index.ts is a curated list (at most ~160 runtime names), internals stay
 // internal, and one name has one meaning.
 import * as somax from '../index';
+import * as fs from 'fs';
+import * as path from 'path';
 
 describe('the public API', () => {
   const names = Object.keys(somax);
@@ -45,4 +47,13 @@ describe('the public API', () => {
   test('every method of the registry, and its factory, is exported under its name', () => {
     for (const m of somax.listMethods()) expect(typeof (somax as Record<string, unknown>)[m]).toBe('function');
   });
+});
+
+test('every registry method has its page in docs/methods and its row in the method table', () => {
+  const dir = path.join(__dirname, '..', 'docs', 'methods');
+  const table = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  const missing = somax
+    .listMethods()
+    .filter((name) => !fs.existsSync(path.join(dir, `${name}.md`)) || !table.includes(`[${name}](${name}.md)`));
+  expect(missing).toEqual([]);
 });

@@ -113,7 +113,7 @@ export interface ShampooOptions {
    * The leaves to precondition (a tree of booleans over the params, or a function of them, as
    * `masked` takes); the others get Adam's step. Default: every leaf of rank ≥ 2.
    */
-  mask?: Mask;
+  precondition?: Mask;
 }
 
 /** Defaults of {@link ShampooOptions}. */
@@ -126,7 +126,7 @@ export const SHAMPOO_DEFAULTS = {
   blockSize: 256,
   roots: 'newton',
   iterations: 25,
-  mask: undefined,
+  precondition: undefined,
 } as const satisfies Defaults<ShampooOptions>;
 
 /**
@@ -187,7 +187,7 @@ export function scaleByShampoo(options: ShampooOptions = {}): GradientTransforma
   const rootOptions = { iterations: o.iterations, ridge: o.ridge };
 
   const init = (params: Tree): ShampooState => {
-    const keep = o.mask === undefined ? tree.leaves(params).map(() => true) : maskLeaves(o.mask, params);
+    const keep = o.precondition === undefined ? tree.leaves(params).map(() => true) : maskLeaves(o.precondition, params);
     return tf.tidy(
       () =>
         ({

@@ -10,13 +10,16 @@ import {
   egn,
   ggnDirect,
   ignd,
+  kfac,
   lbfgs,
   makeStep,
+  mlpObjective,
   newtonCg,
   newtonDirect,
   objectiveLoss,
   sgdArmijo,
   sgn,
+  shampoo,
   sophiaG,
   sophiaH,
   sqn,
@@ -36,6 +39,8 @@ const init = (outputs: number): Tree =>
 const classes: Objective = { predict, loss: 'softmaxCrossEntropy' };
 const regression: Objective = { predict, loss: 'meanSquaredError' };
 const lossFn = objectiveLoss(classes);
+// The same MLP linearized in closed form (its layers' inputs and deltas): what K-FAC needs.
+const layered = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
 
 const { x, labels } = tf.tidy(() => {
   const x = tf.randomNormal([64, 4], 0, 1, 'float32', 3);
@@ -79,6 +84,8 @@ const METHODS: Record<string, [() => GradientTransformation<any>, 'cls' | 'reg' 
   ignd: [() => ignd(regression, { learningRate: 0.1 }), 'reg', 30],
   igndCls: [() => ignd(classes, { learningRate: 0.1 }), 'oneHot', 30],
   egnReg: [() => egn(regression, { lam0: 0.1, lamPolicy: 'trustRegion' }), 'reg', 10],
+  kfac: [() => kfac(layered, { learningRate: 0.3, inverseEvery: 5 }), 'cls', 30],
+  shampoo: [() => shampoo({ learningRate: 0.02 }), 'cls', 30],
   lbfgs: [() => lbfgs(lossFn), 'cls', 10],
   sgdArmijo: [() => sgdArmijo(lossFn, { learningRate: 1 }), 'cls', 30],
 };

@@ -182,12 +182,12 @@ describe('K-FAC direction', () => {
     tree.dispose([grads, params, batch.x, batch.y]);
   });
 
-  test('mask: only the selected layers are preconditioned (their direction as without a mask), the others pass their gradient', () => {
+  test('precondition: only the selected layers are preconditioned (their direction as without a mask), the others pass their gradient', () => {
     const { params, batch } = problemOf(8, 6);
     const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 42), params) as Record<string, tf.Tensor>;
     const problem = { params, grads, batch, key: 0, op: null, lam: 0.01, gradsAreBatchGradient: false };
-    const solveWith = (mask?: Record<string, boolean>) => {
-      const solver = kroneckerSolver(objective, { mask });
+    const solveWith = (precondition?: Record<string, boolean>) => {
+      const solver = kroneckerSolver(objective, { precondition });
       const state = solver.init(params);
       const out = solver.solve(problem, state);
       const direction = Object.fromEntries(Object.entries(out.direction as Record<string, tf.Tensor>).map(([k, t]) => [k, values(t)]));

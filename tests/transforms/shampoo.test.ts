@@ -149,10 +149,10 @@ describe('scaleByShampoo', () => {
     params.w.dispose();
   });
 
-  test("mask: the leaves left out get Adam's step and keep no statistics", () => {
+  test("precondition: the leaves left out get Adam's step and keep no statistics", () => {
     const params = { w: tf.zeros([n, n]), v: tf.zeros([n, n]) };
     const grads = { w: tf.tensor2d(gValues, [n, n]), v: tf.tensor2d(gValues, [n, n]) };
-    const tx = scaleByShampoo({ mask: { w: true, v: false } });
+    const tx = scaleByShampoo({ precondition: { w: true, v: false } });
     const state = tx.init(params);
     expect(state.stats.map((s) => s.l.length)).toEqual([0, 1]); // leaves in key order: v, w
     const [u, next] = tx.update(grads, state, params);

@@ -56,7 +56,7 @@ export interface KroneckerOptions {
    * function of them, as `masked` takes); the other layers' gradients pass through unchanged (the
    * identity block). Default: every dense and conv layer.
    */
-  mask?: Mask;
+  precondition?: Mask;
 }
 
 /** Defaults of {@link KroneckerOptions}. */
@@ -65,7 +65,7 @@ export const KRONECKER_DEFAULTS = {
   decay: 0.95,
   inverseEvery: 10,
   blockSize: 256,
-  mask: undefined,
+  precondition: undefined,
 } as const satisfies Defaults<KroneckerOptions>;
 
 /** One layer's factors A (`[dA, dA]`) and G (`[dG, dG]`), keyed by the layer's weight. */
@@ -222,7 +222,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
       );
     }
     const p = params as Record<string, tf.Tensor>;
-    const keep = o.mask === undefined ? undefined : maskLeaves(o.mask, params);
+    const keep = o.precondition === undefined ? undefined : maskLeaves(o.precondition, params);
     const selected = new Set(tree.paths(params, '').filter((_, i) => keep === undefined || keep[i]));
     const layers = objective.layerParams(params).filter(({ weight }) => selected.has(`.${weight}`));
     const sized = layers.map(({ weight, bias }) => {
