@@ -81,6 +81,9 @@ const SHAMPOO_METHOD_DEFAULTS = {
 export function shampoo(options: ShampooMethodOptions = {}): GradientTransformation<MethodState<readonly unknown[]>> {
   const o = resolveOptions('shampoo', options, SHAMPOO_METHOD_DEFAULTS);
   const { b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, precondition } = o;
-  const direction = chain(scaleByShampoo({ b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, precondition }), postDirection(o));
+  const direction = chain(
+    scaleByShampoo({ b1, b2, eps, ridge, inverseEvery, blockSize, roots, iterations, precondition }),
+    postDirection(o),
+  );
   return guarded(direction as GradientTransformation<readonly unknown[]>, o.skipNonFinite, { sync: false });
 }
