@@ -52,6 +52,7 @@ function stepRows(backend: string, problem: Problem, reps: number): Row[] {
     kfac: (k) => make('kfac', { objective: problem.objective, inverseEvery: k }),
     shampoo: (k) => make('shampoo', { lossFn: loss, inverseEvery: k }),
   };
+  const refreshed: Record<string, string> = { kfac: 'factors inverted', shampoo: 'roots' };
   const rows: Row[] = [{ backend, name: `${problem.label}: gradient (batch ${B})`, ms: gradientMs }];
   const adamStep = stepAtFixedParams(adam(1e-3), problem.objective, problem, true);
   const adamMs = medianMs(adamStep.fn, { reps, warmup: 1 });
@@ -63,7 +64,7 @@ function stepRows(backend: string, problem: Problem, reps: number): Row[] {
       const ms = (refresh + (k - 1) * plain) / k;
       rows.push({
         backend,
-        name: `${problem.label}: ${name} step, ${name === 'kfac' ? 'factors inverted' : 'roots'} every ${k} step${k > 1 ? 's' : ''} (amortized)`,
+        name: `${problem.label}: ${name} step, ${refreshed[name]} every ${k} step${k > 1 ? 's' : ''} (amortized)`,
         ms,
         ratio: ms / gradientMs,
         ratioOf: '/ gradient',

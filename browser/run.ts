@@ -276,7 +276,8 @@ async function main(): Promise<void> {
   console.log(`\n${table('step vs node cpu (rel. diff)', backends, steps)}`);
   console.log(`\n${table(`${TRAINING_STEPS}-step training`, ['first loss', 'last loss', 'tensors@2', 'tensors@end', 'ms'], training)}`);
   console.log(
-    `\nbundle: ${size.minified} B minified, ${size.gzipped} B gzipped (goal < ${size.goalGzipped / 1000} kB); total ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    `\nbundle: ${size.minified} B minified, ${size.gzipped} B gzipped (goal < ${size.goalGzipped / 1000} kB); ` +
+      `total ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   if (failures.length > 0) {
     console.error(`\n${failures.length} failure(s):\n- ${failures.join('\n- ')}`);

@@ -182,7 +182,7 @@ describe('K-FAC direction', () => {
     tree.dispose([grads, params, batch.x, batch.y]);
   });
 
-  test('precondition: only the selected layers are preconditioned (their direction as without a mask), the others pass their gradient', () => {
+  test('precondition: only the selected layers are preconditioned (as without a mask), the others pass their gradient', () => {
     const { params, batch } = problemOf(8, 6);
     const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 42), params) as Record<string, tf.Tensor>;
     const problem = { params, grads, batch, key: 0, op: null, lam: 0.01, gradsAreBatchGradient: false };
