@@ -3,10 +3,12 @@
 // gradient's outer product for one sample, and the direction against the dense solve with the
 // damped Kronecker blocks (whole, and split into diagonal blocks).
 import * as tf from '@tensorflow/tfjs-core';
-import { kfac, mlpObjective, tree } from '../../index';
+import { kfac, makeStep, mlpObjective, tree } from '../../index';
+import type { Tree } from '../../index';
 import { luSolve } from '../../lib/linalg';
 import { blockSizes, dampedInverses, kroneckerSolver, layerFactors } from '../../transforms/solvers';
 import type { KroneckerState } from '../../transforms/solvers';
+import { chainLinearization, conv2dLayer } from '../../models/layerChain';
 import type { ChainLinearization } from '../../models/layerChain';
 
 const objective = mlpObjective({ activation: 'tanh', loss: 'softmaxCrossEntropy' });
@@ -227,5 +229,80 @@ describe('K-FAC direction', () => {
     const tx = kfac(onTape, { skipNonFinite: false });
     expect(() => tx.init(params)).toThrow(/K-FAC needs a model linearized in closed form/);
     tree.dispose([params, batch.x, batch.y]);
+  });
+});
+
+describe('K-FAC on a conv layer (KFC)', () => {
+  test('A sums the input patches of every output position, G averages the deltas over them: float64 by hand, 1e-5', () => {
+    // One conv 2×2 (valid, stride 1, 2 → 3 channels, bias) on 3×3×2 images: 4 output positions.
+    const [B, H, CIN, COUT, K] = [2, 3, 2, 3, 2];
+    const linearize = chainLinearization([conv2dLayer('k', 'c', [1, 1], 'valid')]);
+    const params = {
+      k: tf.randomNormal([K, K, CIN, COUT], 0, 0.5, 'float32', 1),
+      c: tf.tensor1d([0.1, -0.2, 0.3]),
+    };
+    const x = tf.randomNormal([B, H, H, CIN], 0, 1, 'float32', 2);
+    const u = tf.randomNormal([B, H - 1, H - 1, COUT], 0, 1, 'float32', 3); // cotangents at the outputs
+    const lin = linearize(params, x);
+    const factors = tf.tidy(() => layerFactors(lin.layerStatistics(u), B));
+    const [xs, us] = [values(x), values(u)];
+    const positions = (H - K + 1) ** 2;
+    // Patches in (kh, kw, cin) order with a trailing 1, per sample and output position.
+    const dA = K * K * CIN + 1;
+    const a = Array.from({ length: dA }, () => new Array<number>(dA).fill(0));
+    const g = Array.from({ length: COUT }, () => new Array<number>(COUT).fill(0));
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < H - 1; i++)
+        for (let j = 0; j < H - 1; j++) {
+          const patch: number[] = [];
+          for (let di = 0; di < K; di++)
+            for (let dj = 0; dj < K; dj++) for (let c = 0; c < CIN; c++) patch.push(xs[((b * H + i + di) * H + j + dj) * CIN + c]);
+          patch.push(1);
+          patch.forEach((p, r) => patch.forEach((q, s) => (a[r][s] += (p * q) / B)));
+          const delta = Array.from({ length: COUT }, (_, o) => us[((b * (H - 1) + i) * (H - 1) + j) * COUT + o]);
+          delta.forEach((p, r) => delta.forEach((q, s) => (g[r][s] += (p * q) / (B * positions))));
+        }
+    expect(maxRelative(matrix(factors.k.a), a)).toBeLessThan(1e-5);
+    expect(maxRelative(matrix(factors.k.g), g)).toBeLessThan(1e-5);
+    lin.dispose();
+    tree.dispose([factors as never, params, x, u]);
+  });
+});
+
+describe('kfac (the method)', () => {
+  test('same seed, same trajectory; a NaN batch is skipped; flat tensor count; the trust region adapts λ', () => {
+    const { params: init, batch } = problemOf(16, 8);
+    const run = (steps: number, options: Parameters<typeof kfac>[1], poison = -1) => {
+      const tx = kfac(objective, options);
+      let params: Tree = tree.clone(init);
+      let state = tx.init(params);
+      const step = makeStep(tx, objective);
+      const losses: number[] = [];
+      const lams: number[] = [];
+      for (let t = 0; t < steps; t++) {
+        const b = t === poison ? { x: tf.mul(batch.x, NaN), y: batch.y } : batch;
+        const out = step(params, state, b, { key: t });
+        losses.push(out.loss.dataSync()[0]);
+        out.loss.dispose();
+        if (b !== batch) b.x.dispose();
+        ({ params, state } = out);
+        lams.push((state as any).innerState.info.lam as number);
+      }
+      const final = Array.from(tree.readValues(() => tree.ravel(params).vector));
+      tree.dispose([params, state as never]);
+      return { losses, lams, final };
+    };
+    const before = tf.memory().numTensors;
+    const a = run(30, { learningRate: 0.3, inverseEvery: 5 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.losses[29]).toBeLessThan(0.5 * a.losses[0]);
+    expect(run(30, { learningRate: 0.3, inverseEvery: 5 }).final).toEqual(a.final);
+    const poisoned = run(6, { learningRate: 0.3 }, 2);
+    expect(Number.isNaN(poisoned.losses[2])).toBe(true);
+    expect(poisoned.final.every(Number.isFinite)).toBe(true);
+    const adaptive = run(10, { lam0: 1, lamPolicy: 'trustRegion', learningRate: 1 });
+    expect(new Set(adaptive.lams).size).toBeGreaterThan(1);
+    expect(adaptive.losses[9]).toBeLessThan(adaptive.losses[0]);
+    tree.dispose([init, batch.x, batch.y]);
   });
 });
