@@ -9,6 +9,8 @@ import { gradientOf, timeRatio } from './harness';
 import { cnn } from './cnn';
 import { macro } from './macro';
 import { regression } from './regression';
+import { raceCnn } from './raceCnn';
+import { raceMlp } from './raceMlp';
 import { methodSteps } from './methods';
 import { peer } from './peer';
 import type { Suite } from './harness';
@@ -193,4 +195,4 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, peer, macro, regression];
+export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, peer, macro, regression, raceMlp, raceCnn];
