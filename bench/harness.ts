@@ -258,5 +258,7 @@ export interface Suite {
   readonly notes?: string;
   /** The backends it runs on (default: every backend of the run). */
   readonly backends?: readonly string[];
+  /** Left out of `npm run bench` without suite names: it runs only when named (long races). */
+  readonly optIn?: boolean;
   run(backend: string): Row[] | Promise<Row[]>;
 }

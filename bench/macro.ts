@@ -4,13 +4,10 @@
  * `tf.train.adam`, from the same initialization on the same batches; steps and wall-clock to the
  * target, each as a ratio to Adam's of the same seed, median over 3 seeds.
  */
-import * as tf from '@tensorflow/tfjs';
 import { adam, listMethods, make, tree } from '../index';
-import type { Tree } from '../index';
-import { loadMnist } from '../examples/data/mnist';
 import { C, D, lossFn, mlpParams, objective, predict } from './mlp';
-import { CAP, curvatureOf, raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
-import type { Entrant, Task } from './race';
+import { CAP, loadMnistData, mnistTask, raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
+import type { Entrant } from './race';
 import type { Suite } from './harness';
 
 /** Test accuracy to reach. */
@@ -50,46 +47,10 @@ const ENTRANTS: Record<string, Entrant> = {
 /** Registry methods left out: their dense P × P system does not fit a 25 450-parameter model. */
 const SKIPPED = ['newtonDirect', 'ggnDirect'];
 
-/** The digits of one seed on the device. */
-export interface Data {
-  readonly train: { x: tf.Tensor; y: tf.Tensor };
-  readonly test: { x: tf.Tensor; y: tf.Tensor };
-  readonly n: number;
-}
-
-/** The 8000/2000 split of `seed` as tensors (dispose with `tree.dispose`). */
-export function loadData(seed: number): Data {
-  const { train, test } = loadMnist({ testSize: 2000, seed });
-  const on = (d: typeof train) => ({ x: tf.tensor2d(d.x, [d.n, D]), y: tf.tensor2d(d.y, [d.n, C]) });
-  return { train: on(train), test: on(test), n: train.n };
-}
-
-/** Batch `i`: `BATCH` consecutive rows from `i·BATCH mod (n − BATCH)` (the same for every method). */
-function batchAt(data: Data, i: number) {
-  const start = (i * BATCH) % (data.n - BATCH);
-  return { x: tf.slice(data.train.x, start, BATCH), y: tf.slice(data.train.y, start, BATCH) };
-}
-
-/** The MNIST race: batches of {@link BATCH} (the same for every method), test accuracy to {@link TARGET}. */
-function mnistTask(data: Data): Task {
-  return {
-    batches: (i, curvatureSize) => {
-      const batch = batchAt(data, i);
-      return { batch, curvatureBatch: curvatureOf(batch, curvatureSize) };
-    },
-    score: (p) => accuracy(data, p),
-    reached: (acc) => acc >= TARGET,
-    better: Math.max,
-  };
-}
-
 /** An entrant's hyperparameters in words (Adam's learning rate for the baseline). */
 function what(entrant: Entrant | undefined): string {
   return entrant ? `${entrant.hyper}${entrant.curvatureSize ? `, curvature batch ${entrant.curvatureSize}` : ''}` : `lr ${TF_ADAM_LR}`;
 }
-
-const accuracy = (data: Data, p: Tree): number =>
-  tree.readScalar(() => tf.mean(tf.cast(tf.equal(tf.argMax(predict(p, data.test.x), 1), tf.argMax(data.test.y, 1)), 'float32')));
 
 /** The methods to run: every registry method but the dense ones, plus adam; `BENCH_MACRO_METHODS=a,b` picks some. */
 function chosenMethods(): string[] {
@@ -131,15 +92,15 @@ export const macro: Suite = {
     `products: 0.9 ms). With k CG iterations and a warm start an sgn step costs about 1 + (k + 1) gradients of arithmetic, so ≤ 2× Adam ` +
     `at 0.5× the steps is out of reach on this model at a full curvature batch; a curvature batch of 32 makes the products 4× cheaper ` +
     `but needs 0.56–0.75× the steps.`,
-  run(backend) {
+  async run(backend) {
     const entrants = Object.fromEntries(chosenMethods().map((m) => [m, ENTRANTS[m]]));
-    const races = raceAll(
+    const races = await raceAll(
       SEEDS,
       entrants,
       (seed) => {
-        const data = loadData(seed);
+        const data = loadMnistData(seed);
         return {
-          task: mnistTask(data),
+          task: mnistTask(data, { batch: BATCH, target: TARGET, logits: predict }),
           init: () => mlpParams(100 + 2 * seed, HIDDEN),
           baseline: () => tfAdamTrainer(mlpParams(100 + 2 * seed, HIDDEN), lossFn, TF_ADAM_LR),
           trainer: (init, e) => somaxTrainer(init, e, lossFn, CURVATURE_BATCH),

@@ -1,14 +1,18 @@
 /**
  * Races to a target test score, shared by the macro benchmarks (`macro`: MNIST accuracy,
- * `regression`: sine-wave RMSE): each method trains from the same initialization on the same
- * batches until its test score (read after every step, not timed) reaches the target or it has
- * used {@link CAP}× the baseline's steps or wall-clock; rows give the median over seeds of steps
- * and seconds and of their ratios to `tf.train.adam`'s.
+ * `regression`: sine-wave RMSE, `race-mlp` / `race-cnn`: MNIST accuracy against a tuned Adam):
+ * each method trains from the same initialization on the same batches until its test score (read
+ * after every step, not timed) reaches the target or it has used {@link CAP}× the baseline's steps
+ * or wall-clock; rows give the median over seeds of steps and seconds and of their ratios to
+ * `tf.train.adam`'s.
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeStep, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
+import { loadMnist, MNIST_CLASSES, MNIST_FEATURES } from '../examples/data/mnist';
+import { lineChartSvg } from '../examples/plots';
+import type { Point } from '../examples/plots';
 import { median } from './harness';
 import type { Row } from './harness';
 
@@ -49,7 +53,8 @@ export interface Trainer {
   /** Samples of the curvature batch. */
   readonly curvatureSize: number;
   params(): Tree;
-  step(batches: Batches, i: number): void;
+  /** One step; a promise for trainers that step through tfjs-layers (`model.trainOnBatch`). */
+  step(batches: Batches, i: number): void | Promise<void>;
   dispose(): void;
 }
 
@@ -108,6 +113,12 @@ export function somaxTrainer(
   };
 }
 
+/** The test score after a step and the training seconds spent until then. */
+export interface TracePoint {
+  readonly seconds: number;
+  readonly score: number;
+}
+
 /** Steps and training seconds to the target (undefined when not reached within the caps). */
 export interface Race {
   steps?: number;
@@ -117,38 +128,73 @@ export interface Race {
   ranSeconds: number;
   best: number;
   failure?: string;
+  /** The score after every step (for plots). */
+  trace: TracePoint[];
 }
 
 /** Trains until the test score reaches the target or a cap is hit; batches are cut before the timer starts. */
-export function race(trainer: Trainer, task: Task, maxSteps: number, maxSeconds: number): Race {
+export async function race(trainer: Trainer, task: Task, maxSteps: number, maxSeconds: number): Promise<Race> {
   let seconds = 0;
   let best = NaN;
   let i = 0;
+  const trace: TracePoint[] = [];
   try {
     for (; i < maxSteps && seconds < maxSeconds; i++) {
       const batches = task.batches(i, trainer.curvatureSize);
       const start = performance.now();
       try {
-        trainer.step(batches, i);
+        await trainer.step(batches, i);
       } finally {
         seconds += (performance.now() - start) / 1000;
         tf.dispose([batches.batch, batches.curvatureBatch] as any);
       }
       const score = task.score(trainer.params());
-      if (!Number.isFinite(score)) return { ran: i + 1, ranSeconds: seconds, best, failure: 'non-finite' };
+      trace.push({ seconds, score });
+      if (!Number.isFinite(score)) return { ran: i + 1, ranSeconds: seconds, best, failure: 'non-finite', trace };
       best = Number.isNaN(best) ? score : task.better(best, score);
-      if (task.reached(score)) return { steps: i + 1, seconds, ran: i + 1, ranSeconds: seconds, best };
+      if (task.reached(score)) return { steps: i + 1, seconds, ran: i + 1, ranSeconds: seconds, best, trace };
     }
-    return { ran: i, ranSeconds: seconds, best };
+    return { ran: i, ranSeconds: seconds, best, trace };
   } catch (e) {
-    return { ran: i, ranSeconds: seconds, best, failure: (e as Error).message.split('\n')[0] };
+    return { ran: i, ranSeconds: seconds, best, failure: (e as Error).message.split('\n')[0], trace };
   } finally {
     trainer.dispose();
   }
 }
 
+/** What a race of one seed needs: its task, the baseline at a learning rate, a trainer per entrant. */
+export interface Contest<E> {
+  readonly task: Task;
+  /** `tf.train.adam` at `learningRate`, from the seed's initialization. */
+  baseline(learningRate: number): Trainer;
+  /** The entrant's trainer, from the seed's initialization. */
+  trainer(entrant: E): Trainer;
+  dispose(): void;
+}
+
+/** How far past the baseline an entrant may run: multiples of the baseline's steps and seconds on the same seed. */
+export interface Caps {
+  readonly steps: number;
+  readonly seconds: number;
+}
+
+/** Races each entrant of `contest`, capped at `caps` × the baseline's steps and seconds, into `races` (per method). */
+async function raceEntrants<E>(
+  seed: number,
+  contest: Contest<E>,
+  entrants: Readonly<Record<string, E>>,
+  base: Race,
+  races: Record<string, Race[]>,
+  caps: Caps = { steps: CAP, seconds: CAP },
+): Promise<void> {
+  for (const [m, e] of Object.entries(entrants)) {
+    (races[m] ??= []).push(await race(contest.trainer(e), contest.task, caps.steps * base.steps!, caps.seconds * base.seconds!));
+    if (process.env.BENCH_VERBOSE) console.log(seed, m, JSON.stringify({ ...races[m][races[m].length - 1], trace: undefined }));
+  }
+}
+
 /** Races of a baseline (`tf.train.adam`) and of each entrant over seeds, each seed's entrants capped by its baseline. */
-export function raceAll(
+export async function raceAll(
   seeds: readonly number[],
   entrants: Readonly<Record<string, Entrant>>,
   setup: (seed: number) => {
@@ -159,19 +205,17 @@ export function raceAll(
     dispose: () => void;
   },
   baselineCaps: { steps: number; seconds: number },
-): Record<string, Race[]> {
+): Promise<Record<string, Race[]>> {
   const races: Record<string, Race[]> = Object.fromEntries(['tf.train.adam', ...Object.keys(entrants)].map((m) => [m, []]));
   for (const seed of seeds) {
     const { task, init, baseline, trainer, dispose } = setup(seed);
     try {
-      if (seed === seeds[0]) race(baseline(), task, 20, Infinity); // untimed warm-up of the backend (wasm heap growth)
-      const base = race(baseline(), task, baselineCaps.steps, baselineCaps.seconds);
+      if (seed === seeds[0]) await race(baseline(), task, 20, Infinity); // untimed warm-up of the backend (wasm heap growth)
+      const base = await race(baseline(), task, baselineCaps.steps, baselineCaps.seconds);
       if (base.steps === undefined) throw new Error(`tf.train.adam did not reach the target (seed ${seed}, best ${base.best})`);
       races['tf.train.adam'].push(base);
-      for (const [m, e] of Object.entries(entrants)) {
-        races[m].push(race(trainer(init(), e), task, CAP * base.steps, CAP * base.seconds!));
-        if (process.env.BENCH_VERBOSE) console.log(seed, m, JSON.stringify(races[m][races[m].length - 1]));
-      }
+      const contest: Contest<Entrant> = { task, baseline, trainer: (e) => trainer(init(), e), dispose };
+      await raceEntrants(seed, contest, entrants, base, races);
     } finally {
       dispose();
     }
@@ -179,9 +223,175 @@ export function raceAll(
   return races;
 }
 
+/** The races of a tuned baseline: the learning rate it won with, each rate's races, and every method's races. */
+export interface TunedRaces {
+  /** The learning rate of the grid with the fewest median seconds to the target. */
+  readonly learningRate: number;
+  /** The baseline's races per learning rate of the grid, per seed. */
+  readonly grid: ReadonlyMap<number, Race[]>;
+  /** Per method, per seed; `tf.train.adam` is the winning rate's. */
+  readonly races: Record<string, Race[]>;
+}
+
+/**
+ * The grid's learning rate with the fewest median seconds to the target over seeds (a seed that
+ * missed it counts as infinitely slow; ties go to the fewer median steps, then to the first).
+ */
+export function bestRate(grid: ReadonlyMap<number, Race[]>): number {
+  const cost = (rs: Race[]) => [median(rs.map((r) => r.seconds ?? Infinity)), median(rs.map((r) => r.steps ?? Infinity))];
+  const ranked = [...grid.entries()].map(([lr, rs]) => ({ lr, cost: cost(rs) }));
+  ranked.sort((a, b) => a.cost[0] - b.cost[0] || a.cost[1] - b.cost[1]);
+  if (!Number.isFinite(ranked[0].cost[0])) throw new Error(`tf.train.adam reached the target at no learning rate of the grid`);
+  return ranked[0].lr;
+}
+
+/**
+ * Races against a tuned baseline: `tf.train.adam` at every learning rate of `grid` on every seed
+ * (after an untimed 20-step warm-up), the rate with the fewest median seconds to the target wins
+ * ({@link bestRate}), then the entrants (`entrantsOf(winner)`) race on every seed capped at
+ * `entrantCaps` × the winner's steps and seconds of that seed (a wall-clock cap above the step
+ * cap lets a method slower per step show its step count). A seed on which the winner misses the
+ * target is left out of every method's races.
+ */
+export async function raceTuned<E>(
+  seeds: readonly number[],
+  grid: readonly number[],
+  entrantsOf: (learningRate: number) => Readonly<Record<string, E>>,
+  setup: (seed: number) => Contest<E>,
+  baselineCaps: Caps,
+  entrantCaps: Caps = { steps: CAP, seconds: CAP },
+): Promise<TunedRaces> {
+  const byRate = new Map<number, Race[]>(grid.map((lr) => [lr, []]));
+  for (const seed of seeds) {
+    const contest = setup(seed);
+    try {
+      if (seed === seeds[0]) await race(contest.baseline(grid[0]), contest.task, 20, Infinity); // untimed warm-up
+      for (const lr of grid) byRate.get(lr)!.push(await race(contest.baseline(lr), contest.task, baselineCaps.steps, baselineCaps.seconds));
+    } finally {
+      contest.dispose();
+    }
+  }
+  const learningRate = bestRate(byRate);
+  const entrants = entrantsOf(learningRate);
+  const races: Record<string, Race[]> = { 'tf.train.adam': [] };
+  for (const [s, seed] of seeds.entries()) {
+    const base = byRate.get(learningRate)![s];
+    if (base.steps === undefined) continue;
+    races['tf.train.adam'].push(base);
+    const contest = setup(seed);
+    try {
+      await raceEntrants(seed, contest, entrants, base, races, entrantCaps);
+    } finally {
+      contest.dispose();
+    }
+  }
+  return { learningRate, grid: byRate, races };
+}
+
+/** One row on the baseline's grid: per learning rate, median steps and seconds to the target and seeds reached. */
+export function gridRow(label: string, tuned: TunedRaces, backend: string): Row {
+  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+  const parts = [...tuned.grid.entries()].map(([lr, rs]) => {
+    const reached = rs.filter((r) => r.steps !== undefined).length;
+    const steps = median(rs.map((r) => r.steps ?? Infinity));
+    const seconds = median(rs.map((r) => r.seconds ?? Infinity));
+    return `lr ${lr}: ${fmt(steps, 0)} steps, ${fmt(seconds, 1)} s (${reached}/${rs.length})`;
+  });
+  return {
+    backend,
+    name:
+      `${label}: tf.train.adam grid (median steps, s to the target, seeds reached): ${parts.join('; ')}; ` +
+      `winner lr ${tuned.learningRate}`,
+    ms: 1000 * median(tuned.grid.get(tuned.learningRate)!.map((r) => r.seconds ?? Infinity)),
+  };
+}
+
+/**
+ * A chart of test score against training seconds, one line per method, from the races of seed
+ * index `seedIndex` (the first seed by default), written as SVG to `file`.
+ */
+export async function raceChart(
+  file: string,
+  races: Readonly<Record<string, Race[]>>,
+  options: { title: string; y: string; scale?: (score: number) => number; seedIndex?: number },
+): Promise<void> {
+  const { title, y, scale = (v) => v, seedIndex = 0 } = options;
+  const points: Point[] = Object.entries(races).flatMap(([method, rs]) =>
+    (rs[seedIndex]?.trace ?? []).filter((p) => Number.isFinite(p.score)).map((p) => ({ method, x: p.seconds, y: scale(p.score) })),
+  );
+  await lineChartSvg(file, points, { title, x: 'training wall-clock (s)', y });
+}
+
+/** MNIST digits of one seed on the device: training and test inputs with one-hot labels. */
+export interface MnistData {
+  readonly train: { x: tf.Tensor; y: tf.Tensor };
+  readonly test: { x: tf.Tensor; y: tf.Tensor };
+  readonly n: number;
+}
+
+/**
+ * The `mnist` package's 8000/2000 split of `seed` as tensors (dispose with `tree.dispose`): rows
+ * of 784 pixels, or with `side` images `[n, side, side, 1]` (28 × 28 average-pooled down to
+ * `side`, a divisor of 28).
+ */
+export function loadMnistData(seed: number, { side }: { side?: number } = {}): MnistData {
+  const { train, test } = loadMnist({ testSize: 2000, seed });
+  const images = (x: tf.Tensor2D): tf.Tensor =>
+    tf.tidy(() => {
+      const full = tf.reshape(x, [-1, 28, 28, 1]) as tf.Tensor4D;
+      return side === undefined || side === 28 ? full : tf.avgPool(full, 28 / side, 28 / side, 'valid');
+    });
+  const on = (d: typeof train) => {
+    const x = tf.tensor2d(d.x, [d.n, MNIST_FEATURES]);
+    return { x: side === undefined ? x : images(x), y: tf.tensor2d(d.y, [d.n, MNIST_CLASSES]) };
+  };
+  const [tr, te] = [on(train), on(test)];
+  if (side !== undefined) tf.dispose([tr, te].map(() => undefined) as never);
+  return { train: tr, test: te, n: train.n };
+}
+
+/** Options of {@link mnistTask}. */
+export interface MnistTaskOptions {
+  /** Samples per batch: batch `i` is the rows from `i·batch mod (n − batch)`. */
+  readonly batch: number;
+  /** The test accuracy to reach. */
+  readonly target: number;
+  /** The logits of `params` on the test inputs (the first `checked` of them). */
+  readonly logits: (params: Tree, x: tf.Tensor) => tf.Tensor;
+  /** Test digits the accuracy is read on (default: all). */
+  readonly checked?: number;
+}
+
+/** Batch `i` of `size` consecutive training rows from `i·size mod (n − size)` (the same for every method). */
+export function mnistBatch(data: MnistData, i: number, size: number): Batches['batch'] {
+  const start = (i * size) % (data.n - size);
+  return { x: tf.slice(data.train.x, start, size), y: tf.slice(data.train.y, start, size) };
+}
+
+/** The fraction of rows whose largest logit is at the label's one-hot position. */
+export function accuracyOf(logits: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
+}
+
+/** The MNIST race: the same batches for every method, test accuracy (not timed) to the target. */
+export function mnistTask(data: MnistData, { batch, target, logits, checked }: MnistTaskOptions): Task {
+  const n = Math.min(checked ?? Infinity, data.test.x.shape[0]);
+  const test = n === data.test.x.shape[0] ? data.test : { x: tf.slice(data.test.x, 0, n), y: tf.slice(data.test.y, 0, n) };
+  return {
+    batches: (i, curvatureSize) => {
+      const b = mnistBatch(data, i, batch);
+      return { batch: b, curvatureBatch: curvatureOf(b, curvatureSize) };
+    },
+    score: (p) => tree.readScalar(() => accuracyOf(logits(p, test.x), test.y)),
+    reached: (acc) => acc >= target,
+    better: Math.max,
+  };
+}
+
 /**
  * One row of a method: medians over seeds of its steps and seconds, and of their ratios to the
- * baseline's (`Infinity` where a seed missed the target). `label` names the race, `bestOf` formats the best scores of the seeds.
+ * baseline's (`Infinity` where a seed missed the target). `label` names the race, `bestOf` formats the best scores of the seeds,
+ * `caps` are the entrants' caps (in multiples of the baseline's steps and seconds).
  */
 export function summarizeRace(
   label: string,
@@ -191,6 +401,7 @@ export function summarizeRace(
   baseline: Race[],
   backend: string,
   bestOf: (scores: number[]) => string,
+  caps: Caps = { steps: CAP, seconds: CAP },
 ): Row {
   const steps = races.map((r) => r.steps ?? Infinity);
   const seconds = races.map((r) => r.seconds ?? Infinity);
@@ -200,25 +411,26 @@ export function summarizeRace(
   const msPerStep = median(races.map((r) => (1000 * r.ranSeconds) / Math.max(r.ran, 1)));
   const failure = races.find((r) => r.failure)?.failure;
   const bests = races.map((r) => r.best).filter((b) => !Number.isNaN(b));
-  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : `> ${CAP}`);
+  const fmt = (x: number, cap: number) => (Number.isFinite(x) ? x.toFixed(2) : `> ${cap}`);
+  const missed = caps.steps === caps.seconds ? `${caps.steps}×` : `${caps.steps}× the steps or ${caps.seconds}× the time`;
   return {
     backend,
     name:
       `${label}: ${method} (${what}): median ${Number.isFinite(median(steps)) ? median(steps) : '—'} steps, ` +
       `${msPerStep.toFixed(1)} ms/step, reached ${reached}/${races.length} seeds (best ${bests.length ? bestOf(bests) : '—'})` +
-      `${failure ? `, failed: ${failure}` : ''}; steps ratio ${fmt(stepRatio)}, time ratio ${fmt(timeRatio)}`,
+      `${failure ? `, failed: ${failure}` : ''}; steps ratio ${fmt(stepRatio, caps.steps)}, time ratio ${fmt(timeRatio, caps.seconds)}`,
     // Seconds to the target; where the median seed missed it, the seconds spent until the cap (the name says "—" steps).
     ms: 1000 * (Number.isFinite(median(seconds)) ? median(seconds) : median(races.map((r) => r.ranSeconds))),
     ...(method === 'tf.train.adam'
       ? {}
       : {
-          ratio: Number.isFinite(stepRatio) ? stepRatio : CAP,
-          ratioOf: Number.isFinite(stepRatio) ? 'steps / tf.train.adam' : `steps / tf.train.adam: not reached within ${CAP}×`,
+          ratio: Number.isFinite(stepRatio) ? stepRatio : caps.steps,
+          ratioOf: Number.isFinite(stepRatio) ? 'steps / tf.train.adam' : `steps / tf.train.adam: not reached within ${missed}`,
           goal: '≤ 0.5',
           more: [
             {
-              value: Number.isFinite(timeRatio) ? timeRatio : CAP,
-              of: Number.isFinite(timeRatio) ? 'time / tf.train.adam' : `time: not reached within ${CAP}×`,
+              value: Number.isFinite(timeRatio) ? timeRatio : caps.seconds,
+              of: Number.isFinite(timeRatio) ? 'time / tf.train.adam' : `time: not reached within ${missed}`,
               goal: '≤ 1.0',
             },
           ],

@@ -57,8 +57,8 @@ export const regression: Suite = {
     `to test RMSE ${TARGET} are divided by tf.train.adam's (lr ${ADAM_LR}) for the same seed (median over seeds). Small-residual least ` +
     `squares is where Gauss-Newton methods are strongest: the GGN is close to the Hessian, and a step with λ = 0.01 is close to a Newton ` +
     `step, while Adam's steps stay of size ≈ lr per weight and it reaches test RMSE 0.076 at best after 2000 steps.`,
-  run(backend) {
-    const races = raceAll(
+  async run(backend) {
+    const races = await raceAll(
       SEEDS,
       ENTRANTS,
       (seed) => {

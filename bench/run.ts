@@ -8,7 +8,8 @@
  * on wasm only.
  *
  * `npm run bench -- adam products` runs only the named suites (see bench/suites.ts) and merges
- * their rows into the existing results; `--backends wasm` picks the backends.
+ * their rows into the existing results; `--backends wasm` picks the backends. Opt-in suites (the
+ * long races against a tuned Adam, `race-mlp` and `race-cnn`) run only when named.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -32,7 +33,7 @@ function parseArgs(argv: string[]): { suites: string[]; backends: string[] } {
 
 async function main(): Promise<void> {
   const { suites, backends } = parseArgs(process.argv.slice(2));
-  const chosen = suites.length === 0 ? SUITES : SUITES.filter((s) => suites.includes(s.name));
+  const chosen = suites.length === 0 ? SUITES.filter((s) => !s.optIn) : SUITES.filter((s) => suites.includes(s.name));
   const warn = console.warn;
   const rows: Row[] = [];
   const durations: string[] = [];

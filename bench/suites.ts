@@ -10,6 +10,8 @@ import { cnn } from './cnn';
 import { kronecker } from './kronecker';
 import { macro } from './macro';
 import { regression } from './regression';
+import { raceCnn } from './raceCnn';
+import { raceMlp } from './raceMlp';
 import { methodSteps } from './methods';
 import { peer } from './peer';
 import type { Suite } from './harness';
@@ -194,4 +196,17 @@ export const gram: Suite = {
 };
 
 /** Every suite, in run order. */
-export const SUITES: readonly Suite[] = [adamStep, adamUpdate, products, gram, methodSteps, cnn, kronecker, peer, macro, regression];
+export const SUITES: readonly Suite[] = [
+  adamStep,
+  adamUpdate,
+  products,
+  gram,
+  methodSteps,
+  cnn,
+  kronecker,
+  peer,
+  macro,
+  regression,
+  raceMlp,
+  raceCnn,
+];
