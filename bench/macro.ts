@@ -41,6 +41,14 @@ const ENTRANTS: Record<string, Entrant> = {
     curvatureSize: BATCH,
   },
   ignd: { build: () => make('ignd', { objective, learningRate: 0.1 }), hyper: 'lr 0.1' },
+  kfac: {
+    build: () => make('kfac', { objective, learningRate: 0.3, lam0: 0.1, inverseEvery: 10 }),
+    hyper: "lr 0.3, λ 0.1, inverse every 10 (race-mlp's)",
+  },
+  shampoo: {
+    build: () => make('shampoo', { lossFn, learningRate: 1e-2, inverseEvery: 50 }),
+    hyper: "lr 0.01, roots every 50 (race-mlp's)",
+  },
   sgdArmijo: { build: () => make('sgdArmijo', { lossFn, learningRate: 1 }), hyper: 'lr 1 (Armijo start)' },
   lbfgs: { build: () => make('lbfgs', { lossFn }), hyper: 'defaults (zoom line search: several loss+grad evaluations per step)' },
 };
