@@ -34,6 +34,7 @@ import { batchSize, checkObjective, residualAt } from '../../lib/objective';
 import type { Objective, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
 import type { Defaults } from '../../lib/options';
+import { matMulFast } from '../../lib/ops';
 import { fetchValues, runSync } from '../../lib/reads';
 import { linearizationIn } from '../../lib/stepContext';
 import * as tree from '../../lib/tree';
@@ -95,8 +96,8 @@ export function layerFactors(stats: readonly LayerStatistics[], samples: number)
   return Object.fromEntries(
     stats.map((s) => {
       const inputs = s.bias === undefined ? s.inputs : tf.concat([s.inputs, tf.ones([s.inputs.shape[0], 1])], 1);
-      const a = tf.div(tf.matMul(inputs, inputs, true, false), samples) as tf.Tensor2D;
-      const g = tf.div(tf.matMul(s.deltas, s.deltas, true, false), samples * s.positions) as tf.Tensor2D;
+      const a = tf.div(matMulFast(inputs, inputs, true, false), samples) as tf.Tensor2D;
+      const g = tf.div(matMulFast(s.deltas, s.deltas, true, false), samples * s.positions) as tf.Tensor2D;
       return [s.weight, { a, g }];
     }),
   );
@@ -115,7 +116,7 @@ export function blockSizes(n: number, blockSize: number): number[] {
  */
 function layerFactorBlocks(stats: readonly LayerStatistics[], samples: number, blockSize: number): KroneckerBlocks {
   const gramBlocks = (rows: tf.Tensor2D, scale: number) =>
-    tf.split(rows, blockSizes(rows.shape[1], blockSize), 1).map((x) => tf.div(tf.matMul(x, x, true, false), scale) as tf.Tensor2D);
+    tf.split(rows, blockSizes(rows.shape[1], blockSize), 1).map((x) => tf.div(matMulFast(x, x, true, false), scale) as tf.Tensor2D);
   return Object.fromEntries(
     stats.map((s) => {
       const inputs = s.bias === undefined ? s.inputs : (tf.concat([s.inputs, tf.ones([s.inputs.shape[0], 1])], 1) as tf.Tensor2D);
