@@ -159,17 +159,10 @@ function blockRows(backend: string, problem: Problem): Row[] {
     const ms = medianMs(step.fn, { reps: 3, warmup: 1 });
     step.dispose();
     const state = tx.init(problem.params);
-    const [u, next] = tx.update(
-      tree.map((t: tf.Tensor) => tf.onesLike(t), problem.params),
-      state,
-      problem.params,
-      {
-        curvatureBatch: problem.curvatureBatch,
-        key: 1,
-      },
-    );
+    const ones = tree.map((t: tf.Tensor) => tf.onesLike(t), problem.params);
+    const [u, next] = tx.update(ones, state, problem.params, { curvatureBatch: problem.curvatureBatch, key: 1 });
     const direction = tree.readValues(() => tree.ravel(u).vector) as Float32Array;
-    tree.dispose([u as Tree, state as never, next as never]);
+    tree.dispose([ones, u as Tree, state as never, next as never]);
     return { ms, direction };
   };
   const whole = directionOf(1024);
