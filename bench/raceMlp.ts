@@ -14,8 +14,11 @@ import type { Entrant } from './race';
 import type { Suite } from './harness';
 import { tree } from '../index';
 
-/** Test accuracy to reach. */
-const TARGET = 0.93;
+/**
+ * Test accuracy to reach (`BENCH_RACE_MLP_TARGET` to change it): 95 %, which the tuned Adam reaches
+ * in ~500 steps; at 93 % it took 97 steps (too short a race to say anything), 96 % it did not reach.
+ */
+const TARGET = Number(process.env.BENCH_RACE_MLP_TARGET ?? 0.95);
 const HIDDEN = 128;
 const BATCH = 128;
 /** The curvature batch (the first samples of the batch) unless an entrant says otherwise. */
@@ -88,7 +91,11 @@ export const raceMlp: Suite = {
     `reached (84.1 %); lr 0.3 λ 0.01: not reached (89.8 %); lr 0.3 λ 0.01 on the whole batch: not reached (90.5 %); lr 0.3 λ 0.1 ` +
     `inverse every 10: 135 steps (kept); lr 0.5 λ 0.1 inverse every 20: 184 steps; about 65 ms a step (13× Adam's). shampoo lr 1e-3 ` +
     `roots every 20: 326 steps; lr 3e-3 every 20: 139; lr 3e-3 every 50: 138; lr 0.01 every 50: 86 (kept); 240–340 ms a step. ` +
-    `sgn, egn, swmng, newtonCg and sophiaG keep the macro suite's settings (no sweep at this size).`,
+    `sgn, egn, swmng, newtonCg and sophiaG keep the macro suite's settings (no sweep at this size). Those per-step costs were ` +
+    `before K-FAC's and Shampoo's statistics avoided wasm's slow transposed matMul (Shampoo's MLP step 72 → 22 ms, K-FAC's ` +
+    `22 → 15 ms in this race). At 93 % the tuned Adam needs only 97 steps; the target is 95 % since (seed 0: Adam lr 0.01 510 ` +
+    `steps, 2.3 s; lr 1e-3 and 3e-3 did not reach it; shampoo 284 steps (0.56×) at 23.6 ms a step (2.9× the time), kfac 457 ` +
+    `(0.90×, 3.2×), sgn 481 (0.94×, 5.0×)); 96 % no rate of the grid reached.`,
   async run(backend) {
     const tuned = await raceTuned(
       SEEDS,
