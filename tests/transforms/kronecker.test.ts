@@ -71,42 +71,19 @@ describe('K-FAC factors', () => {
     const factors = tf.tidy(() => layerFactors(lin.layerStatistics(tf.sub(tf.softmax(lin.outputs), batch.y)), 7));
     const ref = byHand(params, batch.x, batch.y);
     expect(Object.keys(factors)).toEqual(['w1', 'w2']);
-    expect(
-      maxRelative(
-        matrix(factors.w1.a),
-        outer(
-          ref.map((r) => r.in1),
-          1 / 7,
-        ),
-      ),
-    ).toBeLessThan(1e-5);
-    expect(
-      maxRelative(
-        matrix(factors.w1.g),
-        outer(
-          ref.map((r) => r.d1),
-          1 / 7,
-        ),
-      ),
-    ).toBeLessThan(1e-5);
-    expect(
-      maxRelative(
-        matrix(factors.w2.a),
-        outer(
-          ref.map((r) => r.in2),
-          1 / 7,
-        ),
-      ),
-    ).toBeLessThan(1e-5);
-    expect(
-      maxRelative(
-        matrix(factors.w2.g),
-        outer(
-          ref.map((r) => r.d2),
-          1 / 7,
-        ),
-      ),
-    ).toBeLessThan(1e-5);
+    const cases = [
+      ['w1', 'a', 'in1'],
+      ['w1', 'g', 'd1'],
+      ['w2', 'a', 'in2'],
+      ['w2', 'g', 'd2'],
+    ] as const;
+    for (const [layer, factor, rows] of cases) {
+      const expected = outer(
+        ref.map((r) => r[rows]),
+        1 / 7,
+      );
+      expect(maxRelative(matrix(factors[layer][factor]), expected)).toBeLessThan(1e-5);
+    }
     lin.dispose();
     tree.dispose([factors as never, params, batch.x, batch.y]);
   });
