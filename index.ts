@@ -98,7 +98,7 @@ export {
   vjp,
 } from './lib/autodiff';
 export { objectiveLoss, outputBasis } from './lib/objective';
-export type { Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
+export type { LayerParams, Linearization, Objective, OutputLoss, OutputLossName, SupervisedBatch } from './lib/objective';
 
 // Models: closed-form curvature hooks, and compiled tfjs-layers models.
 export { denseObjective, layersObjective, mlpObjective, withFitBatch } from './models';
@@ -192,7 +192,15 @@ export {
   kroneckerSolver,
   rowSpaceSolver,
 } from './transforms/solvers';
-export type { CgOptions, CgResult, KroneckerBlocks, KroneckerFactors, KroneckerOptions, KroneckerState } from './transforms/solvers';
+export type {
+  CgOptions,
+  CgResult,
+  KroneckerBlocks,
+  KroneckerFactors,
+  KroneckerOptions,
+  KroneckerPair,
+  KroneckerState,
+} from './transforms/solvers';
 export { scaleByIgnd } from './transforms/ignd';
 export type { ScaleByIgndOptions } from './transforms/ignd';
 export { scaleBySecondOrder } from './transforms/secondOrder';
@@ -219,7 +227,7 @@ export type { CgMethodOptions, NewtonCgOptions, NewtonDirectOptions } from './ch
 export { egn, ggnDirect, ignd, sgn } from './chains/gaussNewton';
 export type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './chains/gaussNewton';
 export { kfac, shampoo } from './chains/kronecker';
-export type { KfacOptions, ShampooMethodOptions } from './chains/kronecker';
+export type { KfacOptions, KfacState, KfacWithRestState, ShampooMethodOptions } from './chains/kronecker';
 export { inverseRoot, scaleByShampoo } from './transforms/shampoo';
 export type { InverseRootOptions, ShampooFactors, ShampooOptions, ShampooState } from './transforms/shampoo';
 export { swmng } from './chains/naturalGradient';

@@ -13,21 +13,67 @@ import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
 import { KRONECKER_DEFAULTS, kroneckerSolver } from '../transforms/solvers';
 import type { KroneckerOptions } from '../transforms/solvers';
-import { chain } from '../lib/combine';
+import { chain, maskLeaves } from '../lib/combine';
+import type { Mask } from '../lib/combine';
+import { updateReadsOf, withReads } from '../lib/reads';
+import * as tree from '../lib/tree';
+import * as tf from '@tensorflow/tfjs-core';
+import { adam } from './firstOrder';
 import { SHAMPOO_DEFAULTS, scaleByShampoo } from '../transforms/shampoo';
 import type { ShampooOptions } from '../transforms/shampoo';
 import { GUARD_DEFAULTS, guarded, POST_DIRECTION_DEFAULTS, postDirection, SECOND_ORDER_METHOD_DEFAULTS, secondOrderMethod } from './common';
 import type { GuardOptions, MethodState, PostDirectionOptions, SecondOrderMethodOptions, SecondOrderMethodState } from './common';
 
 /** Options of {@link kfac}. */
-export interface KfacOptions extends KroneckerOptions, SecondOrderMethodOptions {}
+export interface KfacOptions extends KroneckerOptions, SecondOrderMethodOptions {
+  /** With `precondition`: Adam's learning rate for the params it leaves out (default 1e-3). */
+  restLearningRate?: number;
+}
 
 const KFAC_DEFAULTS = {
   ...KRONECKER_DEFAULTS,
   ...SECOND_ORDER_METHOD_DEFAULTS,
   lam0: 1e-3, // the factored Tikhonov damping λ (kfac-jax's initial damping)
   learningRate: 0.1,
+  restLearningRate: 1e-3,
 } as const satisfies Defaults<KfacOptions>;
+
+/** State of {@link kfac}: the second-order method's, and with `precondition` Adam's for the other params. */
+export type KfacState = SecondOrderMethodState | MethodState<KfacWithRestState>;
+
+/** The inner state of {@link kfac} with `precondition`. */
+export type KfacWithRestState = {
+  /** K-FAC's (it sees every param; its update is kept on the selected ones). */
+  readonly kfac: SecondOrderMethodState;
+  /** Adam's, for the params K-FAC leaves out. */
+  readonly rest: unknown;
+};
+
+/**
+ * `method`'s update on the leaves `mask` selects, `rest`'s on the others (both see every leaf: K-FAC's
+ * linearization needs the whole params, which `partition`'s holes would not give it).
+ */
+function withRest(
+  method: GradientTransformation<SecondOrderMethodState>,
+  mask: Mask,
+  rest: GradientTransformation<unknown>,
+): GradientTransformation<KfacWithRestState> {
+  return withReads(
+    (params) => ({ kfac: method.init(params), rest: rest.init(params) }),
+    function* (updates, state, params, extra) {
+      const keep = maskLeaves(mask, params ?? updates);
+      const [ours, kfacState] = yield* updateReadsOf(method, updates, state.kfac, params, extra);
+      const [theirs, restState] = yield* updateReadsOf(rest, updates, state.rest, params, extra);
+      const [a, b] = [tree.leaves(ours), tree.leaves(theirs)];
+      tf.dispose(keep.map((k, i) => (k ? b[i] : a[i])));
+      const merged = tree.unflatten(
+        tree.flatten(updates).def,
+        keep.map((k, i) => (k ? a[i] : b[i])),
+      );
+      return [merged, { kfac: kfacState, rest: restState }];
+    },
+  );
+}
 
 /**
  * K-FAC: per dense or conv layer, s = (A + π√λ I)⁻¹ Ḡ (G + √λ/π I)⁻¹ with A the second moment of
@@ -37,6 +83,8 @@ const KFAC_DEFAULTS = {
  * chain (learning rate 0.1, optional momentum). λ constant (1e-3) or adapted from the gain ratio of
  * the GGN (`lamPolicy: 'trustRegion'`). The factors use the curvature batch; the model must be
  * linearized in closed form (`mlpObjective`, or a Sequential tfjs-layers model: `make('kfac', { model })`).
+ * With `precondition` (a mask of the layers' leaves) only those layers are K-FAC's; the other params
+ * are Adam's (`restLearningRate`, 1e-3), from the same gradients.
  *
  * @example
  * const tx = kfac(mlpObjective({ loss: 'softmaxCrossEntropy' }), { learningRate: 0.1, directionMomentum: 0.9 });
@@ -44,7 +92,7 @@ const KFAC_DEFAULTS = {
  *   (ICML 2015), arXiv 1503.05671; Grosse & Martens, "A Kronecker-factored approximate Fisher
  *   matrix for convolution layers" (ICML 2016).
  */
-export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<SecondOrderMethodState> {
+export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<KfacState> {
   const o = resolveOptions('kfac', options, KFAC_DEFAULTS);
   const { labels, decay, inverseEvery, blockSize, precondition } = o;
   const solver = kroneckerSolver(objective, { labels, decay, inverseEvery, blockSize, precondition });
@@ -54,7 +102,10 @@ export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): Gra
     lossFn: objectiveLoss(objective),
     objective,
   };
-  return secondOrderMethod(parts, o);
+  const method = secondOrderMethod(parts, o);
+  if (precondition === undefined) return method;
+  // The other params: Adam, from the same gradients; the pair guarded as one (a skipped step moves neither).
+  return guarded(withRest(method, precondition, adam(o.restLearningRate)), o.skipNonFinite, { sync: false });
 }
 
 /** Options of {@link shampoo}. */

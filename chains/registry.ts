@@ -18,7 +18,7 @@ import type { EgnOptions, GgnDirectOptions, IgndOptions, SgnOptions } from './ga
 import { lbfgs } from './lbfgs';
 import type { LbfgsOptions } from './lbfgs';
 import { kfac, shampoo } from './kronecker';
-import type { KfacOptions, ShampooMethodOptions } from './kronecker';
+import type { KfacOptions, KfacState, ShampooMethodOptions } from './kronecker';
 import { swmng } from './naturalGradient';
 import type { SwmngOptions } from './naturalGradient';
 import { newtonCg, newtonDirect } from './newton';
@@ -109,7 +109,7 @@ export interface MethodStates {
   /** The state of `ignd`. */
   ignd: StateOf<ReturnType<typeof ignd>>;
   /** The state of `kfac`. */
-  kfac: SecondOrderMethodState;
+  kfac: KfacState;
   /** The state of `shampoo`. */
   shampoo: StateOf<ReturnType<typeof shampoo>>;
   /** The state of `sgdArmijo`. */

@@ -76,7 +76,15 @@ export interface Objective<X = tf.Tensor> {
    * params, weight and bias keys, in chain order. Kronecker-factored methods (K-FAC) size their
    * factors from it at `init`.
    */
-  layerParams?(params: Tree): readonly { readonly weight: string; readonly bias?: string }[];
+  layerParams?(params: Tree): readonly LayerParams[];
+}
+
+/** The params of a dense or conv layer, by key: what its Kronecker factors are keyed by. */
+export interface LayerParams {
+  /** The key of the weight. */
+  readonly weight: string;
+  /** The key of the bias, when the layer has one. */
+  readonly bias?: string;
 }
 
 /**

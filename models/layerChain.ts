@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../lib/errors';
-import type { Linearization } from '../lib/objective';
+import type { LayerParams, Linearization } from '../lib/objective';
 import { convPatches, matMulFast, outerGram } from '../lib/ops';
 import * as tree from '../lib/tree';
 import type { Tree } from '../lib/types';
@@ -74,14 +74,6 @@ export type ChainLayer = ((params: Readonly<Record<string, tf.Tensor>>, x: tf.Te
   /** The weight and bias of a layer that reports {@link LayerStatistics} (dense, conv). */
   readonly factored?: LayerParams;
 };
-
-/** The params of a dense or conv layer, by key: what its Kronecker factors are keyed by. */
-export interface LayerParams {
-  /** The key of the weight. */
-  readonly weight: string;
-  /** The key of the bias, when the layer has one. */
-  readonly bias?: string;
-}
 
 /** A chain's linearize function, with its dense and conv layers' params in chain order. */
 export type ChainLinearize = ((params: Tree, x: tf.Tensor) => ChainLinearization) & { readonly layerParams: readonly LayerParams[] };

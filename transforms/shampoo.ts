@@ -151,9 +151,13 @@ export const SHAMPOO_DEFAULTS = {
  * refresh. Empty lists for a leaf Shampoo leaves to Adam (a vector, or masked out).
  */
 export interface ShampooFactors {
+  /** The diagonal blocks of the row statistics L (EMA of G Gᵀ). */
   readonly l: readonly tf.Tensor2D[];
+  /** The diagonal blocks of the column statistics R (EMA of Gᵀ G). */
   readonly r: readonly tf.Tensor2D[];
+  /** L̂^{-1/4} of each block of L, at the last refresh. */
   readonly lRoot: readonly tf.Tensor2D[];
+  /** R̂^{-1/4} of each block of R, at the last refresh. */
   readonly rRoot: readonly tf.Tensor2D[];
 }
 

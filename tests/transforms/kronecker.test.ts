@@ -3,7 +3,7 @@
 // gradient's outer product for one sample, and the direction against the dense solve with the
 // damped Kronecker blocks (whole, and split into diagonal blocks).
 import * as tf from '@tensorflow/tfjs-core';
-import { kfac, makeStep, mlpObjective, tree } from '../../index';
+import { adam, kfac, makeStep, mlpObjective, tree } from '../../index';
 import type { Tree } from '../../index';
 import { luSolve } from '../../lib/linalg';
 import { blockSizes, dampedInverses, kroneckerSolver, layerFactors } from '../../transforms/solvers';
@@ -281,5 +281,30 @@ describe('kfac (the method)', () => {
     expect(new Set(adaptive.lams).size).toBeGreaterThan(1);
     expect(adaptive.losses[9]).toBeLessThan(adaptive.losses[0]);
     tree.dispose([init, batch.x, batch.y]);
+  });
+});
+
+describe('kfac with precondition', () => {
+  test('the selected layers step as K-FAC alone, the others as Adam from the same gradients; a NaN step moves neither', () => {
+    const { params, batch } = problemOf(8, 9);
+    const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 43), params) as Record<string, tf.Tensor>;
+    const extra = { curvatureBatch: batch, key: 0 };
+    const updateOf = (tx: ReturnType<typeof kfac> | ReturnType<typeof adam>, g: Tree = grads) => {
+      const state = tx.init(params);
+      const [u, next] = tx.update(g, state as never, params, extra);
+      const out = Object.fromEntries(Object.entries(u as Record<string, tf.Tensor>).map(([k, t]) => [k, values(t)]));
+      tree.dispose([u, state as never, next as never]);
+      return out;
+    };
+    const mask = { w1: true, b1: true, w2: false, b2: false };
+    const mixed = updateOf(kfac(objective, { precondition: mask, restLearningRate: 0.01 }));
+    const alone = updateOf(kfac(objective));
+    const adamOnly = updateOf(adam(0.01));
+    for (const k of ['w1', 'b1']) mixed[k].forEach((v, i) => expect(v).toBeCloseTo(alone[k][i], 5));
+    for (const k of ['w2', 'b2']) mixed[k].forEach((v, i) => expect(v).toBeCloseTo(adamOnly[k][i], 6));
+    const poisoned = tree.map((t: tf.Tensor) => tf.mul(t, NaN), grads);
+    const skipped = updateOf(kfac(objective, { precondition: mask }), poisoned);
+    Object.values(skipped).forEach((v) => expect(v.every((x) => x === 0)).toBe(true));
+    tree.dispose([poisoned, grads, params, batch.x, batch.y]);
   });
 });

@@ -55,7 +55,7 @@ export interface KroneckerOptions {
   /**
    * The layers to precondition, by their weight leaf (a tree of booleans over the params, or a
    * function of them, as `masked` takes); the other layers' gradients pass through unchanged (the
-   * identity block). Default: every dense and conv layer.
+   * identity block; the `kfac` method gives them to Adam). Default: every dense and conv layer.
    */
   precondition?: Mask;
 }
@@ -70,10 +70,18 @@ export const KRONECKER_DEFAULTS = {
 } as const satisfies Defaults<KroneckerOptions>;
 
 /** One layer's factors A (`[dA, dA]`) and G (`[dG, dG]`), keyed by the layer's weight. */
-export type KroneckerFactors = Record<string, { readonly a: tf.Tensor2D; readonly g: tf.Tensor2D }>;
+export type KroneckerFactors = Record<string, KroneckerPair<tf.Tensor2D>>;
+
+/** A layer's two Kronecker factors (or their blocks, or their inverses). */
+export type KroneckerPair<T> = {
+  /** The input factor A = E[ã ãᵀ] (`[dA, dA]`). */
+  readonly a: T;
+  /** The output factor G = E[δ δᵀ] (`[dG, dG]`). */
+  readonly g: T;
+};
 
 /** One layer's factors as their diagonal blocks (of at most the block size), keyed by the layer's weight. */
-export type KroneckerBlocks = Record<string, { readonly a: readonly tf.Tensor2D[]; readonly g: readonly tf.Tensor2D[] }>;
+export type KroneckerBlocks = Record<string, KroneckerPair<readonly tf.Tensor2D[]>>;
 
 /** State of {@link kroneckerSolver}. */
 export type KroneckerState = {
