@@ -322,6 +322,31 @@ export async function raceChart(
   await lineChartSvg(file, points, { title, x: 'training wall-clock (s)', y });
 }
 
+/**
+ * What an accuracy race against a tuned Adam reports: its chart (`file`, test accuracy against
+ * training seconds on the first seed) and its rows — the baseline's grid, then every method's
+ * summary (`hyperOf(method)`: its hyperparameters in words; the tuned rate for the baseline).
+ */
+export async function accuracyRaceResults(
+  label: string,
+  file: string,
+  tuned: TunedRaces,
+  hyperOf: (method: string) => string | undefined,
+  backend: string,
+  caps: Caps,
+  firstSeed: number,
+): Promise<Row[]> {
+  await raceChart(file, tuned.races, { title: `${label} (seed ${firstSeed})`, y: 'test accuracy (%)', scale: (a) => 100 * a });
+  const base = tuned.races['tf.train.adam'];
+  const bestOf = (scores: number[]) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`;
+  return [
+    gridRow(label, tuned, backend),
+    ...Object.entries(tuned.races).map(([m, rs]) =>
+      summarizeRace(label, m, hyperOf(m) ?? `lr ${tuned.learningRate}, tuned`, rs, base, backend, bestOf, caps),
+    ),
+  ];
+}
+
 /** MNIST digits of one seed on the device: training and test inputs with one-hot labels. */
 export interface MnistData {
   readonly train: { x: tf.Tensor; y: tf.Tensor };

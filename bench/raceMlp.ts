@@ -9,7 +9,7 @@
 import { adam, make } from '../index';
 import type { MethodName } from '../index';
 import { C, D, lossFn, mlpParams, objective, predict } from './mlp';
-import { CAP, gridRow, loadMnistData, mnistTask, raceChart, raceTuned, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
+import { accuracyRaceResults, CAP, loadMnistData, mnistTask, raceTuned, somaxTrainer, tfAdamTrainer } from './race';
 import type { Entrant } from './race';
 import type { Suite } from './harness';
 import { tree } from '../index';
@@ -115,28 +115,15 @@ export const raceMlp: Suite = {
       ENTRANT_CAPS,
     );
     const label = `MNIST ${D}-${HIDDEN}-${C} to ${100 * TARGET} % test acc`;
-    await raceChart(CHART, tuned.races, {
-      title: `${label} (seed ${SEEDS[0]})`,
-      y: 'test accuracy (%)',
-      scale: (a) => 100 * a,
-    });
     const described = entrants(tuned.learningRate);
-    const base = tuned.races['tf.train.adam'];
-    const bestOf = (scores: number[]) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`;
-    return [
-      gridRow(label, tuned, backend),
-      ...Object.entries(tuned.races).map(([m, rs]) =>
-        summarizeRace(
-          label,
-          m,
-          described[m] ? what(described[m]) : `lr ${tuned.learningRate}, tuned`,
-          rs,
-          base,
-          backend,
-          bestOf,
-          ENTRANT_CAPS,
-        ),
-      ),
-    ];
+    return accuracyRaceResults(
+      label,
+      CHART,
+      tuned,
+      (m) => (described[m] ? what(described[m]) : undefined),
+      backend,
+      ENTRANT_CAPS,
+      SEEDS[0],
+    );
   },
 };
