@@ -13,7 +13,7 @@ import { symmetricPower } from '../lib/linalg';
 import { cnnProblem, disposeProblem, stepAtFixedParams } from './cnn';
 import { gradientOf, median, medianMs, timeOnce } from './harness';
 import type { Row, Suite } from './harness';
-import { rand } from '../tests/helpers/mlp64';
+import { rand, relErr } from '../tests/helpers/mlp64';
 import { B, batchOf, mlpParams, objective as mlpObjective } from './mlp';
 
 /** Refresh periods of the factors (K-FAC) and roots (Shampoo) reported per model. */
@@ -88,16 +88,6 @@ function statistic(n: number, seed: number): Float64Array {
   return out;
 }
 
-/** Relative Frobenius error of `a` against `b`. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let [num, den] = [0, 0];
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
 /** Inverse fourth roots of n × n statistics: device (coupled Newton, 25 iterations) and host (float64 eigen), time and error. */
 function rootRows(backend: string): Row[] {
   const rows: Row[] = [];
@@ -136,14 +126,14 @@ function rootRows(backend: string): Row[] {
         backend,
         name: `inverse 4th root ${n}×${n}: coupled Newton on the device (25 iterations)`,
         ms: deviceMs,
-        ratio: 1e6 * relativeError(device, reference),
+        ratio: 1e6 * relErr(device, reference),
         ratioOf: '× 1e-6: relative error vs float64',
       },
       {
         backend,
         name: `inverse 4th root ${n}×${n}: float64 eigendecomposition on the host (read + Jacobi)`,
         ms: hostMs,
-        ratio: 1e6 * relativeError(host, reference),
+        ratio: 1e6 * relErr(host, reference),
         ratioOf: '× 1e-6: relative error vs float64 (from the float32 statistic)',
       },
     );

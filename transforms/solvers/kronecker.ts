@@ -101,14 +101,8 @@ export type KroneckerState = {
  * const factors = layerFactors(lin.layerStatistics(residuals), batchSize(lin.outputs));
  */
 export function layerFactors(stats: readonly LayerStatistics[], samples: number): KroneckerFactors {
-  return Object.fromEntries(
-    stats.map((s) => {
-      const inputs = s.bias === undefined ? s.inputs : tf.concat([s.inputs, tf.ones([s.inputs.shape[0], 1])], 1);
-      const a = tf.div(matMulFast(inputs, inputs, true, false), samples) as tf.Tensor2D;
-      const g = tf.div(matMulFast(s.deltas, s.deltas, true, false), samples * s.positions) as tf.Tensor2D;
-      return [s.weight, { a, g }];
-    }),
-  );
+  const whole = layerFactorBlocks(stats, samples, Number.MAX_SAFE_INTEGER); // one block per factor
+  return Object.fromEntries(Object.entries(whole).map(([k, f]) => [k, { a: f.a[0], g: f.g[0] }]));
 }
 
 /** The sizes of the diagonal blocks of a factor of dimension n: as even as possible, each ≤ `blockSize`. */
