@@ -28,7 +28,6 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
   lbfgs: {},
 };
 const DENSE = new Set(['newtonDirect', 'ggnDirect']);
-const NEEDS_OBJECTIVE = new Set(['sophiaG', 'sgn', 'egn', 'ggnDirect', 'swmng', 'ignd']);
 
 /** A small MLP 16-8-10 for the dense methods (P = 226). */
 function tinyProblem() {
@@ -111,7 +110,9 @@ export const methodSteps: Suite = {
         name,
         () =>
           make(name, {
-            ...(NEEDS_OBJECTIVE.has(name) ? { objective } : { lossFn: DENSE.has(name) ? tiny.lossFn : lossFn }),
+            // Both: make takes the one the method needs (a new method needing an objective runs unlisted).
+            objective,
+            lossFn: DENSE.has(name) ? tiny.lossFn : lossFn,
             ...OPTIONS[name],
           } as any),
       ]),
