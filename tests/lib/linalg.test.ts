@@ -87,6 +87,38 @@ describe('linalg (float64)', () => {
     );
   });
 
+  test('choleskyInPlace equals the one-entry-at-a-time factor, reads only the lower triangle and keeps the upper one', () => {
+    // The textbook loop (Lᵢⱼ = (Aᵢⱼ − ⟨Lᵢ,:ⱼ, Lⱼ,:ⱼ⟩) / Lⱼⱼ) as the reference, on odd and even n
+    // (the 2×2 blocks and their one-row and one-column tails).
+    const reference = (a: Float64Array, n: number) => {
+      const l = new Float64Array(n * n);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j <= i; j++) {
+          let s = a[i * n + j];
+          for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
+          l[i * n + j] = i === j ? Math.sqrt(s) : s / l[j * n + j];
+        }
+      return l;
+    };
+    for (const n of [1, 2, 3, 4, 5, 8, 33, 64]) {
+      const a = randomSpd(n, 100 + n);
+      const want = reference(a, n);
+      const work = Float64Array.from(a);
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) work[i * n + j] = NaN; // never read
+      const l = linalg.choleskyInPlace(work, n);
+      expect(l).toBe(work);
+      let err = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) err = Math.max(err, Math.abs(l[i * n + j] - want[i * n + j]));
+        for (let j = i + 1; j < n; j++) expect(l[i * n + j]).toBeNaN();
+      }
+      expect(err).toBeLessThan(1e-12 * Math.max(1, maxAbs(want)));
+      // cholesky: the same factor with zeros above the diagonal.
+      expect(Array.from(linalg.cholesky(a, n))).toEqual(Array.from(l, (v, k) => (k % n > Math.floor(k / n) ? 0 : v)));
+    }
+    expect(() => linalg.choleskyInPlace(Float64Array.of(1, 2, 2, 1), 2)).toThrow(/pivot 1 is -3/);
+  });
+
   test('luSolve handles nonsymmetric and indefinite matrices with pivoting, and rejects singular ones', () => {
     // A zero leading entry needs a row swap.
     expect(Array.from(linalg.luSolve(Float64Array.of(0, 1, 1, 0), [2, 3], 2))).toEqual([3, 2]);
