@@ -9,6 +9,7 @@ import {
   directSolver,
   hessianCurvature,
   makeStep,
+  mlpObjective,
   objectiveLoss,
   rowSpaceSolver,
   scale,
@@ -225,6 +226,40 @@ describe('row-space and direct solves', () => {
         tree.dispose([s, sg]);
       }
       tree.dispose([params, batch, value, grads] as any);
+    },
+  );
+  test.each(['softmaxCrossEntropy', 'meanSquaredError'] as const)(
+    'with a rowGram hook (the factors folded into the cotangents), the row-space direction equals the dense (G + λI)⁻¹ g (%s)',
+    (lossName) => {
+      // mlpObjective: implicit rows Lᵢᵀ J from cotangents Lᵢ[:, k], r̃ = L⁻¹ r on the device; reference in float64.
+      const objective = mlpObjective({ activation: 'tanh', loss: lossName });
+      const [b, d, c] = [6, 4, 3];
+      const params = tree.tidy(() => tree.map((t: tf.Tensor) => tf.add(t, 0.05), objective.init([d, 5, c], 11)));
+      const x = tf.tensor2d(Float32Array.from(ref.rand(b * d, 31)), [b, d]);
+      const labels = tf.tensor1d(
+        Array.from({ length: b }, (_, i) => (i * 2) % c),
+        'int32',
+      );
+      const y =
+        lossName === 'softmaxCrossEntropy' ? tf.oneHot(labels, c).toFloat() : tf.tensor2d(Float32Array.from(ref.rand(b * c, 32)), [b, c]);
+      const batch = { x, y };
+      const p = tree.ravel(params).vector.size;
+      const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
+      const other = tree.randomNormalLike(params, 5);
+      for (const lam of [0.05, 2]) {
+        const g = denseGgn(objective, params, batch);
+        for (let i = 0; i < p; i++) g[i * p + i] += lam;
+        const want = linalg.solveSymmetric(g, flat(grads), p);
+        const wantOther = linalg.solveSymmetric(g, flat(other), p);
+        for (const rowSolver of ['cholesky', 'cg'] as const) {
+          const s = rowSpaceDirection(objective, params, batch, lam, { rowSolver });
+          const sg = rowSpaceDirection(objective, params, batch, lam, { rowSolver, grads: other });
+          expect(ref.relErr(flat(s), want)).toBeLessThan(1e-4);
+          expect(ref.relErr(flat(sg), wantOther)).toBeLessThan(1e-4);
+          tree.dispose([s, sg]);
+        }
+      }
+      tree.dispose([params, x, y, labels, value, grads, other] as any);
     },
   );
 });

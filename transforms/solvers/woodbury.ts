@@ -16,15 +16,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertNonNegative, assertPositive, InputError } from '../../lib/errors';
-import { cholesky, choleskySolve, matVec, solveLowerTriangular, symmetrize } from '../../lib/linalg';
+import { cholesky, choleskyInPlace, choleskySolve, matVec, solveLowerTriangular, symmetrize } from '../../lib/linalg';
 import { batchSize, checkObjective, predictOn } from '../../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
 import type { Defaults } from '../../lib/options';
 import { fetchValues, runSync } from '../../lib/reads';
-import { gradientSampleRows, jacobianSampleRows, transposeTimesValues } from '../../lib/autodiff';
+import { gradientSampleRows, implicitRows, jacobianRows, materializedRows, transposeTimesValues } from '../../lib/autodiff';
 import type { SampleRows } from '../../lib/autodiff';
 import * as tree from '../../lib/tree';
+import { linearizationIn } from '../../lib/stepContext';
 import type { StepContext } from '../../lib/stepContext';
 import type { Reads, Tree } from '../../lib/types';
 import { statelessSolver } from '../secondOrder';
@@ -47,9 +48,32 @@ export function rowSpaceCholeskySolve(
   mu: number,
   { jitter = 0 }: { jitter?: number } = {},
 ): Float64Array {
-  const a = symmetrize(gram, m);
+  return shiftedCholeskySolveInPlace(symmetrize(gram, m), rhs, m, mu + jitter);
+}
+
+/**
+ * Solves `(A + μI) u = r` by Cholesky for a symmetric A that it overwrites: the shift and the
+ * factor go in place, so the m × m system costs no copy (only the lower triangle is read).
+ */
+function shiftedCholeskySolveInPlace(a: Float64Array, rhs: ArrayLike<number>, m: number, mu: number): Float64Array {
   for (let i = 0; i < m; i++) a[i * m + i] += mu;
-  return choleskySolve(cholesky(a, m, { jitter }), rhs, m);
+  return choleskySolve(choleskyInPlace(a, m), rhs, m);
+}
+
+/**
+ * The symmetric part ½(G + Gᵀ) in float64 of the m × m matrix G stored with row stride `stride`
+ * in `values` (the device read holds G beside its right-hand side): one pass, one array.
+ */
+function symmetricPart(values: ArrayLike<number>, m: number, stride: number): Float64Array {
+  const a = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j <= i; j++) {
+      const x = 0.5 * (values[i * stride + j] + values[j * stride + i]);
+      a[i * m + j] = x;
+      a[j * m + i] = x;
+    }
+  }
+  return a;
 }
 
 /** Options of {@link rowSpaceCgSolve}. */
@@ -120,80 +144,25 @@ function checkWoodburyOptions({ rowSolver, maxIterations, tol }: Required<Woodbu
   assertPositive('tol', tol);
 }
 
-/** (G + μI)⁻¹ r by the chosen row solver. */
+/** (G + μI)⁻¹ r by the chosen row solver, for a symmetric G that it may overwrite. */
 function solveRowSystem(gram: Float64Array, rhs: Float64Array, m: number, mu: number, options: Required<WoodburyOptions>): Float64Array {
-  if (options.rowSolver === 'cholesky') return rowSpaceCholeskySolve(gram, rhs, m, mu);
-  return rowSpaceCgSolve(symmetrize(gram, m), rhs, m, mu, { maxIterations: options.maxIterations, tol: options.tol });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Block factors: R̃ = L̃ᵀ R with L̃ = blockdiag(Lᵢ), Lᵢ lower triangular K × K.
-
-/** L̃v (or L̃ᵀv, `transpose`), L̃ = blockdiag(Lᵢ), in float64. */
-function blockFactorTimes(factors: readonly Float64Array[], v: ArrayLike<number>, c: number, transpose: boolean): Float64Array {
-  const out = new Float64Array(factors.length * c);
-  factors.forEach((l, i) => {
-    for (let k = 0; k < c; k++) {
-      let s = 0;
-      for (let t = 0; t < c; t++) s += (transpose ? l[t * c + k] : l[k * c + t]) * v[i * c + t];
-      out[i * c + k] = s;
-    }
-  });
-  return out;
-}
-
-/** L̃⁻¹v, block by block (forward substitution), in float64. */
-function blockFactorSolve(factors: readonly Float64Array[], v: Float64Array, c: number): Float64Array {
-  const out = new Float64Array(factors.length * c);
-  factors.forEach((l, i) => out.set(solveLowerTriangular(l, v.subarray(i * c, (i + 1) * c), c), i * c));
-  return out;
-}
-
-/**
- * L̃ᵀ (R Rᵀ) L̃ from the row Gram `gram` (m × m, m = B·C), block by block: block (i, j) is
- * Lᵢᵀ Gᵢⱼ Lⱼ, O(B²C³) operations instead of the O(m³) of two dense products.
- */
-function factorCongruence(gram: ArrayLike<number>, factors: readonly Float64Array[], c: number): Float64Array {
-  const m = factors.length * c;
-  const out = new Float64Array(m * m);
-  const gl = new Float64Array(c * c);
-  factors.forEach((li, i) =>
-    factors.forEach((lj, j) => {
-      for (let k = 0; k < c; k++) {
-        for (let l = 0; l < c; l++) {
-          let s = 0;
-          for (let u = 0; u < c; u++) s += gram[(i * c + k) * m + j * c + u] * lj[u * c + l];
-          gl[k * c + l] = s;
-        }
-      }
-      for (let k = 0; k < c; k++) {
-        for (let l = 0; l < c; l++) {
-          let s = 0;
-          for (let t = 0; t < c; t++) s += li[t * c + k] * gl[t * c + l];
-          out[(i * c + k) * m + j * c + l] = s;
-        }
-      }
-    }),
-  );
-  return out;
+  if (options.rowSolver === 'cholesky') return shiftedCholeskySolveInPlace(gram, rhs, m, mu);
+  return rowSpaceCgSolve(gram, rhs, m, mu, { maxIterations: options.maxIterations, tol: options.tol });
 }
 
 // ---------------------------------------------------------------------------------------------
 // The solver, parameterized by its rows.
 
 /**
- * The rows of a curvature M = (1/B) R̃ᵀR̃ at one step: R̃ = L̃ᵀ R, with R the per-sample rows
- * ({@link SampleRows}: the output Jacobian's, or the per-sample gradients) and L̃ = blockdiag(Lᵢ)
- * optional per-sample factors. Owns its tensors.
+ * The rows of a curvature M = (1/B) R̃ᵀR̃ at one step: R̃ the per-sample rows ({@link SampleRows}:
+ * the output Jacobian's whitened by the output Hessian, or the per-sample gradients). Owns its tensors.
  */
 export interface WoodburyRows {
-  /** The per-sample rows R (m × P, sample-major, m = B·K). */
+  /** The per-sample rows R̃ (m × P, sample-major, m = B·K). */
   readonly rows: SampleRows;
-  /** Lower-triangular K × K factors Lᵢ, one per sample (absent: L̃ = I). */
-  readonly factors?: readonly Float64Array[];
   /**
-   * For the residual form: per-row weights r (`[m]`) with g = (1/B) Rᵀ r for the loss gradient g
-   * on this batch (so r̃ = L̃⁻¹ r); `null` when the rows offer no residual form.
+   * For the residual form: per-row weights r̃ (`[m]`) with g = (1/B) R̃ᵀ r̃ for the loss gradient g
+   * on this batch; `null` when the rows offer no residual form.
    */
   readonly residual: tf.Tensor | null;
   /** Disposes the rows and the residual. */
@@ -207,13 +176,13 @@ export interface WoodburyRows {
 export type WoodburyRowsOf = (params: Tree, batch: unknown, residual: boolean, context?: StepContext) => Reads<WoodburyRows>;
 
 /**
- * The Woodbury direction s = (M + λI)⁻¹ g for M = (1/B) R̃ᵀR̃, R̃ = L̃ᵀR:
+ * The Woodbury direction s = (M + λI)⁻¹ g for M = (1/B) R̃ᵀR̃:
  *
  * - gradient form (`grads` given, any g, λ > 0): s = (1/λ)(g − R̃ᵀ (R̃R̃ᵀ + BλI)⁻¹ R̃ g);
- * - residual form (`grads` null, g = (1/B) Rᵀ r the loss gradient on the rows' batch):
- *   s = R̃ᵀ (R̃R̃ᵀ + BλI)⁻¹ L̃⁻¹ r.
+ * - residual form (`grads` null, g = (1/B) R̃ᵀ r̃ the loss gradient on the rows' batch):
+ *   s = R̃ᵀ (R̃R̃ᵀ + BλI)⁻¹ r̃.
  *
- * One read (R Rᵀ beside R g or r), an m × m solve in float64, one product Rᵀw. The gradient form
+ * One read (R̃R̃ᵀ beside R̃ g or r̃), an m × m solve in float64, one product R̃ᵀw. The gradient form
  * loses float32 accuracy as λ → 0 (it subtracts two vectors of the size of g, then divides by λ).
  *
  * @example
@@ -222,26 +191,17 @@ export type WoodburyRowsOf = (params: Tree, batch: unknown, residual: boolean, c
  */
 export function* woodburyDirectionReads(w: WoodburyRows, grads: Tree | null, lam: number, options: WoodburyOptions = {}): Reads<Tree> {
   const resolved = resolveOptions('woodburyDirection', options, WOODBURY_DEFAULTS);
-  const { rows, factors, residual } = w;
+  const { rows, residual } = w;
   const [b, k] = [rows.samples, rows.rowsPerSample];
   const m = b * k;
   if (grads === null && residual === null) throw new InputError('these rows have no residual form: pass the gradient');
   if (grads !== null && !(lam > 0)) throw new InputError(`the Woodbury solve of a given gradient divides by λ: it needs λ > 0, got ${lam}`);
-  // One read: the Gram R Rᵀ (m × m) and the right-hand side (R g or r) beside it.
+  // One read: the Gram R̃R̃ᵀ (m × m) and the right-hand side (R̃ g or r̃) beside it.
   const rhsColumn = () => tf.reshape(grads === null ? (residual as tf.Tensor) : rows.times(grads), [-1, 1]);
   const values = yield* fetchValues(() => tf.concat([rows.gram(), rhsColumn()], 1));
-  const gram = new Float64Array(m * m);
-  const v = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < m; j++) gram[i * m + j] = values[i * (m + 1) + j];
-    v[i] = values[i * (m + 1) + m];
-  }
-  // R̃R̃ᵀ = L̃ᵀ R Rᵀ L̃; right-hand side R̃ g = L̃ᵀ R g, or r̃ = L̃⁻¹ r.
-  const tilde = factors ? factorCongruence(gram, factors, k) : gram;
-  const rhs = !factors ? v : grads === null ? blockFactorSolve(factors, v, k) : blockFactorTimes(factors, v, k, true);
-  const u = solveRowSystem(tilde, rhs, m, b * lam, resolved);
-  // R̃ᵀu = Rᵀ (L̃ u).
-  const rtu = transposeTimesValues(rows, factors ? blockFactorTimes(factors, u, k, false) : u);
+  const rhs = Float64Array.from({ length: m }, (_, i) => values[i * (m + 1) + m]);
+  const u = solveRowSystem(symmetricPart(values, m, m + 1), rhs, m, b * lam, resolved);
+  const rtu = transposeTimesValues(rows, u);
   if (grads === null) return rtu;
   const s = tree.tidy(() => tree.map((gi: tf.Tensor, ti: tf.Tensor) => tf.div(tf.sub(gi, ti), lam), grads, rtu));
   tree.dispose(rtu);
@@ -281,9 +241,58 @@ function outputHessianFactors(q: Float64Array, b: number, c: number, eps: number
 }
 
 /**
- * The rows of the GGN G = (1/B) Jᵀ Q J on a batch: R = J (B·C rows), Lᵢ with Qᵢ + εI = LᵢLᵢᵀ (so
- * R̃ = blockdiag(Lᵢᵀ) J, R̃ᵀR̃ = Jᵀ(Q + εI)J), and with `residual` the output residuals rᵢ = ∂ℓᵢ/∂fᵢ
- * (g = Jᵀr / B). Implicit rows with a {@link Objective.rowGram} hook, else the Jacobian rows.
+ * Lᵢ⁻¹ of every factor as one `[B, C, C]` tensor (float32): column t of Lᵢ⁻¹ solves Lᵢ x = e_t
+ * (forward substitution in float64).
+ */
+function inverseFactors(factors: readonly Float64Array[], c: number): tf.Tensor3D {
+  const out = new Float32Array(factors.length * c * c);
+  factors.forEach((l, i) => {
+    for (let t = 0; t < c; t++) {
+      const x = solveLowerTriangular(
+        l,
+        Float64Array.from({ length: c }, (_, k) => (k === t ? 1 : 0)),
+        c,
+      );
+      for (let k = 0; k < c; k++) out[i * c * c + k * c + t] = x[k];
+    }
+  });
+  return tf.tensor3d(out, [factors.length, c, c]);
+}
+
+/**
+ * The cotangents whose per-sample vector-Jacobian products are the rows of R̃ = blockdiag(Lᵢᵀ) J:
+ * row k of sample i is (Lᵢᵀ Jᵢ)ₖ = Jᵢᵀ Lᵢ[:, k], so U[k, i, :] = Lᵢ[:, k]; shaped
+ * `[C, ...outputShape]` as {@link Objective.rowGram} takes them (the output basis when Lᵢ = I).
+ */
+function factorCotangents(factors: readonly Float64Array[], c: number, outputShape: readonly number[]): tf.Tensor {
+  const b = factors.length;
+  const u = new Float32Array(c * b * c);
+  factors.forEach((l, i) => {
+    for (let k = 0; k < c; k++) for (let t = 0; t < c; t++) u[(k * b + i) * c + t] = l[t * c + k];
+  });
+  return tf.tensor(u, [c, ...outputShape]);
+}
+
+/**
+ * The rows R̃ = blockdiag(Lᵢᵀ) J materialized: the B·C Jacobian rows (B·C backward passes), each
+ * sample's C rows multiplied by Lᵢᵀ on the device.
+ */
+function factoredJacobianRows<X>(objective: Objective<X>, params: Tree, x: X, factors: readonly Float64Array[], c: number): SampleRows {
+  const b = factors.length;
+  const ls = tf.tensor3d(Float32Array.from(factors.flatMap((l) => Array.from(l))), [b, c, c]);
+  const j = jacobianRows(objective, params, x);
+  const rows = tf.tidy(() => tf.reshape(tf.matMul(ls, tf.reshape(j, [b, c, -1]), true, false), [b * c, -1]) as tf.Tensor2D);
+  tf.dispose([ls, j]);
+  return materializedRows(rows, tree.flatten(params).def, c);
+}
+
+/**
+ * The rows of the GGN G = (1/B) Jᵀ Q J on a batch: R̃ = blockdiag(Lᵢᵀ) J (B·C rows) with
+ * Qᵢ + εI = LᵢLᵢᵀ, so R̃ᵀR̃ = Jᵀ(Q + εI)J; with `residual` the weights r̃ᵢ = Lᵢ⁻¹ rᵢ of the output
+ * residuals rᵢ = ∂ℓᵢ/∂fᵢ (g = Jᵀr / B = R̃ᵀr̃ / B). With a {@link Objective.rowGram} hook the rows
+ * are implicit: the model's linearization (the step's when there is one) with the cotangents
+ * Lᵢ[:, k], so R̃R̃ᵀ is the hook's Gram, one forward pass gives the outputs and the rows, and no
+ * m × m congruence is left to the host. Else the Jacobian rows, multiplied by Lᵢᵀ.
  *
  * @example
  * const rows = yield* ggnRowsReads(objective, params, batch, 1e-6, true);
@@ -298,33 +307,52 @@ export function* ggnRowsReads<X>(
   context?: StepContext,
 ): Reads<WoodburyRows> {
   const loss: OutputLoss = checkObjective(objective);
-  // The outputs from the step's shared forward pass when there is one (a copy: the rows own theirs).
-  const outputs = context
-    ? tf.clone(context.linearization(objective, params, batch).outputs)
-    : tf.tidy(() => predictOn(objective, params, batch));
-  const resid = residual ? tf.tidy(() => tf.reshape(loss.residual(outputs, batch.y), [-1])) : null;
+  const lin = objective.rowGram === undefined ? null : linearizationIn(context, objective, params, batch);
+  // The outputs: the linearization's (the rows take it over), the step's forward pass, or a fresh one.
+  const ownOutputs = lin === null && context === undefined;
+  const outputs = lin
+    ? lin.outputs
+    : context
+      ? context.linearization(objective, params, batch).outputs
+      : tf.tidy(() => predictOn(objective, params, batch));
   let rows: SampleRows | null = null;
+  let resid: tf.Tensor | null = null;
+  let out: WoodburyRows | null = null;
   try {
-    rows = jacobianSampleRows(objective, params, batch.x, outputs.shape, context);
-    const b = batchSize(outputs);
     yield outputs; // hessianBlocks reads them
-    const factors = outputHessianFactors(loss.hessianBlocks(outputs), b, outputs.size / b, eps);
-    const owned = rows;
-    return {
+    const b = batchSize(outputs);
+    const c = outputs.size / b;
+    const factors = outputHessianFactors(loss.hessianBlocks(outputs), b, c, eps);
+    if (residual) {
+      const linv = inverseFactors(factors, c);
+      resid = tf.tidy(() => tf.reshape(tf.matMul(linv, tf.reshape(loss.residual(outputs, batch.y), [b, c, 1])), [-1]));
+      linv.dispose();
+    }
+    if (lin) {
+      const u = factorCotangents(factors, c, outputs.shape);
+      try {
+        rows = implicitRows(objective, params, batch.x, u, outputs.shape, lin);
+      } finally {
+        u.dispose();
+      }
+    } else rows = factoredJacobianRows(objective, params, batch.x, factors, c);
+    const [owned, ownedResid] = [rows, resid];
+    out = {
       rows: owned,
-      factors,
-      residual: resid,
+      residual: ownedResid,
       dispose: () => {
         owned.dispose();
-        resid?.dispose();
+        ownedResid?.dispose();
       },
     };
-  } catch (err) {
-    rows?.dispose();
-    resid?.dispose();
-    throw err;
+    return out;
   } finally {
-    outputs.dispose();
+    if (out === null) {
+      if (rows) rows.dispose();
+      else lin?.dispose();
+      resid?.dispose();
+    }
+    if (ownOutputs) outputs.dispose();
   }
 }
 
