@@ -1,6 +1,7 @@
 /**
  * Races to a target test score, shared by the macro benchmarks (`macro`: MNIST accuracy,
- * `regression`: sine-wave RMSE, `race-mlp` / `race-cnn`: MNIST accuracy against a tuned Adam):
+ * `regression`: sine-wave RMSE, `race-mlp` / `race-cnn`: MNIST accuracy and `race-sine` / `race-cars`:
+ * test RMSE against a tuned Adam):
  * each method trains from the same initialization on the same batches until its test score (read
  * after every step, not timed) reaches the target or it has used {@link CAP}× the baseline's steps
  * or wall-clock; rows give the median over seeds of steps and seconds and of their ratios to
@@ -11,6 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { makeStep, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
 import { loadMnist, MNIST_CLASSES, MNIST_FEATURES } from '../examples/data/mnist';
+import type { Problem } from '../examples/data/sine';
+import { objective as regressionObjective } from '../examples/regressionMethods';
 import { lineChartSvg } from '../examples/plots';
 import type { Point } from '../examples/plots';
 import { median } from './harness';
@@ -178,6 +181,12 @@ export interface Caps {
   readonly seconds: number;
 }
 
+/** `all`, or only the methods that `BENCH_RACE_METHODS` names (comma-separated) when it is set. */
+export function pickEntrants<E>(all: Readonly<Record<string, E>>): Record<string, E> {
+  const pick = process.env.BENCH_RACE_METHODS?.split(',');
+  return Object.fromEntries(Object.entries(all).filter(([m]) => pick === undefined || pick.includes(m)));
+}
+
 /** Races each entrant of `contest`, capped at `caps` × the baseline's steps and seconds, into `races` (per method). */
 async function raceEntrants<E>(
   seed: number,
@@ -251,7 +260,9 @@ export function bestRate(grid: ReadonlyMap<number, Race[]>): number {
  * ({@link bestRate}), then the entrants (`entrantsOf(winner)`) race on every seed capped at
  * `entrantCaps` × the winner's steps and seconds of that seed (a wall-clock cap above the step
  * cap lets a method slower per step show its step count). A seed on which the winner misses the
- * target is left out of every method's races.
+ * target is left out of every method's races. With `entrantWarmup`, each entrant first runs that
+ * many untimed steps on the first raced seed (where a step takes about a millisecond, the first
+ * calls of a method's code would otherwise weigh on its time).
  */
 export async function raceTuned<E>(
   seeds: readonly number[],
@@ -260,6 +271,7 @@ export async function raceTuned<E>(
   setup: (seed: number) => Contest<E>,
   baselineCaps: Caps,
   entrantCaps: Caps = { steps: CAP, seconds: CAP },
+  entrantWarmup = 0,
 ): Promise<TunedRaces> {
   const byRate = new Map<number, Race[]>(grid.map((lr) => [lr, []]));
   for (const seed of seeds) {
@@ -280,6 +292,9 @@ export async function raceTuned<E>(
     races['tf.train.adam'].push(base);
     const contest = setup(seed);
     try {
+      if (entrantWarmup > 0 && races['tf.train.adam'].length === 1) {
+        for (const e of Object.values(entrants)) await race(contest.trainer(e), contest.task, entrantWarmup, Infinity);
+      }
       await raceEntrants(seed, contest, entrants, base, races, entrantCaps);
     } finally {
       contest.dispose();
@@ -306,6 +321,32 @@ export function gridRow(label: string, tuned: TunedRaces, backend: string): Row 
   };
 }
 
+/** How a race's score is shown: its chart axis, and the best scores of the seeds in words. */
+export interface ScoreFormat {
+  /** The chart's y axis. */
+  readonly y: string;
+  /** The score as plotted (default: as is). */
+  readonly scale?: (score: number) => number;
+  /** A log-scaled y axis. */
+  readonly logY?: boolean;
+  /** The best of the seeds' best scores, in words. */
+  readonly bestOf: (scores: number[]) => string;
+}
+
+/** Test accuracy (a fraction, shown in %; higher is better). */
+export const ACCURACY: ScoreFormat = {
+  y: 'test accuracy (%)',
+  scale: (a) => 100 * a,
+  bestOf: (scores) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`,
+};
+
+/** Test root mean squared error (lower is better; a log axis). */
+export const RMSE: ScoreFormat = {
+  y: 'test RMSE (log scale)',
+  logY: true,
+  bestOf: (scores) => `RMSE ${Math.min(...scores).toFixed(3)}`,
+};
+
 /**
  * A chart of test score against training seconds, one line per method, from the races of seed
  * index `seedIndex` (the first seed by default), written as SVG to `file`.
@@ -313,21 +354,22 @@ export function gridRow(label: string, tuned: TunedRaces, backend: string): Row 
 export async function raceChart(
   file: string,
   races: Readonly<Record<string, Race[]>>,
-  options: { title: string; y: string; scale?: (score: number) => number; seedIndex?: number },
+  options: { title: string; score: ScoreFormat; seedIndex?: number },
 ): Promise<void> {
-  const { title, y, scale = (v) => v, seedIndex = 0 } = options;
+  const { title, score, seedIndex = 0 } = options;
+  const scale = score.scale ?? ((v: number) => v);
   const points: Point[] = Object.entries(races).flatMap(([method, rs]) =>
     (rs[seedIndex]?.trace ?? []).filter((p) => Number.isFinite(p.score)).map((p) => ({ method, x: p.seconds, y: scale(p.score) })),
   );
-  await lineChartSvg(file, points, { title, x: 'training wall-clock (s)', y });
+  await lineChartSvg(file, points, { title, x: 'training wall-clock (s)', y: score.y, logY: score.logY });
 }
 
 /**
- * What an accuracy race against a tuned Adam reports: its chart (`file`, test accuracy against
- * training seconds on the first seed) and its rows — the baseline's grid, then every method's
- * summary (`hyperOf(method)`: its hyperparameters in words; the tuned rate for the baseline).
+ * What a race against a tuned Adam reports: its chart (`file`, the test score against training
+ * seconds on the first seed) and its rows — the baseline's grid, then every method's summary
+ * (`hyperOf(method)`: its hyperparameters in words; the tuned rate for the baseline).
  */
-export async function accuracyRaceResults(
+export async function tunedRaceResults(
   label: string,
   file: string,
   tuned: TunedRaces,
@@ -335,14 +377,14 @@ export async function accuracyRaceResults(
   backend: string,
   caps: Caps,
   firstSeed: number,
+  score: ScoreFormat,
 ): Promise<Row[]> {
-  await raceChart(file, tuned.races, { title: `${label} (seed ${firstSeed})`, y: 'test accuracy (%)', scale: (a) => 100 * a });
+  await raceChart(file, tuned.races, { title: `${label} (seed ${firstSeed})`, score });
   const base = tuned.races['tf.train.adam'];
-  const bestOf = (scores: number[]) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`;
   return [
     gridRow(label, tuned, backend),
     ...Object.entries(tuned.races).map(([m, rs]) =>
-      summarizeRace(label, m, hyperOf(m) ?? `lr ${tuned.learningRate}, tuned`, rs, base, backend, bestOf, caps),
+      summarizeRace(label, m, hyperOf(m) ?? `lr ${tuned.learningRate}, tuned`, rs, base, backend, score.bestOf, caps),
     ),
   ];
 }
@@ -411,6 +453,28 @@ export function mnistTask(data: MnistData, { batch, target, logits, checked }: M
     reached: (acc) => acc >= target,
     better: Math.max,
   };
+}
+
+/**
+ * A regression race on device tensors (dispose with `dispose`): batch `i` is `problem.batch`
+ * consecutive training rows from `i·batch mod (n − batch)` (the same for every method), scored by
+ * the test RMSE of the regression example's MLP (not timed), reached at `target` or below.
+ */
+export function regressionTask(problem: Problem, target: number): { task: Task; dispose: () => void } {
+  const on = (d: Problem['train']) => ({ x: tf.tensor2d(d.x, [d.n, problem.features]), y: tf.tensor2d(d.y, [d.n, 1]) });
+  const [train, test] = [on(problem.train), on(problem.test)];
+  const size = problem.batch;
+  const task: Task = {
+    batches: (i, curvatureSize) => {
+      const start = (i * size) % (problem.train.n - size);
+      const batch = { x: tf.slice(train.x, start, size), y: tf.slice(train.y, start, size) };
+      return { batch, curvatureBatch: curvatureOf(batch, curvatureSize) };
+    },
+    score: (params) => tree.readScalar(() => tf.sqrt(tf.mean(tf.squaredDifference(regressionObjective.predict(params, test.x), test.y)))),
+    reached: (rmse) => rmse <= target,
+    better: Math.min,
+  };
+  return { task, dispose: () => tf.dispose([train.x, train.y, test.x, test.y]) };
 }
 
 /**

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adam, asTfOptimizer, layersObjective, make, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
 import { compiledCnn } from './cnn';
-import { accuracyRaceResults, CAP, loadMnistData, mnistTask, raceTuned } from './race';
+import { ACCURACY, CAP, loadMnistData, mnistTask, pickEntrants, raceTuned, tunedRaceResults } from './race';
 import type { Trainer } from './race';
 import type { Suite } from './harness';
 
@@ -61,8 +61,7 @@ function entrants(adamLr: number): Record<string, ModelEntrant> {
       hyper: 'λ 0.3, 3 CG, momentum 0.5, lr 0.5, curvature on 32 samples',
     },
   };
-  const pick = process.env.BENCH_RACE_METHODS?.split(',');
-  return pick === undefined ? all : Object.fromEntries(Object.entries(all).filter(([m]) => pick.includes(m)));
+  return pickEntrants(all);
 }
 
 /** The CNN of seed `seed` (its initial weights depend on the seed only). */
@@ -151,6 +150,6 @@ export const raceCnn: Suite = {
     );
     const label = `MNIST ${SIDE}×${SIDE} CNN (conv ${FILTERS.join(', ')}) to ${100 * TARGET} % test acc`;
     const described = entrants(tuned.learningRate);
-    return accuracyRaceResults(label, CHART, tuned, (m) => described[m]?.hyper, backend, ENTRANT_CAPS, SEEDS[0]);
+    return tunedRaceResults(label, CHART, tuned, (m) => described[m]?.hyper, backend, ENTRANT_CAPS, SEEDS[0], ACCURACY);
   },
 };

@@ -7,9 +7,8 @@
  * @module
  */
 import { adam, make } from '../index';
-import type { MethodName } from '../index';
 import { C, D, lossFn, mlpParams, objective, predict } from './mlp';
-import { accuracyRaceResults, CAP, loadMnistData, mnistTask, raceTuned, somaxTrainer, tfAdamTrainer } from './race';
+import { ACCURACY, CAP, loadMnistData, mnistTask, pickEntrants, raceTuned, somaxTrainer, tfAdamTrainer, tunedRaceResults } from './race';
 import type { Entrant } from './race';
 import type { Suite } from './harness';
 import { tree } from '../index';
@@ -62,8 +61,7 @@ function entrants(adamLr: number): Record<string, Entrant> {
     },
     sophiaG: { build: () => make('sophiaG', { objective, learningRate: 1e-2, weightDecay: 0 }), hyper: 'lr 0.01, wd 0' },
   };
-  const pick = process.env.BENCH_RACE_METHODS?.split(',') as (MethodName | 'adam')[] | undefined;
-  return pick === undefined ? all : Object.fromEntries(Object.entries(all).filter(([m]) => pick.includes(m as MethodName)));
+  return pickEntrants(all);
 }
 
 /** An entrant's hyperparameters in words. */
@@ -116,7 +114,7 @@ export const raceMlp: Suite = {
     );
     const label = `MNIST ${D}-${HIDDEN}-${C} to ${100 * TARGET} % test acc`;
     const described = entrants(tuned.learningRate);
-    return accuracyRaceResults(
+    return tunedRaceResults(
       label,
       CHART,
       tuned,
@@ -124,6 +122,7 @@ export const raceMlp: Suite = {
       backend,
       ENTRANT_CAPS,
       SEEDS[0],
+      ACCURACY,
     );
   },
 };

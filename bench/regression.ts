@@ -4,13 +4,10 @@
  * error, batch 64) for the squared-error Gauss-Newton methods against `tf.train.adam`, from the
  * same initialization on the same batches, median over 3 initializations.
  */
-import * as tf from '@tensorflow/tfjs';
-import { tree } from '../index';
-import type { Tree } from '../index';
 import { initParams, sineProblem } from '../examples/data/sine';
-import { lossFn, objective, REGRESSION_METHODS } from '../examples/regressionMethods';
-import { raceAll, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
-import type { Entrant, Task } from './race';
+import { lossFn, REGRESSION_METHODS } from '../examples/regressionMethods';
+import { raceAll, regressionTask, RMSE, somaxTrainer, summarizeRace, tfAdamTrainer } from './race';
+import type { Entrant } from './race';
 import type { Suite } from './harness';
 
 /** Test RMSE to reach (Adam's best after 2000 steps was 0.076; the Gauss-Newton methods reach 0.016). */
@@ -23,25 +20,6 @@ const ADAM_LR = 0.1;
 const ENTRANTS: Record<string, Entrant> = Object.fromEntries(
   Object.entries(REGRESSION_METHODS).map(([m, { build, note }]) => [m, { build, hyper: note }]),
 );
-
-/** The sine race on device tensors: batch `i` is 64 consecutive training points, scored by test RMSE. */
-function sineTask(): { task: Task; dispose: () => void } {
-  const p = sineProblem();
-  const on = (d: typeof p.train) => ({ x: tf.tensor2d(d.x, [d.n, p.features]), y: tf.tensor2d(d.y, [d.n, 1]) });
-  const [train, test] = [on(p.train), on(p.test)];
-  const rmse = (params: Tree) => tree.readScalar(() => tf.sqrt(tf.mean(tf.squaredDifference(objective.predict(params, test.x), test.y))));
-  const task: Task = {
-    batches: (i) => {
-      const start = (i * p.batch) % (p.train.n - p.batch);
-      const batch = { x: tf.slice(train.x, start, p.batch), y: tf.slice(train.y, start, p.batch) };
-      return { batch, curvatureBatch: batch };
-    },
-    score: rmse,
-    reached: (r) => r <= TARGET,
-    better: Math.min,
-  };
-  return { task, dispose: () => tf.dispose([train.x, train.y, test.x, test.y]) };
-}
 
 /** The regression suite: time to test RMSE {@link TARGET} on the sine wave per method / tf.train.adam's (wasm). */
 export const regression: Suite = {
@@ -62,7 +40,7 @@ export const regression: Suite = {
       SEEDS,
       ENTRANTS,
       (seed) => {
-        const { task, dispose } = sineTask();
+        const { task, dispose } = regressionTask(sineProblem(), TARGET);
         return {
           task,
           init: () => initParams(1, 32, seed),
@@ -74,8 +52,7 @@ export const regression: Suite = {
       { steps: 5000, seconds: 60 },
     );
     const label = `sine 1-32-1 to test RMSE ${TARGET}`;
-    const bestOf = (scores: number[]) => `RMSE ${Math.min(...scores).toFixed(3)}`;
     const what = (m: string) => ENTRANTS[m]?.hyper ?? `lr ${ADAM_LR}`;
-    return Object.entries(races).map(([m, rs]) => summarizeRace(label, m, what(m), rs, races['tf.train.adam'], backend, bestOf));
+    return Object.entries(races).map(([m, rs]) => summarizeRace(label, m, what(m), rs, races['tf.train.adam'], backend, RMSE.bestOf));
   },
 };

@@ -9,7 +9,8 @@
  *
  * `npm run bench -- adam products` runs only the named suites (see bench/suites.ts) and merges
  * their rows into the existing results; `--backends wasm` picks the backends. Opt-in suites (the
- * long races against a tuned Adam, `race-mlp` and `race-cnn`) run only when named.
+ * long races against a tuned Adam, `race-mlp`, `race-cnn`, `race-sine` and `race-cars`) run only
+ * when named.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';

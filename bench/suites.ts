@@ -12,6 +12,7 @@ import { macro } from './macro';
 import { regression } from './regression';
 import { raceCnn } from './raceCnn';
 import { raceMlp } from './raceMlp';
+import { raceCars, raceSine } from './raceRegression';
 import { methodSteps } from './methods';
 import { peer } from './peer';
 import type { Suite } from './harness';
@@ -209,4 +210,6 @@ export const SUITES: readonly Suite[] = [
   regression,
   raceMlp,
   raceCnn,
+  raceSine,
+  raceCars,
 ];
