@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { GRADIENTS } from './kernels';
 
-const REPLACED = GRADIENTS.filter((g) => g.replaces);
+/** The gradients installed over stock ones: stock is wrong at second order, or runs more kernels. */
+const REPLACED = GRADIENTS.filter((g) => g.replaces !== undefined || g.leaner !== undefined);
 
 let installedReplaced: unknown[] = [];
 
@@ -171,7 +172,8 @@ function quietly<T>(fn: () => T): T {
 
 /**
  * Registers somax's second-order-safe gradients (idempotent): always for the kernels of
- * `REPLACED_KERNELS`, and for every other kernel of `SECOND_ORDER_KERNELS` that has
+ * `REPLACED_KERNELS` and for those where somax's gradient runs fewer kernels than stock's (Sub,
+ * Multiply, RealDiv, Square, Cast), and for every other kernel of `SECOND_ORDER_KERNELS` that has
  * no gradient registered (tfjs-core alone registers none). Called when somax is imported; call it
  * again only after re-registering or unregistering tfjs's gradients yourself.
  *
@@ -184,7 +186,7 @@ export function installSecondOrderGradients(): void {
   installAliasSaving();
   quietly(() => {
     for (const g of GRADIENTS) {
-      if (g.replaces || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
+      if (REPLACED.includes(g) || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
     }
   });
   installedReplaced = REPLACED.map((g) => tf.getGradient(g.kernelName));
