@@ -172,8 +172,8 @@ function quietly<T>(fn: () => T): T {
 
 /**
  * Registers somax's second-order-safe gradients (idempotent): always for the kernels of
- * `REPLACED_KERNELS` and for those where somax's gradient runs fewer kernels than stock's (Sub,
- * Multiply, RealDiv, Square, Cast), and for every other kernel of `SECOND_ORDER_KERNELS` that has
+ * `REPLACED_KERNELS` and for those where somax's gradient runs fewer kernels than stock's (Add,
+ * Sub, Multiply, RealDiv, Square, Sum, Cast), and for every other kernel of `SECOND_ORDER_KERNELS` that has
  * no gradient registered (tfjs-core alone registers none). Called when somax is imported; call it
  * again only after re-registering or unregistering tfjs's gradients yourself.
  *

@@ -56,7 +56,8 @@ const f32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t,
  */
 function unbroadcast(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
   const axes = tf.backend_util.getReductionAxes(shape as number[], g.shape);
-  const summed = axes.length > 0 ? tf.sum(g, axes) : g;
+  // Same rank: the size-1 axes kept by the sum are the target's (no Reshape after it).
+  const summed = axes.length > 0 ? tf.sum(g, axes, g.rank === shape.length) : g;
   return tf.util.arraysEqual(summed.shape, shape as number[]) ? summed : tf.reshape(summed, shape as number[]);
 }
 
@@ -357,6 +358,7 @@ const NO_MASK_GRADIENT =
 const WASM_FILTER = 'stock gradient runs the Conv2DBackpropFilter kernel, which tfjs-backend-wasm does not have';
 const WASM_MAX_POOL =
   'stock gradient runs the MaxPoolGrad kernel, which on tfjs-backend-wasm loses the gradient of every window whose entries are all <= 0';
+const BROADCAST_RESHAPE = 'stock reshapes every gradient to its input shape, even a sum over broadcast axes that has it (one more op)';
 const NO_CAST = 'stock casts each saved float32 input to float32 first (a Cast kernel that copies nothing but is one more op)';
 const SAVED_OUTPUT =
   'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong ' +
@@ -369,6 +371,8 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     'Add',
     (dy) => dy,
     (dy) => dy,
+    undefined,
+    BROADCAST_RESHAPE,
   ),
   {
     kernelName: 'AddN',
@@ -380,7 +384,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     (dy) => dy,
     (dy) => tf.neg(dy),
     undefined,
-    'stock reshapes the negated gradient to its own shape (one more op)',
+    BROADCAST_RESHAPE,
   ),
   binary(
     'Multiply',
@@ -511,8 +515,10 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'Sum',
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
-      x: () => broadcastTo(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
+      // A scalar, or a sum that kept its axes, broadcasts as it is (no Reshape).
+      x: () => broadcastTo(dy.rank === 0 || dy.rank === x.rank ? dy : tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
     }),
+    leaner: 'stock reshapes dy even where it broadcasts as it is (a scalar, or a sum that kept its axes)',
   },
   {
     kernelName: 'Mean',

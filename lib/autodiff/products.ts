@@ -136,7 +136,7 @@ export function jvp(
 /**
  * Hessian-vector product `∇²L(θ) v` of `lossFn(params, batch)` by reverse-over-reverse autodiff:
  * `Hv = ∇_θ ⟨∇_θ L(θ), v⟩`, the outer sweep seeded with `v` (no dot product on the tape). About
- * twice a gradient's kernels (tanh MLP 784-128-10 with softmax cross-entropy: 158 against 79 on
+ * twice a gradient's kernels (tanh MLP 784-128-10 with softmax cross-entropy: 140 against 73 on
  * wasm) and 2–2.5 gradients of time. Returns a tree shaped like `params`.
  *
  * @example
