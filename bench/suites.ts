@@ -134,8 +134,11 @@ export const products: Suite = {
   name: 'products',
   description: 'curvature products on the MLP, batch 128, relative to one gradient',
   notes:
-    'Where the HVP time goes (tf.profile on wasm, this MLP): a gradient runs 84 kernels, an HVP 318, of which 95 are Identity ' +
-    'copies that tfjs makes of every saved tensor while recording the tape of the inner gradient, 62 Reshape and 30 Cast. ' +
+    'Where the HVP time goes (tf.profile on wasm, this MLP): a gradient ran 84 kernels and an HVP 309, of which 95 were Identity ' +
+    'copies that tfjs makes of every saved tensor while recording the tape of the inner gradient, 58 Reshape and 26 Cast. ' +
+    'Since issue #15 second-order products save aliases instead of those copies, somax installs leaner gradients for Add, Sub, ' +
+    'Multiply, RealDiv, Square, Sum and Cast, and the HVP seeds its outer sweep with v: 73 kernels for the gradient, 140 for the HVP. ' +
+    'Before that: ' +
     "Over three profiles the HVP kernels took 16–31 ms against the gradient's 13–19 ms, while the HVP wall-clock was 42–61 ms: " +
     'about half of an HVP is per-op engine overhead (tape bookkeeping, tidy scopes, saved-tensor copies; ~80 µs per op), which ' +
     "is why the ratio sits at 2.5–2.7× rather than the ≈ 2× of the flop count. tfjs-backend-wasm's Tile kernel (used by " +

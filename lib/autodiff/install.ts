@@ -1,7 +1,9 @@
 /**
  * Installs the second-order-safe gradients of `kernels.ts` into tfjs's gradient registry, keeps
  * them installed, and runs `tf.fused.matMul`, `tf.fused.conv2d` and `tf.fused.depthwiseConv2d`
- * unfused inside second-order products.
+ * unfused inside second-order products. Inside those products the tensors kernels save for their
+ * backward pass are aliases rather than tfjs's taped `Identity` copies (see `aliasForBackward`):
+ * about a third of the kernels of a reverse-over-reverse HVP were those copies and their gradients.
  *
  * They are installed when somax is imported. Every second-order entry point calls
  * {@link ensureSecondOrderGradients} (a cheap identity check), which re-installs them if another
@@ -14,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { GRADIENTS } from './kernels';
 
-const REPLACED = GRADIENTS.filter((g) => g.replaces);
+/** The gradients installed over stock ones: stock is wrong at second order, or runs more kernels. */
+const REPLACED = GRADIENTS.filter((g) => g.replaces !== undefined || g.leaner !== undefined);
 
 let installedReplaced: unknown[] = [];
 
@@ -115,6 +118,48 @@ function installUnfusing(): void {
   fused.__somaxOriginal = originals;
 }
 
+/** The parts of tfjs's engine that {@link installAliasSaving} reads and patches (tfjs-core 4.x). */
+interface EngineInternals {
+  saveTensorsForBackwardMode?: ((tensors: tf.Tensor[]) => tf.Tensor[]) & { __somaxOriginal?: (tensors: tf.Tensor[]) => tf.Tensor[] };
+  makeTensorFromTensorInfo(info: { dataId: tf.DataId; shape: number[]; dtype: tf.DataType }, backend?: unknown): tf.Tensor;
+  keep<T extends tf.Tensor>(t: T): T;
+  state: { tensorInfo: { get(dataId: tf.DataId): { backend: { incRef?: (dataId: tf.DataId) => void } } | undefined } };
+}
+
+/**
+ * What a kernel saves for its backward pass, as aliases: a second handle on the same data (one
+ * more reference) that carries the *same tensor id* as the original. tfjs saves an `Identity`
+ * copy instead, recorded on the tape; inside a second-order product that copy costs an
+ * `Identity` kernel (a full memory copy on wasm), a tape node, and a `Cast` on the way back for
+ * every saved tensor. With the id shared, the outer differentiation sends the gradient of every
+ * use of the saved tensor straight to the original — the same sum the copy's tape node forwarded
+ * (its gradient is the identity), so the product is unchanged. Disposing the alias after
+ * backprop (the engine does) drops the extra reference only.
+ */
+function aliasForBackward(engine: EngineInternals, t: tf.Tensor): tf.Tensor | null {
+  const backend = engine.state.tensorInfo.get(t.dataId)?.backend;
+  if (backend?.incRef == null || t.dtype === 'string') return null;
+  backend.incRef(t.dataId);
+  const alias = engine.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend);
+  (alias as { id: number }).id = t.id;
+  return engine.keep(alias);
+}
+
+/**
+ * Saves tensors for backprop as aliases ({@link aliasForBackward}) while a somax second-order
+ * product runs; outside them tfjs's own saving (an `Identity` copy on the tape) runs as before.
+ */
+function installAliasSaving(): void {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const original = engine.saveTensorsForBackwardMode;
+  if (original == null || original.__somaxOriginal) return;
+  const patched = (tensors: tf.Tensor[]): tf.Tensor[] => {
+    if (secondOrderDepth === 0) return original.call(engine, tensors);
+    return tensors.map((t) => aliasForBackward(engine, t) ?? original.call(engine, [t])[0]);
+  };
+  engine.saveTensorsForBackwardMode = Object.assign(patched, { __somaxOriginal: original });
+}
+
 function quietly<T>(fn: () => T): T {
   const warn = console.warn;
   console.warn = () => undefined;
@@ -127,7 +172,8 @@ function quietly<T>(fn: () => T): T {
 
 /**
  * Registers somax's second-order-safe gradients (idempotent): always for the kernels of
- * `REPLACED_KERNELS`, and for every other kernel of `SECOND_ORDER_KERNELS` that has
+ * `REPLACED_KERNELS` and for those where somax's gradient runs fewer kernels than stock's (Add,
+ * Sub, Multiply, RealDiv, Square, Sum, Cast), and for every other kernel of `SECOND_ORDER_KERNELS` that has
  * no gradient registered (tfjs-core alone registers none). Called when somax is imported; call it
  * again only after re-registering or unregistering tfjs's gradients yourself.
  *
@@ -137,9 +183,10 @@ function quietly<T>(fn: () => T): T {
  */
 export function installSecondOrderGradients(): void {
   installUnfusing();
+  installAliasSaving();
   quietly(() => {
     for (const g of GRADIENTS) {
-      if (g.replaces || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
+      if (REPLACED.includes(g) || tf.getGradient(g.kernelName) == null) tf.registerGradient(g as unknown as tf.GradConfig);
     }
   });
   installedReplaced = REPLACED.map((g) => tf.getGradient(g.kernelName));

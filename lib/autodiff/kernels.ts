@@ -12,8 +12,11 @@
  *
  * Every gradient of `SECOND_ORDER_KERNELS` saves only *inputs* and recomputes what it needs
  * from primitive ops that are themselves in the list. The kernels whose stock gradient is wrong or
- * missing at second order (`REPLACED_KERNELS`) always get somax's gradient; the others keep a
- * stock gradient when one is registered (stock is correct for them, tested). The installer is
+ * missing at second order (`REPLACED_KERNELS`) always get somax's gradient, and so do those where
+ * somax's runs fewer kernels (`leaner`: no Cast of a float32 input, no Reshape to the same shape;
+ * inside a second-order product every kernel of a gradient is recorded, saved and differentiated
+ * again); the others keep a stock gradient when one is registered (stock is correct for them,
+ * tested). The installer is
  * `install.ts`; the check that a computation used only these kernels is `tapeCheck.ts`.
  *
  * See docs/second-order-ops.md for the table of covered kernels.
@@ -35,6 +38,11 @@ export interface SomaxGradConfig {
   readonly gradFunc: GradFunc;
   /** What stock tfjs gets wrong for this kernel; absent when its stock gradient is correct and kept. */
   readonly replaces?: string;
+  /**
+   * Why somax's gradient is installed over a correct stock one: it runs fewer kernels (each kernel
+   * of a gradient is also recorded, saved and differentiated again inside a second-order product).
+   */
+  readonly leaner?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -42,22 +50,36 @@ export interface SomaxGradConfig {
 
 const f32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
 
-/** Sums a broadcast gradient back to `shape` (leading and size-1 axes). */
+/**
+ * Sums a broadcast gradient back to `shape` (leading and size-1 axes); `g` itself when it already
+ * has that shape (no kernel).
+ */
 function unbroadcast(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
   const axes = tf.backend_util.getReductionAxes(shape as number[], g.shape);
-  return tf.reshape(axes.length > 0 ? tf.sum(g, axes) : g, shape as number[]);
+  // Same rank: the size-1 axes kept by the sum are the target's (no Reshape after it).
+  const summed = axes.length > 0 ? tf.sum(g, axes, g.rank === shape.length) : g;
+  return tf.util.arraysEqual(summed.shape, shape as number[]) ? summed : tf.reshape(summed, shape as number[]);
 }
+
+/**
+ * `t`, as a tensor of its own when it is the incoming gradient `dy` itself (a Reshape to the same
+ * shape: no copy). tfjs's backprop accumulates into, and then disposes, the tensor a gradient
+ * returns; returning `dy` itself would let that dispose `dy` (or the caller's cotangent) while
+ * another input or the caller still holds it.
+ */
+const fresh = (t: tf.Tensor, dy: tf.Tensor): tf.Tensor => (t === dy ? tf.reshape(dy, dy.shape) : t);
 
 /** The float32 zeros shaped like `t` (the gradient of a piecewise-constant input). */
 const zerosOf = (t: tf.Tensor): tf.Tensor => tf.zeros(t.shape, 'float32');
 
 /** A unary gradient `dy ⊙ f'(x)`, f' recomputed from the saved input. */
-function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, replaces?: string): SomaxGradConfig {
+function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, replaces?: string, leaner?: string): SomaxGradConfig {
   return {
     kernelName,
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x]) => ({ x: () => tf.mul(dy, derivative(f32(x))) }),
     replaces,
+    leaner,
   };
 }
 
@@ -77,15 +99,17 @@ function binary(
   da: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
   db: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
   replaces?: string,
+  leaner?: string,
 ): SomaxGradConfig {
   return {
     kernelName,
     inputsToSave: ['a', 'b'],
     gradFunc: (dy: tf.Tensor, [a, b]) => ({
-      a: () => unbroadcast(da(dy, f32(a), f32(b)), a.shape),
-      b: () => unbroadcast(db(dy, f32(a), f32(b)), b.shape),
+      a: () => fresh(unbroadcast(da(dy, f32(a), f32(b)), a.shape), dy),
+      b: () => fresh(unbroadcast(db(dy, f32(a), f32(b)), b.shape), dy),
     }),
     replaces,
+    leaner,
   };
 }
 
@@ -334,6 +358,8 @@ const NO_MASK_GRADIENT =
 const WASM_FILTER = 'stock gradient runs the Conv2DBackpropFilter kernel, which tfjs-backend-wasm does not have';
 const WASM_MAX_POOL =
   'stock gradient runs the MaxPoolGrad kernel, which on tfjs-backend-wasm loses the gradient of every window whose entries are all <= 0';
+const BROADCAST_RESHAPE = 'stock reshapes every gradient to its input shape, even a sum over broadcast axes that has it (one more op)';
+const NO_CAST = 'stock casts each saved float32 input to float32 first (a Cast kernel that copies nothing but is one more op)';
 const SAVED_OUTPUT =
   'stock gradient uses the saved output, whose tape copy precedes the kernel: second-order terms through it are dropped (wrong ' +
   'HVP or throws)';
@@ -345,6 +371,8 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     'Add',
     (dy) => dy,
     (dy) => dy,
+    undefined,
+    BROADCAST_RESHAPE,
   ),
   {
     kernelName: 'AddN',
@@ -355,16 +383,22 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     'Sub',
     (dy) => dy,
     (dy) => tf.neg(dy),
+    undefined,
+    BROADCAST_RESHAPE,
   ),
   binary(
     'Multiply',
     (dy, _a, b) => tf.mul(dy, b),
     (dy, a) => tf.mul(dy, a),
+    undefined,
+    NO_CAST,
   ),
   binary(
     'RealDiv',
     (dy, _a, b) => tf.div(dy, b),
     (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+    undefined,
+    NO_CAST,
   ),
   binary(
     'SquaredDifference',
@@ -402,7 +436,7 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
 
   // Elementwise unary.
   { kernelName: 'Neg', gradFunc: (dy: tf.Tensor) => ({ x: () => tf.neg(dy) }) },
-  unary('Square', (x) => tf.mul(x, 2)),
+  unary('Square', (x) => tf.mul(x, 2), undefined, NO_CAST),
   unary('Sqrt', (x) => tf.div(0.5, tf.sqrt(x))),
   unary('Rsqrt', (x) => tf.div(tf.mul(-0.5, tf.rsqrt(x)), x)),
   unary('Reciprocal', (x) => tf.neg(tf.reciprocal(tf.square(x)))),
@@ -461,7 +495,9 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
       e: () => tf.mul(dy, tf.cast(tf.logicalNot(condition), 'float32')),
     }),
   },
-  { kernelName: 'Cast', gradFunc: (dy: tf.Tensor) => ({ x: () => tf.clone(dy) }) },
+  // A Reshape to the same shape rather than stock's clone: both share dy's data on cpu, but the
+  // Identity kernel of a clone copies it on wasm.
+  { kernelName: 'Cast', gradFunc: (dy: tf.Tensor) => ({ x: () => tf.reshape(dy, dy.shape) }), leaner: 'stock clones dy (a copy on wasm)' },
   { kernelName: 'Identity', gradFunc: (dy: tf.Tensor) => ({ x: () => f32(dy) }) },
 
   // Piecewise-constant kernels: zero gradients (stock has none for the comparisons and logical
@@ -479,8 +515,10 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
     kernelName: 'Sum',
     inputsToSave: ['x'],
     gradFunc: (dy: tf.Tensor, [x], { axis }) => ({
-      x: () => broadcastTo(tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
+      // A scalar, or a sum that kept its axes, broadcasts as it is (no Reshape).
+      x: () => broadcastTo(dy.rank === 0 || dy.rank === x.rank ? dy : tf.reshape(dy, keptShape(x.shape, axesOf(axis, x.shape))), x.shape),
     }),
+    leaner: 'stock reshapes dy even where it broadcasts as it is (a scalar, or a sum that kept its axes)',
   },
   {
     kernelName: 'Mean',

@@ -38,9 +38,22 @@ function gradientsOf(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor): { val
   return { value, grads: xs.map((x, i) => grads[i] ?? tf.zerosLike(x)) };
 }
 
-/** Sum over leaves of ⟨aᵢ, bᵢ⟩ for two flat leaf lists. */
-function dotLeaves(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): tf.Scalar {
-  return a.reduce<tf.Scalar>((acc, x, i) => tf.add(acc, tf.sum(tf.mul(x, b[i]))), tf.scalar(0));
+/** The leaves raveled and joined into one vector (the leaf itself when there is one rank-1 leaf). */
+function ravelLeaves(leaves: readonly tf.Tensor[]): tf.Tensor {
+  const flat = leaves.map((t) => (t.rank === 1 ? t : tf.reshape(t, [-1])));
+  return flat.length === 1 ? flat[0] : tf.concat(flat);
+}
+
+/**
+ * Gradients w.r.t. `xs` of `⟨f(), v⟩ = Σᵢ ⟨fᵢ, vᵢ⟩` for a function `f` returning a list of
+ * tensors shaped like the list `v`: one reverse sweep seeded with `v`, as `f` raveled into one
+ * vector with cotangent `v` raveled alike. The same numbers as differentiating the scalar
+ * `Σᵢ sum(fᵢ ⊙ vᵢ)`, whose products, sums and their gradients cost about six kernels per leaf;
+ * the raveling costs one Reshape per leaf, a Concat and its Split.
+ */
+function gradientsOfDot(f: () => tf.Tensor[], xs: tf.Tensor[], v: readonly tf.Tensor[]): tf.Tensor[] {
+  const seed = ravelLeaves(v.map((t) => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'))));
+  return gradientsOf(() => ravelLeaves(f()), xs, seed).grads;
 }
 
 /** The leaves of `other`, checked to match `params` in structure and shapes. */
@@ -107,18 +120,24 @@ export function jvp(
     tf.tidy(() => {
       const shape = outputShape ?? fn(params).shape;
       const u = tf.zeros(shape as number[]);
-      return gradientsOf(() => {
-        const inner = gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, u).grads;
-        assertSecondOrderSafe();
-        return dotLeaves(inner, vs);
-      }, [u]).grads[0];
+      return gradientsOfDot(
+        () => {
+          const inner = gradientsOf(() => fn(tree.unflatten(def, leaves)), leaves, u).grads;
+          assertSecondOrderSafe();
+          return inner;
+        },
+        [u],
+        vs,
+      )[0];
     }),
   );
 }
 
 /**
  * Hessian-vector product `∇²L(θ) v` of `lossFn(params, batch)` by reverse-over-reverse autodiff:
- * `Hv = ∇_θ ⟨∇_θ L(θ), v⟩`. About 2–2.5 gradients of cost. Returns a tree shaped like `params`.
+ * `Hv = ∇_θ ⟨∇_θ L(θ), v⟩`, the outer sweep seeded with `v` (no dot product on the tape). About
+ * twice a gradient's kernels (tanh MLP 784-128-10 with softmax cross-entropy: 140 against 73 on
+ * wasm) and 2–2.5 gradients of time. Returns a tree shaped like `params`.
  *
  * @example
  * const hv = hvp((p, b) => loss(p, b), params, v, batch);
@@ -128,17 +147,20 @@ export function hvp<B>(lossFn: (params: Tree, batch: B) => tf.Scalar, params: Tr
   const { leaves, def } = tree.flatten(params);
   const vs = leavesLike(params, v, 'v');
   const grads = withSecondOrder(() =>
-    tf.tidy(
-      () =>
-        gradientsOf(() => {
+    tf.tidy(() =>
+      gradientsOfDot(
+        () => {
           const inner = gradientsOf(() => {
             const out = lossFn(tree.unflatten(def, leaves), batch);
             assertScalarLoss(out);
             return out;
           }, leaves).grads;
           assertSecondOrderSafe();
-          return dotLeaves(inner, vs);
-        }, leaves).grads,
+          return inner;
+        },
+        leaves,
+        vs,
+      ),
     ),
   );
   return tree.unflatten(def, grads);
