@@ -78,7 +78,8 @@ function withRest(
 /**
  * K-FAC: per dense or conv layer, s = (A + π√λ I)⁻¹ Ḡ (G + √λ/π I)⁻¹ with A the second moment of
  * the layer's inputs (bias as a homogeneous coordinate) and G that of the deltas of residuals at
- * labels sampled from the model, both averaged over steps (EMA 0.95) and inverted every
+ * labels sampled from the model, both averaged over steps (EMA 0.95, updated every
+ * `statisticsEvery` steps: 1) and inverted every
  * `inverseEvery` steps (10) in float64 blocks of at most `blockSize` (256); then the post-direction
  * chain (learning rate 0.1, optional momentum). λ constant (1e-3) or adapted from the gain ratio of
  * the GGN (`lamPolicy: 'trustRegion'`). The factors use the curvature batch; the model must be
@@ -94,8 +95,8 @@ function withRest(
  */
 export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<KfacState> {
   const o = resolveOptions('kfac', options, KFAC_DEFAULTS);
-  const { labels, decay, inverseEvery, blockSize, precondition } = o;
-  const solver = kroneckerSolver(objective, { labels, decay, inverseEvery, blockSize, precondition });
+  const { labels, decay, statisticsEvery, inverseEvery, blockSize, precondition } = o;
+  const solver = kroneckerSolver(objective, { labels, decay, statisticsEvery, inverseEvery, blockSize, precondition });
   const parts = {
     curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
     solver,

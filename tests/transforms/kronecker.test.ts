@@ -200,6 +200,40 @@ describe('K-FAC direction', () => {
     expect(pi).toBeCloseTo(2, 10);
   });
 
+  test('statisticsEvery: the factors are the EMA of the update steps only; between them the curvature batch is not read', () => {
+    const { params } = problemOf(6, 7);
+    const decay = 0.8;
+    const solver = kroneckerSolver(objective, { labels: 'empirical', statisticsEvery: 2, inverseEvery: 1, decay });
+    const grads = tree.map((t: tf.Tensor) => tf.randomNormal(t.shape, 0, 1, 'float32', 43), params);
+    const batches = [0, 1, 2, 3].map((t) => {
+      const { batch } = problemOf(6, 20 + t);
+      if (t % 2 === 0) return batch;
+      tf.dispose(batch.x);
+      return { x: tf.fill([6, D], NaN), y: batch.y }; // a step between updates must not look at it
+    });
+    let state = solver.init(params) as KroneckerState;
+    for (let t = 0; t < 4; t++) {
+      const out = solver.solve({ params, grads, batch: batches[t], key: t, op: null, lam: 1e-3, gradsAreBatchGradient: false }, state);
+      tree.dispose([out.direction, state as never]);
+      state = out.state as KroneckerState;
+      expect(Object.values(out.info).every((v) => typeof v !== 'number' || Number.isFinite(v))).toBe(true);
+    }
+    const factorsOf = (batch: { x: tf.Tensor; y: tf.Tensor }) => {
+      const lin = objective.linearize(params, batch.x) as ChainLinearization;
+      const f = tf.tidy(() => layerFactors(lin.layerStatistics(tf.sub(tf.softmax(lin.outputs), batch.y)), 6));
+      lin.dispose();
+      return f;
+    };
+    const [f0, f2] = [factorsOf(batches[0]), factorsOf(batches[2])];
+    for (const w of ['w1', 'w2'])
+      for (const k of ['a', 'g'] as const) {
+        const [m0, m2] = [matrix(f0[w][k]), matrix(f2[w][k])];
+        const expected = m0.map((row, i) => row.map((v, j) => decay * (1 - decay) * v + (1 - decay) * m2[i][j]));
+        expect(maxRelative(matrix(state.factors[w][k][0]), expected)).toBeLessThan(1e-5);
+      }
+    tree.dispose([f0 as never, f2 as never, state as never, grads, params, ...batches.flatMap((b) => [b.x, b.y])]);
+  });
+
   test('a model not linearized in closed form is refused, naming what K-FAC needs', () => {
     const { params, batch } = problemOf(4, 5);
     const onTape = { predict: objective.predict, loss: objective.loss };

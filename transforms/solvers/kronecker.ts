@@ -48,6 +48,12 @@ export interface KroneckerOptions {
   labels?: 'sampled' | 'empirical';
   /** EMA decay of the factors (default 0.95, as kfac-jax). */
   decay?: number;
+  /**
+   * Steps between updates of the factors (default 1: every step). In between, the curvature batch
+   * is not used at all (no forward pass, no sampled labels): the factors and inverses of the last
+   * update stand (TCov of Martens & Grosse's implementation).
+   */
+  statisticsEvery?: number;
   /** Steps between inversions of the damped factors (default 10); in between, the last inverses are reused. */
   inverseEvery?: number;
   /** Factors larger than this are inverted as diagonal blocks of at most this size (default 256). */
@@ -64,6 +70,7 @@ export interface KroneckerOptions {
 export const KRONECKER_DEFAULTS = {
   labels: 'sampled',
   decay: 0.95,
+  statisticsEvery: 1,
   inverseEvery: 10,
   blockSize: 256,
   precondition: undefined,
@@ -212,6 +219,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
   if (o.labels !== 'sampled' && o.labels !== 'empirical')
     throw new InputError(`labels must be 'sampled' or 'empirical', got '${String(o.labels)}'`);
   assertInRange('decay', o.decay, 0, 1);
+  assertInteger('statisticsEvery', o.statisticsEvery);
   assertInteger('inverseEvery', o.inverseEvery);
   assertInteger('blockSize', o.blockSize);
   const loss = checkObjective(objective);
@@ -273,10 +281,19 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
     }
   }
 
+  /** The factors of the last update (a step between updates of the statistics). */
+  function keptFactors(
+    problem: SolveProblem,
+    state: KroneckerState,
+  ): { factors: KroneckerBlocks; biases: Map<string, string | undefined> } {
+    const layers = objective.layerParams!(problem.params);
+    return { factors: tree.clone(state.factors as never) as KroneckerBlocks, biases: new Map(layers.map((l) => [l.weight, l.bias])) };
+  }
+
   /** The damped inverses of the bias-corrected factor blocks, computed on the host (one read). */
   function* inversesReads(factors: KroneckerBlocks, step: number, lam: number): Reads<KroneckerBlocks> {
     const keys = Object.keys(factors);
-    const correction = 1 - o.decay ** (step + 1);
+    const correction = 1 - o.decay ** (Math.floor(step / o.statisticsEvery) + 1); // EMA updates so far
     const values = yield* fetchValues(() =>
       tf.concat(keys.flatMap((k) => [...factors[k].a, ...factors[k].g].map((b) => tf.reshape(b, [-1])))),
     );
@@ -296,7 +313,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
     problem: SolveProblem,
     state: KroneckerState,
   ): Reads<{ direction: Tree; info: Record<string, number | boolean>; state: KroneckerState }> {
-    const { factors, biases } = averagedFactors(problem, state);
+    const { factors, biases } = state.step % o.statisticsEvery === 0 ? averagedFactors(problem, state) : keptFactors(problem, state);
     const refresh = state.step % o.inverseEvery === 0;
     let inverses: KroneckerBlocks;
     try {
