@@ -121,28 +121,85 @@ function choleskyBlock2x2(a: Float64Array, n: number, i: number, j: number): voi
 }
 
 /**
- * `A⁻¹ = L⁻ᵀ L⁻¹` of a symmetric positive-definite matrix from its Cholesky factor L (n×n): about
- * 2n³/3 flops, a third of n column solves.
+ * `A⁻¹ = L⁻ᵀ L⁻¹` of a symmetric positive-definite matrix from its Cholesky factor L (n×n):
+ * W = L⁻¹ by rows, then WᵀW by rank-2 updates of its lower triangle, n³/3 multiply-adds, every
+ * inner loop over contiguous rows and two rows at a time (as {@link choleskyInPlace}).
+ *
+ * @example
+ * const inverse = choleskyInverse(cholesky(a, n), n); // a · inverse = I
  */
 export function choleskyInverse(l: Float64Array, n: number): Float64Array {
-  const w = new Float64Array(n * n); // L⁻¹, lower triangular
-  for (let j = 0; j < n; j++) {
-    w[j * n + j] = 1 / l[j * n + j];
-    for (let i = j + 1; i < n; i++) {
-      let s = 0;
-      for (let k = j; k < i; k++) s += l[i * n + k] * w[k * n + j];
-      w[i * n + j] = -s / l[i * n + i];
+  return lowerGram(lowerInverse(l, n), n);
+}
+
+/** Adds `c ·` row k of `w` (its first k + 1 entries) to row i. */
+function addRow(w: Float64Array, n: number, i: number, k: number, c: number): void {
+  const ri = i * n;
+  const rk = k * n;
+  for (let j = 0; j <= k; j++) w[ri + j] += c * w[rk + j];
+}
+
+/** Finishes row i of L⁻¹ once Σₖ Lᵢₖ (L⁻¹)ₖ is in it: (eᵢ − Σ) / Lᵢᵢ. */
+function closeRow(w: Float64Array, l: Float64Array, n: number, i: number): void {
+  const ri = i * n;
+  const d = 1 / l[ri + i];
+  for (let j = 0; j < i; j++) w[ri + j] *= -d;
+  w[ri + i] = d;
+}
+
+/** L⁻¹ (lower triangular, row-major; plain scalars in the loops, which are the n³/6): row i is (eᵢ − Σₖ₍ₖ<ᵢ₎ Lᵢₖ · row k) / Lᵢᵢ; rows i, i+1 share each row k. */
+function lowerInverse(l: Float64Array, n: number): Float64Array {
+  const w = new Float64Array(n * n);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    for (let k = 0; k < i; k++) {
+      const c0 = l[r0 + k];
+      const c1 = l[r1 + k];
+      const rk = k * n;
+      for (let j = 0; j <= k; j++) {
+        const x = w[rk + j];
+        w[r0 + j] += c0 * x;
+        w[r1 + j] += c1 * x;
+      }
+    }
+    closeRow(w, l, n, i);
+    addRow(w, n, i + 1, i, l[r1 + i]);
+    closeRow(w, l, n, i + 1);
+  }
+  if (i < n) {
+    for (let k = 0; k < i; k++) addRow(w, n, i, k, l[i * n + k]);
+    closeRow(w, l, n, i);
+  }
+  return w;
+}
+
+/** WᵀW of a lower-triangular W (symmetric, full): Σₖ (row k)ᵀ(row k), rows k, k+1 at a time. */
+function lowerGram(w: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  let k = 0;
+  for (; k + 1 < n; k += 2) {
+    const a = k * n;
+    const b = a + n;
+    for (let i = 0; i <= k + 1; i++) {
+      const ca = i <= k ? w[a + i] : 0;
+      const cb = w[b + i];
+      const ri = i * n;
+      for (let j = 0; j <= i; j++) out[ri + j] += ca * w[a + j] + cb * w[b + j];
     }
   }
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < n; k++) s += w[k * n + i] * w[k * n + j];
-      out[i * n + j] = s;
-      out[j * n + i] = s;
-    }
+  if (k < n) for (let i = 0; i <= k; i++) addRowTo(out, w, n, i, k);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
   return out;
+}
+
+/** Adds Wₖᵢ · row k of `w` (its first i + 1 entries) to row i of `out`. */
+function addRowTo(out: Float64Array, w: Float64Array, n: number, i: number, k: number): void {
+  const ri = i * n;
+  const rk = k * n;
+  const c = w[rk + i];
+  for (let j = 0; j <= i; j++) out[ri + j] += c * w[rk + j];
 }
 
 /** Solves `L x = b` for lower-triangular L (forward substitution). */

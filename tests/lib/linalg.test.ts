@@ -119,6 +119,22 @@ describe('linalg (float64)', () => {
     expect(() => linalg.choleskyInPlace(Float64Array.of(1, 2, 2, 1), 2)).toThrow(/pivot 1 is -3/);
   });
 
+  test('choleskyInverse: A · A⁻¹ = I to 1e-10 and A⁻¹ symmetric, on odd and even n (the two-row loops and their tails)', () => {
+    for (const n of [1, 2, 3, 4, 7, 8, 33, 64]) {
+      const a = randomSpd(n, 200 + n, 0.5);
+      const inverse = linalg.choleskyInverse(linalg.cholesky(a, n), n);
+      let err = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < n; k++) s += a[i * n + k] * inverse[k * n + j];
+          err = Math.max(err, Math.abs(s - (i === j ? 1 : 0)));
+          expect(inverse[i * n + j]).toBe(inverse[j * n + i]);
+        }
+      expect(err).toBeLessThan(1e-10);
+    }
+  });
+
   test('luSolve handles nonsymmetric and indefinite matrices with pivoting, and rejects singular ones', () => {
     // A zero leading entry needs a row swap.
     expect(Array.from(linalg.luSolve(Float64Array.of(0, 1, 1, 0), [2, 3], 2))).toEqual([3, 2]);
