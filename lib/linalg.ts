@@ -147,7 +147,10 @@ function closeRow(w: Float64Array, l: Float64Array, n: number, i: number): void 
   w[ri + i] = d;
 }
 
-/** L⁻¹ (lower triangular, row-major; plain scalars in the loops, which are the n³/6): row i is (eᵢ − Σₖ₍ₖ<ᵢ₎ Lᵢₖ · row k) / Lᵢᵢ; rows i, i+1 share each row k. */
+/**
+ * L⁻¹ (lower triangular, row-major; plain scalars in the loops, which are the n³/6):
+ * row i is (eᵢ − Σₖ₍ₖ<ᵢ₎ Lᵢₖ · row k) / Lᵢᵢ; rows i, i+1 share each row k.
+ */
 function lowerInverse(l: Float64Array, n: number): Float64Array {
   const w = new Float64Array(n * n);
   let i = 0;
