@@ -77,6 +77,8 @@ export interface Row {
   goal?: string;
   /** More ratios of the same measurement (e.g. steps and wall-clock relative to a baseline). */
   more?: Figure[];
+  /** The suite that measured it (bench/run.ts sets it): a merged run replaces all of that suite's earlier rows. */
+  suite?: string;
 }
 
 /** One entry of {@link timeRatio}: the row's name, the timed call and the goal of its ratio. */
@@ -203,8 +205,11 @@ export function writeResults(
     const old = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Row[] };
     const key = (r: Row) => `${r.backend}\u0000${r.name}`;
     const fresh = new Map(rows.map((r) => [key(r), r]));
-    all = old.rows.map((r) => fresh.get(key(r)) ?? r);
-    const seen = new Set(old.rows.map(key));
+    // Rows of a re-run suite that it no longer measures (a changed target, a dropped method) go.
+    const rerun = new Set(rows.map((r) => `${r.backend}\u0000${r.suite}`));
+    const kept = old.rows.filter((r) => fresh.has(key(r)) || r.suite === undefined || !rerun.has(`${r.backend}\u0000${r.suite}`));
+    all = kept.map((r) => fresh.get(key(r)) ?? r);
+    const seen = new Set(kept.map(key));
     all.push(...rows.filter((r) => !seen.has(key(r))));
   }
   const machine = {

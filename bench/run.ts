@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     for (const suite of chosen.filter((s) => s.backends === undefined || s.backends.includes(backend))) {
       const started = performance.now();
       const before = tf.memory().numTensors;
-      rows.push(...(await suite.run(backend)));
+      rows.push(...(await suite.run(backend)).map((r) => ({ ...r, suite: suite.name })));
       const leaked = tf.memory().numTensors - before;
       if (leaked !== 0) console.error(`warning: suite ${suite.name} on ${backend} left ${leaked} tensors`);
       durations.push(`${suite.name}/${backend} ${((performance.now() - started) / 1000).toFixed(0)} s`);
