@@ -5,7 +5,7 @@
  * the methods' own options extend.
  * @module
  */
-import { chain, guardNonFinite, identity } from '../lib/combine';
+import { chain, guardNonFinite } from '../lib/combine';
 import type { GuardNonFiniteState, Mask } from '../lib/combine';
 import { HyperparameterError } from '../lib/errors';
 import type { Defaults } from '../lib/options';
@@ -83,12 +83,14 @@ export const POST_DIRECTION_DEFAULTS = {
  */
 export function postDirection(o: Required<PostDirectionOptions> | PostDirectionOptions): GradientTransformation<unknown> {
   if (o.tx) return o.tx;
-  return chain(
-    o.directionMomentum === undefined ? identity() : trace(o.directionMomentum, { nesterov: o.nesterov ?? false }),
-    o.clipNorm === undefined ? identity() : clipByGlobalNorm(o.clipNorm),
-    o.weightDecay === undefined ? identity() : addDecayedWeights(o.weightDecay, { mask: o.mask }),
+  // Only the pieces that are set: an unset one would be an identity, one copy of the direction a step.
+  const pieces: GradientTransformation<unknown>[] = [
+    ...(o.directionMomentum === undefined ? [] : [trace(o.directionMomentum, { nesterov: o.nesterov ?? false })]),
+    ...(o.clipNorm === undefined ? [] : [clipByGlobalNorm(o.clipNorm)]),
+    ...(o.weightDecay === undefined ? [] : [addDecayedWeights(o.weightDecay, { mask: o.mask })]),
     scaleByLearningRate(o.learningRate ?? POST_DIRECTION_DEFAULTS.learningRate),
-  ) as GradientTransformation<unknown>;
+  ] as GradientTransformation<unknown>[];
+  return chain(...pieces) as GradientTransformation<unknown>;
 }
 
 /** How λ moves: kept (`'const'`), Levenberg-Marquardt (`'trustRegion'`), or Kiros's ±1 % rule (`'kiros'`). */

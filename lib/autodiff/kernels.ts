@@ -35,6 +35,8 @@ export interface SomaxGradConfig {
   readonly kernelName: string;
   readonly inputsToSave?: string[];
   readonly saveAllInputs?: boolean;
+  /** Outputs saved for the first-order form of the gradient (see `unaryFromOutput`). */
+  readonly outputsToSave?: boolean[];
   readonly gradFunc: GradFunc;
   /** What stock tfjs gets wrong for this kernel; absent when its stock gradient is correct and kept. */
   readonly replaces?: string;
@@ -80,6 +82,34 @@ function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, repl
     gradFunc: (dy: tf.Tensor, [x]) => ({ x: () => tf.mul(dy, derivative(f32(x))) }),
     replaces,
     leaner,
+  };
+}
+
+/**
+ * Whether the backward sweep running now is itself recorded (a gradient taken inside another
+ * gradient: an HVP, a JVP by double VJP). Outside of it, at first order, nothing differentiates the
+ * gradient again, so a saved output may be used as stock tfjs does.
+ */
+const backwardRecorded = (): boolean => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+
+/**
+ * {@link unary} for a kernel whose derivative is cheaper from its output y: at first order (the
+ * backward sweep not recorded) `dy ⊙ fromOutput(y)` from the saved output, as stock tfjs; inside a
+ * recorded sweep `dy ⊙ derivative(x)`, recomputed from the input (the saved output's tape copy would
+ * drop the second-order terms). E.g. tanh: 1 − y² (no second Tanh kernel at first order).
+ */
+function unaryFromOutput(
+  kernelName: string,
+  derivative: (x: tf.Tensor) => tf.Tensor,
+  fromOutput: (y: tf.Tensor) => tf.Tensor,
+  replaces: string,
+): SomaxGradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy: tf.Tensor, [x, y]) => ({ x: () => tf.mul(dy, backwardRecorded() ? derivative(f32(x)) : fromOutput(y)) }),
+    replaces,
   };
 }
 
@@ -440,17 +470,28 @@ export const GRADIENTS: readonly SomaxGradConfig[] = [
   unary('Sqrt', (x) => tf.div(0.5, tf.sqrt(x))),
   unary('Rsqrt', (x) => tf.div(tf.mul(-0.5, tf.rsqrt(x)), x)),
   unary('Reciprocal', (x) => tf.neg(tf.reciprocal(tf.square(x)))),
-  unary('Exp', (x) => tf.exp(x), SAVED_OUTPUT),
+  unaryFromOutput(
+    'Exp',
+    (x) => tf.exp(x),
+    (y) => y,
+    SAVED_OUTPUT,
+  ),
   unary('Log', (x) => tf.reciprocal(x)),
   unary('Log1p', (x) => tf.reciprocal(tf.add(x, 1))),
   unary('Abs', (x) => tf.step(x, -1)),
-  unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x))), SAVED_OUTPUT),
-  unary(
+  unaryFromOutput(
+    'Tanh',
+    (x) => tf.sub(1, tf.square(tf.tanh(x))),
+    (y) => tf.sub(1, tf.square(y)),
+    SAVED_OUTPUT,
+  ),
+  unaryFromOutput(
     'Sigmoid',
     (x) => {
       const s = tf.sigmoid(x);
       return tf.mul(s, tf.sub(1, s));
     },
+    (s) => tf.mul(s, tf.sub(1, s)),
     SAVED_OUTPUT,
   ),
   unary('Relu', (x) => tf.step(x)),

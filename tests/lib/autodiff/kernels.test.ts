@@ -809,6 +809,23 @@ test('first-order gradients through somax kernels equal the analytic ones', () =
   tf.dispose([x, g]);
 });
 
+test('a first-order gradient takes tanh′, σ′ and exp′ from the saved outputs (no second kernel); their HVP stays exact', async () => {
+  const x = tf.tensor1d([0.3, -0.7, 1.1]);
+  const f = (t: tf.Tensor) => tf.sum(tf.add(tf.tanh(t), tf.add(tf.sigmoid(t), tf.exp(t))));
+  const count = (kernels: { name: string }[], name: string) => kernels.filter((k) => k.name === name).length;
+  const first = await tf.profile(() => tf.dispose(withRegistry(SOMAX_ONLY, () => tf.grad(f)(x))));
+  // The forward pass only: no second Tanh, Sigmoid or Exp in the backward sweep.
+  expect([count(first.kernels, 'Tanh'), count(first.kernels, 'Sigmoid'), count(first.kernels, 'Exp')]).toEqual([1, 1, 1]);
+  // Second order: d²/dt² of tanh + σ + exp at t, by the HVP with v = 1 (exact despite the saved outputs).
+  const h = withRegistry(SOMAX_ONLY, () => hvp((p: { t: tf.Tensor }) => f(p.t), { t: x }, { t: tf.onesLike(x) }, undefined));
+  const sig = (a: number) => 1 / (1 + Math.exp(-a));
+  const want = [0.3, -0.7, 1.1].map(
+    (a) => -2 * Math.tanh(a) * (1 - Math.tanh(a) ** 2) + sig(a) * (1 - sig(a)) * (1 - 2 * sig(a)) + Math.exp(a),
+  );
+  Array.from((h as { t: tf.Tensor }).t.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+  tf.dispose([x, (h as { t: tf.Tensor }).t]);
+});
+
 describe('stock tfjs per kernel (all other kernels somax): replaced kernels fail, kept kernels pass', () => {
   test.each([...SECOND_ORDER_KERNELS])('%s', (kernel) => {
     const reg = new Map(SOMAX_ONLY);
