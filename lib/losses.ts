@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from './autodiff/stopGradient';
 import { InputError } from './errors';
 
 /** Backends whose tensors live in host memory, where reading an int32 tensor costs no device sync. */
@@ -51,9 +52,9 @@ export function assertLabelsInRange(labels: tf.Tensor, depth: number): void {
 }
 
 /**
- * Log-softmax along `axis`: `z − m − log Σ exp(z − m)`, with `m = max(z)` for stability (m
- * cancels, so its zero second derivative is harmless). Twice differentiable, unlike
- * `tf.logSoftmax`.
+ * Log-softmax along `axis`: `z − m − log Σ exp(z − m)`, with `m = max(z)` for stability. m cancels
+ * exactly, so it is held constant for the tape (`stopGradient`: no gradient of the maximum is run,
+ * at any order). Twice differentiable, unlike `tf.logSoftmax`.
  *
  * @param logits unnormalized log-probabilities.
  * @param axis the class axis (default −1, the last).
@@ -63,7 +64,11 @@ export function assertLabelsInRange(labels: tf.Tensor, depth: number): void {
  */
 export function logSoftmax(logits: tf.Tensor, axis = -1): tf.Tensor {
   return tf.tidy(() => {
-    const shifted = tf.sub(logits, tf.max(logits, axis, true));
+    // m is a constant for the tape: it cancels exactly, so its gradient (a mask of the maxima) is never run.
+    const shifted = tf.sub(
+      logits,
+      stopGradient(() => tf.max(logits, axis, true)),
+    );
     return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), axis, true)));
   });
 }

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hvp, installSecondOrderGradients, losses, tree, UnsupportedOpError } from '../../../index';
 import { ensureSecondOrderGradients, explainSecondOrderFailure, REPLACED_KERNELS, SECOND_ORDER_KERNELS } from '../../../lib/autodiff';
+import { stopGradient } from '../../../lib/autodiff/stopGradient';
 import { fdHessian } from '../../helpers/conv64';
 import * as mlp from '../../helpers/mlp64';
 
@@ -817,13 +818,39 @@ test('a first-order gradient takes tanh′, σ′ and exp′ from the saved outp
   // The forward pass only: no second Tanh, Sigmoid or Exp in the backward sweep.
   expect([count(first.kernels, 'Tanh'), count(first.kernels, 'Sigmoid'), count(first.kernels, 'Exp')]).toEqual([1, 1, 1]);
   // Second order: d²/dt² of tanh + σ + exp at t, by the HVP with v = 1 (exact despite the saved outputs).
-  const h = withRegistry(SOMAX_ONLY, () => hvp((p: { t: tf.Tensor }) => f(p.t), { t: x }, { t: tf.onesLike(x) }, undefined));
+  const h = withRegistry(SOMAX_ONLY, () =>
+    hvp((p) => f((p as { t: tf.Tensor }).t) as tf.Scalar, { t: x }, { t: tf.onesLike(x) }, undefined),
+  );
   const sig = (a: number) => 1 / (1 + Math.exp(-a));
   const want = [0.3, -0.7, 1.1].map(
     (a) => -2 * Math.tanh(a) * (1 - Math.tanh(a) ** 2) + sig(a) * (1 - sig(a)) * (1 - 2 * sig(a)) + Math.exp(a),
   );
   Array.from((h as { t: tf.Tensor }).t.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
   tf.dispose([x, (h as { t: tf.Tensor }).t]);
+});
+
+test('stopGradient: a constant for every gradient (first order and nested); log-softmax runs no gradient of its maximum', async () => {
+  const x = tf.tensor1d([0.3, -0.7, 1.1]);
+  // d/dx [x·c + x²] with c = stopGradient(x²) held constant: c + 2x (not 3x² + 2x); second derivative 2.
+  const f = (t: tf.Tensor) =>
+    tf.sum(
+      tf.add(
+        tf.mul(
+          t,
+          stopGradient(() => tf.square(t)),
+        ),
+        tf.square(t),
+      ),
+    );
+  const g = tf.grad(f)(x);
+  Array.from(g.dataSync()).forEach((v, i) => expect(v).toBeCloseTo([0.3, -0.7, 1.1][i] ** 2 + 2 * [0.3, -0.7, 1.1][i], 5));
+  const h = hvp((p) => f((p as { t: tf.Tensor }).t) as tf.Scalar, { t: x }, { t: tf.onesLike(x) }, undefined) as { t: tf.Tensor };
+  Array.from(h.t.dataSync()).forEach((v) => expect(v).toBeCloseTo(2, 5));
+  const z = tf.tensor2d([[1, 3, 2]]);
+  const y = tf.tensor2d([[0, 0, 1]]);
+  const prof = await tf.profile(() => tf.dispose(tf.grad((t: tf.Tensor) => tf.sum(losses.softmaxCrossEntropy(t, y)))(z)));
+  expect(prof.kernels.filter((k) => k.name === 'Max' || k.name === 'Equal').map((k) => k.name)).toEqual(['Max']);
+  tf.dispose([x, g, h.t, z, y]);
 });
 
 describe('stock tfjs per kernel (all other kernels somax): replaced kernels fail, kept kernels pass', () => {
