@@ -282,8 +282,11 @@ describe('kernel counts of an HVP (tanh MLP 12-8-3, softmax cross-entropy, batch
     });
     const hv = await kernelsOf(() => tree.leaves(hvp(lossFn, params, v, batch)));
     // tfjs copies every tensor a kernel saves for backprop (an Identity kernel, a copy on wasm, and a
-    // Cast in the backward sweep); inside second-order products somax saves aliases instead.
-    expect(hv.Identity ?? 0).toBe(0);
+    // Cast in the backward sweep); inside second-order products somax saves aliases instead. The
+    // only Identity kernels are the seed's: one copy of each leaf of v starts the outer sweep.
+    expect(hv.Identity ?? 0).toBe(tree.leaves(v).length);
+    // The seed is not raveled: no Concat of the gradient and no Split of v.
+    expect([hv.Concat ?? 0, hv.SplitV ?? 0]).toEqual([0, 0]);
     // Reverse-over-reverse differentiates the gradient once more: about twice its kernels (140
     // against 73 on the bench MLP with wasm; 318 against 84 before the aliases and leaner gradients).
     expect(total(hv)).toBeLessThanOrEqual(2 * total(grad));
