@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
+import { ensureWasmSlicing } from '../wasmSlice';
 import { GRADIENTS } from './kernels';
 
 /** The gradients installed over stock ones: stock is wrong at second order, or runs more kernels. */
@@ -211,6 +212,7 @@ export function installSecondOrderGradients(): void {
  * const hv = hvp(lossFn, params, v, batch);
  */
 export function ensureSecondOrderGradients(): void {
+  ensureWasmSlicing();
   for (let i = 0; i < REPLACED.length; i++) {
     if (tf.getGradient(REPLACED[i].kernelName) !== installedReplaced[i]) {
       installSecondOrderGradients();

@@ -1,0 +1,99 @@
+/**
+ * Slice and SplitV for tfjs-backend-wasm that copy only what they return.
+ *
+ * tfjs-backend-wasm 4.22's Slice kernel first reads its whole input out of the wasm heap into a
+ * fresh JavaScript array (`readSync`, a copy), then copies the slice from it; SplitV runs that
+ * Slice once per piece. Cutting a batch of 128 rows from 8000 MNIST digits copies 25 MB; splitting
+ * a raveled 784-128-10 MLP vector into its four leaves (CG's operator does it every iteration)
+ * copies the 100 K-entry vector four times. For a contiguous slice (rows, pieces of a vector) these
+ * kernels read the input through a view of the heap (no copy) and copy only the slice; strided
+ * slices and strings keep the stock kernels. Installed over the stock ones when the wasm
+ * backend's kernels are registered (at import, and again by {@link ensureWasmSlicing}).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** What these kernels use of tfjs-backend-wasm's backend object (public methods of BackendWasm). */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+}
+
+type KernelArgs = {
+  inputs: { x: tf.TensorInfo };
+  attrs: Record<string, unknown>;
+  backend: WasmBackend;
+};
+
+/** Marks a kernel function as somax's (installing twice is a no-op). */
+const MARK = '__somaxWasmSlice';
+
+/**
+ * `x[begin : begin + size]` for a contiguous slice, on the wasm heap: the output is allocated first
+ * (allocating can grow the heap, which detaches earlier views), then both are viewed and the slice
+ * copied at once.
+ */
+function sliceOnHeap(x: tf.TensorInfo, begin: number[], size: number[], backend: WasmBackend): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const offset = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
+  const dst = backend.typedArrayFromHeap(out);
+  dst.set(backend.typedArrayFromHeap(x).subarray(offset, offset + dst.length));
+  return out;
+}
+
+/** Whether somax's kernels take this slice: a contiguous one of a numeric tensor. */
+const ours = (x: tf.TensorInfo, begin: number[], size: number[]) =>
+  x.dtype !== 'string' && tf.slice_util.isSliceContinous(x.shape, begin, size);
+
+/** The Slice kernel (same attrs and results as stock; strided slices and strings go to `stock`). */
+function slice(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo {
+  const { x } = args.inputs;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
+  return ours(x, begin, size) ? sliceOnHeap(x, begin, size, args.backend) : (stock(args as never) as tf.TensorInfo);
+}
+
+/** The SplitV kernel: one heap slice per piece along `axis` (stock when the pieces are strided). */
+function splitV(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo[] {
+  const { x } = args.inputs;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs.numOrSizeSplits as number[] | number, axis);
+  const whole = x.shape.map((n, i) => (i === axis ? sizes[0] : n));
+  if (!ours(x, new Array<number>(x.shape.length).fill(0), whole)) return stock(args as never) as tf.TensorInfo[];
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.map((n, i) => (i === axis ? s : n));
+    const piece = sliceOnHeap(x, [...begin], size, args.backend);
+    begin[axis] += s;
+    return piece;
+  });
+}
+
+const KERNELS: [string, (args: KernelArgs, stock: tf.KernelFunc) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  ['Slice', slice],
+  ['SplitV', splitV],
+];
+
+/**
+ * Installs the heap-view Slice and SplitV over tfjs-backend-wasm's (idempotent; nothing when the
+ * wasm backend's kernels are not registered, or when it lacks the methods they use).
+ *
+ * @example
+ * import '@tensorflow/tfjs-backend-wasm';
+ * ensureWasmSlicing();   // somax calls it at import and when a step is made
+ */
+export function ensureWasmSlicing(): void {
+  for (const [name, ours] of KERNELS) {
+    const config = tf.getKernel(name, 'wasm');
+    if (config == null || (config.kernelFunc as unknown as Record<string, unknown>)[MARK]) continue;
+    const stock = config.kernelFunc;
+    const kernelFunc = (args: tf.KernelFunc extends (a: infer A) => unknown ? A : never) => {
+      const backend = (args as unknown as KernelArgs).backend;
+      if (typeof backend?.typedArrayFromHeap !== 'function' || typeof backend.makeOutput !== 'function') return stock(args);
+      return ours(args as unknown as KernelArgs, stock);
+    };
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...config, kernelFunc: Object.assign(kernelFunc, { [MARK]: true }) as tf.KernelFunc });
+  }
+}
+
+ensureWasmSlicing();

@@ -1,0 +1,72 @@
+// Slice and SplitV on tfjs-backend-wasm (somax's heap-view kernels) equal the cpu backend's, for
+// contiguous and strided slices of ranks 1–4, empty slices, int32 and bool; and they are installed.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import fc from 'fast-check';
+import { ensureWasmSlicing } from '../../lib/wasmSlice';
+
+/** Runs `fn` on `backend` and returns the values and shapes of what it made (disposed after). */
+async function on(backend: string, fn: () => tf.Tensor[]): Promise<{ shape: number[]; values: number[] }[]> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  return tf.tidy(() => fn().map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) })));
+}
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  ensureWasmSlicing();
+});
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+test("somax's Slice and SplitV are the wasm backend's kernels", () => {
+  for (const name of ['Slice', 'SplitV']) {
+    expect((tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<string, unknown>).__somaxWasmSlice).toBe(true);
+  }
+});
+
+test('slices of every rank 1–4 (contiguous, strided, empty) and splits along every axis equal cpu', async () => {
+  const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 });
+  const caseArb = shapeArb.chain((shape) =>
+    fc.record({
+      shape: fc.constant(shape),
+      begin: fc.tuple(...shape.map((n) => fc.integer({ min: 0, max: n - 1 }))),
+      take: fc.tuple(...shape.map((n) => fc.integer({ min: 0, max: n }))),
+      axis: fc.integer({ min: 0, max: shape.length - 1 }),
+      dtype: fc.constantFrom<'float32' | 'int32' | 'bool'>('float32', 'int32', 'bool'),
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(caseArb, async ({ shape, begin, take, axis, dtype }) => {
+      const size = shape.map((n, i) => Math.min(take[i], n - begin[i]));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) =>
+        dtype === 'bool' ? Number((i * 7) % 3 === 0) : dtype === 'int32' ? i * 3 - 7 : i * 0.5 - 3,
+      );
+      const run = () => {
+        const x = tf.tensor(values, shape, dtype);
+        const half = Math.floor(shape[axis] / 2);
+        const pieces = half === 0 ? [shape[axis]] : [half, shape[axis] - half];
+        return [tf.slice(x, begin, size), ...tf.split(x, pieces, axis)];
+      };
+      expect(await on('wasm', run)).toEqual(await on('cpu', run));
+    }),
+    { numRuns: 60, seed: 7 },
+  );
+});
+
+test('a batch cut from a large tensor: the same rows as cpu, and the input stays intact', async () => {
+  const make = () =>
+    tf.tensor2d(
+      Float32Array.from({ length: 2000 * 30 }, (_, i) => Math.sin(i)),
+      [2000, 30],
+    );
+  const run = () => {
+    const x = make();
+    return [tf.slice(x, 1234, 128), tf.slice(x, [5, 3], [7, 11]), x];
+  };
+  expect(await on('wasm', run)).toEqual(await on('cpu', run));
+});
