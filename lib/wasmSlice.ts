@@ -42,14 +42,14 @@ function sliceOnHeap(x: tf.TensorInfo, begin: number[], size: number[], backend:
 }
 
 /** Whether somax's kernels take this slice: a contiguous one of a numeric tensor. */
-const ours = (x: tf.TensorInfo, begin: number[], size: number[]) =>
+const viewable = (x: tf.TensorInfo, begin: number[], size: number[]) =>
   x.dtype !== 'string' && tf.slice_util.isSliceContinous(x.shape, begin, size);
 
 /** The Slice kernel (same attrs and results as stock; strided slices and strings go to `stock`). */
 function slice(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo {
   const { x } = args.inputs;
   const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
-  return ours(x, begin, size) ? sliceOnHeap(x, begin, size, args.backend) : (stock(args as never) as tf.TensorInfo);
+  return viewable(x, begin, size) ? sliceOnHeap(x, begin, size, args.backend) : (stock(args as never) as tf.TensorInfo);
 }
 
 /** The SplitV kernel: one heap slice per piece along `axis` (stock when the pieces are strided). */
@@ -58,7 +58,7 @@ function splitV(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo[] {
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs.numOrSizeSplits as number[] | number, axis);
   const whole = x.shape.map((n, i) => (i === axis ? sizes[0] : n));
-  if (!ours(x, new Array<number>(x.shape.length).fill(0), whole)) return stock(args as never) as tf.TensorInfo[];
+  if (!viewable(x, new Array<number>(x.shape.length).fill(0), whole)) return stock(args as never) as tf.TensorInfo[];
   const begin = new Array<number>(x.shape.length).fill(0);
   return sizes.map((s) => {
     const size = x.shape.map((n, i) => (i === axis ? s : n));
@@ -82,17 +82,17 @@ const KERNELS: [string, (args: KernelArgs, stock: tf.KernelFunc) => tf.TensorInf
  * ensureWasmSlicing();   // somax calls it at import and when a step is made
  */
 export function ensureWasmSlicing(): void {
-  for (const [name, ours] of KERNELS) {
+  for (const [name, kernel] of KERNELS) {
     const config = tf.getKernel(name, 'wasm');
     if (config == null || (config.kernelFunc as unknown as Record<string, unknown>)[MARK]) continue;
     const stock = config.kernelFunc;
-    const kernelFunc = (args: tf.KernelFunc extends (a: infer A) => unknown ? A : never) => {
+    const kernelFunc: tf.KernelFunc = (args) => {
       const backend = (args as unknown as KernelArgs).backend;
       if (typeof backend?.typedArrayFromHeap !== 'function' || typeof backend.makeOutput !== 'function') return stock(args);
-      return ours(args as unknown as KernelArgs, stock);
+      return kernel(args as unknown as KernelArgs, stock);
     };
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...config, kernelFunc: Object.assign(kernelFunc, { [MARK]: true }) as tf.KernelFunc });
+    tf.registerKernel({ ...config, kernelFunc: Object.assign(kernelFunc, { [MARK]: true }) });
   }
 }
 
