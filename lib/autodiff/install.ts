@@ -16,12 +16,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { ensureWasmSlicing } from '../wasmSlice';
+import { engineInternals } from './engine';
+import type { EngineInternals } from './engine';
 import { GRADIENTS } from './kernels';
 
 /** The gradients installed over stock ones: stock is wrong at second order, or runs more kernels. */
 const REPLACED = GRADIENTS.filter((g) => g.replaces !== undefined || g.leaner !== undefined);
 
 let installedReplaced: unknown[] = [];
+
+/** The backend {@link ensureSecondOrderGradients} last checked wasm's slicing kernels on. */
+let slicingCheckedFor: string | undefined;
 
 /** Nesting depth of somax second-order products in progress (fused ops run unfused inside them). */
 let secondOrderDepth = 0;
@@ -120,18 +125,6 @@ function installUnfusing(): void {
   fused.__somaxOriginal = originals;
 }
 
-/** The parts of tfjs's engine that {@link installAliasSaving} reads and patches (tfjs-core 4.x). */
-interface EngineInternals {
-  saveTensorsForBackwardMode?: ((tensors: tf.Tensor[]) => tf.Tensor[]) & { __somaxOriginal?: (tensors: tf.Tensor[]) => tf.Tensor[] };
-  makeTensorFromTensorInfo(info: { dataId: tf.DataId; shape: number[]; dtype: tf.DataType }, backend?: unknown): tf.Tensor;
-  keep<T extends tf.Tensor>(t: T): T;
-  state: {
-    tensorInfo: { get(dataId: tf.DataId): { backend: { incRef?: (dataId: tf.DataId) => void } } | undefined };
-    /** Tapes recording now: 1 while the forward pass of a first-order gradient runs. */
-    gradientDepth: number;
-  };
-}
-
 /**
  * What a kernel saves for its backward pass, as aliases: a second handle on the same data (one
  * more reference) that carries the *same tensor id* as the original. tfjs saves an `Identity`
@@ -159,7 +152,7 @@ function aliasForBackward(engine: EngineInternals, t: tf.Tensor): tf.Tensor | nu
  * nested `tf.grad` keeps tfjs's saving, as does a backend without `incRef`.
  */
 function installAliasSaving(): void {
-  const engine = tf.engine() as unknown as EngineInternals;
+  const engine = engineInternals();
   const original = engine.saveTensorsForBackwardMode;
   if (original == null || original.__somaxOriginal) return;
   const patched = (tensors: tf.Tensor[]): tf.Tensor[] =>
@@ -212,7 +205,11 @@ export function installSecondOrderGradients(): void {
  * const hv = hvp(lossFn, params, v, batch);
  */
 export function ensureSecondOrderGradients(): void {
-  ensureWasmSlicing();
+  const backend = tf.getBackend();
+  if (backend !== slicingCheckedFor) {
+    slicingCheckedFor = backend; // once per backend change, not per product
+    ensureWasmSlicing();
+  }
   for (let i = 0; i < REPLACED.length; i++) {
     if (tf.getGradient(REPLACED[i].kernelName) !== installedReplaced[i]) {
       installSecondOrderGradients();

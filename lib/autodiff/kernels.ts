@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { broadcastTo, convPatches, matMulFast } from '../ops';
+import { backwardRecorded } from './engine';
 
 type Attrs = Record<string, any>;
 type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
@@ -84,13 +85,6 @@ function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, repl
     leaner,
   };
 }
-
-/**
- * Whether the backward sweep running now is itself recorded (a gradient taken inside another
- * gradient: an HVP, a JVP by double VJP). Outside of it, at first order, nothing differentiates the
- * gradient again, so a saved output may be used as stock tfjs does.
- */
-const backwardRecorded = (): boolean => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 
 /**
  * {@link unary} for a kernel whose derivative is cheaper from its output y: at first order (the

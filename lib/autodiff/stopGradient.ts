@@ -5,10 +5,8 @@
  * sweep (first order or nested) runs their gradients.
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
-
-/** The part of tfjs's engine state that says whether ops are recorded (tfjs 4: off while kernelDepth > 0). */
-type EngineDepth = { state: { kernelDepth: number } };
+import type * as tf from '@tensorflow/tfjs-core';
+import { engineInternals } from './engine';
 
 /**
  * Runs `fn` with the gradient tape off and returns its result as a constant: derivatives of any
@@ -20,7 +18,7 @@ type EngineDepth = { state: { kernelDepth: number } };
  * const logp = tf.sub(tf.sub(z, m), tf.log(tf.sum(tf.exp(tf.sub(z, m)), -1, true)));
  */
 export function stopGradient<T extends tf.TensorContainer>(fn: () => T): T {
-  const engine = tf.engine() as unknown as EngineDepth;
+  const engine = engineInternals();
   engine.state.kernelDepth += 1;
   try {
     return fn();
