@@ -13,6 +13,20 @@ export function symmetrize(a: Float64Array, n: number): Float64Array {
   return out;
 }
 
+/**
+ * `c · x` as a new float64 array: a native typed-array conversion, then one loop (V8's
+ * `Float64Array.from(x, fn)` calls `fn` per entry through the iterator protocol, which took 50–90 ms
+ * for the 180 K entries of an MLP's K-FAC factors).
+ *
+ * @example
+ * scaledCopy(values.subarray(0, k * k), 1 / correction) // a bias-corrected block, float64
+ */
+export function scaledCopy(x: ArrayLike<number>, c: number): Float64Array {
+  const out = new Float64Array(x as ArrayLike<number> & Iterable<number>);
+  for (let i = 0; i < out.length; i++) out[i] *= c;
+  return out;
+}
+
 /** `A x` for an r×c matrix. */
 export function matVec(a: Float64Array, x: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows);

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertInRange, assertPositive, InputError } from '../lib/errors';
 import { maskLeaves } from '../lib/combine/labels';
 import type { Mask } from '../lib/combine/labels';
-import { symmetricPower } from '../lib/linalg';
+import { scaledCopy, symmetricPower } from '../lib/linalg';
 import { matMulFast } from '../lib/ops';
 import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
@@ -269,7 +269,7 @@ export function scaleByShampoo(options: ShampooOptions = {}): GradientTransforma
     return blocks.map((list) =>
       list.map((s) => {
         const k = s.shape[0];
-        const block = Float64Array.from(values.subarray(offset, (offset += k * k)), (x) => x / c2);
+        const block = scaledCopy(values.subarray(offset, (offset += k * k)), 1 / c2);
         return tf.tensor2d(hostInverseRoot(block, k, 4, o.ridge), [k, k]);
       }),
     );

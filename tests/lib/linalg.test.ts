@@ -38,6 +38,15 @@ describe('linalg (float64)', () => {
     expect(Array.from(linalg.symmetrize(Float64Array.of(1, 2, 0, 1), 2))).toEqual([1, 1, 1, 1]);
   });
 
+  test('scaledCopy widens to float64, scales, and leaves its input alone', () => {
+    const x = Float32Array.of(0.1, -2, 3);
+    const y = linalg.scaledCopy(x.subarray(1), 0.5);
+    expect(y).toBeInstanceOf(Float64Array);
+    expect(Array.from(y)).toEqual([-1, 1.5]);
+    expect(linalg.scaledCopy(x, 1)[0]).toBe(Math.fround(0.1)); // float32's value, widened exactly
+    expect(Array.from(x)).toEqual([Math.fround(0.1), -2, 3]);
+  });
+
   test('cholesky of known matrices is exact', () => {
     expect(Array.from(linalg.cholesky(Float64Array.of(4, 2, 2, 3), 2))).toEqual([2, 0, 1, Math.SQRT2]);
     // The textbook 3×3 example: L = [[5, 0, 0], [3, 3, 0], [-1, 1, 3]].

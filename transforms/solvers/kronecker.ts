@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maskLeaves } from '../../lib/combine/labels';
 import type { Mask } from '../../lib/combine/labels';
 import { assertInteger, assertInRange, InputError } from '../../lib/errors';
-import { cholesky, choleskyInverse } from '../../lib/linalg';
+import { cholesky, choleskyInverse, scaledCopy } from '../../lib/linalg';
 import { batchSize, checkObjective, residualAt } from '../../lib/objective';
 import type { Objective, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
@@ -299,7 +299,7 @@ export function kroneckerSolver<X>(objective: Objective<X>, options: KroneckerOp
     );
     let offset = 0;
     const take = (blocks: readonly tf.Tensor2D[]) =>
-      blocks.map((b) => Float64Array.from(values.subarray(offset, (offset += b.size)), (v) => v / correction));
+      blocks.map((b) => scaledCopy(values.subarray(offset, (offset += b.size)), 1 / correction));
     return Object.fromEntries(
       keys.map((k) => {
         const inv = dampedInverses(take(factors[k].a), take(factors[k].g), lam);
