@@ -7,7 +7,7 @@
 import { InputError } from './errors';
 
 /** `½(A + Aᵀ)` of an n×n matrix (a new array). */
-export function symmetrize(a: Float64Array, n: number): Float64Array {
+export function symmetrize(a: ArrayLike<number>, n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = 0.5 * (a[i * n + j] + a[j * n + i]);
   return out;

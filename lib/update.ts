@@ -10,7 +10,7 @@ import { stepContext } from './stepContext';
 import type { StepContext } from './stepContext';
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGrad } from './autodiff';
-import { ensureWasmSlicing } from './wasmSlice';
+import { ensureWasmKernels } from './wasmKernels';
 import { assertInRange, assertInteger, HyperparameterError } from './errors';
 import * as tree from './tree';
 import { runAsync, runSync, updateReadsOf } from './reads';
@@ -232,7 +232,7 @@ function stepReads<S, B>(tx: GradientTransformation<S>, loss: LossFn<B> | Object
     throw new HyperparameterError(`${name}: the loss must be a function (params, batch) → tf.Scalar, or an objective { predict, loss }`);
   }
   const { reuse } = resolveOptions(name, stepOptions, { reuse: true });
-  ensureWasmSlicing(); // the wasm backend may have been loaded after somax
+  ensureWasmKernels(); // the wasm backend may have been loaded after somax
   const vg = valueAndGrad(objective ? (objectiveLoss(objective) as LossFn<B>) : (loss as LossFn<B>));
   return function* (params: Tree, state: S, batch: B, options: StepOptions = {}): Reads<StepResult<S>> {
     checkOptionKeys(name, options, STEP_OPTION_KEYS);

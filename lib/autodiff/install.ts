@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
-import { ensureWasmSlicing } from '../wasmSlice';
+import { ensureWasmKernels } from '../wasmKernels';
 import { engineInternals } from './engine';
 import type { EngineInternals } from './engine';
 import { GRADIENTS } from './kernels';
@@ -25,8 +25,8 @@ const REPLACED = GRADIENTS.filter((g) => g.replaces !== undefined || g.leaner !=
 
 let installedReplaced: unknown[] = [];
 
-/** The backend {@link ensureSecondOrderGradients} last checked wasm's slicing kernels on. */
-let slicingCheckedFor: string | undefined;
+/** The backend {@link ensureSecondOrderGradients} last checked somax's wasm kernels on. */
+let wasmKernelsCheckedFor: string | undefined;
 
 /** Nesting depth of somax second-order products in progress (fused ops run unfused inside them). */
 let secondOrderDepth = 0;
@@ -206,9 +206,9 @@ export function installSecondOrderGradients(): void {
  */
 export function ensureSecondOrderGradients(): void {
   const backend = tf.getBackend();
-  if (backend !== slicingCheckedFor) {
-    slicingCheckedFor = backend; // once per backend change, not per product
-    ensureWasmSlicing();
+  if (backend !== wasmKernelsCheckedFor) {
+    wasmKernelsCheckedFor = backend; // once per backend change, not per product
+    ensureWasmKernels();
   }
   for (let i = 0; i < REPLACED.length; i++) {
     if (tf.getGradient(REPLACED[i].kernelName) !== installedReplaced[i]) {

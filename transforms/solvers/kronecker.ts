@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maskLeaves } from '../../lib/combine/labels';
 import type { Mask } from '../../lib/combine/labels';
 import { assertInteger, assertInRange, InputError } from '../../lib/errors';
-import { cholesky, choleskyInverse, scaledCopy } from '../../lib/linalg';
+import { cholesky, choleskyInverse, scaledCopy, symmetrize } from '../../lib/linalg';
 import { batchSize, checkObjective, residualAt } from '../../lib/objective';
 import type { Objective, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
@@ -136,8 +136,8 @@ function layerFactorBlocks(stats: readonly LayerStatistics[], samples: number, b
 
 /** `(m + shift·I)⁻¹` of a symmetric positive semi-definite k × k block (float64 values, symmetrized). */
 function dampedInverse(m: ArrayLike<number>, k: number, shift: number): Float32Array {
-  const block = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) block[i * k + j] = 0.5 * (m[i * k + j] + m[j * k + i]) + (i === j ? shift : 0);
+  const block = symmetrize(m, k);
+  for (let i = 0; i < k; i++) block[i * k + i] += shift;
   return Float32Array.from(choleskyInverse(cholesky(block, k, { jitter: 1e-12 }), k));
 }
 

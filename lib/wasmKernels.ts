@@ -1,5 +1,10 @@
 /**
- * Slice and SplitV for tfjs-backend-wasm that copy only what they return.
+ * Identity, Slice and SplitV for tfjs-backend-wasm that copy only what they must.
+ *
+ * tfjs-backend-wasm 4.22's Identity (every `tf.clone`, and so every state a transform returns
+ * without changing it) copies its input on the heap; tensors are immutable, so the output can share
+ * the input's data with one more reference instead, as the cpu backend's Identity and wasm's own
+ * Reshape do.
  *
  * tfjs-backend-wasm 4.22's Slice kernel first reads its whole input out of the wasm heap into a
  * fresh JavaScript array (`readSync`, a copy), then copies the slice from it; SplitV runs that
@@ -8,13 +13,14 @@
  * copies the 100 K-entry vector four times. For a contiguous slice (rows, pieces of a vector) these
  * kernels read the input through a view of the heap (no copy) and copy only the slice; strided
  * slices and strings keep the stock kernels. Installed over the stock ones when the wasm
- * backend's kernels are registered (at import, and again by {@link ensureWasmSlicing}).
+ * backend's kernels are registered (at import, and again by {@link ensureWasmKernels}).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 /** What these kernels use of tfjs-backend-wasm's backend object (public methods of BackendWasm). */
 interface WasmBackend {
+  incRef(dataId: tf.DataId): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
 }
@@ -26,7 +32,7 @@ type KernelArgs = {
 };
 
 /** Marks a kernel function as somax's (installing twice is a no-op). */
-const MARK = '__somaxWasmSlice';
+const MARK = '__somaxWasmKernel';
 
 /**
  * `x[begin : begin + size]` for a contiguous slice, on the wasm heap: the output is allocated first
@@ -68,27 +74,41 @@ function splitV(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo[] {
   });
 }
 
+/** The Identity kernel: the input's data with one more reference (strings keep stock's copy). */
+function identity(args: KernelArgs, stock: tf.KernelFunc): tf.TensorInfo {
+  const { x } = args.inputs;
+  if (x.dtype === 'string') return stock(args as never) as tf.TensorInfo;
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 const KERNELS: [string, (args: KernelArgs, stock: tf.KernelFunc) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  ['Identity', identity],
   ['Slice', slice],
   ['SplitV', splitV],
 ];
 
 /**
- * Installs the heap-view Slice and SplitV over tfjs-backend-wasm's (idempotent; nothing when the
+ * Installs the sharing Identity and the heap-view Slice and SplitV over tfjs-backend-wasm's (idempotent; nothing when the
  * wasm backend's kernels are not registered, or when it lacks the methods they use).
  *
  * @example
  * import '@tensorflow/tfjs-backend-wasm';
- * ensureWasmSlicing();   // somax calls it at import and when a step is made
+ * ensureWasmKernels();   // somax calls it at import and when a step is made
  */
-export function ensureWasmSlicing(): void {
+export function ensureWasmKernels(): void {
   for (const [name, kernel] of KERNELS) {
     const config = tf.getKernel(name, 'wasm');
     if (config == null || (config.kernelFunc as unknown as Record<string, unknown>)[MARK]) continue;
     const stock = config.kernelFunc;
     const kernelFunc: tf.KernelFunc = (args) => {
       const backend = (args as unknown as KernelArgs).backend;
-      if (typeof backend?.typedArrayFromHeap !== 'function' || typeof backend.makeOutput !== 'function') return stock(args);
+      if (
+        typeof backend?.typedArrayFromHeap !== 'function' ||
+        typeof backend.makeOutput !== 'function' ||
+        typeof backend.incRef !== 'function'
+      )
+        return stock(args);
       return kernel(args as unknown as KernelArgs, stock);
     };
     tf.unregisterKernel(name, 'wasm');
@@ -96,4 +116,4 @@ export function ensureWasmSlicing(): void {
   }
 }
 
-ensureWasmSlicing();
+ensureWasmKernels();

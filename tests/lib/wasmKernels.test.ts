@@ -1,10 +1,11 @@
-// Slice and SplitV on tfjs-backend-wasm (somax's heap-view kernels) equal the cpu backend's, for
-// contiguous and strided slices of ranks 1–4, empty slices, int32 and bool; and they are installed.
+// Identity, Slice and SplitV on tfjs-backend-wasm (somax's sharing and heap-view kernels) equal the cpu
+// backend's, for contiguous and strided slices of ranks 1–4, empty slices, int32 and bool; a clone
+// shares its input's data and outlives it; and they are installed.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import fc from 'fast-check';
-import { ensureWasmSlicing } from '../../lib/wasmSlice';
+import { ensureWasmKernels } from '../../lib/wasmKernels';
 
 /** Runs `fn` on `backend` and returns the values and shapes of what it made (disposed after). */
 async function on(backend: string, fn: () => tf.Tensor[]): Promise<{ shape: number[]; values: number[] }[]> {
@@ -16,15 +17,15 @@ async function on(backend: string, fn: () => tf.Tensor[]): Promise<{ shape: numb
 beforeAll(async () => {
   await tf.setBackend('wasm');
   await tf.ready();
-  ensureWasmSlicing();
+  ensureWasmKernels();
 });
 afterAll(async () => {
   await tf.setBackend('cpu');
 });
 
-test("somax's Slice and SplitV are the wasm backend's kernels", () => {
-  for (const name of ['Slice', 'SplitV']) {
-    expect((tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<string, unknown>).__somaxWasmSlice).toBe(true);
+test("somax's Identity, Slice and SplitV are the wasm backend's kernels", () => {
+  for (const name of ['Identity', 'Slice', 'SplitV']) {
+    expect((tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<string, unknown>).__somaxWasmKernel).toBe(true);
   }
 });
 
@@ -69,4 +70,24 @@ test('a batch cut from a large tensor: the same rows as cpu, and the input stays
     return [tf.slice(x, 1234, 128), tf.slice(x, [5, 3], [7, 11]), x];
   };
   expect(await on('wasm', run)).toEqual(await on('cpu', run));
+});
+
+test('a clone on wasm shares its data (no new buffer), outlives its input, and frees the data with the last handle', () => {
+  const before = tf.memory();
+  const x = tf.tensor([1.5, -2, 3], [3]);
+  const y = tf.clone(x);
+  expect(tf.memory().numTensors).toBe(before.numTensors + 2);
+  expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers + 1); // stock wasm: + 2 (a heap copy)
+  x.dispose();
+  expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3]);
+  const z = tf.add(y, 1); // kernels read the shared data
+  expect(Array.from(z.dataSync())).toEqual([2.5, -1, 4]);
+  tf.dispose([y, z]);
+  expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+  expect(tf.memory().numBytes).toBe(before.numBytes);
+  const s = tf.tensor(['a', 'b']);
+  const t = tf.clone(s); // strings keep stock's copy
+  s.dispose();
+  expect(t.dataSync()).toEqual(['a', 'b']);
+  t.dispose();
 });
