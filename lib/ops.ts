@@ -69,3 +69,21 @@ export function convPatches(
   const d = kh * kw * x.shape[3];
   return tf.tidy(() => tf.conv2d(x, tf.reshape(tf.eye(d), [kh, kw, x.shape[3], d]) as tf.Tensor4D, strides, pad));
 }
+
+/**
+ * A float32 scalar that is 0 when every entry of the float tensors `xs` is finite and NaN
+ * otherwise: `Σ 0·x` over them raveled (`0·x` is NaN exactly for ±∞ and NaN, and a sum of zeros
+ * cannot overflow, as `Σ x` could). Three kernels for any number of tensors (concat, multiply, sum),
+ * where a per-tensor `all(isFinite(x))` takes three each. Integer tensors are always finite.
+ *
+ * @example
+ * nonFiniteProbe([tf.tensor([1, 2]), tf.tensor([Infinity])]) // NaN
+ */
+export function nonFiniteProbe(xs: readonly tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    const floats = xs.filter((x) => x.dtype === 'float32');
+    if (floats.length === 0) return tf.scalar(0);
+    const flat = floats.length === 1 ? tf.reshape(floats[0], [-1]) : tf.concat(floats.map((x) => tf.reshape(x, [-1])));
+    return tf.sum(tf.mul(flat, 0));
+  });
+}

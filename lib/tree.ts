@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, TreeMismatchError } from './errors';
+import { nonFiniteProbe } from './ops';
 import { foldIn } from './random';
 import type { PRNGKey, StateTree, Tree } from './types';
 
@@ -422,11 +423,9 @@ export function dispose(a: StateTree): void {
   for (const t of tensors(a)) t.dispose();
 }
 
-/** A boolean scalar: true when every entry of every leaf is finite. */
+/** A boolean scalar: true when every entry of every leaf is finite (see `nonFiniteProbe`). */
 export function allFinite(a: Tree): tf.Scalar {
-  return tf.tidy(() =>
-    leaves(a).reduce<tf.Scalar>((acc, x) => tf.logicalAnd(acc, tf.all(tf.isFinite(x))) as tf.Scalar, tf.scalar(true, 'bool')),
-  );
+  return tf.tidy(() => tf.equal(nonFiniteProbe(leaves(a)), 0));
 }
 
 /**

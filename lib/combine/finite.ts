@@ -6,16 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger } from '../errors';
-import { selectIf } from '../ops';
+import { nonFiniteProbe, selectIf } from '../ops';
 import * as tree from '../tree';
 import { fetchScalar, runSync, updateReadsOf, withReads } from '../reads';
 import { resolveOptions } from '../options';
 import type { Defaults } from '../options';
 import type { GradientTransformation, Reads, StateTree, Tree } from '../types';
 
-/** Whether every entry of `t` is finite: a {@link Reads} computation (one boolean read). */
+/** Whether every entry of `t` is finite: a {@link Reads} computation (one read of {@link nonFiniteProbe}). */
 export function* allFiniteReads(t: Tree): Reads<boolean> {
-  return (yield* fetchScalar(() => tf.cast(tree.allFinite(t), 'float32'))) === 1;
+  return (yield* fetchScalar(() => nonFiniteProbe(tree.leaves(t)))) === 0;
 }
 
 /**
@@ -184,7 +184,7 @@ function guardOnDevice<S>(inner: GradientTransformation<S>): GradientTransformat
     function* (updates, state, params, extra) {
       const [out, innerState] = yield* updateReadsOf(inner, updates, state.innerState, params, extra);
       const result = tree.tidy(() => {
-        const ok = tf.logicalAnd(tree.allFinite(updates), tree.allFinite(out));
+        const ok = tf.equal(nonFiniteProbe([...tree.leaves(updates), ...tree.leaves(out)]), 0);
         const selected = tree.map((o: tf.Tensor) => selectIf(ok, o, tf.zerosLike(o)), out);
         const kept = selectState(ok, innerState as StateTree, state.innerState as StateTree) as S;
         const count = state.info.skippedSteps as tf.Scalar;

@@ -130,3 +130,29 @@ describe('tree: bad input named by path', () => {
     tree.dispose(p as any);
   });
 });
+
+describe('tree.allFinite', () => {
+  const allFinite = (t: Parameters<typeof tree.allFinite>[0]) => {
+    const b = tree.allFinite(t);
+    const v = b.dataSync()[0];
+    b.dispose();
+    return v === 1;
+  };
+
+  test('is false exactly when some float entry is NaN or ±∞ (fast-check), true for huge finite entries whose sum overflows', () => {
+    const entry = fc.oneof(fc.double({ min: -3e38, max: 3e38, noNaN: true }), fc.constantFrom(NaN, Infinity, -Infinity, 3e38, -3e38, 0));
+    fc.assert(
+      fc.property(fc.array(fc.array(entry, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }), (leaves) => {
+        const t = Object.fromEntries(leaves.map((l, i) => [`l${i}`, tf.tensor1d(l)]));
+        const expected = leaves.every((l) => l.every((x) => Number.isFinite(Math.fround(x))));
+        expect(allFinite(t)).toBe(expected);
+        tf.dispose(Object.values(t));
+      }),
+      { numRuns: 200, seed: 11 },
+    );
+    const huge = { a: tf.fill([4], 3e38), i: tf.tensor1d([7], 'int32') }; // Σ x = +∞ in float32; every entry is finite
+    expect(allFinite(huge)).toBe(true);
+    tf.dispose(Object.values(huge));
+    expect(allFinite({})).toBe(true);
+  });
+});
