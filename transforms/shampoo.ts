@@ -95,9 +95,9 @@ export function inverseRoot(a: tf.Tensor2D, p: number, options: InverseRootOptio
   });
 }
 
-/** `(A + ε‖A‖_F I)^{-1/p}` in float64 on the host, by the eigendecomposition of `a` (k × k values). */
-function hostInverseRoot(a: ArrayLike<number>, k: number, p: number, ridge: number): Float32Array {
-  const block = Float64Array.from(a);
+/** `(A + ε‖A‖_F I)^{-1/p}` in float64 on the host, A = `scale · a` (k × k values), by its eigendecomposition. */
+function hostInverseRoot(a: ArrayLike<number>, scale: number, k: number, p: number, ridge: number): Float32Array {
+  const block = scaledCopy(a, scale);
   const norm = Math.sqrt(block.reduce((s, x) => s + x * x, 0));
   for (let i = 0; i < k; i++) block[i * k + i] += ridge * norm;
   return Float32Array.from(symmetricPower(block, k, -1 / p, { floor: Number.MIN_VALUE }));
@@ -269,8 +269,7 @@ export function scaleByShampoo(options: ShampooOptions = {}): GradientTransforma
     return blocks.map((list) =>
       list.map((s) => {
         const k = s.shape[0];
-        const block = scaledCopy(values.subarray(offset, (offset += k * k)), 1 / c2);
-        return tf.tensor2d(hostInverseRoot(block, k, 4, o.ridge), [k, k]);
+        return tf.tensor2d(hostInverseRoot(values.subarray(offset, (offset += k * k)), 1 / c2, k, 4, o.ridge), [k, k]);
       }),
     );
   }
