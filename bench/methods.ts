@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { adam, listMethods, losses, make, makeStep, objectiveLoss, tree } from '../index';
 import type { GradientTransformation, Tree } from '../index';
-import { gradientOf, medianMs } from './harness';
+import { gradientOf, interleaved, medianMs } from './harness';
 import type { Row } from './harness';
 import { batchOf, lossFn, mlpParams, objective } from './mlp';
 import type { Suite } from './harness';
@@ -51,8 +51,9 @@ function tinyProblem() {
 }
 
 /**
- * Median ms of `reps` steps (after 2 warm-up steps; none when a single slow step is timed), then one more
- * step under `tf.profile` for the peak tensor count and bytes allocated inside a step.
+ * Median ms of `reps` steps interleaved with as many gradients (`gradient`, timed alike: the ratio
+ * of the two medians is measured in one window of the machine's drift), after 2 warm-up rounds,
+ * then one more step under `tf.profile` for the peak tensor count and bytes allocated inside a step.
  */
 async function timeSteps(
   tx: GradientTransformation<any>,
@@ -61,6 +62,7 @@ async function timeSteps(
   batch: unknown,
   curvatureBatch: unknown,
   reps: number,
+  gradient: () => tf.Tensor[],
 ) {
   const step = makeStep(tx, loss);
   let current = tree.map((t: tf.Tensor) => tf.clone(t), params);
@@ -72,7 +74,7 @@ async function timeSteps(
     state = out.state;
     return out.loss;
   };
-  const ms = medianMs(once, { reps, warmup: reps > 1 ? 2 : 0 });
+  const { step: ms, gradient: gradientMs } = interleaved({ gradient, step: once }, { reps, warmup: 2 });
   const before = tf.memory();
   const profile = await tf.profile(() => {
     tf.dispose(once());
@@ -80,7 +82,7 @@ async function timeSteps(
   const peakTensors = Math.max(0, ...profile.kernels.map((k) => k.totalTensorsSnapshot)) - before.numTensors;
   const peakBytes = profile.peakBytes - before.numBytes;
   tree.dispose([current, state] as any);
-  return { ms, peakTensors, peakBytes };
+  return { ms, gradientMs, peakTensors, peakBytes };
 }
 
 /** The per-method suite: step time / gradient time, peak tensors and bytes (wasm). */
@@ -90,7 +92,8 @@ export const methodSteps: Suite = {
   description: 'one step of every method / one gradient, MLP 784-128-10, batch 128, curvature batch 32 (dense methods: MLP 16-8-10)',
   notes:
     'step time / gradient time of each method, gradient batch 128 and curvature batch 32 (the first 32 samples), ' +
-    'median of 5 steps; egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 ' +
+    'median of 9 steps (3 for the dense methods) interleaved with as many gradients, the ratio of the two medians; ' +
+    'egn, ignd and swmng take the row Gram of the mlpObjective hook (the delta trick; before it, their 320 ' +
     'per-sample Jacobian rows cost egn 704 and ignd 28 gradients a step). Peak tensors and MB are the allocations inside one step ' +
     '(one more step under tf.profile). wasm only (the cpu backend is 3–8× slower per step and would not fit the 10-minute bench). ' +
     'The dense direct methods (P Hessian or ' +
@@ -101,8 +104,8 @@ export const methodSteps: Suite = {
     const bigCurv = { x: tf.slice(big.batch.x, 0, 32), y: tf.slice(big.batch.y, 0, 32) };
     const tiny = tinyProblem();
     const tinyCurv = { x: tf.slice(tiny.batch.x, 0, 32), y: tf.slice(tiny.batch.y, 0, 32) };
-    const gradBig = medianMs(gradientOf(lossFn, big.params, big.batch), { reps: 10 });
-    const gradTiny = medianMs(gradientOf(tiny.lossFn, tiny.params, tiny.batch), { reps: 10 });
+    const gradients = { big: gradientOf(lossFn, big.params, big.batch), tiny: gradientOf(tiny.lossFn, tiny.params, tiny.batch) };
+    const gradBig = medianMs(gradients.big, { reps: 10 });
     const rows: Row[] = [{ backend, name: 'gradient (784-128-10, batch 128)', ms: gradBig }];
     const cases: [string, () => GradientTransformation<any>][] = [
       ['adam', () => adam(1e-3)],
@@ -120,14 +123,21 @@ export const methodSteps: Suite = {
     for (const [name, build] of cases) {
       const dense = DENSE.has(name);
       const p = dense ? tiny : { ...big, lossFn };
-      const reps = dense ? 3 : 5;
-      const r = await timeSteps(build(), p.lossFn, p.params, p.batch, dense ? tinyCurv : bigCurv, reps);
-      const grad = dense ? gradTiny : gradBig;
+      const reps = dense ? 3 : 9;
+      const r = await timeSteps(
+        build(),
+        p.lossFn,
+        p.params,
+        p.batch,
+        dense ? tinyCurv : bigCurv,
+        reps,
+        dense ? gradients.tiny : gradients.big,
+      );
       rows.push({
         backend,
         name: `${name} step${dense ? ' (16-8-10)' : ''}: peak ${r.peakTensors} tensors, ${(r.peakBytes / 2 ** 20).toFixed(1)} MB`,
         ms: r.ms,
-        ratio: r.ms / grad,
+        ratio: r.ms / r.gradientMs,
         ratioOf: '/ gradient',
       });
     }

@@ -8,11 +8,33 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * The tensor each output of {@link swapLastAxes} was swapped from, keyed by the output's data so
+ * that the aliases a backward pass saves of it find it too.
+ */
+const swappedFrom = new WeakMap<object, tf.Tensor>();
+
 /** `x` with its last two axes swapped (an explicit transpose). */
 export function swapLastAxes(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
-  return tf.transpose(x, perm);
+  const swapped = tf.transpose(x, perm);
+  swappedFrom.set(swapped.dataId, x);
+  return swapped;
+}
+
+/**
+ * `x` with its last two axes swapped, as a matMul operand: when `x` is a swap of a live tensor,
+ * that tensor, with no kernel (a second-order sweep transposes back what the first sweep
+ * transposed: the input of a matMul, in the gradient of its weights). Only the undoing is
+ * shortcut: an earlier swap of `x` may not be on the tape that differentiates this product.
+ */
+function swappedOperand(x: tf.Tensor): tf.Tensor {
+  const known = swappedFrom.get(x.dataId);
+  const r = x.rank;
+  const swappedShape = [...x.shape.slice(0, -2), x.shape[r - 1], x.shape[r - 2]];
+  const usable = known !== undefined && !known.isDisposed && tf.util.arraysEqual(known.shape, swappedShape);
+  return usable ? known : swapLastAxes(x);
 }
 
 /**
@@ -21,7 +43,7 @@ export function swapLastAxes(x: tf.Tensor): tf.Tensor {
  */
 export function matMulFast(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (tf.getBackend() !== 'wasm' || (!transposeA && !transposeB)) return tf.matMul(a, b, transposeA, transposeB);
-  return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  return tf.matMul(transposeA ? swappedOperand(a) : a, transposeB ? swappedOperand(b) : b);
 }
 
 /** The Gram matrix `a aᵀ` of the rows of `a` (batched over leading axes), by {@link matMulFast}. */

@@ -29,3 +29,19 @@ export const engineInternals = (): EngineInternals => tf.engine() as unknown as 
  * gradient again, so a saved output may be used as stock tfjs does.
  */
 export const backwardRecorded = (): boolean => engineInternals().state.gradientDepth > 0;
+
+/** The tensors saved for a backward pass as aliases of the taped originals (see `install.ts`). */
+const savedAliases = new WeakSet<tf.Tensor>();
+
+/** Records that `t` was saved for backprop as an alias carrying its original's tape id. */
+export function markSavedAlias(t: tf.Tensor): void {
+  savedAliases.add(t);
+}
+
+/**
+ * Whether a gradient may use the output a kernel saved, `y`, and stay differentiable: always at
+ * first order; in a recorded backward sweep only when `y` was saved as an alias, whose id is the
+ * taped output's, so that the outer sweep differentiates through it (tfjs's own saved copy is not
+ * on the tape, and a gradient through it drops the second-order terms).
+ */
+export const savedOutputUsable = (y: tf.Tensor): boolean => !backwardRecorded() || savedAliases.has(y);

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { ensureWasmKernels } from '../wasmKernels';
-import { engineInternals } from './engine';
+import { engineInternals, markSavedAlias } from './engine';
 import type { EngineInternals } from './engine';
 import { GRADIENTS } from './kernels';
 
@@ -141,6 +141,7 @@ function aliasForBackward(engine: EngineInternals, t: tf.Tensor): tf.Tensor | nu
   backend.incRef(t.dataId);
   const alias = engine.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend);
   (alias as { id: number }).id = t.id;
+  markSavedAlias(alias);
   return engine.keep(alias);
 }
 

@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedOpError } from '../errors';
 import { broadcastTo, convPatches, matMulFast } from '../ops';
-import { backwardRecorded } from './engine';
+import { savedOutputUsable } from './engine';
 
 type Attrs = Record<string, any>;
 type GradMap = Record<string, () => tf.Tensor> | (() => tf.Tensor)[];
@@ -87,10 +87,11 @@ function unary(kernelName: string, derivative: (x: tf.Tensor) => tf.Tensor, repl
 }
 
 /**
- * {@link unary} for a kernel whose derivative is cheaper from its output y: at first order (the
- * backward sweep not recorded) `dy ⊙ fromOutput(y)` from the saved output, as stock tfjs; inside a
- * recorded sweep `dy ⊙ derivative(x)`, recomputed from the input (the saved output's tape copy would
- * drop the second-order terms). E.g. tanh: 1 − y² (no second Tanh kernel at first order).
+ * {@link unary} for a kernel whose derivative is cheaper from its output y: `dy ⊙ fromOutput(y)`
+ * from the saved output at first order (as stock tfjs) and inside somax's second-order products,
+ * which save y as an alias of the taped output; `dy ⊙ derivative(x)`, recomputed from the input,
+ * inside any other recorded sweep (tfjs's saved copy of y would drop the second-order terms).
+ * E.g. tanh: 1 − y² (no second Tanh kernel).
  */
 function unaryFromOutput(
   kernelName: string,
@@ -102,7 +103,7 @@ function unaryFromOutput(
     kernelName,
     inputsToSave: ['x'],
     outputsToSave: [true],
-    gradFunc: (dy: tf.Tensor, [x, y]) => ({ x: () => tf.mul(dy, backwardRecorded() ? derivative(f32(x)) : fromOutput(y)) }),
+    gradFunc: (dy: tf.Tensor, [x, y]) => ({ x: () => tf.mul(dy, savedOutputUsable(y) ? fromOutput(y) : derivative(f32(x))) }),
     replaces,
   };
 }
