@@ -52,7 +52,7 @@ interface RegressionRace {
  */
 function entrants(adamLr: number, igndLr: number): Record<string, Entrant> {
   return pickEntrants({
-    adam: { build: () => adam(adamLr), hyper: `lr ${adamLr} (the grid's winner)` },
+    adam: { build: () => adam(adamLr, { eps: 1e-7 }), hyper: `lr ${adamLr} (the grid's winner), eps 1e-7 (tf.train.adam's ε)` },
     egn: { build: () => make('egn', { objective, lam0: 1e-2, learningRate: 1 }), hyper: 'λ 0.01, lr 1, Cholesky on the batch' },
     sgn: {
       build: () => make('sgn', { objective, lam0: 1e-2, learningRate: 1, maxIterations: 10 }),
