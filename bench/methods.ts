@@ -85,6 +85,9 @@ async function timeSteps(
   return { ms, gradientMs, peakTensors, peakBytes };
 }
 
+/** The issues' goals for a method's step, as a ratio to one gradient (issue #15: egn at 32 samples × 10 classes). */
+const GOALS: Readonly<Record<string, string>> = { egn: '≤ 4' };
+
 /** The per-method suite: step time / gradient time, peak tensors and bytes (wasm). */
 export const methodSteps: Suite = {
   name: 'methods',
@@ -139,6 +142,7 @@ export const methodSteps: Suite = {
         ms: r.ms,
         ratio: r.ms / r.gradientMs,
         ratioOf: '/ gradient',
+        ...(name in GOALS ? { goal: GOALS[name] } : {}),
       });
     }
     tree.dispose([big.params, big.batch, bigCurv, tiny.params, tiny.batch, tinyCurv] as any);

@@ -1,6 +1,7 @@
-// Identity, Slice and SplitV on tfjs-backend-wasm (somax's sharing and heap-view kernels) equal the cpu
-// backend's, for contiguous and strided slices of ranks 1–4, empty slices, int32 and bool; a clone
-// shares its input's data and outlives it; and they are installed.
+// Identity, Slice, SplitV and Transpose on tfjs-backend-wasm (somax's sharing, heap-view and matrix
+// transpose kernels) equal the cpu backend's, for contiguous and strided slices of ranks 1–4, empty
+// slices, transposes of every permutation of ranks 2–4, int32 and bool; a clone shares its input's
+// data and outlives it; and they are installed.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -23,8 +24,8 @@ afterAll(async () => {
   await tf.setBackend('cpu');
 });
 
-test("somax's Identity, Slice and SplitV are the wasm backend's kernels", () => {
-  for (const name of ['Identity', 'Slice', 'SplitV']) {
+test("somax's Identity, Slice, SplitV and Transpose are the wasm backend's kernels", () => {
+  for (const name of ['Identity', 'Slice', 'SplitV', 'Transpose']) {
     expect((tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<string, unknown>).__somaxWasmKernel).toBe(true);
   }
 });
@@ -57,6 +58,44 @@ test('slices of every rank 1–4 (contiguous, strided, empty) and splits along e
     }),
     { numRuns: 60, seed: 7 },
   );
+});
+
+test('transposes of every permutation of ranks 2–4 (matrix swaps by somax, the others by stock) equal cpu', async () => {
+  const permutations = (n: number): number[][] =>
+    n === 0 ? [[]] : permutations(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
+  const caseArb = fc.array(fc.integer({ min: 1, max: 19 }), { minLength: 2, maxLength: 4 }).chain((shape) =>
+    fc.record({
+      shape: fc.constant(shape),
+      perm: fc.constantFrom(...permutations(shape.length)),
+      dtype: fc.constantFrom<'float32' | 'int32' | 'bool'>('float32', 'int32', 'bool'),
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(caseArb, async ({ shape, perm, dtype }) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) =>
+        dtype === 'bool' ? Number(i % 3 === 0) : dtype === 'int32' ? i - 7 : i * 0.25 - 3,
+      );
+      const run = () => {
+        const x = tf.tensor(values, shape, dtype);
+        return [tf.transpose(x, perm), x];
+      };
+      expect(await on('wasm', run)).toEqual(await on('cpu', run));
+    }),
+    { numRuns: 80, seed: 11 },
+  );
+});
+
+test('the transpose of a matrix with rows not a multiple of eight, and of a batch of them, entry by entry', () => {
+  const x = tf.tensor3d(
+    Float32Array.from({ length: 2 * 13 * 5 }, (_, i) => i),
+    [2, 13, 5],
+  );
+  const t = tf.transpose(x, [0, 2, 1]);
+  expect(t.shape).toEqual([2, 5, 13]);
+  const [xs, ts] = [x.arraySync(), t.arraySync()];
+  for (let b = 0; b < 2; b++) for (let i = 0; i < 13; i++) for (let j = 0; j < 5; j++) expect(ts[b][j][i]).toBe(xs[b][i][j]);
+  tf.dispose([x, t]);
 });
 
 test('a batch cut from a large tensor: the same rows as cpu, and the input stays intact', async () => {
