@@ -130,7 +130,14 @@ export const peer: Suite = {
     return [
       { backend, name: `${version} gradient (jit; max rel diff to ours ${gradDiff.toExponential(1)})`, ms: t.jaxGradient },
       { backend, name: `${version} HVP (jit, jvp of grad; max rel diff to ours ${hvpDiff.toExponential(1)})`, ms: t.jaxHvp },
-      { backend, name: 'somax gradient vs jax-js', ms: t.gradient, ratio: t.gradient / t.jaxGradient, ratioOf: '/ jax-js gradient', goal: '≤ 1' },
+      {
+        backend,
+        name: 'somax gradient vs jax-js',
+        ms: t.gradient,
+        ratio: t.gradient / t.jaxGradient,
+        ratioOf: '/ jax-js gradient',
+        goal: '≤ 1',
+      },
       { backend, name: 'somax HVP vs jax-js', ms: t.hvp, ratio: t.hvp / t.jaxHvp, ratioOf: '/ jax-js HVP', goal: '≤ 1' },
     ];
   },

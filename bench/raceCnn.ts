@@ -119,7 +119,8 @@ export const raceCnn: Suite = {
     `Every method trains its own model built with the same seeded initial weights by model.trainOnBatch on the same batches ` +
     `(batches cut before the timer; test accuracy on the 2000 test digits read after every step, not timed): tf.train.adam compiled ` +
     `in, the somax methods through the model route, asTfOptimizer(make(name, { model, ... })). The baseline is tf.train.adam tuned ` +
-    `over lr ${GRID.join(', ')} (fewest median seconds to the target wins, the grid row); somax's adam runs at the winning rate with tf.train.adam's ε 1e-7. Each ` +
+    `over lr ${GRID.join(', ')} (fewest median seconds to the target wins, the grid row); somax's adam runs at the winning rate ` +
+    `with tf.train.adam's ε 1e-7. Each ` +
     `method gets at most ${ENTRANT_CAPS.steps}× the winner's steps and ${ENTRANT_CAPS.seconds}× its wall-clock on the same seed. ` +
     `Rows: median over seeds ${SEEDS.join(', ')} of steps and seconds, and of their ratios to the tuned Adam's. The chart ` +
     `${CHART} plots test accuracy against training seconds on the first seed. Why this size: the cnn suite's CNN (28 × 28, conv 16 ` +

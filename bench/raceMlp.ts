@@ -94,8 +94,8 @@ export const raceMlp: Suite = {
     `cross-entropy), batch ${BATCH}, curvature batch ${CURVATURE_BATCH} (the first samples of the batch) unless the row says otherwise; ` +
     `the same initialization (seeded) and batches for every method; test accuracy on the 2000 test digits read after every step (not ` +
     `timed), batches cut before the timer. The baseline is tf.train.adam tuned over lr ${GRID.join(', ')}: every rate runs on every ` +
-    `seed and the one with the fewest median seconds to ${100 * TARGET} % wins (the grid row); somax's adam runs at the winning rate with ` +
-    `tf.train.adam's ε 1e-7 (ours defaults to Optax's 1e-8, which on seed 1 never reached the target). ` +
+    `seed and the one with the fewest median seconds to ${100 * TARGET} % wins (the grid row); somax's adam runs at the winning ` +
+    `rate with tf.train.adam's ε 1e-7 (ours defaults to Optax's 1e-8, which on seed 1 never reached the target). ` +
     `Each method gets at most ${ENTRANT_CAPS.steps}× the winner's steps and ${ENTRANT_CAPS.seconds}× its wall-clock on the ` +
     `same seed. Rows: median over seeds ${SEEDS.join(', ')} of steps and seconds, and of their ratios to the tuned Adam's. The ` +
     `chart ${CHART} plots test accuracy against training seconds on the first seed. Sweeps on seed 0 (steps to 93 %, ≤ 400 ` +

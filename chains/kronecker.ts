@@ -11,6 +11,8 @@ import { resolveOptions } from '../lib/options';
 import type { Defaults } from '../lib/options';
 import type { GradientTransformation } from '../lib/types';
 import { ggnCurvature } from '../transforms/curvature';
+import type { AdaptiveCoefficients } from '../transforms/quadraticModel';
+import { HyperparameterError } from '../lib/errors';
 import { KRONECKER_DEFAULTS, kroneckerSolver } from '../transforms/solvers';
 import type { KroneckerOptions } from '../transforms/solvers';
 import { chain, maskLeaves } from '../lib/combine';
@@ -28,6 +30,18 @@ import type { GuardOptions, MethodState, PostDirectionOptions, SecondOrderMethod
 export interface KfacOptions extends KroneckerOptions, SecondOrderMethodOptions {
   /** With `precondition`: Adam's learning rate for the params it leaves out (default 1e-3). */
   restLearningRate?: number;
+  /**
+   * Pick each step's learning rate from the damped quadratic model with the exact GGN on the
+   * curvature batch, α = gᵀs / sᵀ(C + λI)s (kfac-jax's `use_adaptive_learning_rate`; default
+   * false). Replaces `learningRate`; costs one JVP on the curvature batch and one read a step.
+   */
+  adaptiveLearningRate?: boolean;
+  /**
+   * With `adaptiveLearningRate`: pick the momentum too, minimizing the model over α s + μ p with p
+   * the previous step's direction (kfac-jax's `use_adaptive_momentum`; default false). Replaces
+   * `directionMomentum`; one more JVP a step.
+   */
+  adaptiveMomentum?: boolean;
 }
 
 const KFAC_DEFAULTS = {
@@ -36,6 +50,8 @@ const KFAC_DEFAULTS = {
   lam0: 1e-3, // the factored Tikhonov damping λ (kfac-jax's initial damping)
   learningRate: 0.1,
   restLearningRate: 1e-3,
+  adaptiveLearningRate: false,
+  adaptiveMomentum: false,
 } as const satisfies Defaults<KfacOptions>;
 
 /** State of {@link kfac}: the second-order method's, and with `precondition` Adam's for the other params. */
@@ -85,7 +101,9 @@ function withRest(
  * the GGN (`lamPolicy: 'trustRegion'`). The factors use the curvature batch; the model must be
  * linearized in closed form (`mlpObjective`, or a Sequential tfjs-layers model: `make('kfac', { model })`).
  * With `precondition` (a mask of the layers' leaves) only those layers are K-FAC's; the other params
- * are Adam's (`restLearningRate`, 1e-3), from the same gradients.
+ * are Adam's (`restLearningRate`, 1e-3), from the same gradients. With `adaptiveLearningRate` (and
+ * `adaptiveMomentum`) the step size (and momentum) minimize the damped quadratic model with the
+ * exact GGN, as in Martens & Grosse §7 and kfac-jax, instead of fixed values.
  *
  * @example
  * const tx = kfac(mlpObjective({ loss: 'softmaxCrossEntropy' }), { learningRate: 0.1, directionMomentum: 0.9 });
@@ -96,17 +114,36 @@ function withRest(
 export function kfac<X>(objective: Objective<X>, options: KfacOptions = {}): GradientTransformation<KfacState> {
   const o = resolveOptions('kfac', options, KFAC_DEFAULTS);
   const { labels, decay, statisticsEvery, inverseEvery, blockSize, precondition } = o;
+  const coefficients = adaptiveCoefficients(options);
   const solver = kroneckerSolver(objective, { labels, decay, statisticsEvery, inverseEvery, blockSize, precondition });
   const parts = {
-    curvature: o.lamPolicy === 'const' ? undefined : ggnCurvature(objective), // only ρ needs G v
+    // Only ρ and the adaptive coefficients need C v.
+    curvature: o.lamPolicy === 'const' && coefficients === undefined ? undefined : ggnCurvature(objective),
     solver,
     lossFn: objectiveLoss(objective),
     objective,
+    coefficients,
   };
-  const method = secondOrderMethod(parts, o);
+  const method = secondOrderMethod(parts, coefficients ? { ...o, learningRate: 1 } : o);
   if (precondition === undefined) return method;
   // The other params: Adam, from the same gradients; the pair guarded as one (a skipped step moves neither).
   return guarded(withRest(method, precondition, adam(o.restLearningRate)), o.skipNonFinite, { sync: false });
+}
+
+/** The adaptive coefficients K-FAC's options ask for, checked against the fixed ones they replace. */
+function adaptiveCoefficients(options: KfacOptions): AdaptiveCoefficients | undefined {
+  const { adaptiveLearningRate = false, adaptiveMomentum = false } = options;
+  if (adaptiveMomentum && !adaptiveLearningRate) {
+    throw new HyperparameterError('adaptiveMomentum needs adaptiveLearningRate: the model picks both or the learning rate alone');
+  }
+  if (adaptiveLearningRate && options.learningRate !== undefined) {
+    throw new HyperparameterError('adaptiveLearningRate picks the learning rate: drop `learningRate`');
+  }
+  if (adaptiveMomentum && options.directionMomentum !== undefined) {
+    throw new HyperparameterError('adaptiveMomentum picks the momentum: drop `directionMomentum`');
+  }
+  if (!adaptiveLearningRate) return undefined;
+  return adaptiveMomentum ? 'learningRateAndMomentum' : 'learningRate';
 }
 
 /** Options of {@link shampoo}. */

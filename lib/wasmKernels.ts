@@ -149,8 +149,9 @@ const KERNELS: [string, (args: KernelArgs, stock: tf.KernelFunc) => tf.TensorInf
 ];
 
 /**
- * Installs the sharing Identity, the heap-view Slice and SplitV and the matrix Transpose over tfjs-backend-wasm's (idempotent; nothing when the
- * wasm backend's kernels are not registered, or when it lacks the methods they use).
+ * Installs the sharing Identity, the heap-view Slice and SplitV and the matrix Transpose over
+ * tfjs-backend-wasm's (idempotent; nothing when the wasm backend's kernels are not registered, or
+ * when it lacks the methods they use).
  *
  * @example
  * import '@tensorflow/tfjs-backend-wasm';

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { gaussNewtonProduct, hvp } from '../lib/autodiff';
 import { linearizationIn } from '../lib/stepContext';
 import type { StepContext } from '../lib/stepContext';
-import { checkObjective, checkTargets, predictOn } from '../lib/objective';
+import { batchSize, checkObjective, checkTargets, predictOn } from '../lib/objective';
 import { resolveOptions } from '../lib/options';
 import type { Objective, SupervisedBatch } from '../lib/objective';
 import { gradientSampleRows } from '../lib/autodiff';
@@ -24,8 +24,29 @@ import type { LossFn, PRNGKey, Tree } from '../lib/types';
 export interface CurvatureOperator {
   /** `C v`, a fresh tree shaped like the params. */
   matvec(v: Tree): Tree;
+  /**
+   * Optional: the k × k matrix `vᵢᵀ C vⱼ` of the directions `vs` without forming C v (the GGN's
+   * takes one JVP per direction: (J vᵢ)ᵀ Q (J vⱼ) / B). See {@link curvatureGram}.
+   */
+  gram?(vs: readonly Tree[]): tf.Tensor2D;
   /** Releases what the operator cached (model outputs, per-sample gradients). */
   dispose(): void;
+}
+
+/**
+ * The k × k matrix `vᵢᵀ C vⱼ` of `vs` under the operator: its own `gram` when it has one, else
+ * from the products C vⱼ (symmetrized).
+ *
+ * @example
+ * const m = curvatureGram(op, [s, p]); // [[sᵀCs, sᵀCp], [pᵀCs, pᵀCp]]
+ */
+export function curvatureGram(op: CurvatureOperator, vs: readonly Tree[]): tf.Tensor2D {
+  if (op.gram) return op.gram(vs);
+  return tf.tidy(() => {
+    const products = vs.map((v) => op.matvec(v));
+    const m = tf.stack(vs.map((vi) => tf.stack(products.map((cv) => tree.vdot(vi, cv)))));
+    return tf.div(tf.add(m, tf.transpose(m)), 2) as tf.Tensor2D;
+  });
 }
 
 /**
@@ -61,6 +82,13 @@ export function ggnCurvature<X>(objective: Objective<X>): Curvature {
     }
     return {
       matvec: (v) => gaussNewtonProduct(loss, lin, v),
+      gram: (vs) =>
+        tf.tidy(() => {
+          const jv = vs.map((v) => lin.jvp(v));
+          const qjv = jv.map((u) => loss.hessianProduct(lin.outputs, u));
+          const m = tf.stack(jv.map((ui) => tf.stack(qjv.map((qu) => tf.sum(tf.mul(ui, qu))))));
+          return tf.div(tf.add(m, tf.transpose(m)), 2 * batchSize(lin.outputs)) as tf.Tensor2D;
+        }),
       dispose: () => lin.dispose(),
     };
   };

@@ -16,6 +16,8 @@ import { stepContext } from '../lib/stepContext';
 import type { StepContext } from '../lib/stepContext';
 import { constantDamping, predictedDecrease } from './damping';
 import type { Damping, DampingState } from './damping';
+import { combineDirections, modelCoefficients, modelTerms } from './quadraticModel';
+import type { AdaptiveCoefficients } from './quadraticModel';
 
 /** What a direction solver is given at one step. */
 export interface SolveProblem {
@@ -115,6 +117,8 @@ export interface ScaleBySecondOrderState {
   readonly damping: DampingState;
   /** The post-direction chain's state (null without `tx`). */
   readonly tx: unknown;
+  /** With adaptive momentum: the previous step's direction α s + μ p (zeros before the first step). */
+  readonly previous?: Tree;
   /** Telemetry of the last step: λ used and next, solver figures, ρ when damping adapts. */
   readonly info: Readonly<Record<string, number | boolean>>;
 }
@@ -138,6 +142,13 @@ export interface SecondOrderOptions {
   objective?: Objective<any>;
   /** Seed of the step keys when `extra.key` is absent. */
   seed?: number;
+  /**
+   * Pick the step size (and momentum) from the damped quadratic model with `curvature`: the
+   * direction becomes α s (+ μ p, the previous one) with (α, μ) minimizing gᵀδ + ½δᵀ(C + λI)δ
+   * over δ = α s + μ p (K-FAC's adaptive coefficients; see `transforms/quadraticModel.ts`), then
+   * `tx` runs on it. Costs the curvature Gram of one or two vectors and one read per step.
+   */
+  coefficients?: AdaptiveCoefficients;
   /**
    * With adaptive damping, do not take a step that raised the loss on the batch (ρ < 0, or a
    * non-finite loss after): the update is zero, λ grows, and the solver and `tx` states stay as
@@ -172,10 +183,18 @@ export function scaleBySecondOrder({
   objective,
   seed = 0,
   rejectBadSteps = true,
+  coefficients,
 }: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
   if (solver.needsOperator && curvature === undefined) {
     throw new InputError('this solver needs a curvature operator: pass `curvature`');
   }
+  if (coefficients !== undefined && curvature === undefined) {
+    throw new InputError('adaptive coefficients need the curvature of the quadratic model: pass `curvature`');
+  }
+  if (coefficients !== undefined && coefficients !== 'learningRate' && coefficients !== 'learningRateAndMomentum') {
+    throw new InputError(`coefficients must be 'learningRate' or 'learningRateAndMomentum', got '${String(coefficients)}'`);
+  }
+  const withMomentum = coefficients === 'learningRateAndMomentum';
   if (damping.adaptive && lossFn === undefined) {
     throw new InputError('adaptive damping needs `lossFn` to measure the actual decrease');
   }
@@ -186,8 +205,10 @@ export function scaleBySecondOrder({
       solver: solver.init(params),
       damping: damping.init(),
       tx: tx?.init(params) ?? null,
+      ...(withMomentum ? { previous: tree.zerosLike(params) } : {}),
       info: {
         ...solver.initInfo,
+        ...(coefficients ? { learningRate: NaN, momentum: 0, modelDecrease: NaN } : {}),
         lam: damping.init().lam,
         ...(damping.adaptive ? { rho: NaN, rhoValid: false, lossBefore: NaN, lossAfter: NaN, stepAccepted: true } : {}),
         lamNext: damping.init().lam,
@@ -202,17 +223,27 @@ export function scaleBySecondOrder({
       const context = extra.context ?? stepContext();
       let op: CurvatureOperator | null = null;
       try {
-        op = solver.needsOperator && curvature ? curvature(params, batch, key, context) : null;
+        op = (solver.needsOperator || coefficients) && curvature ? curvature(params, batch, key, context) : null;
         const problem = { params, grads, batch, key, op, lam, gradsAreBatchGradient: receivesBatchGradient(grads, extra), context };
         const solved = solver.solveReads ? yield* solver.solveReads(problem, state.solver) : solver.solve(problem, state.solver);
-        let delta: Tree = solved.direction;
+        let direction: Tree = solved.direction;
+        let info: Record<string, number | boolean> = { ...solved.info, lam };
+        if (coefficients && op) {
+          // α (and μ) from the damped quadratic model along s (and the previous direction).
+          const vs = withMomentum ? [solved.direction, state.previous as Tree] : [solved.direction];
+          const model = modelCoefficients(yield* fetchValues(() => modelTerms(op as CurvatureOperator, grads, vs, lam)));
+          direction = combineDirections(solved.direction, state.previous, model);
+          tree.dispose(solved.direction);
+          info = { ...info, learningRate: model.alpha, momentum: model.mu, modelDecrease: model.predictedDecrease };
+        }
+        let delta: Tree = direction;
         let txState: unknown = null;
         if (tx) {
-          [delta, txState] = yield* updateReadsOf(tx, solved.direction, state.tx, params, extra);
-          tree.dispose(solved.direction);
+          [delta, txState] = yield* updateReadsOf(tx, direction, state.tx, params, extra);
+          if (!withMomentum) tree.dispose(direction);
         }
+        const previous = withMomentum ? { previous: tx ? direction : tree.clone(direction) } : {};
         let nextDamping = state.damping;
-        let info: Record<string, number | boolean> = { ...solved.info, lam };
         let rejected = false;
         if (damping.adaptive && lossFn) {
           const rhoOp = op ?? (curvature ? curvature(params, batch, key, context) : null);
@@ -248,10 +279,11 @@ export function scaleBySecondOrder({
         if (rejected) {
           // The step raised the loss: no move, and the solver and tx states stay as they were.
           const zeros = tree.zerosLike(delta);
-          tree.dispose([delta, solved.state as StateTree, txState as StateTree]);
-          return [zeros, { ...next, solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) }];
+          tree.dispose([delta, solved.state as StateTree, txState as StateTree, (previous.previous ?? null) as StateTree]);
+          const kept = withMomentum ? { previous: tree.clone(state.previous as Tree) } : {};
+          return [zeros, { ...next, ...kept, solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) }];
         }
-        return [delta, { ...next, solver: solved.state, tx: txState }];
+        return [delta, { ...next, ...previous, solver: solved.state, tx: txState }];
       } finally {
         op?.dispose();
         if (context !== extra.context) context.dispose();

@@ -225,6 +225,12 @@ const optimizers: [string, Problem, (lr: number) => GradientTransformation<any>]
   ['ignd', 'regression', (lr) => somax.ignd(objectives.regression, { learningRate: lr * 5 })],
   ['swmng', 'regression', (lr) => somax.swmng(objectives.regression, { learningRate: lr * 5 })],
   ['kfac', 'classification', (lr) => somax.kfac(kfacObjective, { learningRate: lr * 5 })],
+  // The step size and momentum from the quadratic model: the learning rate only scales the damping here.
+  [
+    'kfac (adaptive coefficients)',
+    'classification',
+    (lr) => somax.kfac(kfacObjective, { adaptiveLearningRate: true, adaptiveMomentum: true, lam0: lr * 20 }),
+  ],
   ['shampoo', 'regression', (lr) => somax.shampoo({ learningRate: lr })],
 ];
 
@@ -243,6 +249,7 @@ const NOT_LINEAR: Record<string, string> = {
   sophiaH: 'clips the preconditioned direction to ±1 and adds weight decay',
   sophiaG: 'clips the preconditioned direction to ±1 and adds weight decay',
   shampoo: "grafted onto Adam's step norm (scale-invariant), and inverse fourth roots of the statistics of g",
+  'kfac (adaptive coefficients)': 'α = gᵀs / sᵀ(C + λI)s with s linear in g: homogeneous of degree 1 in g, not additive',
   ignd: 'its direction is the average of per-sample Gauss-Newton steps from the residuals; a summed g cannot give it',
 };
 
