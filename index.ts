@@ -169,7 +169,7 @@ export type {
 } from './transforms/schedules';
 
 // Second-order pieces: curvature, estimators, damping, solvers, the assembler.
-export { fisherCurvature, ggnCurvature, hessianCurvature } from './transforms/curvature';
+export { curvatureGram, fisherCurvature, ggnCurvature, hessianCurvature } from './transforms/curvature';
 export type { Curvature, CurvatureOperator } from './transforms/curvature';
 export {
   exactDiagEstimator,
@@ -204,6 +204,8 @@ export type {
 export { scaleByIgnd } from './transforms/ignd';
 export type { ScaleByIgndOptions } from './transforms/ignd';
 export { scaleBySecondOrder } from './transforms/secondOrder';
+export { modelCoefficients } from './transforms/quadraticModel';
+export type { AdaptiveCoefficients, ModelCoefficients } from './transforms/quadraticModel';
 export type { DirectionSolver, ScaleBySecondOrderState, SecondOrderOptions, SolveProblem, SolveResult } from './transforms/secondOrder';
 export { lbfgsTwoLoop, scaleByLbfgs, scaleBySqn } from './transforms/lbfgs';
 export type { LbfgsHistory, ScaleByLbfgsOptions, ScaleByLbfgsState, ScaleBySqnOptions, ScaleBySqnState } from './transforms/lbfgs';

@@ -36,6 +36,12 @@ export interface OutputLoss {
   hessianBlocks(outputs: tf.Tensor): Float64Array;
   /** Targets drawn from the model's predictive distribution at `outputs` (Fisher, GNB). */
   sampleTargets(outputs: tf.Tensor, key: PRNGKey): tf.Tensor;
+  /**
+   * Optional: the loss is unchanged when a constant is added to a sample's outputs (softmax), so
+   * Qᵢ1 = 0 and rᵢ ⊥ 1. The row-space solvers then factor each Qᵢ with C − 1 columns instead of C
+   * (a smaller and exact row system: no jitter on the null direction).
+   */
+  readonly shiftInvariant?: boolean;
 }
 
 /** The names of the built-in output losses. */
@@ -203,13 +209,14 @@ function oneHotFor(f: tf.Tensor, y: tf.Tensor): tf.Tensor {
 
 /**
  * Softmax cross-entropy, ℓᵢ = −Σₖ yᵢₖ log softmax(fᵢ)ₖ, with one-hot (or soft) `[B, C]` or
- * integer `[B]` targets; L = mean over samples. rᵢ = pᵢ − yᵢ, Qᵢ = diag(pᵢ) − pᵢpᵢᵀ.
+ * integer `[B]` targets; L = mean over samples. rᵢ = pᵢ − yᵢ, Qᵢ = diag(pᵢ) − pᵢpᵢᵀ (Qᵢ1 = 0: shift-invariant).
  * Sampled targets are one-hot draws ŷᵢ ~ Categorical(pᵢ). Targets of another batch size or class
  * count raise an error naming both shapes; integer labels outside `[0, C)` raise one naming the
  * label and C on the backends where that is free (see {@link oneHotTargets}).
  */
 export const softmaxCrossEntropy: OutputLoss = {
   name: 'softmaxCrossEntropy',
+  shiftInvariant: true,
   value: (f, y) =>
     tf.tidy(() => {
       const logp = losses.logSoftmax(f);

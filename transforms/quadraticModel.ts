@@ -33,6 +33,10 @@ export interface ModelCoefficients {
 /**
  * The model's terms for the directions `vs` (s, then p when present), in one tensor: the k × k
  * Gram `vᵢᵀ(C + λI)vⱼ` row-major, then `gᵀvᵢ` (k + k² entries).
+ *
+ * @example
+ * const terms = modelTerms(op, grads, [s, p], lam).dataSync(); // [sᵀ(C+λ)s, sᵀ(C+λ)p, pᵀ(C+λ)s, pᵀ(C+λ)p, gᵀs, gᵀp]
+ * const { alpha, mu } = modelCoefficients(terms);
  */
 export function modelTerms(op: CurvatureOperator, grads: Tree, vs: readonly Tree[], lam: number): tf.Tensor1D {
   return tf.tidy(() => {
@@ -65,7 +69,12 @@ export function modelCoefficients(terms: ArrayLike<number>): ModelCoefficients {
   return { alpha, mu, predictedDecrease: 0.5 * (alpha * b1 + mu * b2) };
 }
 
-/** `α s + μ p` (a fresh tree; p only when μ ≠ 0). */
+/**
+ * `α s + μ p` (a fresh tree; p only when μ ≠ 0).
+ *
+ * @example
+ * const direction = combineDirections(s, previous, modelCoefficients(terms));
+ */
 export function combineDirections(s: Tree, p: Tree | undefined, { alpha, mu }: ModelCoefficients): Tree {
   return tree.tidy(() => (p !== undefined && mu !== 0 ? tree.axpy(mu, p, tree.scale(s, alpha)) : tree.scale(s, alpha)));
 }

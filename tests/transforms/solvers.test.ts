@@ -20,7 +20,8 @@ import {
   valueAndGrad,
   HyperparameterError,
 } from '../../index';
-import { rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers/woodbury';
+import { ggnRowsReads, rowSpaceCgSolve, rowSpaceCholeskySolve, rowSpaceDirection } from '../../transforms/solvers/woodbury';
+import { runSync } from '../../lib/reads';
 import { predictedDecrease } from '../../transforms/damping';
 import * as linalg from '../../lib/linalg';
 import * as ref from '../helpers/mlp64';
@@ -260,6 +261,50 @@ describe('row-space and direct solves', () => {
         }
       }
       tree.dispose([params, x, y, labels, value, grads, other] as any);
+    },
+  );
+});
+
+describe('the rows of the GGN (EGN)', () => {
+  test.each([
+    ['softmaxCrossEntropy', 'implicit', 2],
+    ['softmaxCrossEntropy', 'materialized', 2],
+    ['meanSquaredError', 'implicit', 3],
+    ['softmaxCrossEntropy', 'implicit (saturated logits)', 2],
+  ] as const)(
+    '%s, %s rows: C − 1 rows per sample for the shift-invariant softmax (else C); R̃ᵀR̃ v / B = G v and R̃ᵀr̃ / B = g (dense float64)',
+    (lossName, kind, rowsPerSample) => {
+      const hooked = mlpObjective({ activation: 'tanh', loss: lossName });
+      const objective = kind === 'materialized' ? { predict: hooked.predict, loss: lossName } : hooked;
+      const [b, d, c] = [5, 4, 3];
+      const spread = kind.includes('saturated') ? 8 : 0.05;
+      const params = tree.tidy(() => tree.map((t: tf.Tensor) => tf.mul(tf.add(t, 0.05), spread / 0.05), hooked.init([d, 5, c], 12)));
+      const x = tf.tensor2d(Float32Array.from(ref.rand(b * d, 41)), [b, d]);
+      const labels = tf.tensor1d(
+        Array.from({ length: b }, (_, i) => (i * 2) % c),
+        'int32',
+      );
+      const y =
+        lossName === 'softmaxCrossEntropy' ? tf.oneHot(labels, c).toFloat() : tf.tensor2d(Float32Array.from(ref.rand(b * c, 42)), [b, c]);
+      const batch = { x, y };
+      const p = tree.ravel(params).vector.size;
+      const w = runSync(ggnRowsReads(objective, params, batch, 1e-6, true));
+      expect(w.rows.rowsPerSample).toBe(rowsPerSample);
+      const v = tree.randomNormalLike(params, 9);
+      const g = denseGgn(objective, params, batch);
+      const want = Array.from({ length: p }, (_, i) => flat(v).reduce((acc, vj, j) => acc + g[i * p + j] * vj, 0));
+      const rv = w.rows.times(v);
+      const got = tree.scale(w.rows.transposeTimes(rv), 1 / b);
+      const scale = Math.max(...want.map(Math.abs));
+      flat(got).forEach((gi, i) => expect(Math.abs(gi - want[i])).toBeLessThan(1e-4 * scale + 1e-5)); // + the jitter ε = 1e-6 on the range
+      const { value, grads } = valueAndGrad(objectiveLoss(objective))(params, batch);
+      const fromResidual = tree.scale(w.rows.transposeTimes(w.residual as tf.Tensor1D), 1 / b);
+      const gFlat = flat(grads);
+      const gScale = Math.max(...gFlat.map(Math.abs));
+      flat(fromResidual).forEach((gi, i) => expect(Math.abs(gi - gFlat[i])).toBeLessThan(1e-4 * gScale));
+      expect(flat(fromResidual).every(Number.isFinite)).toBe(true);
+      w.dispose();
+      tree.dispose([params, x, y, labels, v, rv, got, value, grads, fromResidual] as any);
     },
   );
 });
