@@ -190,12 +190,13 @@ const PRIMITIVE_NOTES: readonly string[] = [
 /**
  * Writes bench/results/latest.json and bench/results/README.md (a markdown table). With `merge`,
  * rows of a partial run replace the rows of the same backend and name in the existing results and
- * the others are kept (their machine line says when the file was last written in full).
+ * the others are kept (their machine line says when the file was last written in full); `note`
+ * replaces the machine line's default note of a merged run.
  */
 export function writeResults(
   rows: Row[],
   extraInfo: Record<string, string> = {},
-  { merge = false, notes = [] }: { merge?: boolean; notes?: string[] } = {},
+  { merge = false, notes = [], note }: { merge?: boolean; notes?: string[]; note?: string } = {},
 ): void {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   fs.mkdirSync(dir, { recursive: true });
@@ -219,7 +220,7 @@ export function writeResults(
     tfjs: tf.version.tfjs,
     'tfjs-backend-wasm': version_wasm,
     date: new Date().toISOString(),
-    ...(merge ? { note: `partial run merged into earlier results (${rows.length} rows updated)` } : {}),
+    ...(merge ? { note: note ?? `partial run merged into earlier results (${rows.length} rows updated)` } : {}),
     ...extraInfo,
   };
   fs.writeFileSync(file, JSON.stringify({ machine, rows: all }, null, 2) + '\n');

@@ -70,7 +70,10 @@ async function main(): Promise<void> {
   writeResults(
     rows,
     { backends: backends.join(', '), 'bench wall-clock': total, ...peerVersions() },
-    { merge: suites.length > 0 || backends.length < 2, notes },
+    // A full run replaces every default suite's rows and keeps the opt-in races' (each runs only when named).
+    suites.length > 0 || backends.length < 2
+      ? { merge: true, notes }
+      : { merge: true, notes, note: 'every default suite re-run; the opt-in races keep the rows of their own last run' },
   );
   console.log('wrote bench/results/latest.json and bench/results/README.md');
 }
