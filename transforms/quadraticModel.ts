@@ -47,7 +47,7 @@ export function modelTerms(op: CurvatureOperator, grads: Tree, vs: readonly Tree
 }
 
 /**
- * The minimizer (α, μ) of the damped model from its terms (as {@link modelTerms} lays them out):
+ * The minimizer (α, μ) of the damped model from its terms (as `modelTerms` lays them out):
  * α = gᵀs / sᵀ(C+λ)s with one direction, the 2 × 2 solve with two. A degenerate system (s = 0, or p
  * parallel to s, or p = 0 on the first step) falls back to the one-direction solution; a
  * non-positive or non-finite sᵀ(C+λ)s gives α = 0.

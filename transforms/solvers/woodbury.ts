@@ -423,7 +423,7 @@ const ROW_SPACE_DEFAULTS = { ...WOODBURY_DEFAULTS, grads: undefined, eps: 1e-6 }
  *   s = (G + λI)⁻¹ g = J̃ᵀ (J̃ J̃ᵀ + BλI)⁻¹ r̃,   J̃ = blockdiag(Vᵢᵀ) J,  r̃ᵢ = Wᵢ rᵢ,  VᵢVᵢᵀ = Qᵢ + εI,
  *
  * with rᵢ the per-sample output residual (g = Jᵀ r / B); squared error has Vᵢ = I; softmax
- * cross-entropy C − 1 columns (see {@link ggnRowsReads}). For any other g (`grads`):
+ * cross-entropy C − 1 columns (see `ggnRowsReads`). For any other g (`grads`):
  * s = (g − J̃ᵀ (J̃J̃ᵀ + BλI)⁻¹ J̃ g) / λ. The m×m system (m = B·K) is solved in float64
  * by Cholesky (`rowSolver: 'cholesky'`) or CG. See {@link woodburyDirectionReads}.
  *
