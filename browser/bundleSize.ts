@@ -18,9 +18,12 @@ const ROOT = resolve(import.meta.dirname, '..');
  * somax; 45 kB since K-FAC and Shampoo (their solver, preconditioner, eigendecomposition and
  * methods add 3.3 kB gzipped); 46 kB since somax's wasm kernels (lib/wasmKernels.ts: Identity
  * sharing its input's data, Slice and SplitV copying only the slice; 0.6 kB gzipped), which make
- * every clone of a state free and cut a batch out of a dataset without copying the dataset.
+ * every clone of a state free and cut a batch out of a dataset without copying the dataset; 47 kB
+ * since K-FAC's adaptive learning rate and momentum (transforms/quadraticModel.ts, the GGN's Gram,
+ * the options and their checks: 2.4 kB minified), the wasm matrix Transpose (0.7 kB) and softmax's
+ * C − 1 rows in EGN (0.7 kB): 46.6 kB gzipped with all three.
  */
-export const GOAL_BYTES = 46_000;
+export const GOAL_BYTES = 47_000;
 
 /** What {@link measureBundle} measured. */
 export interface BundleSize {
