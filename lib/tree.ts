@@ -316,9 +316,13 @@ export function mul(a: Tree, b: Tree): Tree {
   return map((x: tf.Tensor, y: tf.Tensor) => tf.mul(x, y), a, b);
 }
 
-/** `s · a` for a number or scalar tensor `s`. */
+/** `s · a` for a number or scalar tensor `s` (a number becomes one scalar tensor for every leaf, not one per leaf). */
 export function scale(a: Tree, s: number | tf.Scalar): Tree {
-  return map((x: tf.Tensor) => tf.mul(x, s), a);
+  if (typeof s !== 'number') return map((x: tf.Tensor) => tf.mul(x, s), a);
+  return tidy(() => {
+    const k = tf.scalar(s);
+    return map((x: tf.Tensor) => tf.mul(x, k), a);
+  });
 }
 
 /** `alpha · x + y` (BLAS axpy; Optax's `tree_add_scale(y, alpha, x)`). */

@@ -15,7 +15,11 @@ import type { GradientTransformation, Tree } from '../lib/types';
  * Every moment of somax (Adam's, the diagonal methods', IGND's) is updated by this function.
  */
 export function updateMoment(m: Tree, g: Tree, decay: number, order: 1 | 2): Tree {
-  return tree.map((mi: tf.Tensor, gi: tf.Tensor) => tf.add(tf.mul(mi, decay), tf.mul(order === 1 ? gi : tf.square(gi), 1 - decay)), m, g);
+  return tree.tidy(() => {
+    // The two factors as scalar tensors once for the tree (a number would become one per leaf).
+    const [keep, take] = [tf.scalar(decay), tf.scalar(1 - decay)];
+    return tree.map((mi: tf.Tensor, gi: tf.Tensor) => tf.add(tf.mul(mi, keep), tf.mul(order === 1 ? gi : tf.square(gi), take)), m, g);
+  });
 }
 
 function assertDecay(name: string, value: number): void {
@@ -177,8 +181,9 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
           nuMax = tree.map((a: tf.Tensor, b: tf.Tensor) => tf.maximum(a, b), state.nuMax, nuHat);
           nuHat = nuMax;
         }
+        const [epsT, epsRootT] = [tf.scalar(eps), tf.scalar(epsRoot)];
         const out = tree.map(
-          (m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRoot)), eps)),
+          (m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRootT)), epsT)),
           muHat,
           nuHat,
         );
