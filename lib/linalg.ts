@@ -164,8 +164,11 @@ function closeRow(w: Float64Array, l: Float64Array, n: number, i: number): void 
 /**
  * L⁻¹ (lower triangular, row-major; plain scalars in the loops, which are the n³/6):
  * row i is (eᵢ − Σₖ₍ₖ<ᵢ₎ Lᵢₖ · row k) / Lᵢᵢ; rows i, i+1 share each row k.
+ *
+ * @example
+ * const w = lowerInverse(cholesky(a, n), n); // L · w = I
  */
-function lowerInverse(l: Float64Array, n: number): Float64Array {
+export function lowerInverse(l: Float64Array, n: number): Float64Array {
   const w = new Float64Array(n * n);
   let i = 0;
   for (; i + 1 < n; i += 2) {

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertNonNegative, assertPositive, InputError } from '../../lib/errors';
-import { cholesky, choleskyInPlace, choleskySolve, matVec, solveLowerTriangular, symmetrize } from '../../lib/linalg';
+import { cholesky, choleskyInPlace, choleskySolve, lowerInverse, matVec, symmetrize } from '../../lib/linalg';
 import { batchSize, checkObjective, predictOn } from '../../lib/objective';
 import type { Objective, OutputLoss, SupervisedBatch } from '../../lib/objective';
 import { resolveOptions } from '../../lib/options';
@@ -236,31 +236,18 @@ export function woodburySolver(rowsOf: WoodburyRowsOf, options: WoodburyOptions 
 // The GGN's rows (EGN).
 
 /**
- * Per-sample factors of the output Hessians: Vᵢ (C × K, row-major) with VᵢVᵢᵀ = Qᵢ (+ ε), and
- * left inverses Wᵢ (K × C) with WᵢVᵢ = I, so that the rows R̃ = blockdiag(Vᵢᵀ) J have R̃ᵀR̃ = JᵀQJ
- * and the residual weights r̃ᵢ = Wᵢrᵢ give R̃ᵀr̃ = Jᵀr for every rᵢ in the range of Vᵢ.
+ * Per-sample factors of the output Hessians: Vᵢ (C × K, row-major) with VᵢVᵢᵀ = Qᵢ (+ ε), whose
+ * first K rows are a lower-triangular Lᵢ, so that the rows R̃ = blockdiag(Vᵢᵀ) J have R̃ᵀR̃ = JᵀQJ
+ * and Wᵢ = [Lᵢ⁻¹, 0] (K × C) gives the residual weights r̃ᵢ = Wᵢrᵢ with R̃ᵀr̃ = Jᵀr for every rᵢ
+ * in the range of Vᵢ (WᵢVᵢ = I).
  */
 interface OutputHessianFactors {
   /** Columns per factor: the rows per sample (C, or C − 1 for a shift-invariant loss). */
   readonly k: number;
   /** The factors Vᵢ, `C·K` entries each, row-major. */
   readonly factors: readonly Float64Array[];
-  /** The left inverses Wᵢ, `K·C` entries each, row-major. */
-  readonly leftInverses: readonly Float64Array[];
-}
-
-/** L⁻¹ of a lower-triangular n × n factor (row-major): column t solves L x = e_t. */
-function lowerInverse(l: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let t = 0; t < n; t++) {
-    const x = solveLowerTriangular(
-      l,
-      Float64Array.from({ length: n }, (_, k) => (k === t ? 1 : 0)),
-      n,
-    );
-    for (let k = 0; k < n; k++) out[k * n + t] = x[k];
-  }
-  return out;
+  /** Their leading K × K blocks Lᵢ (lower triangular; Vᵢ itself when K = C). */
+  readonly lowers: readonly Float64Array[];
 }
 
 /**
@@ -269,7 +256,7 @@ function lowerInverse(l: Float64Array, n: number): Float64Array {
  * last row and column of Q are minus the sums of the others); W = [L'⁻¹, 0] recovers r̃ from any
  * r ⊥ 1 (the last entry is minus the sum of the others).
  */
-function shiftInvariantFactor(q: Float64Array, c: number, eps: number): { v: Float64Array; w: Float64Array } {
+function shiftInvariantFactor(q: Float64Array, c: number, eps: number): { v: Float64Array; l: Float64Array } {
   const k = c - 1;
   const lead = new Float64Array(k * k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) lead[i * k + j] = q[i * c + j];
@@ -277,31 +264,31 @@ function shiftInvariantFactor(q: Float64Array, c: number, eps: number): { v: Flo
   const v = new Float64Array(c * k);
   v.set(l);
   for (let j = 0; j < k; j++) for (let i = j; i < k; i++) v[k * k + j] -= l[i * k + j];
-  const linv = lowerInverse(l, k);
-  const w = new Float64Array(k * c);
-  for (let i = 0; i < k; i++) w.set(linv.subarray(i * k, (i + 1) * k), i * c);
-  return { v, w };
+  return { v, l };
 }
 
 /**
- * The factors of the B·C·C output-Hessian blocks `q`: Vᵢ = Lᵢ with Qᵢ + εI = LᵢLᵢᵀ (K = C,
- * Wᵢ = Lᵢ⁻¹), or for a shift-invariant loss the C − 1 columns of {@link shiftInvariantFactor}.
+ * The factors of the B·C·C output-Hessian blocks `q`: Vᵢ = Lᵢ with Qᵢ + εI = LᵢLᵢᵀ (K = C), or
+ * for a shift-invariant loss the C − 1 columns of {@link shiftInvariantFactor}.
  */
 function outputHessianFactors(loss: OutputLoss, q: Float64Array, b: number, c: number, eps: number): OutputHessianFactors {
   const blocks = Array.from({ length: b }, (_, i) => q.subarray(i * c * c, (i + 1) * c * c));
   if (loss.shiftInvariant === true && c > 1) {
     const parts = blocks.map((qi) => shiftInvariantFactor(qi, c, eps));
-    return { k: c - 1, factors: parts.map((f) => f.v), leftInverses: parts.map((f) => f.w) };
+    return { k: c - 1, factors: parts.map((f) => f.v), lowers: parts.map((f) => f.l) };
   }
   const factors = blocks.map((qi) => cholesky(qi, c, { jitter: eps }));
-  return { k: c, factors, leftInverses: factors.map((l) => lowerInverse(l, c)) };
+  return { k: c, factors, lowers: factors };
 }
 
-/** The left inverses Wᵢ as one `[B, K, C]` tensor (float32). */
-function leftInverseTensor({ k, leftInverses }: OutputHessianFactors, c: number): tf.Tensor3D {
-  const out = new Float32Array(leftInverses.length * k * c);
-  leftInverses.forEach((w, i) => out.set(w, i * k * c));
-  return tf.tensor3d(out, [leftInverses.length, k, c]);
+/** The left inverses Wᵢ = [Lᵢ⁻¹, 0] as one `[B, K, C]` tensor (float32): only the residual form needs them. */
+function leftInverseTensor({ k, lowers }: OutputHessianFactors, c: number): tf.Tensor3D {
+  const out = new Float32Array(lowers.length * k * c);
+  lowers.forEach((l, i) => {
+    const inverse = lowerInverse(l, k);
+    for (let r = 0; r < k; r++) out.set(inverse.subarray(r * k, (r + 1) * k), (i * k + r) * c);
+  });
+  return tf.tensor3d(out, [lowers.length, k, c]);
 }
 
 /**
