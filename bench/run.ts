@@ -70,10 +70,14 @@ async function main(): Promise<void> {
   writeResults(
     rows,
     { backends: backends.join(', '), 'bench wall-clock': total, ...peerVersions() },
-    // A full run replaces every default suite's rows and keeps the opt-in races' (each runs only when named).
-    suites.length > 0 || backends.length < 2
-      ? { merge: true, notes }
-      : { merge: true, notes, note: 'every default suite re-run; the opt-in races keep the rows of their own last run' },
+    // Always merged: a full run replaces every default suite's rows and keeps the opt-in races' (each runs only when named).
+    {
+      merge: true,
+      notes,
+      ...(suites.length > 0 || backends.length < 2
+        ? {}
+        : { note: 'every default suite re-run; the opt-in races keep the rows of their own last run' }),
+    },
   );
   console.log('wrote bench/results/latest.json and bench/results/README.md');
 }

@@ -325,9 +325,12 @@ export function scale(a: Tree, s: number | tf.Scalar): Tree {
   });
 }
 
-/** `alpha · x + y` (BLAS axpy; Optax's `tree_add_scale(y, alpha, x)`). */
+/** `alpha · x + y` (BLAS axpy; Optax's `tree_add_scale(y, alpha, x)`; a number `alpha` becomes one scalar tensor, as in {@link scale}). */
 export function axpy(alpha: number | tf.Scalar, x: Tree, y: Tree): Tree {
-  return map((xi: tf.Tensor, yi: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(xi, alpha), yi)), x, y);
+  return tidy(() => {
+    const a = typeof alpha === 'number' ? tf.scalar(alpha) : alpha;
+    return map((xi: tf.Tensor, yi: tf.Tensor) => tf.add(tf.mul(xi, a), yi), x, y);
+  });
 }
 
 /** Inner product `Σ ⟨a_i, b_i⟩` over all leaves, as a scalar tensor. */

@@ -181,9 +181,11 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
           nuMax = tree.map((a: tf.Tensor, b: tf.Tensor) => tf.maximum(a, b), state.nuMax, nuHat);
           nuHat = nuMax;
         }
-        const [epsT, epsRootT] = [tf.scalar(eps), tf.scalar(epsRoot)];
+        // One scalar tensor each for the tree (a number would become one per leaf).
+        const epsT = tf.scalar(eps);
+        const epsRootT = epsRoot === 0 ? null : tf.scalar(epsRoot);
         const out = tree.map(
-          (m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRoot === 0 ? v : tf.add(v, epsRootT)), epsT)),
+          (m: tf.Tensor, v: tf.Tensor) => tf.div(m, tf.add(tf.sqrt(epsRootT === null ? v : tf.add(v, epsRootT)), epsT)),
           muHat,
           nuHat,
         );
