@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../lib/errors';
+import { checkOptionKeys } from '../lib/options';
 import { foldIn, key as makeKey } from '../lib/random';
 import * as tree from '../lib/tree';
 import type { Extra, GradientTransformation, LossFn, PRNGKey, Reads, StateTree, Tree } from '../lib/types';
@@ -157,6 +158,19 @@ export interface SecondOrderOptions {
   rejectBadSteps?: boolean;
 }
 
+/** The keys of {@link SecondOrderOptions}. */
+const SECOND_ORDER_KEYS = [
+  'curvature',
+  'solver',
+  'damping',
+  'tx',
+  'lossFn',
+  'objective',
+  'seed',
+  'rejectBadSteps',
+  'coefficients',
+] as const satisfies readonly (keyof SecondOrderOptions)[];
+
 /**
  * Second-order step (somax v1 assembler): on the curvature batch, build C, solve
  * (C + λI) s = g for the direction s, turn it into the update δ = tx(s), and when the damping
@@ -174,17 +188,19 @@ export interface SecondOrderOptions {
  * @see Martens, "Deep learning via Hessian-free optimization" (ICML 2010); somax v1,
  *   "Second-Order, First-Class" (arXiv 2603.25976).
  */
-export function scaleBySecondOrder({
-  curvature,
-  solver,
-  damping = constantDamping(1.0),
-  tx,
-  lossFn,
-  objective,
-  seed = 0,
-  rejectBadSteps = true,
-  coefficients,
-}: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
+export function scaleBySecondOrder(options: SecondOrderOptions): GradientTransformation<ScaleBySecondOrderState> {
+  checkOptionKeys('scaleBySecondOrder', options, SECOND_ORDER_KEYS);
+  const {
+    curvature,
+    solver,
+    damping = constantDamping(1.0),
+    tx,
+    lossFn,
+    objective,
+    seed = 0,
+    rejectBadSteps = true,
+    coefficients,
+  } = options;
   if (solver.needsOperator && curvature === undefined) {
     throw new InputError('this solver needs a curvature operator: pass `curvature`');
   }
@@ -242,7 +258,8 @@ export function scaleBySecondOrder({
           [delta, txState] = yield* updateReadsOf(tx, direction, state.tx, params, extra);
           if (!withMomentum) tree.dispose(direction);
         }
-        const previous = withMomentum ? { previous: tx ? direction : tree.clone(direction) } : {};
+        // The direction α s + μ p is the next step's p (tx got its own copy when there is one).
+        const nextPrevious = withMomentum ? (tx ? direction : tree.clone(direction)) : undefined;
         let nextDamping = state.damping;
         let rejected = false;
         if (damping.adaptive && lossFn) {
@@ -279,11 +296,11 @@ export function scaleBySecondOrder({
         if (rejected) {
           // The step raised the loss: no move, and the solver and tx states stay as they were.
           const zeros = tree.zerosLike(delta);
-          tree.dispose([delta, solved.state as StateTree, txState as StateTree, (previous.previous ?? null) as StateTree]);
+          tree.dispose([delta, solved.state as StateTree, txState as StateTree, (nextPrevious ?? null) as StateTree]);
           const kept = withMomentum ? { previous: tree.clone(state.previous as Tree) } : {};
           return [zeros, { ...next, ...kept, solver: tree.clone(state.solver as StateTree), tx: tree.clone(state.tx as StateTree) }];
         }
-        return [delta, { ...next, ...previous, solver: solved.state, tx: txState }];
+        return [delta, { ...next, ...(nextPrevious ? { previous: nextPrevious } : {}), solver: solved.state, tx: txState }];
       } finally {
         op?.dispose();
         if (context !== extra.context) context.dispose();

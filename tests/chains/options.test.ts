@@ -49,6 +49,16 @@ describe('unknown options are refused, naming the nearest known key', () => {
       "did you mean 'b1'?",
     ],
     ['lbfgs', () => somax.lbfgs(lossFn, { history: 3 } as never), "unknown option 'history' for lbfgs"],
+    [
+      'scaleBySecondOrder',
+      () =>
+        somax.scaleBySecondOrder({
+          solver: somax.directSolver(),
+          curvature: somax.hessianCurvature(lossFn),
+          coeficients: 'learningRate',
+        } as never),
+      "unknown option 'coeficients' for scaleBySecondOrder; did you mean 'coefficients'?",
+    ],
   ])('%s', (_name, build, message) => {
     expect(build).toThrow(somax.HyperparameterError);
     expect(build).toThrow(message);
