@@ -331,6 +331,10 @@ export interface ScoreFormat {
   readonly logY?: boolean;
   /** The best of the seeds' best scores, in words. */
   readonly bestOf: (scores: number[]) => string;
+  /** Whether a score is at `level` or better. */
+  readonly attains: (score: number, level: number) => boolean;
+  /** A level in words (the unit included). */
+  readonly levelOf: (level: number) => string;
 }
 
 /** Test accuracy (a fraction, shown in %; higher is better). */
@@ -338,6 +342,8 @@ export const ACCURACY: ScoreFormat = {
   y: 'test accuracy (%)',
   scale: (a) => 100 * a,
   bestOf: (scores) => `acc ${(100 * Math.max(...scores)).toFixed(1)} %`,
+  attains: (acc, level) => acc >= level,
+  levelOf: (level) => `${+(100 * level).toFixed(1)} %`,
 };
 
 /** Test root mean squared error (lower is better; a log axis). */
@@ -345,7 +351,31 @@ export const RMSE: ScoreFormat = {
   y: 'test RMSE (log scale)',
   logY: true,
   bestOf: (scores) => `RMSE ${Math.min(...scores).toFixed(3)}`,
+  attains: (rmse, level) => rmse <= level,
+  levelOf: (level) => `RMSE ${level}`,
 };
+
+/** The steps after which a race's trace first attains `level` (Infinity when it never does). */
+export function stepsTo(race: Race, level: number, score: ScoreFormat): number {
+  const i = race.trace.findIndex((p) => score.attains(p.score, level));
+  return i < 0 ? Infinity : i + 1;
+}
+
+/**
+ * Steps to each of `levels` (short of the target) in words: per level the median over seeds of a
+ * method's steps and of their ratio to the baseline's on the same seed, read off the traces.
+ * It shows whether a method's lead in steps holds along the way or only at the target.
+ */
+export function milestonesOf(races: Race[], baseline: Race[], levels: readonly number[], score: ScoreFormat): string {
+  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+  return levels
+    .map((level) => {
+      const steps = races.map((r) => stepsTo(r, level, score));
+      const ratio = median(steps.map((n, s) => n / stepsTo(baseline[s], level, score)));
+      return `${score.levelOf(level)} ${fmt(median(steps), 0)}${races === baseline ? '' : ` (${fmt(ratio, 2)}×)`}`;
+    })
+    .join(', ');
+}
 
 /**
  * A chart of test score against training seconds, one line per method, from the races of seed
@@ -364,28 +394,36 @@ export async function raceChart(
   await lineChartSvg(file, points, { title, x: 'training wall-clock (s)', y: score.y, logY: score.logY });
 }
 
+/** How {@link tunedRaceResults} reports a race. */
+export interface TunedReport {
+  /** A method's hyperparameters in words (the baseline's: its tuned rate). */
+  readonly hyperOf: (method: string) => string | undefined;
+  readonly backend: string;
+  readonly caps: Caps;
+  /** The seed of the chart (the first raced). */
+  readonly firstSeed: number;
+  readonly score: ScoreFormat;
+  /** Levels short of the target whose steps every row also gives ({@link milestonesOf}). */
+  readonly milestones?: readonly number[];
+}
+
 /**
  * What a race against a tuned Adam reports: its chart (`file`, the test score against training
- * seconds on the first seed) and its rows — the baseline's grid, then every method's summary
- * (`hyperOf(method)`: its hyperparameters in words; the tuned rate for the baseline).
+ * seconds on the first seed) and its rows — the baseline's grid, then every method's summary,
+ * with its steps to the milestones when there are any.
  */
-export async function tunedRaceResults(
-  label: string,
-  file: string,
-  tuned: TunedRaces,
-  hyperOf: (method: string) => string | undefined,
-  backend: string,
-  caps: Caps,
-  firstSeed: number,
-  score: ScoreFormat,
-): Promise<Row[]> {
+export async function tunedRaceResults(label: string, file: string, tuned: TunedRaces, report: TunedReport): Promise<Row[]> {
+  const { hyperOf, backend, caps, firstSeed, score, milestones = [] } = report;
   await raceChart(file, tuned.races, { title: `${label} (seed ${firstSeed})`, score });
   const base = tuned.races['tf.train.adam'];
   return [
     gridRow(label, tuned, backend),
-    ...Object.entries(tuned.races).map(([m, rs]) =>
-      summarizeRace(label, m, hyperOf(m) ?? `lr ${tuned.learningRate}, tuned`, rs, base, backend, score.bestOf, caps),
-    ),
+    ...Object.entries(tuned.races).map(([m, rs]) => {
+      const row = summarizeRace(label, m, hyperOf(m) ?? `lr ${tuned.learningRate}, tuned`, rs, base, backend, score.bestOf, caps);
+      return milestones.length === 0
+        ? row
+        : { ...row, name: `${row.name}; median steps on the way: ${milestonesOf(rs, base, milestones, score)}` };
+    }),
   ];
 }
 
@@ -409,12 +447,12 @@ export function loadMnistData(seed: number, { side }: { side?: number } = {}): M
       return side === undefined || side === 28 ? full : tf.avgPool(full, 28 / side, 28 / side, 'valid');
     });
   const on = (d: typeof train) => {
-    const x = tf.tensor2d(d.x, [d.n, MNIST_FEATURES]);
-    return { x: side === undefined ? x : images(x), y: tf.tensor2d(d.y, [d.n, MNIST_CLASSES]) };
+    const rows = tf.tensor2d(d.x, [d.n, MNIST_FEATURES]);
+    const x = side === undefined ? rows : images(rows);
+    if (x !== rows) rows.dispose();
+    return { x, y: tf.tensor2d(d.y, [d.n, MNIST_CLASSES]) };
   };
-  const [tr, te] = [on(train), on(test)];
-  if (side !== undefined) tf.dispose([tr, te].map(() => undefined) as never);
-  return { train: tr, test: te, n: train.n };
+  return { train: on(train), test: on(test), n: train.n };
 }
 
 /** Options of {@link mnistTask}. */

@@ -116,7 +116,13 @@ function regressionRace(spec: RegressionRace): Suite {
       );
       const label = `${name.replace('race-', '')} ${problem.features}-${problem.hidden}-1 to test RMSE ${target}`;
       const described = entrants(tuned.learningRate, igndLr);
-      return tunedRaceResults(label, chart, tuned, (m) => described[m]?.hyper, backend, ENTRANT_CAPS, SEEDS[0], RMSE);
+      return tunedRaceResults(label, chart, tuned, {
+        hyperOf: (m) => described[m]?.hyper,
+        backend,
+        caps: ENTRANT_CAPS,
+        firstSeed: SEEDS[0],
+        score: RMSE,
+      });
     },
   };
 }
