@@ -303,14 +303,16 @@ export async function raceTuned<E>(
   return { learningRate, grid: byRate, races };
 }
 
+/** `x` to `digits` decimals, or a dash where it is not finite (not reached). */
+const orDash = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
 /** One row on the baseline's grid: per learning rate, median steps and seconds to the target and seeds reached. */
 export function gridRow(label: string, tuned: TunedRaces, backend: string): Row {
-  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
   const parts = [...tuned.grid.entries()].map(([lr, rs]) => {
     const reached = rs.filter((r) => r.steps !== undefined).length;
     const steps = median(rs.map((r) => r.steps ?? Infinity));
     const seconds = median(rs.map((r) => r.seconds ?? Infinity));
-    return `lr ${lr}: ${fmt(steps, 0)} steps, ${fmt(seconds, 1)} s (${reached}/${rs.length})`;
+    return `lr ${lr}: ${orDash(steps, 0)} steps, ${orDash(seconds, 1)} s (${reached}/${rs.length})`;
   });
   return {
     backend,
@@ -367,12 +369,11 @@ export function stepsTo(race: Race, level: number, score: ScoreFormat): number {
  * It shows whether a method's lead in steps holds along the way or only at the target.
  */
 export function milestonesOf(races: Race[], baseline: Race[], levels: readonly number[], score: ScoreFormat): string {
-  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
   return levels
     .map((level) => {
       const steps = races.map((r) => stepsTo(r, level, score));
       const ratio = median(steps.map((n, s) => n / stepsTo(baseline[s], level, score)));
-      return `${score.levelOf(level)} ${fmt(median(steps), 0)}${races === baseline ? '' : ` (${fmt(ratio, 2)}×)`}`;
+      return `${score.levelOf(level)} ${orDash(median(steps), 0)}${races === baseline ? '' : ` (${orDash(ratio, 2)}×)`}`;
     })
     .join(', ');
 }
